@@ -1,0 +1,111 @@
+"""Which columns are the target, sensitive, dropped and public.
+
+Every column that is not the target, sensitive or dropped is public. The
+schema is the single place where that split is decided; everything downstream
+(preprocessing, imputation, the training step) asks it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from fusiondp.errors import ConfigError, DataError
+
+
+def _as_list(value: str | Sequence[str] | None) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return [str(v) for v in value]
+
+
+@dataclass(frozen=True)
+class Schema:
+    """Column roles of a table.
+
+    Args:
+        target: name of the label column (public, see METHOD.md §1).
+        sensitive: the sensitive columns, protected at feature level.
+        drop: columns ignored entirely (ids, leaky copies of sensitive columns).
+        categorical: columns to one-hot encode; columns holding text are
+            treated as categorical automatically.
+
+    >>> s = Schema(target="y", sensitive=["age"], drop=["id"])
+    >>> s.public_columns(pd.DataFrame(columns=["id", "age", "hr", "y"]))
+    ['hr']
+    """
+
+    target: str
+    sensitive: tuple[str, ...]
+    drop: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+    public: tuple[str, ...] = field(default=(), compare=False)
+
+    def __init__(self, target: str, sensitive: str | Sequence[str], drop: str | Sequence[str] | None = None,
+                 categorical: str | Sequence[str] | None = None, public: Sequence[str] = ()) -> None:
+        sens = _as_list(sensitive)
+        if not target:
+            raise ConfigError("A target column is required (--target).")
+        if not sens:
+            raise ConfigError("At least one sensitive column is required (--sensitive a,b,c).")
+        if target in sens:
+            raise ConfigError(f"The target {target!r} is listed as sensitive; labels are public in this setting "
+                              "(METHOD.md §1). If labels are sensitive, use record-level `dpsgd`.")
+        dup = sorted({c for c in sens if sens.count(c) > 1})
+        if dup:
+            raise ConfigError(f"Sensitive columns listed twice: {', '.join(dup)}.")
+        both = sorted(set(sens) & set(_as_list(drop)))
+        if both:
+            raise ConfigError(f"Columns both sensitive and dropped: {', '.join(both)}.")
+        object.__setattr__(self, "target", target)
+        object.__setattr__(self, "sensitive", tuple(sens))
+        object.__setattr__(self, "drop", tuple(_as_list(drop)))
+        object.__setattr__(self, "categorical", tuple(_as_list(categorical)))
+        object.__setattr__(self, "public", tuple(public))
+
+    def check_columns(self, frame: pd.DataFrame, *, what: str = "training data", need_target: bool = True) -> None:
+        """Raise DataError naming any column the schema needs that `frame` lacks."""
+        cols = set(map(str, frame.columns))
+        needed = list(self.sensitive) + ([self.target] if need_target else [])
+        missing = [c for c in needed if c not in cols]
+        if missing:
+            raise DataError(f"Column(s) {', '.join(map(repr, missing))} not found in {what}; "
+                            f"available: {', '.join(sorted(cols))}.")
+        unknown_drop = [c for c in self.drop if c not in cols]
+        if unknown_drop and what == "training data":
+            raise DataError(f"--drop names column(s) {', '.join(map(repr, unknown_drop))} not found in {what}.")
+        if not self.public_columns(frame):
+            raise DataError(f"No public column left in {what}: every feature is the target, sensitive or dropped.")
+
+    def public_columns(self, frame: pd.DataFrame) -> list[str]:
+        """Public feature columns of `frame`, in the frame's order."""
+        if self.public:
+            return list(self.public)
+        skip = {self.target, *self.sensitive, *self.drop}
+        return [str(c) for c in frame.columns if str(c) not in skip]
+
+    def bind(self, frame: pd.DataFrame) -> "Schema":
+        """Return a copy with the public column list fixed from `frame` (the training table)."""
+        self.check_columns(frame)
+        return Schema(self.target, self.sensitive, self.drop, self.categorical, public=self.public_columns(frame))
+
+    def feature_columns(self, frame: pd.DataFrame | None = None) -> list[str]:
+        """Public then sensitive feature columns: the model's input order."""
+        pub = list(self.public) if self.public or frame is None else self.public_columns(frame)
+        return pub + list(self.sensitive)
+
+    def public_view(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """`frame` with the sensitive columns removed: the only view an imputer may see."""
+        return frame.drop(columns=[c for c in self.sensitive if c in frame.columns])
+
+    def to_dict(self) -> dict:
+        return {"target": self.target, "sensitive": list(self.sensitive), "drop": list(self.drop),
+                "categorical": list(self.categorical), "public": list(self.public)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Schema":
+        return cls(d["target"], d["sensitive"], d.get("drop"), d.get("categorical"), d.get("public", ()))
