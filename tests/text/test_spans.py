@@ -128,3 +128,16 @@ def test_spacy_backend_missing_is_clear():
             spacy_backend()
     else:
         pytest.skip("spaCy installed")
+
+
+def test_abbreviations_and_addresses():
+    assert found("multiple endocrine neoplasia (MEN) in 3 men") == [("men", "sex", "male")]
+    assert found("(Adria Laboratory, Columbus, OH) and NE concentrations") == [
+        ("Columbus", "place", "Columbus"), ("OH", "place", "OH")]
+    assert found("However, NE rose; Mr. In contrast") == []
+
+
+def test_animal_ages_and_comparatives():
+    assert found('Six-week-old Harlan-Sprague-Dawley "Fuzzy" rats') == []
+    assert found("women older than 50 years") == [("women", "sex", "female"), ("50 years", "age", 50.0)]
+    assert found("The mean age of the patients was 62 years.") == [("62 years", "age", 62.0)]

@@ -65,7 +65,8 @@ def _age_value(m: re.Match[str]) -> float | tuple[float, float] | None:
 
 
 _RANGE = rf"(?P<n>{NUM})(?:\s*(?:-|–|to|and)\s*(?P<n2>{NUM}))?"
-_AGE_CUE = (r"\b(?:aged?|ages)\b(?:\s*(?:,|:|=|\(|of|was|were|is|at|between|from|range[sd]?|ranging|"
+_AGE_CUE = (r"\b(?:aged?|ages|age[- ]groups?)\b(?:\s+of\s+(?:the\s+|all\s+)?\w+(?=\s+(?:was|were|is)\b))?"
+            r"(?:\s*(?:,|:|=|\(|of|was|were|is|at|between|from|range[sd]?|ranging|"
             r"greater than|less than|more than|older than|younger than|over|under|above|below|at least|"
             r"about|approximately|around|>|<|>=|<=|≥|≤))*\s*")
 
@@ -79,6 +80,8 @@ def age_rules() -> list[Rule]:
         Rule("age_cued", "age",
              rf"{_AGE_CUE}(?P<span>{_RANGE}(?:\s+(?P<unit>{UNIT})(?:\s+old)?)?)(?![\w.,/-]*\d)"
              r"(?!\s*(?:%|percent|mg|kg|cm|mm|g\b))", _age_value, priority=1),
+        Rule("age_comparative", "age",
+             rf"\b(?:older|younger)\s+than\s+(?P<span>(?P<n>{NUM})\s+(?P<unit>{UNIT}))\b", _age_value),
         Rule("age_decade", "age",
              r"\b(?:in (?:his|her|their) )(?P<span>(?P<n>[2-9]0)'?s)\b",
              lambda m: (float(m.group("n")), float(m.group("n")) + 9)),
@@ -107,10 +110,14 @@ def _cased(words: tuple[str, ...]) -> str:
 
 
 def sex_rules() -> list[Rule]:
-    """Sex and gender nouns/adjectives, and third-person pronouns (not hyphen-joined: 'she-bear')."""
-    nouns = "|".join(sorted(FEMALE_WORDS + MALE_WORDS, key=len, reverse=True))
+    """Sex and gender nouns/adjectives and third-person pronouns.
+
+    Lower case or capitalised only ('MEN' is multiple endocrine neoplasia, 'HER' a gene), and not
+    hyphen-joined to a following word ('she-bear'), except 'male-to-female'.
+    """
     return [
-        Rule("sex_word", "sex", rf"\b(?:{nouns})\b(?!-(?!to-)[a-z])", _sex_value),
+        Rule("sex_word", "sex", rf"\b(?:{_cased(FEMALE_WORDS + MALE_WORDS)})\b(?!-(?!to-)[a-z])", _sex_value,
+             flags=0),
         Rule("sex_pronoun", "sex", rf"\b(?:{_cased(FEMALE_PRONOUNS + MALE_PRONOUNS)})\b(?!-)", _sex_value,
              flags=0),
     ]
@@ -173,7 +180,7 @@ def date_rules() -> list[Rule]:
     return [
         Rule("date_month", "date", rf"\b(?P<span>(?:{_MONTH})(?:\s+\d{{1,2}}(?:st|nd|rd|th)?,?)?\s+(?:{_YEAR}|\d{{1,2}}\b))",
              _date_value, flags=0, priority=1),
-        Rule("date_numeric", "date", r"\b(?P<span>\d{1,2}[/.]\d{1,2}[/.](?:19|20)?\d\d)\b", _date_value, flags=0),
+        Rule("date_numeric", "date", r"(?<![\d.])(?P<span>\d{1,2}/\d{1,2}/(?:19|20)?\d\d)\b(?!/)", _date_value, flags=0),
         Rule("date_year", "date",
              rf"\b(?:[Ii]n|[Ff]rom|to|[Bb]etween|and|[Ss]ince|[Dd]uring|until|through|of|before|after|"
              rf"[Bb]y)\s+(?:(?:early|late|mid)[- ])?(?P<span>{_YEAR}(?:\s*(?:-|–|to|and|through)\s*(?:{_YEAR}|\d\d))?)\b"
@@ -203,10 +210,32 @@ CITIES = ("Amsterdam", "Atlanta", "Baltimore", "Beijing", "Berlin", "Boston", "C
           "Zurich", "Framingham", "Olmsted County", "Minneapolis", "Cleveland", "St. Louis", "Denver", "Manchester")
 
 
+# postal codes and common abbreviations of US states, as written after a city ("Columbus, OH");
+# MD, PA, ME and IN are left out: in medical text they are mostly not states
+STATE_ABBREVIATIONS = ("AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "ID", "IL", "IA", "KS",
+                       "KY", "LA", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC",
+                       "ND", "OH", "OK", "OR", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI",
+                       "WY", "Ala", "Ariz", "Ark", "Calif", "Colo", "Conn", "Fla", "Ill", "Ind", "Kan", "Mass",
+                       "Mich", "Minn", "Miss", "Neb", "Okla", "Ore", "Penn", "Tenn", "Tex", "Wash", "Wis")
+
+
+# capitalised words that start sentences, never place or person names
+_STOP = ("(?:However|Moreover|Thus|Therefore|Furthermore|In|The|This|These|That|Those|A|An|Of|On|At|For|By|"
+         "With|Also|But|And|Or|Finally|Conversely|Similarly|Overall|Here|We)")
+
+
 def place_rules() -> list[Rule]:
-    """Places from a small gazetteer (countries, US states, large cities) plus 'X County'."""
+    """Places: a small gazetteer (countries, US states, large cities), 'X County', and 'City, ST'."""
     names = "|".join(re.escape(p) for p in sorted(COUNTRIES + US_STATES + CITIES, key=len, reverse=True))
+    codes = "|".join(a for a in STATE_ABBREVIATIONS if len(a) == 2)
+    longer = "|".join(a for a in STATE_ABBREVIATIONS if len(a) > 2)
+    # two-letter codes only before punctuation, so 'NE concentrations' (norepinephrine) is not Nebraska
+    states = rf"(?:(?:{codes})(?=\s*(?:[,.;)]|$))|(?:{longer})\b)"
     return [
+        Rule("place_city_state", "place", rf"\b(?!{_STOP}\b)(?P<span>[A-Z][a-z]+(?:\s[A-Z][a-z]+)?),\s{states}",
+             lambda m: m.group("span"), flags=0),
+        Rule("place_state_abbreviation", "place", rf"\b(?!{_STOP}\b)[A-Z][a-z]+,\s(?P<span>{states})",
+             lambda m: m.group("span"), flags=0),
         Rule("place_gazetteer", "place", rf"(?<![\w.])(?P<span>{names})(?![\w-])", lambda m: m.group("span"),
              flags=0),
         Rule("place_county", "place", r"\b(?P<span>[A-Z][a-z]+ County)\b", lambda m: m.group("span"), flags=0),
@@ -216,7 +245,7 @@ def place_rules() -> list[Rule]:
 def name_rules() -> list[Rule]:
     """Personal names after a title ('Dr. Smith', 'Mrs. Jones')."""
     return [Rule("name_title", "name",
-                 r"\b(?:Dr|Mr|Mrs|Ms|Miss|Prof)\.?\s+(?P<span>[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\b",
+                 rf"\b(?:Dr|Mr|Mrs|Ms|Miss|Prof)\.?\s+(?!{_STOP}\b)(?P<span>[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\b",
                  lambda m: m.group("span"), flags=0)]
 
 
@@ -239,6 +268,9 @@ def default_exclusions() -> list[re.Pattern[str]]:
                    r"(?:Initiative|Study|Trial|Hospital|Health|Center|Centre|Society|Association|Clinic|Foundation)\b"),
         # sex and colour words about laboratory animals: "male Wistar rats", "white rabbits"
         re.compile(rf"\b(?:male|female|white|black)s?\s+(?:[\w-]+\s+){{0,2}}?{_ANIMALS}\b", re.IGNORECASE),
+        re.compile(rf"\b[\w-]+-old\s+(?:[\w\"'-]+\s+){{0,3}}?{_ANIMALS}\b", re.IGNORECASE),
+        # eponymous clinical scales named after places
+        re.compile(r"\bGlasgow\s+(?:Coma|Outcome)\s+Scale\b"),
         # anatomy, cells and colours that are not ethnicity
         re.compile(r"\b(?:white|black)\s+(?:blood|matter|cells?|count|nipple|spots?|plaques?|lesions?|light|"
                    r"patches|pupil|thrombus|fat|reflex|coat)\b", re.IGNORECASE),
