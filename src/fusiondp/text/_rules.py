@@ -185,6 +185,8 @@ def date_rules() -> list[Rule]:
              rf"\b(?:[Ii]n|[Ff]rom|to|[Bb]etween|and|[Ss]ince|[Dd]uring|until|through|of|before|after|"
              rf"[Bb]y)\s+(?:(?:early|late|mid)[- ])?(?P<span>{_YEAR}(?:\s*(?:-|–|to|and|through)\s*(?:{_YEAR}|\d\d))?)\b"
              r"(?!\s*(?:patients|cases|subjects|mg|ml|g\b|%))", _date_value, flags=0),
+        Rule("date_year_range", "date", rf"(?<![\w.,/-])(?P<span>{_YEAR}\s*[-–]\s*(?:{_YEAR}|\d\d))(?![\w.,/-]*\d)",
+             _date_value, flags=0),
     ]
 
 

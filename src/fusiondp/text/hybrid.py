@@ -1,0 +1,303 @@
+"""Hybrid text: every sensitive span replaced by a value predicted from the public rest.
+
+This is Stage 1 of FusionDP for text (METHOD.md §2): x̃ = (x̂_priv, x_pub). For
+each document the sensitive spans are found (:mod:`fusiondp.text.spans`) and
+masked; a small predictor reads *only the masked document* and predicts the
+document's age group, sex and ethnicity; each span is then re-written in its own
+grammatical form with the predicted value (:mod:`fusiondp.text._render`).
+
+What is treated as public: the text outside the spans, the span positions and
+types, and the value-independent form of each span (adjective or noun, plural,
+pronoun case, single age or range). What is private and never read: the span
+values (numbers, units, sex and ethnicity words, places, dates, names).
+
+The predictor is TF-IDF over the masked text + one multinomial logistic
+regression per attribute, fitted on a *public support split* (its spans are used
+as targets: the support documents are public by assumption). Places, dates and
+names are not predicted from the text: they are drawn from the values seen in
+the support split, chosen by a hash of the masked document (so deterministic and
+public). Coordinated spans ("[men] and [women]", "[black] and [white]
+patients") receive different values; all other spans of one type in a document
+share one value, so pronouns and sex words agree.
+
+>>> support = ["A 70-year-old man with angina; he was treated.", "A 30-year-old woman, pregnant; she was treated.",
+...            "Elderly men with coronary disease.", "Pregnant women with eclampsia."] * 3
+>>> gen = HybridTextGenerator(min_docs=2).fit(support)
+>>> gen.transform(["A 41-year-old man with eclampsia in pregnancy; he recovered."])[0]  # doctest: +SKIP
+'A 30-year-old woman with eclampsia in pregnancy; she recovered.'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fusiondp._validate import positive
+from fusiondp.errors import ConfigError
+from fusiondp.text._render import render_age, render_ethnicity, render_sex
+from fusiondp.text._rules import MONTHS
+from fusiondp.text.spans import Span, SpanDetector, mask_spans
+
+__all__ = ["AGE_BINS", "HybridDoc", "RenderContext", "HybridTextGenerator"]
+
+#: Age groups (years, left-closed) predicted for a document; the rendered age is the
+#: median support age of the predicted group.
+AGE_BINS: tuple[float, ...] = (0, 2, 12, 18, 30, 45, 60, 75, 130)
+_COORD = re.compile(r"^\s*(?:,|and|or|/|vs\.?|versus|to|:|-)\s*(?:and\s+)?(?:[\w-]+\s+){0,2}$", re.IGNORECASE)
+_FALLBACK_POOLS = {"place": ["the United States"], "name": ["Smith"], "date": ["1985"]}
+
+
+@dataclass
+class RenderContext:
+    """What a renderer may use: the document's predictions and public pools (never original values)."""
+
+    masked: str
+    age: float | None
+    sex_proba: dict[str, float]
+    ethnicity_proba: dict[str, float]
+    age_half_width: float
+    year: int
+    pools: Mapping[str, Sequence[str]]
+    chosen: dict[str, str] = field(default_factory=dict)
+
+    def pick(self, key: str, pool: Sequence[str]) -> str:
+        """A deterministic choice from ``pool`` for this document and ``key`` (public: hashes the masked text)."""
+        if key not in self.chosen:
+            h = int(hashlib.sha1(f"{key}|{self.masked}".encode()).hexdigest()[:8], 16)
+            self.chosen[key] = pool[h % len(pool)] if pool else ""
+        return self.chosen[key]
+
+
+Renderer = Callable[[Span, str, RenderContext, "str | None"], str]
+
+
+@dataclass(frozen=True)
+class HybridDoc:
+    """One document's hybrid version and the replacements made (spans refer to the original)."""
+
+    text: str
+    spans: tuple[Span, ...]
+    replacements: tuple[str, ...]
+    predicted: dict[str, object]
+
+
+def _doc_targets(spans: Sequence[Span]) -> dict[str, object]:
+    """Document-level attribute labels of a *support* document (public by assumption)."""
+    out: dict[str, object] = {}
+    ages = [s.value for s in spans if s.type == "age"]
+    if ages:
+        a = ages[0]
+        out["age"] = float(np.mean(a)) if isinstance(a, tuple) else float(a)
+    sexes = [s.value for s in spans if s.type == "sex"]
+    if sexes:
+        out["sex"] = Counter(sexes).most_common(1)[0][0]
+    eth = [s.value for s in spans if s.type == "ethnicity"]
+    if eth:
+        out["ethnicity"] = Counter(eth).most_common(1)[0][0]
+    return out
+
+
+def _age_bin(years: float) -> int:
+    return int(np.clip(np.searchsorted(AGE_BINS, years, side="right") - 1, 0, len(AGE_BINS) - 2))
+
+
+class HybridTextGenerator:
+    """Fit on public support documents; turn documents into hybrid documents.
+
+    Args:
+        detector: the span detector (default rules when None).
+        min_docs: fewest support documents with an attribute needed to fit its
+            classifier; below that the support prior (most frequent value) is used.
+        max_features: TF-IDF vocabulary size (fitted on masked support text).
+        C: inverse regularisation of the logistic regressions.
+        range_half_width: half width of rendered age ranges, as a fraction of the age (at least 1 year).
+        renderers: extra or replacement renderers by span type; a type without a
+            renderer is replaced by the placeholder ``[type]``.
+        seed: seed of the classifiers (deterministic liblinear/lbfgs anyway).
+    """
+
+    def __init__(self, detector: SpanDetector | None = None, *, min_docs: int = 5, max_features: int = 20000,
+                 C: float = 1.0, range_half_width: float = 0.25, renderers: Mapping[str, Renderer] | None = None,
+                 seed: int = 0) -> None:
+        self.detector = detector
+        self.min_docs = min_docs
+        self.max_features = max_features
+        self.C = C
+        self.range_half_width = range_half_width
+        self.renderers = dict(renderers or {})
+        self.seed = seed
+
+    # ---------------------------------------------------------------- fitting
+    def fit(self, support_texts: Sequence[str]) -> HybridTextGenerator:
+        """Fit the vectoriser and attribute classifiers on public support documents."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        positive(min_docs=self.min_docs, max_features=self.max_features, C=self.C,
+                 range_half_width=self.range_half_width)
+        support_texts = list(support_texts)
+        if not support_texts:
+            raise ConfigError("fit() needs at least one public support document.")
+        self.detector_ = self.detector or SpanDetector.default()
+        spans = [self.detector_.detect(t) for t in support_texts]
+        masked = [mask_spans(t, s) for t, s in zip(support_texts, spans)]
+        targets = [_doc_targets(s) for s in spans]
+        self.vectorizer_ = TfidfVectorizer(max_features=self.max_features, sublinear_tf=True, min_df=1,
+                                           ngram_range=(1, 2))
+        X = self.vectorizer_.fit_transform(masked)
+        self.models_: dict[str, object] = {}
+        self.priors_: dict[str, dict[str, float]] = {}
+        ages = np.array([t["age"] for t in targets if "age" in t], dtype=float)
+        bins = [str(_age_bin(a)) for a in ages]
+        self.age_values_ = {str(b): float(np.median(ages[np.array(bins) == str(b)])) if str(b) in bins
+                            else (AGE_BINS[b] + min(AGE_BINS[b + 1], 90)) / 2 for b in range(len(AGE_BINS) - 1)}
+        for attr in ("age", "sex", "ethnicity"):
+            rows = [i for i, t in enumerate(targets) if attr in t]
+            y = [str(_age_bin(targets[i]["age"])) if attr == "age" else str(targets[i][attr]) for i in rows]
+            counts = Counter(y) or Counter({"female": 1} if attr == "sex" else {})
+            self.priors_[attr] = {k: v / sum(counts.values()) for k, v in counts.items()}
+            if len(rows) >= self.min_docs and len(set(y)) >= 2:
+                self.models_[attr] = self._classifier().fit(X[rows], y)
+        pools: dict[str, list[str]] = defaultdict(list)
+        for s_list in spans:
+            for s in s_list:
+                if s.type in ("place", "name"):
+                    pools[f"{s.type}:{s.rule}"].append(s.text)
+        self.pools_ = {k: sorted(set(v)) for k, v in pools.items()}
+        years = [int(y) for s_list in spans for s in s_list if s.type == "date"
+                 for y in re.findall(r"\b(?:1[89]|20)\d\d\b", s.text)]
+        self.year_ = int(np.median(years)) if years else 1985
+        return self
+
+    def _classifier(self):
+        from sklearn.linear_model import LogisticRegression
+
+        return LogisticRegression(C=self.C, max_iter=1000, random_state=self.seed)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "vectorizer_"):
+            raise ConfigError("This HybridTextGenerator is not fitted; call fit(support_texts) first.")
+
+    # ---------------------------------------------------------------- prediction
+    def _proba(self, attr: str, X) -> list[dict[str, float]]:
+        model = self.models_.get(attr)
+        if model is None:
+            return [dict(self.priors_[attr]) for _ in range(X.shape[0])]
+        P = model.predict_proba(X)
+        return [dict(zip(model.classes_, row)) for row in P]
+
+    def predict_attributes(self, texts: Sequence[str]) -> list[dict[str, object]]:
+        """Predicted age (years), sex and ethnicity of each document, read from its masked text only."""
+        self._check_fitted()
+        masked = [mask_spans(t, self.detector_.detect(t)) for t in texts]
+        return self._predict_masked(masked)
+
+    def _predict_masked(self, masked: Sequence[str]) -> list[dict[str, object]]:
+        X = self.vectorizer_.transform(masked)
+        age_p, sex_p, eth_p = (self._proba(a, X) for a in ("age", "sex", "ethnicity"))
+        out = []
+        for a, s, e in zip(age_p, sex_p, eth_p):
+            age_bin = max(a, key=a.get) if a else None
+            out.append({"age": self.age_values_[age_bin] if age_bin is not None else None,
+                        "sex_proba": s, "ethnicity_proba": e})
+        return out
+
+    # ---------------------------------------------------------------- rendering
+    def hybridize(self, text: str) -> HybridDoc:
+        """The hybrid version of one document, with the replacements made."""
+        return self._hybridize_many([text])[0]
+
+    def transform(self, texts: Sequence[str]) -> list[str]:
+        """Hybrid versions of ``texts`` (same order)."""
+        return [d.text for d in self._hybridize_many(list(texts))]
+
+    def _hybridize_many(self, texts: list[str]) -> list[HybridDoc]:
+        self._check_fitted()
+        spans = [self.detector_.detect(t) for t in texts]
+        masked = [mask_spans(t, s) for t, s in zip(texts, spans)]
+        preds = self._predict_masked(masked)  # the only model input: masked text
+        return [self._render(t, s, m, p) for t, s, m, p in zip(texts, spans, masked, preds)]
+
+    def _render(self, text: str, spans: list[Span], masked: str, pred: dict) -> HybridDoc:
+        age = pred["age"]
+        ctx = RenderContext(masked=masked, age=age, sex_proba=pred["sex_proba"],
+                            ethnicity_proba=pred["ethnicity_proba"],
+                            age_half_width=max(1.0, self.range_half_width * (age or 0.0)), year=self.year_,
+                            pools={k: v for k, v in self.pools_.items()})
+        parts, reps, last = [], [], 0
+        prev: dict[str, tuple[Span, str]] = {}
+        for s in spans:
+            coordinated_with = None
+            if s.type in prev and _COORD.match(text[prev[s.type][0].end:s.start]):
+                coordinated_with = prev[s.type][1]
+            renderer = self.renderers.get(s.type) or _DEFAULT_RENDERERS.get(s.type)
+            rep = renderer(s, text, ctx, coordinated_with) if renderer else f"[{s.type}]"
+            if s.type in ("sex", "ethnicity"):
+                prev[s.type] = (s, _value_of(s.type, rep, coordinated_with, ctx))
+            parts += [text[last:s.start], rep]
+            reps.append(rep)
+            last = s.end
+        parts.append(text[last:])
+        return HybridDoc("".join(parts), tuple(spans), tuple(reps),
+                         {"age": age, "sex": (_ranked(ctx.sex_proba) or [None])[0],
+                          "ethnicity": (_ranked(ctx.ethnicity_proba) or [None])[0]})
+
+
+def _ranked(proba: Mapping[str, float]) -> list[str]:
+    return sorted(proba, key=lambda k: (-proba[k], k))
+
+
+def _choose(proba: Mapping[str, float], avoid: str | None, universe: Sequence[str]) -> str:
+    ranked = _ranked(proba) + [u for u in universe if u not in proba]
+    if avoid is not None:
+        ranked = [r for r in ranked if r != avoid] or ranked
+    return ranked[0]
+
+
+def _value_of(kind: str, rep: str, coordinated_with: str | None, ctx: RenderContext) -> str:
+    if kind == "sex":
+        return _choose(ctx.sex_proba, coordinated_with, ("female", "male"))
+    return _choose(ctx.ethnicity_proba, coordinated_with, ("white", "black", "asian", "hispanic"))
+
+
+def _render_sex(span: Span, text: str, ctx: RenderContext, avoid: str | None) -> str:
+    return render_sex(span, text, _choose(ctx.sex_proba, avoid, ("female", "male")))
+
+
+def _render_ethnicity(span: Span, text: str, ctx: RenderContext, avoid: str | None) -> str:
+    return render_ethnicity(span, text, _choose(ctx.ethnicity_proba, avoid, ("white", "black", "asian", "hispanic")))
+
+
+def _render_age(span: Span, text: str, ctx: RenderContext, avoid: str | None) -> str:
+    return render_age(span, text, ctx.age if ctx.age is not None else 50.0, ctx.age_half_width)
+
+
+def _render_pool(kind: str) -> Renderer:
+    def render(span: Span, text: str, ctx: RenderContext, avoid: str | None) -> str:
+        key = f"{kind}:{span.rule}"
+        pool = ctx.pools.get(key) or [v for k, vs in ctx.pools.items() if k.startswith(kind + ":") for v in vs]
+        return ctx.pick(key, sorted(pool) or _FALLBACK_POOLS[kind])
+    return render
+
+
+def _render_date(span: Span, text: str, ctx: RenderContext, avoid: str | None) -> str:
+    h = int(hashlib.sha1(f"date|{ctx.masked}".encode()).hexdigest()[:8], 16)
+    month, day, year = MONTHS[h % 12], 1 + h % 28, ctx.year
+    t = span.text
+    if re.match(r"\d{1,2}/\d{1,2}/", t):
+        return f"{1 + h % 12}/{day}/{str(year)[-2:] if len(t.rsplit('/', 1)[1]) == 2 else year}"
+    if re.match(r"[A-Z][a-z]+\.?\s", t):
+        if re.search(r"\d{4}", t):
+            return f"{month} {day}, {year}" if re.search(r"\s\d{1,2}(?:st|nd|rd|th)?,?\s", t) else f"{month} {year}"
+        return f"{month} {day}"
+    conn = re.search(r"\s*(?:-|–|to|and|through)\s*", t[4:])
+    return f"{year}{conn.group(0)}{year + 5}" if conn else f"{year}"
+
+
+_DEFAULT_RENDERERS: dict[str, Renderer] = {"sex": _render_sex, "age": _render_age, "ethnicity": _render_ethnicity,
+                                           "place": _render_pool("place"), "name": _render_pool("name"),
+                                           "date": _render_date}
