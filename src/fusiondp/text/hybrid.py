@@ -43,13 +43,40 @@ from fusiondp.text._render import render_age, render_ethnicity, render_sex
 from fusiondp.text._rules import MONTHS
 from fusiondp.text.spans import Span, SpanDetector, mask_spans
 
-__all__ = ["AGE_BINS", "HybridDoc", "RenderContext", "HybridTextGenerator"]
+__all__ = ["AGE_BINS", "DEFAULT_CUES", "HybridDoc", "RenderContext", "HybridTextGenerator"]
 
 #: Age groups (years, left-closed) predicted for a document; the rendered age is the
-#: median support age of the predicted group.
+#: expected value of the support-median age of each group under the predicted probabilities.
 AGE_BINS: tuple[float, ...] = (0, 2, 12, 18, 30, 45, 60, 75, 130)
 _COORD = re.compile(r"^\s*(?:,|and|or|/|vs\.?|versus|to|:|-)\s*(?:and\s+)?(?:[\w-]+\s+){0,2}$", re.IGNORECASE)
 _FALLBACK_POOLS = {"place": ["the United States"], "name": ["Smith"], "date": ["1985"]}
+
+#: Prior knowledge that stands in for a foundation model's: public context words that make an
+#: attribute value more likely. Each entry is (regex, value, weight); a document's score for a
+#: value is the weight times the number of *distinct* matching words, added to the classifier's
+#: log-probability. Age values are age-group indices into AGE_BINS. Replace with ``cues=``.
+DEFAULT_CUES: dict[str, tuple[tuple[str, str, float], ...]] = {
+    "sex": (
+        (r"\b(?:pregnan\w*|gravid\w*|obstetric\w*|gyn\w*colog\w*|uter(?:us|ine)|ovar(?:y|ies|ian)|cervi(?:x|cal)|"
+         r"vagin\w*|vulv\w*|endometri\w*|breast|mammo\w*|menopaus\w*|postmenopausal|premenopausal|menstru\w*|"
+         r"placent\w*|eclampsia|preeclampsia|lactat\w*|postpartum|delivery|caesarean|cesarean|fallopian)\b",
+         "female", 1.5),
+        (r"\b(?:prostat\w*|testic\w*|testis|testes|scrot\w*|penile|penis|erectile|sperm\w*|semen|seminal|"
+         r"vasectomy|circumcis\w*|orchi\w*|epididym\w*)\b", "male", 1.5),
+        # weaker epidemiological associations of the literature (an LLM prior would carry them too)
+        (r"\b(?:veteran\w*|military|soldier\w*|miners?|coronary|myocardial|AIDS|HIV|homosexual\w*|alcohol\w*|"
+         r"haemophilia|hemophilia|smok\w*|gout)\b", "male", 0.5),
+        (r"\b(?:thyroid\w*|lupus|osteoporo\w*|rheumatoid|migraine|anorexia|bulimia|gallstone\w*|"
+         r"cholecyst\w*|mother\w*)\b", "female", 0.5),
+    ),
+    "age": (
+        (r"\b(?:infant\w*|neonat\w*|newborn\w*|preterm|premature|perinatal)\b", "0", 1.5),
+        (r"\b(?:child\w*|p(?:a)?ediatric\w*|juvenile|school\w*|toddler\w*|congenital)\b", "1", 1.0),
+        (r"\b(?:adolescen\w*|teenage\w*|puberty|pubertal)\b", "2", 1.5),
+        (r"\b(?:elderly|geriatric|older|aged|nursing home|elders)\b", "6", 1.0),
+        (r"\b(?:pregnan\w*|obstetric\w*|student\w*)\b", "3", 1.0),
+    ),
+}
 
 
 @dataclass
@@ -118,18 +145,21 @@ class HybridTextGenerator:
         range_half_width: half width of rendered age ranges, as a fraction of the age (at least 1 year).
         renderers: extra or replacement renderers by span type; a type without a
             renderer is replaced by the placeholder ``[type]``.
+        cues: prior-knowledge context cues per attribute (default :data:`DEFAULT_CUES`;
+            ``{}`` to use the fitted classifiers alone).
         seed: seed of the classifiers (deterministic liblinear/lbfgs anyway).
     """
 
     def __init__(self, detector: SpanDetector | None = None, *, min_docs: int = 5, max_features: int = 20000,
                  C: float = 1.0, range_half_width: float = 0.25, renderers: Mapping[str, Renderer] | None = None,
-                 seed: int = 0) -> None:
+                 cues: Mapping[str, Sequence[tuple[str, str, float]]] | None = None, seed: int = 0) -> None:
         self.detector = detector
         self.min_docs = min_docs
         self.max_features = max_features
         self.C = C
         self.range_half_width = range_half_width
         self.renderers = dict(renderers or {})
+        self.cues = cues
         self.seed = seed
 
     # ---------------------------------------------------------------- fitting
@@ -143,6 +173,8 @@ class HybridTextGenerator:
         if not support_texts:
             raise ConfigError("fit() needs at least one public support document.")
         self.detector_ = self.detector or SpanDetector.default()
+        cues = DEFAULT_CUES if self.cues is None else self.cues
+        self.cues_ = {a: [(re.compile(p, re.IGNORECASE), v, float(w)) for p, v, w in c] for a, c in cues.items()}
         spans = [self.detector_.detect(t) for t in support_texts]
         masked = [mask_spans(t, s) for t, s in zip(support_texts, spans)]
         targets = [_doc_targets(s) for s in spans]
@@ -183,12 +215,26 @@ class HybridTextGenerator:
             raise ConfigError("This HybridTextGenerator is not fitted; call fit(support_texts) first.")
 
     # ---------------------------------------------------------------- prediction
-    def _proba(self, attr: str, X) -> list[dict[str, float]]:
+    def _proba(self, attr: str, X, masked: Sequence[str]) -> list[dict[str, float]]:
         model = self.models_.get(attr)
         if model is None:
-            return [dict(self.priors_[attr]) for _ in range(X.shape[0])]
-        P = model.predict_proba(X)
-        return [dict(zip(model.classes_, row)) for row in P]
+            base = [dict(self.priors_[attr]) for _ in range(X.shape[0])]
+        else:
+            base = [dict(zip(model.classes_, row)) for row in model.predict_proba(X)]
+        cues = self.cues_.get(attr, [])
+        if not cues:
+            return base
+        out = []
+        for probs, doc in zip(base, masked):
+            score: dict[str, float] = defaultdict(float)
+            for pattern, value, weight in cues:
+                score[value] += weight * len({m.group(0).lower() for m in pattern.finditer(doc)})
+            keys = set(probs) | {k for k, v in score.items() if v}
+            logit = {k: np.log(max(probs.get(k, 0.0), 1e-3)) + score[k] for k in keys}
+            z = max(logit.values(), default=0.0)
+            total = sum(np.exp(v - z) for v in logit.values())
+            out.append({k: float(np.exp(v - z) / total) for k, v in logit.items()})
+        return out
 
     def predict_attributes(self, texts: Sequence[str]) -> list[dict[str, object]]:
         """Predicted age (years), sex and ethnicity of each document, read from its masked text only."""
@@ -198,11 +244,12 @@ class HybridTextGenerator:
 
     def _predict_masked(self, masked: Sequence[str]) -> list[dict[str, object]]:
         X = self.vectorizer_.transform(masked)
-        age_p, sex_p, eth_p = (self._proba(a, X) for a in ("age", "sex", "ethnicity"))
+        age_p, sex_p, eth_p = (self._proba(a, X, masked) for a in ("age", "sex", "ethnicity"))
         out = []
         for a, s, e in zip(age_p, sex_p, eth_p):
-            age_bin = max(a, key=a.get) if a else None
-            out.append({"age": self.age_values_[age_bin] if age_bin is not None else None,
+            # expected age under the predicted group probabilities (lower squared error than the mode)
+            age = sum(p * self.age_values_[b] for b, p in a.items()) / sum(a.values()) if a else None
+            out.append({"age": age,
                         "sex_proba": s, "ethnicity_proba": e})
         return out
 
