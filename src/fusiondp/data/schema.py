@@ -75,11 +75,15 @@ class Schema:
         if missing:
             raise DataError(f"Column(s) {', '.join(map(repr, missing))} not found in {what}; "
                             f"available: {', '.join(sorted(cols))}.")
-        unknown_drop = [c for c in self.drop if c not in cols]
-        if unknown_drop and what == "training data":
-            raise DataError(f"--drop names column(s) {', '.join(map(repr, unknown_drop))} not found in {what}.")
         if not self.public_columns(frame):
             raise DataError(f"No public column left in {what}: every feature is the target, sensitive or dropped.")
+
+    def check_drop(self, *frames: pd.DataFrame) -> None:
+        """Raise DataError if a dropped column appears in none of `frames` (likely a typo)."""
+        seen = set().union(*(map(str, f.columns) for f in frames))
+        unknown = [c for c in self.drop if c not in seen]
+        if unknown:
+            raise DataError(f"--drop names column(s) {', '.join(map(repr, unknown))} found in no input table.")
 
     def public_columns(self, frame: pd.DataFrame) -> list[str]:
         """Public feature columns of `frame`, in the frame's order."""

@@ -1,0 +1,98 @@
+"""Reading tables and checking that a hybrid copy lines up with its training table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fusiondp.data.schema import Schema
+from fusiondp.errors import DataError
+
+
+def read_table(path: str | Path, *, what: str = "table") -> pd.DataFrame:
+    """Read a CSV or Parquet file, with clear errors for missing or empty files."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{what} file not found: {path}")
+    if path.stat().st_size == 0:
+        raise DataError(f"{what} file is empty: {path}")
+    try:
+        if path.suffix.lower() in {".parquet", ".pq"}:
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError as e:
+        raise DataError(f"{what} file is empty: {path}") from e
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
+        raise DataError(f"Cannot parse {what} file {path}: {e}") from e
+    if len(frame) == 0:
+        raise DataError(f"{what} file has a header but no rows: {path}")
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def categorical_columns(frame: pd.DataFrame, schema: Schema, columns: list[str]) -> list[str]:
+    """Columns to one-hot encode: declared categorical, or holding text/boolean/category values.
+
+    A column whose values are mostly numbers but include some text is an error
+    (a typo or a stray marker in a numeric column), not a category.
+    """
+    cats = []
+    for c in columns:
+        col = frame[c]
+        if c in schema.categorical or isinstance(col.dtype, pd.CategoricalDtype) or col.dtype == bool:
+            cats.append(c)
+            continue
+        if pd.api.types.is_numeric_dtype(col):
+            continue
+        present = col.dropna()
+        parsed = pd.to_numeric(present, errors="coerce")
+        bad = present[parsed.isna()]
+        if len(bad) == 0:
+            continue  # numbers stored as text
+        if parsed.notna().mean() >= 0.5:
+            i = bad.index[0]
+            raise DataError(f"Column {c!r} is numeric but row {i} holds non-numeric text {bad.iloc[0]!r}; "
+                            f"fix the value or declare the column categorical.")
+        cats.append(c)
+    return cats
+
+
+def check_numeric(frame: pd.DataFrame, columns: list[str], what: str) -> None:
+    """Raise DataError if a numeric column of `frame` holds text or infinities."""
+    for c in columns:
+        col = frame[c]
+        if pd.api.types.is_numeric_dtype(col):
+            if np.isinf(col.to_numpy(dtype=float, na_value=np.nan)).any():
+                raise DataError(f"Column {c!r} of {what} holds infinite values.")
+            continue
+        present = col.dropna()
+        parsed = pd.to_numeric(present, errors="coerce")
+        bad = present[parsed.isna()]
+        if len(bad):
+            raise DataError(f"Column {c!r} of {what} is numeric but row {bad.index[0]} holds non-numeric text "
+                            f"{bad.iloc[0]!r}.")
+
+
+def check_hybrid_aligned(train: pd.DataFrame, hybrid: pd.DataFrame, schema: Schema) -> None:
+    """The hybrid copy must have the same rows, in the same order, with identical public columns and labels."""
+    if len(hybrid) != len(train):
+        raise DataError(f"Hybrid table has {len(hybrid)} rows but training table has {len(train)}: "
+                        "they must hold the same records in the same order.")
+    schema.check_columns(hybrid, what="hybrid data")
+    cols = schema.public_columns(train) + [schema.target]
+    missing = [c for c in cols if c not in hybrid.columns]
+    if missing:
+        raise DataError(f"Hybrid table lacks column(s) {', '.join(map(repr, missing))} of the training table.")
+    for c in cols:
+        a, b = train[c].reset_index(drop=True), hybrid[c].reset_index(drop=True)
+        same = (a == b) | (a.isna() & b.isna())
+        if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
+            same = same | np.isclose(a.to_numpy(float, na_value=np.nan), b.to_numpy(float, na_value=np.nan),
+                                     rtol=1e-6, atol=1e-9)
+        if not bool(same.all()):
+            row = int(np.flatnonzero(~same.to_numpy())[0])
+            raise DataError(f"Hybrid rows are not aligned with training rows: public column {c!r} differs "
+                            f"first at row {row} ({a.iloc[row]!r} vs {b.iloc[row]!r}).")

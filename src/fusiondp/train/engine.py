@@ -1,0 +1,290 @@
+"""The training loop: Poisson sampling, the shared step, accounting, budget, checkpoints.
+
+>>> import torch
+>>> from fusiondp.train.engine import TrainData, train
+>>> from fusiondp.train.config import TrainConfig
+>>> x = torch.randn(256, 5); y = (x[:, 0] > 0).float()
+>>> data = TrainData(x=x, x_hybrid=x.clone(), y=y, x_reference=x.flip(0))
+>>> res = train("fusiondp", data, config=TrainConfig(epochs=1, batch_size=32, public_batch_size=64,
+...             epsilon=4.0, delta=1e-4), progress=False)
+>>> res.epsilon <= 4.0
+True
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from torch import nn
+
+from fusiondp.errors import BudgetError, ConfigError, DataError
+from fusiondp.evaluate.metrics import classification_metrics, predict_scores
+from fusiondp.privacy.accounting import AccountingPlan, plan
+from fusiondp.train.config import TrainConfig
+from fusiondp.train.methods import MethodSpec, get_method
+from fusiondp.train.models import MLP, _WithRepresentation, check_model
+from fusiondp.train.persample import loss_for, per_sample_term
+from fusiondp.train.step import Batch, step
+
+CHECKPOINT_VERSION = 1
+
+
+@dataclass
+class TrainData:
+    """Aligned training tensors: row i of every view is the same record.
+
+    Attributes:
+        x: original rows (private: their sensitive part is read only by the clipped, noised term).
+        x_hybrid: hybrid rows (sensitive part imputed from public data; public).
+        y: labels (0/1 floats for binary, class indices otherwise; public in this setting).
+        x_noise: public features with the sensitive part replaced by data-independent noise
+            (for `fdp`, `sgd_pub`).
+        x_reference: a public perturbation of `x_hybrid` that changes only sensitive features
+            (e.g. sensitive blocks swapped between hybrid rows); C_h is measured on ‖h(x̃) − h(x_ref)‖.
+        n_classes: number of label classes.
+    """
+
+    x: torch.Tensor
+    x_hybrid: torch.Tensor | None
+    y: torch.Tensor
+    x_noise: torch.Tensor | None = None
+    x_reference: torch.Tensor | None = None
+    n_classes: int = 2
+
+    def __post_init__(self) -> None:
+        n = self.x.shape[0]
+        if n == 0:
+            raise DataError("The training set is empty.")
+        for name in ("x_hybrid", "x_noise", "x_reference"):
+            v = getattr(self, name)
+            if v is not None and tuple(v.shape) != tuple(self.x.shape):
+                raise DataError(f"{name} has shape {tuple(v.shape)} but x has {tuple(self.x.shape)}: "
+                                "views must be row-aligned copies of the training set.")
+        if self.y.shape[0] != n:
+            raise DataError(f"y has {self.y.shape[0]} rows but x has {n}.")
+        for name in ("x", "x_hybrid", "x_noise", "x_reference"):
+            v = getattr(self, name)
+            if v is not None and v.is_floating_point() and not torch.isfinite(v).all():
+                raise DataError(f"{name} holds NaN or infinite values; preprocess (fill) them first.")
+
+    @property
+    def n(self) -> int:
+        return int(self.x.shape[0])
+
+    def view(self, name: str) -> torch.Tensor:
+        v = {"original": self.x, "hybrid": self.x_hybrid, "noise": self.x_noise}[name]
+        if v is None:
+            raise ConfigError(f"This method needs the {name!r} view of the training data, which was not given.")
+        return v
+
+
+@dataclass
+class TrainResult:
+    """A trained model with the complete description of how it was trained."""
+
+    model: nn.Module
+    method: MethodSpec
+    config: TrainConfig
+    plan: AccountingPlan | None
+    epsilon: float
+    steps: int
+    ch: float | None
+    seconds: float
+    history: list[dict] = field(default_factory=list)
+
+    @property
+    def relation(self) -> str | None:
+        return self.plan.relation if self.plan else None
+
+
+def measure_ch(model: nn.Module, x_hybrid: torch.Tensor, x_reference: torch.Tensor, quantile: float,
+               generator: torch.Generator, rows: int = 4096) -> float:
+    """C_h from public data only: a quantile of ‖h(x̃) − h(x_ref)‖ at the current weights."""
+    idx = torch.randperm(x_hybrid.shape[0], generator=generator)[:rows]
+    was = model.training
+    model.eval()
+    with torch.no_grad():
+        d = (model.representation(x_hybrid[idx]) - model.representation(x_reference[idx])).norm(dim=1)
+    model.train(was)
+    ch = float(torch.quantile(d, quantile))
+    if not math.isfinite(ch) or ch <= 0:
+        warnings.warn("Measured C_h was 0 (the reference view equals the hybrid view); using C_h = 1.",
+                      RuntimeWarning, stacklevel=2)
+        return 1.0
+    return ch
+
+
+def _progress(enabled: bool) -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[info]}"), TimeElapsedColumn(), disable=not enabled, transient=False)
+
+
+def train(method: str | MethodSpec, data: TrainData, *, config: TrainConfig | None = None,
+          model: nn.Module | None = None, val: tuple[torch.Tensor, torch.Tensor] | None = None,
+          progress: bool = True, checkpoint: str | Path | None = None,
+          on_epoch: Callable[[dict], None] | None = None) -> TrainResult:
+    """Train `model` (default: the paper's MLP) with `method` on `data`.
+
+    Args:
+        method: a name from `fusiondp.train.methods.METHODS`, or a MethodSpec.
+        data: aligned views of the training set.
+        config: hyperparameters and budget (defaults: METHOD.md §5).
+        model: a module following the contract in `fusiondp.train.models`.
+        val: optional (x, y) validation tensors, scored after every epoch (never test data).
+        progress: show a progress bar with live ε.
+        checkpoint: a file to save after every epoch; if it exists the run resumes from it,
+            with the accountant's step count restored (so ε keeps accumulating).
+        on_epoch: called with each epoch's history row.
+
+    Raises:
+        ConfigError, DataError, UnsupportedError, BudgetError.
+    """
+    spec = get_method(method) if isinstance(method, str) else method
+    cfg = config or TrainConfig()
+    cfg.validate(data.n)
+    if spec.mix == "convex" and not 0 <= cfg.beta <= 1:
+        raise ConfigError(f"Method {spec.name!r} mixes gradients with weights 1-beta and beta: "
+                          f"expected 0 <= beta <= 1, got beta={cfg.beta!r}.")
+    for v in spec.views:
+        data.view(v)
+    if data.n_classes < 2:
+        raise DataError("The training labels hold a single class; nothing to learn.")
+
+    torch.manual_seed(cfg.seed)
+    sampler = torch.Generator().manual_seed(cfg.seed * 2 + 1)
+    noise_gen = torch.Generator().manual_seed(cfg.seed * 2 + 2)
+    if model is None:
+        model = MLP(int(np.prod(data.x.shape[1:])), cfg.hidden, 1 if data.n_classes == 2 else data.n_classes,
+                    cfg.dropout)
+    check_model(model)
+    wrapper = _WithRepresentation(model)
+    loss_fn = loss_for(data.n_classes)
+    n, b = data.n, cfg.batch_size
+    if b > n:
+        raise ConfigError(f"batch_size={b} exceeds the {n} training rows.")
+    q = b / n
+    total_steps = max(1, int(cfg.epochs * n / b))
+    steps_per_epoch = n / b
+    n_epochs = math.ceil(total_steps / steps_per_epoch - 1e-9)
+
+    acct: AccountingPlan | None = None
+    if spec.is_private:
+        acct = plan(sample_rate=q, steps=total_steps, delta=cfg.delta, relation=spec.relation(cfg.relation),
+                    accountant=cfg.accountant, target_epsilon=cfg.epsilon, noise_multiplier=cfg.noise_multiplier)
+
+    ch = None
+    if spec.consistency and cfg.beta > 0:
+        if cfg.ch is not None:
+            ch = float(cfg.ch)
+        elif data.x_reference is None:
+            raise ConfigError("The consistency term needs C_h: give config.ch or data.x_reference "
+                              "(a public perturbation of the hybrid rows).")
+        else:
+            ch = measure_ch(model, data.x_hybrid, data.x_reference, cfg.ch_quantile, sampler)
+
+    opt: torch.optim.Optimizer
+    if cfg.optimizer == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
+    term = per_sample_term(wrapper, spec, loss_fn, beta=cfg.beta, ch=ch) if spec.is_private else None
+
+    start_step, history = 0, []
+    if checkpoint is not None and Path(checkpoint).exists():
+        start_step, history, ch = _resume(Path(checkpoint), model, opt, sampler, noise_gen, spec, acct, ch)
+        term = per_sample_term(wrapper, spec, loss_fn, beta=cfg.beta, ch=ch) if spec.is_private else None
+
+    pub_x = data.view(spec.public_rows) if spec.public_rows else None
+    priv_x = data.x if spec.is_private else None
+    priv_xt = data.view(spec.private_view) if spec.private_view else data.x
+    pub_b = min(cfg.public_batch_size, n)
+    denom_record = float(b)
+    sigma = acct.noise_multiplier if acct else 0.0
+
+    t0 = time.perf_counter()
+    model.train()
+    bar = _progress(progress)
+    with bar:
+        task = bar.add_task(spec.name, total=total_steps, completed=start_step, info="")
+        epoch_loss: list[float] = []
+        for t in range(start_step, total_steps):
+            if pub_x is not None:
+                idx = torch.randperm(n, generator=sampler)[:pub_b]
+                px, py = pub_x[idx], data.y[idx]
+            else:
+                px = py = None
+            if spec.is_private:
+                mask = torch.rand(n, generator=sampler) < q
+                sel = mask.nonzero().squeeze(1)
+                m = int(sel.numel())
+                denom = denom_record if spec.level == "record" else float(max(m, 1))
+                batch = Batch(px, py, priv_x[sel], priv_xt[sel], data.y[sel], denom)
+            else:
+                empty = data.x[:0]
+                batch = Batch(px, py, empty, empty, data.y[:0], 1.0)
+            stats = step(model, wrapper, opt, batch, spec, term=term, loss_fn=loss_fn, clip=cfg.clip,
+                         noise_multiplier=sigma, alpha=cfg.alpha, beta=cfg.beta, radius=cfg.radius,
+                         generator=noise_gen)
+            epoch_loss.append(stats.public_loss)
+            done = t + 1
+            epoch_end = math.floor((len(history) + 1) * steps_per_epoch + 1e-9)
+            if done >= epoch_end or done == total_steps:
+                row = {"epoch": len(history) + 1, "step": done,
+                       "epsilon": acct.spent(done, coarse=True) if acct else 0.0,
+                       "public_loss": float(np.nanmean(epoch_loss)) if not all(map(math.isnan, epoch_loss))
+                       else None, "seconds": time.perf_counter() - t0}
+                if val is not None:
+                    row["val"] = classification_metrics(val[1].numpy(), predict_scores(model, val[0]))
+                history.append(row)
+                epoch_loss = []
+                info = f"epoch {row['epoch']}/{n_epochs}" + (f"  ε={row['epsilon']:.3f}" if acct else "")
+                if val is not None:
+                    key = "auroc" if "auroc" in row["val"] else "accuracy"
+                    info += f"  val {key}={row['val'][key]:.3f}"
+                bar.update(task, info=info)
+                if checkpoint is not None:
+                    _save_checkpoint(Path(checkpoint), model, opt, sampler, noise_gen, spec, acct, done,
+                                     history, ch)
+                if on_epoch:
+                    on_epoch(row)
+            bar.update(task, completed=done)
+    spent = acct.spent() if acct else 0.0
+    if acct and acct.target_epsilon is not None and spent > acct.target_epsilon * (1 + 1e-9):
+        raise BudgetError(f"Run spent epsilon={spent:.4f} above its budget {acct.target_epsilon}.")
+    model.eval()
+    return TrainResult(model=model, method=spec, config=cfg, plan=acct, epsilon=spent, steps=total_steps, ch=ch,
+                       seconds=time.perf_counter() - t0, history=history)
+
+
+def _save_checkpoint(path: Path, model, opt, sampler, noise_gen, spec, acct, step_done, history, ch) -> None:
+    state = {"version": CHECKPOINT_VERSION, "method": spec.name, "step": step_done,
+             "plan": acct.to_dict() if acct else None, "model": model.state_dict(), "optimizer": opt.state_dict(),
+             "sampler": sampler.get_state(), "noise": noise_gen.get_state(), "torch_rng": torch.get_rng_state(),
+             "history": history, "ch": ch}
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def _resume(path: Path, model, opt, sampler, noise_gen, spec, acct, ch):
+    state = torch.load(path, weights_only=False)
+    if state.get("version") != CHECKPOINT_VERSION or state.get("method") != spec.name:
+        raise ConfigError(f"Checkpoint {path} is for method {state.get('method')!r} (version "
+                          f"{state.get('version')}), not {spec.name!r}.")
+    if (acct.to_dict() if acct else None) != state["plan"]:
+        raise BudgetError(f"Checkpoint {path} was made under a different privacy plan {state['plan']}; "
+                          "resuming under another plan would misreport epsilon.")
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    sampler.set_state(state["sampler"])
+    noise_gen.set_state(state["noise"])
+    torch.set_rng_state(state["torch_rng"])
+    return int(state["step"]), list(state["history"]), state["ch"] if state["ch"] is not None else ch
