@@ -39,3 +39,17 @@ def test_real_corpus_loads_when_present():
         pytest.skip("medical_abstracts not available")
     assert list(frame.columns) == ["text", "label", "label_name"]
     assert len(frame) == 2888 and sorted(frame["label"].unique()) == [0, 1, 2, 3, 4]
+
+
+def test_make_triples_aligns_original_hybrid_and_labels():
+    import pandas as pd
+
+    from fusiondp.text.corpus import make_triples
+    from fusiondp.text.hybrid import HybridTextGenerator
+
+    frame = pd.DataFrame({"text": ["A 54-year-old woman with angina.", "Asthma in children.",
+                                   "A 30-year-old man with gout."], "label": [0, 1, 0]})
+    gen = HybridTextGenerator(min_docs=1).fit(frame["text"].tolist())
+    t = make_triples(frame, np.array([0, 1]), gen)
+    assert len(t) == 2 and t.original[1] == t.hybrid[1] == "Asthma in children."
+    assert "54" not in t.hybrid[0] and list(t.labels) == [0, 1]
