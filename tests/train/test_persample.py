@@ -65,3 +65,37 @@ def test_consistency_term_is_bounded_by_one():
     h, ht = torch.zeros(5), torch.full((5,), 10.0)
     assert float(consistency(h, ht, ch=1.0)) == pytest.approx(1.0)
     assert float(consistency(h, h + 0.1, ch=1.0)) == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize("method", ["dpsgd", "fdp_fm", "fusiondp"])
+@pytest.mark.parametrize("clip", [0.05, 1.0, float("inf")])
+def test_ghost_clipping_equals_loop(method, clip):
+    from fusiondp.train.ghost import clipped_grad_sum_ghost, supports
+    from fusiondp.train.persample import batched_objective, row_loss_for
+
+    torch.manual_seed(1)
+    model = MLP(7, hidden=(16, 8), dropout=0.0)
+    assert supports(model)
+    spec = METHODS[method]
+    x, xt = torch.randn(12, 7), torch.randn(12, 7)
+    y = (torch.rand(12) > 0.5).float()
+    k, objective = batched_objective(spec, row_loss_for(2), y, beta=0.7, ch=0.3)
+    rows = x if k == 1 else torch.cat([x, xt])
+    fast, norms = clipped_grad_sum_ghost(model, objective, rows, k, clip)
+    slow, slow_norms = loop_clipped_sum(model, spec, x, xt, y, clip, 0.7, 0.3)
+    torch.testing.assert_close(norms, slow_norms, rtol=1e-4, atol=1e-6)
+    names = [n for n, _ in model.named_parameters()]
+    assert sorted(fast) == sorted(names)
+    for name, b in zip(names, slow):
+        torch.testing.assert_close(fast[name], b, rtol=1e-4, atol=1e-6)
+
+
+def test_ghost_refuses_unsupported_layers():
+    from fusiondp.train.ghost import supports
+
+    class Conv(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c = torch.nn.Conv1d(1, 2, 3)
+
+    assert not supports(Conv())

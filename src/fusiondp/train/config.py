@@ -26,6 +26,8 @@ class TrainConfig:
         ch_quantile: the quantile used when measuring C_h.
         epsilon, delta: the budget; noise_multiplier overrides calibration when given.
         relation: 'remove' or 'replace' (feature-level methods); accountant: 'pld' or 'rdp'.
+        per_sample: how per-sample clipped sums are computed: 'auto' (ghost clipping for
+            Linear/LayerNorm models, else vmap), 'ghost' or 'vmap'. All give the same result.
     """
 
     epochs: float = 13
@@ -46,6 +48,7 @@ class TrainConfig:
     relation: str = "remove"
     accountant: str = "pld"
     seed: int = 0
+    per_sample: str = "auto"
     hidden: tuple[int, ...] = (64, 128, 64)
     dropout: float = 0.15
 
@@ -57,6 +60,7 @@ class TrainConfig:
         if not (self.radius == math.inf or (isinstance(self.radius, (int, float)) and self.radius > 0)):
             raise ConfigError(f"Expected radius > 0 (or inf), got radius={self.radius!r}.")
         one_of("optimizer", self.optimizer, ("sgd", "adam"))
+        one_of("per_sample", self.per_sample, ("auto", "ghost", "vmap"))
         one_of("neighbouring relation", self.relation, ("remove", "replace"))
         one_of("accountant", self.accountant, ACCOUNTANTS)
         in_open_interval("ch_quantile", self.ch_quantile, 0.0, 1.0)

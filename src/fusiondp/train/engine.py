@@ -29,9 +29,10 @@ from fusiondp.errors import BudgetError, ConfigError, DataError
 from fusiondp.evaluate.metrics import classification_metrics, predict_scores
 from fusiondp.privacy.accounting import AccountingPlan, plan
 from fusiondp.train.config import TrainConfig
+from fusiondp.train.ghost import supports as ghost_supports
 from fusiondp.train.methods import MethodSpec, get_method
 from fusiondp.train.models import MLP, _WithRepresentation, check_model
-from fusiondp.train.persample import loss_for, per_sample_term
+from fusiondp.train.persample import loss_for, per_sample_term, row_loss_for
 from fusiondp.train.step import Batch, step
 
 CHECKPOINT_VERSION = 1
@@ -167,6 +168,11 @@ def train(method: str | MethodSpec, data: TrainData, *, config: TrainConfig | No
     check_model(model)
     wrapper = _WithRepresentation(model)
     loss_fn = loss_for(data.n_classes)
+    use_ghost = cfg.per_sample == "ghost" or (cfg.per_sample == "auto" and ghost_supports(model))
+    if cfg.per_sample == "ghost" and not ghost_supports(model):
+        raise ConfigError("per_sample='ghost' needs every parameter in a Linear or LayerNorm layer; "
+                          "use per_sample='vmap' for this model.")
+    row_loss = row_loss_for(data.n_classes) if use_ghost else None
     n, b = data.n, cfg.batch_size
     if b > n:
         raise ConfigError(f"batch_size={b} exceeds the {n} training rows.")
@@ -232,7 +238,7 @@ def train(method: str | MethodSpec, data: TrainData, *, config: TrainConfig | No
                 batch = Batch(px, py, empty, empty, data.y[:0], 1.0)
             stats = step(model, wrapper, opt, batch, spec, term=term, loss_fn=loss_fn, clip=cfg.clip,
                          noise_multiplier=sigma, alpha=cfg.alpha, beta=cfg.beta, radius=cfg.radius,
-                         generator=noise_gen)
+                         generator=noise_gen, row_loss=row_loss, ch=ch)
             epoch_loss.append(stats.public_loss)
             done = t + 1
             epoch_end = math.floor((len(history) + 1) * steps_per_epoch + 1e-9)

@@ -29,6 +29,19 @@ def loss_for(n_classes: int) -> LossFn:
     return ce
 
 
+def row_loss_for(n_classes: int) -> LossFn:
+    """Per-row loss (no reduction), matching `loss_for`."""
+    if n_classes == 2:
+        def bce(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            return nn.functional.binary_cross_entropy_with_logits(logits.reshape(-1), y.to(logits.dtype),
+                                                                  reduction="none")
+        return bce
+
+    def ce(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return nn.functional.cross_entropy(logits, y.long(), reduction="none")
+    return ce
+
+
 def consistency(h: torch.Tensor, h_tilde: torch.Tensor, ch: float) -> torch.Tensor:
     """R_i = ‖clip(h − h̃, C_h)‖² / C_h², in [0, 1] (METHOD.md §3).
 
@@ -73,3 +86,27 @@ def clipped_grad_sum(term: Callable, params: dict, buffers: dict, x: torch.Tenso
     factor = torch.clamp(clip / (norms + 1e-12), max=1.0)
     summed = {k: torch.einsum("i,i...->...", factor, g) for k, g in per_ex.items()}
     return summed, norms
+
+
+def batched_objective(spec: MethodSpec, row_loss: LossFn, y: torch.Tensor, *, beta: float, ch: float | None
+                      ) -> tuple[int, Callable]:
+    """The same per-record term as `per_sample_term`, evaluated for a whole batch at once.
+
+    Returns (k, objective): rows are k stacked blocks of the batch ([x] for 'loss', [x; x̃] for
+    'diff'), and objective(logits, h) gives the per-record values u_i, shape (n,).
+    """
+    if spec.private_term == "loss":
+        return 1, lambda logits, h: row_loss(logits, y)
+    use_r = spec.consistency and beta > 0
+
+    def objective(logits: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        n = y.shape[0]
+        losses = row_loss(logits, torch.cat([y, y]))
+        value = losses[:n] - losses[n:]
+        if use_r:
+            delta = h[:n] - h[n:]
+            factor = torch.clamp(ch / (delta.norm(dim=1, keepdim=True) + 1e-12), max=1.0).detach()
+            value = value + beta * (delta * factor).square().sum(1) / ch**2
+        return value
+
+    return 2, objective

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from fusiondp.train.ghost import clipped_grad_sum_ghost
 from fusiondp.train.methods import MethodSpec
-from fusiondp.train.persample import LossFn, clipped_grad_sum
+from fusiondp.train.persample import LossFn, batched_objective, clipped_grad_sum
 
 
 @dataclass
@@ -67,10 +68,28 @@ def project_(params: dict[str, torch.Tensor], radius: float) -> None:
                 p.mul_(radius / norm)
 
 
+def private_clipped_sum(model: nn.Module, wrapper: nn.Module, batch: Batch, spec: MethodSpec, *, term,
+                        row_loss: LossFn | None, clip: float, beta: float, ch: float | None
+                        ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Σ_i clip(u_i, C) over the private batch: ghost clipping when `row_loss` is given, else vmap."""
+    if row_loss is not None and batch.private_x.shape[0] > 0:
+        k, objective = batched_objective(spec, row_loss, batch.private_y, beta=beta, ch=ch)
+        rows = batch.private_x if k == 1 else torch.cat([batch.private_x, batch.private_x_tilde])
+        return clipped_grad_sum_ghost(model, objective, rows, k, clip, prefix="m.")
+    params = {k: p.detach() for k, p in wrapper.named_parameters()}
+    return clipped_grad_sum(term, params, dict(wrapper.named_buffers()), batch.private_x, batch.private_x_tilde,
+                            batch.private_y, clip)
+
+
 def step(model: nn.Module, wrapper: nn.Module, optimizer: torch.optim.Optimizer, batch: Batch, spec: MethodSpec,
          *, term, loss_fn: LossFn, clip: float, noise_multiplier: float, alpha: float, beta: float,
-         radius: float, generator: torch.Generator) -> StepStats:
-    """Run one step of `spec` on `batch` and update the model in place."""
+         radius: float, generator: torch.Generator, row_loss: LossFn | None = None,
+         ch: float | None = None) -> StepStats:
+    """Run one step of `spec` on `batch` and update the model in place.
+
+    `row_loss` (per-row loss) selects the ghost-clipping path for Linear/LayerNorm models;
+    without it the per-sample gradients come from torch.func vmap over `term`.
+    """
     params = dict(wrapper.named_parameters())
     w_pub, w_priv = spec.weights(alpha, beta)
     total = {k: torch.zeros_like(p) for k, p in params.items()}
@@ -81,10 +100,17 @@ def step(model: nn.Module, wrapper: nn.Module, optimizer: torch.optim.Optimizer,
             total[k] += w_pub * g_pub[k]
     clipped_fraction = 0.0
     if spec.is_private:
-        frozen = {k: p.detach() for k, p in params.items()}
-        buffers = dict(wrapper.named_buffers())
-        summed, norms = clipped_grad_sum(term, frozen, buffers, batch.private_x, batch.private_x_tilde,
-                                         batch.private_y, clip)
+        # The two rows of a difference term must see the same network: with independent dropout masks
+        # ℓ(x) − ℓ(x̃) would be dominated by mask noise, and clipping turns that noise into bias.
+        paired = spec.private_term == "diff" and model.training
+        if paired:
+            model.eval()
+        try:
+            summed, norms = private_clipped_sum(model, wrapper, batch, spec, term=term, row_loss=row_loss,
+                                                clip=clip, beta=beta, ch=ch)
+        finally:
+            if paired:
+                model.train()
         noisy = add_noise(summed, noise_multiplier * clip if noise_multiplier > 0 else 0.0, generator)
         for k in total:
             total[k] += w_priv * noisy[k] / batch.private_denominator

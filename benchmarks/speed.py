@@ -1,0 +1,211 @@
+"""Speed and memory of one training epoch on sepsis (METHOD.md §5 settings), measured side by side.
+
+Cases, each run in its own subprocess so peak memory (max RSS) is per case:
+
+* ours: `fusiondp`, `dpsgd`, `sgd_ori` through the real engine;
+* opacus: Opacus DP-SGD on the same MLP (PrivacyEngine.make_private, Poisson sampling, batch 128);
+* floor: a plain batched non-private step over the rows one FusionDP step touches
+  (4,096 public + 2 x 128 private rows), no per-sample work;
+* loop: a FusionDP step written the way the authors' code does it: per-sample gradients
+  collected in Python lists, clipped and summed in loops (timed on a few steps, extrapolated).
+
+Usage: python benchmarks/speed.py [--data-dir ../shared/data] [--epochs 2] [--threads 1]
+Prints seconds per epoch, peak RSS, and the ratios the engine issue sets targets for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SENSITIVE = "Age,Gender,Unit1,Unit2,HospAdmTime,ICULOS"
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _prepare(data_dir: Path):
+    import pandas as pd
+
+    from fusiondp.data.schema import Schema
+    from fusiondp.pipeline import prepare
+
+    d = data_dir / "sepsis"
+    schema = Schema("SepsisLabel", SENSITIVE, drop="ICULOS_bin,index")
+    return prepare(pd.read_csv(d / "train_ori.csv"), pd.read_csv(d / "train_hybrid.csv"), schema).data
+
+
+def case_engine(method: str, data_dir: Path, epochs: int) -> dict:
+    from fusiondp.train.config import TrainConfig
+    from fusiondp.train.engine import train
+
+    data = _prepare(data_dir)
+    rss = []
+    res = train(method, data, config=TrainConfig(epochs=epochs, epsilon=2.0 * epochs / 13), progress=False,
+                on_epoch=lambda row: rss.append(round(_rss_mb(), 1)))
+    times = [h["seconds"] for h in res.history]
+    per_epoch = [b - a for a, b in zip([0.0] + times[:-1], times)]
+    return {"sec_per_epoch": min(per_epoch), "rss_after_each_epoch_mb": rss}
+
+
+def case_opacus(data_dir: Path, epochs: int) -> dict:
+    import torch
+    from opacus import PrivacyEngine
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from fusiondp.train.models import MLP
+
+    data = _prepare(data_dir)
+    torch.manual_seed(0)
+    model = MLP(data.x.shape[1])
+    opt = torch.optim.SGD(model.parameters(), lr=0.07)
+    loader = DataLoader(TensorDataset(data.x, data.y), batch_size=128)
+    model, opt, loader = PrivacyEngine().make_private(module=model, optimizer=opt, data_loader=loader,
+                                                      noise_multiplier=1.0, max_grad_norm=1.8, poisson_sampling=True)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    per_epoch = []
+    for _ in range(epochs):
+        t = time.perf_counter()
+        for xb, yb in loader:
+            if len(xb) == 0:
+                continue
+            opt.zero_grad()
+            loss_fn(model(xb).reshape(-1), yb).backward()
+            opt.step()
+        per_epoch.append(time.perf_counter() - t)
+    return {"sec_per_epoch": min(per_epoch)}
+
+
+def case_floor(data_dir: Path, epochs: int) -> dict:
+    import torch
+
+    from fusiondp.train.models import MLP
+
+    data = _prepare(data_dir)
+    torch.manual_seed(0)
+    model = MLP(data.x.shape[1])
+    opt = torch.optim.SGD(model.parameters(), lr=0.07)
+    gen = torch.Generator().manual_seed(0)
+    n, steps = data.n, int(data.n / 128)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    per_epoch = []
+    for _ in range(epochs):
+        t = time.perf_counter()
+        for _ in range(steps):
+            idx = torch.randint(0, n, (4096 + 256,), generator=gen)
+            xb = torch.cat([data.x_hybrid[idx[:4096]], data.x[idx[4096:4224]], data.x_hybrid[idx[4224:]]])
+            opt.zero_grad()
+            loss_fn(model(xb).reshape(-1), data.y[idx]).backward()
+            opt.step()
+        per_epoch.append(time.perf_counter() - t)
+    return {"sec_per_epoch": min(per_epoch)}
+
+
+def case_loop(data_dir: Path, steps_timed: int = 10) -> dict:
+    """FusionDP step with per-sample gradients in Python lists, as in the authors' code."""
+    import torch
+
+    from fusiondp.train.models import MLP
+
+    data = _prepare(data_dir)
+    torch.manual_seed(0)
+    model = MLP(data.x.shape[1])
+    params = list(model.parameters())
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    gen = torch.Generator().manual_seed(0)
+    n, q, clip, sigma, alpha, lr = data.n, 128 / data.n, 1.8, 1.0, 3.0, 0.07
+    t = time.perf_counter()
+    for _ in range(steps_timed):
+        idx = torch.randint(0, n, (4096,), generator=gen)
+        g_pub = torch.autograd.grad(loss_fn(model(data.x_hybrid[idx]).reshape(-1), data.y[idx]), params)
+        sel = (torch.rand(n, generator=gen) < q).nonzero().squeeze(1)
+        grads = []
+        for i in sel.tolist():
+            xi, hi, yi = data.x[i:i + 1], data.x_hybrid[i:i + 1], data.y[i:i + 1]
+            d = loss_fn(model(xi).reshape(-1), yi) - loss_fn(model(hi).reshape(-1), yi)
+            grads.append([g.clone() for g in torch.autograd.grad(d, params)])
+        summed = [torch.zeros_like(p) for p in params]
+        for g in grads:
+            norm = torch.sqrt(sum((gi ** 2).sum() for gi in g))
+            scale = min(1.0, clip / (float(norm) + 1e-12))
+            for s, gi in zip(summed, g):
+                s += gi * scale
+        with torch.no_grad():
+            for p, gp, s in zip(params, g_pub, summed):
+                noisy = (s + sigma * clip * torch.randn(s.shape, generator=gen)) / max(len(grads), 1)
+                p -= lr * (gp + alpha * noisy)
+    per_step = (time.perf_counter() - t) / steps_timed
+    return {"sec_per_epoch": per_step * int(n / 128), "extrapolated_from_steps": steps_timed}
+
+
+CASES = ["fusiondp", "dpsgd", "sgd_ori", "opacus", "floor", "loop"]
+
+
+def run_case(name: str, data_dir: Path, epochs: int) -> dict:
+    if name in ("fusiondp", "dpsgd", "sgd_ori"):
+        out = case_engine(name, data_dir, epochs)
+    elif name == "opacus":
+        out = case_opacus(data_dir, epochs)
+    elif name == "floor":
+        out = case_floor(data_dir, epochs)
+    else:
+        out = case_loop(data_dir)
+    out["peak_rss_mb"] = round(_peak_mb(), 1)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", default=os.environ.get("FUSIONDP_DATA", str(ROOT.parent / "shared" / "data")))
+    ap.add_argument("--epochs", type=int, default=2, help="epochs per case; the fastest epoch is reported")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per case")
+    ap.add_argument("--case", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.case:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        print(json.dumps(run_case(args.case, Path(args.data_dir), args.epochs)))
+        return
+    results = {}
+    for name in CASES:
+        cmd = [sys.executable, __file__, "--case", name, "--data-dir", args.data_dir, "--epochs", str(args.epochs),
+               "--threads", str(args.threads)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            print(f"{name}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
+            continue
+        results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+        r = results[name]
+        extra = f"  (extrapolated from {r['extrapolated_from_steps']} steps)" if "extrapolated_from_steps" in r else ""
+        rss = f"  RSS after each epoch {r['rss_after_each_epoch_mb']} MB" if "rss_after_each_epoch_mb" in r else ""
+        print(f"{name:9s} {r['sec_per_epoch']:7.2f} s/epoch  peak RSS {r['peak_rss_mb']:7.1f} MB{extra}{rss}",
+              flush=True)
+    s = {k: v["sec_per_epoch"] for k, v in results.items()}
+    print(f"\nthreads per case: {args.threads}")
+    if {"dpsgd", "opacus"} <= s.keys():
+        print(f"dpsgd / opacus     = {s['dpsgd'] / s['opacus']:.2f}   (target <= 0.4)")
+    if {"fusiondp", "floor"} <= s.keys():
+        print(f"fusiondp / floor   = {s['fusiondp'] / s['floor']:.2f}   (target <= 1.3)")
+    if {"fusiondp", "loop"} <= s.keys():
+        print(f"loop / fusiondp    = {s['loop'] / s['fusiondp']:.1f}   (target >= 5)")
+
+
+if __name__ == "__main__":
+    main()
