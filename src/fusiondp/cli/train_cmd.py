@@ -60,6 +60,8 @@ def train(
                                                      "ε is then reported, still capped by --epsilon.")] = None,
     seed: Annotated[int, Opt("--seed")] = 0,
     report: Annotated[Optional[Path], Opt("--report", help="Write the JSON report here.")] = None,
+    checkpoint: Annotated[Optional[Path], Opt("--checkpoint", help="Save after every epoch; resume from it if it "
+                                              "exists (the accountant's step count is restored).")] = None,
     progress: Annotated[bool, Opt("--progress/--no-progress")] = True,
 ) -> None:
     """Train one method and report its privacy guarantee and test metrics."""
@@ -84,8 +86,9 @@ def train(
     else:
         hybrid_df = read_table(hybrid, what="hybrid")
     result, prepared, rep = run(train_df, hybrid_df, schema, method=method, config=cfg,
-                                val_df=evals.get("validation"), test_df=evals.get("test"), progress=progress)
-    out.print(f"[bold]{rep['method']}[/]: " + (f"ε = {rep['epsilon']:.3f} (target {epsilon}), δ = {delta:g}, "
+                                val_df=evals.get("validation"), test_df=evals.get("test"), progress=progress,
+                                checkpoint=checkpoint)
+    out.print(f"[bold]{rep['method']}[/]: " + (f"ε = {rep['epsilon']:.4f} (target {epsilon:g}), δ = {delta:g}, "
               f"{rep['neighbouring']} relation, {rep['accountant']}, σ = {rep['noise_multiplier']:.4f}"
               if rep["neighbouring"] else "no formal privacy"))
     for split, m in rep["metrics"].items():

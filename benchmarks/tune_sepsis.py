@@ -1,0 +1,73 @@
+"""Select α, C (and b, lr) for `fusiondp` on sepsis by validation AUROC only (test never read).
+
+Grid at one ε and seed; prints each configuration's validation AUROC and the selection, and
+writes docs/results/engine_sepsis_tuning.md. The validation split holds records disjoint from
+training, so selecting on it spends no training-record budget.
+
+Usage: python benchmarks/tune_sepsis.py [--epsilon 2] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import sys
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from fusiondp.data.schema import Schema
+from fusiondp.pipeline import prepare
+from fusiondp.train.config import TrainConfig
+from fusiondp.train.engine import train
+from fusiondp.evaluate.metrics import classification_metrics, predict_scores
+
+ROOT = Path(__file__).resolve().parents[1]
+GRID = [dict(alpha=3.0, clip=1.8, batch_size=128, lr=0.07)] + [
+    dict(alpha=a, clip=c, batch_size=1024, lr=0.3) for a, c in itertools.product((0.25, 0.5, 1.0), (4.0, 8.0, 16.0))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", default=os.environ.get("FUSIONDP_DATA", str(ROOT.parent / "shared" / "data")))
+    ap.add_argument("--epsilon", type=float, default=2.0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=str(ROOT / "docs" / "results" / "engine_sepsis_tuning.md"))
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    d = Path(args.data_dir) / "sepsis"
+    schema = Schema("SepsisLabel", "Age,Gender,Unit1,Unit2,HospAdmTime,ICULOS", drop="ICULOS_bin,index")
+    prep = prepare(pd.read_csv(d / "train_ori.csv"), pd.read_csv(d / "train_hybrid.csv"), schema,
+                   eval_frames={"val": pd.read_csv(d / "val.csv")})
+    xv, yv = prep.eval_sets["val"]
+    rows = []
+    for g in GRID:
+        res = train("fusiondp", prep.data, config=TrainConfig(epsilon=args.epsilon, seed=args.seed, **g),
+                    progress=False)
+        auroc = classification_metrics(yv.numpy(), predict_scores(res.model, xv))["auroc"]
+        rows.append({**g, "val_auroc": auroc, "sigma": res.plan.noise_multiplier})
+        print(f"{g} -> val AUROC {auroc:.4f} (sigma {res.plan.noise_multiplier:.3f})", flush=True)
+    best = max(rows, key=lambda r: r["val_auroc"])
+    lines = [f"# Tuning `fusiondp` on sepsis by validation AUROC (ε = {args.epsilon:g}, seed {args.seed})", "",
+             "Command: `" + " ".join(["python benchmarks/tune_sepsis.py", *sys.argv[1:]]) + "`", "",
+             "Only the validation split is scored; the test split is not read. 13 epochs, public batch 4096, "
+             "β = 0.5, M = 10, PLD accountant, `remove` relation, published TabPFN hybrid.", "",
+             "| α | C | b | lr | σ | val AUROC |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['alpha']} | {r['clip']} | {r['batch_size']} | {r['lr']} | {r['sigma']:.3f} | {r['val_auroc']:.4f} |"
+              for r in rows]
+    lines += ["", f"Selected: α = {best['alpha']}, C = {best['clip']}, b = {best['batch_size']}, lr = {best['lr']}.", "",
+              "Why the paper's α = 3, C = 1.8 fails with the step of METHOD.md §3: the update is "
+              "g_pub + α·g_priv, so α > 1 extrapolates past the original-data objective "
+              "(α·L_orig − (α−1)·L_hybrid) and multiplies the noise (std α·σ·C/n). When the imputation "
+              "is weak (here Age R² 0.32, ICULOS R² 0.19), the difference gradients ∇ℓ(x) − ∇ℓ(x̃) are "
+              "large, so a small C clips away most of the correction. A large C "
+              "with a small α keeps the correction nearly unbiased, and a larger Poisson batch lowers "
+              "the noise per record."]
+    Path(args.out).write_text("\n".join(lines) + "\n")
+    print(f"selected {best}; wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
