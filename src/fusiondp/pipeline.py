@@ -13,6 +13,7 @@ anything but the clipped, noised private term:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib.metadata import version
 
 import numpy as np
 import pandas as pd
@@ -134,7 +135,7 @@ def report(result: TrainResult, prepared: Prepared, *, target_epsilon: float | N
         "delta": acct.delta if acct else None,
         "neighbouring": relation,
         "neighbouring_text": RELATION_TEXT[relation] if relation else "no formal privacy guarantee",
-        "accountant": f"dp-accounting {acct.accountant.upper()}" if acct else None,
+        "accountant": f"dp-accounting {version('dp-accounting')} {acct.accountant.upper()}" if acct else None,
         "noise_multiplier": acct.noise_multiplier if acct else None,
         "sample_rate": acct.sample_rate if acct else None,
         "steps": result.steps,
