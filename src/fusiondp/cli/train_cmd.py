@@ -52,6 +52,7 @@ def train(
     batch_size: Annotated[int, Opt("--batch-size", help="Expected private batch size b.")] = 128,
     public_batch_size: Annotated[int, Opt("--public-batch-size")] = 4096,
     lr: Annotated[float, Opt("--lr")] = 0.07,
+    optimizer: Annotated[str, Opt("--optimizer", help="sgd or adam.")] = "sgd",
     clip: Annotated[float, Opt("--clip", help="Clipping norm C.")] = 1.8,
     alpha: Annotated[float, Opt("--alpha")] = 3.0,
     beta: Annotated[float, Opt("--beta")] = 0.5,
@@ -72,7 +73,8 @@ def train(
     if not math.isfinite(epsilon) or epsilon <= 0:
         raise ConfigError(f"Expected epsilon > 0, got epsilon={epsilon!r}.")
     schema = Schema(target, sensitive, drop, categorical)
-    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, public_batch_size=public_batch_size, lr=lr, clip=clip,
+    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, public_batch_size=public_batch_size, lr=lr,
+                      optimizer=optimizer, clip=clip,
                       alpha=alpha, beta=beta, radius=radius, epsilon=epsilon, delta=delta, relation=relation,
                       accountant=accountant, noise_multiplier=noise_multiplier, seed=seed)
     train_df = read_table(train, what="training")
