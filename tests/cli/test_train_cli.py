@@ -111,3 +111,14 @@ def test_unknown_method(files):
 
 def test_rdp_with_replace_is_refused(files):
     _bad(files, "cannot analyse", "--relation", "replace", "--accountant", "rdp")
+
+
+def test_bad_sensitive_value_is_reported_without_quoting_it(files):
+    t = make_table(200)
+    t["age"] = t["age"].astype(object)
+    t.loc[3, "age"] = "secret-age-41"
+    t.to_csv(files / "train.csv", index=False)
+    res = invoke(files)
+    assert res.exit_code == 1
+    assert "'age'" in res.output and "row 3" in res.output
+    assert "secret-age-41" not in res.output

@@ -90,7 +90,7 @@ class Preprocessor:
         missing = [c for c in self.columns if c not in frame.columns]
         if missing:
             raise DataError(f"Column(s) {', '.join(map(repr, missing))} not found in {what}.")
-        check_numeric(frame, self.numeric, what)
+        check_numeric(frame, self.numeric, what, withhold=self.schema.sensitive)
         parts = []
         for c in self.columns:
             if c in self.categories:

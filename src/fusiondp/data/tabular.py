@@ -60,8 +60,11 @@ def categorical_columns(frame: pd.DataFrame, schema: Schema, columns: list[str])
     return cats
 
 
-def check_numeric(frame: pd.DataFrame, columns: list[str], what: str) -> None:
-    """Raise DataError if a numeric column of `frame` holds text or infinities."""
+def check_numeric(frame: pd.DataFrame, columns: list[str], what: str, *, withhold: tuple[str, ...] = ()) -> None:
+    """Raise DataError if a numeric column of `frame` holds text or infinities.
+
+    Values of columns in `withhold` (sensitive columns) are never quoted in the message.
+    """
     for c in columns:
         col = frame[c]
         if pd.api.types.is_numeric_dtype(col):
@@ -72,8 +75,9 @@ def check_numeric(frame: pd.DataFrame, columns: list[str], what: str) -> None:
         parsed = pd.to_numeric(present, errors="coerce")
         bad = present[parsed.isna()]
         if len(bad):
+            shown = "(value withheld: sensitive column)" if c in withhold else repr(bad.iloc[0])
             raise DataError(f"Column {c!r} of {what} is numeric but row {bad.index[0]} holds non-numeric text "
-                            f"{bad.iloc[0]!r}.")
+                            f"{shown}.")
 
 
 def check_hybrid_aligned(train: pd.DataFrame, hybrid: pd.DataFrame, schema: Schema) -> None:
