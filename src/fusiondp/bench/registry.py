@@ -1,0 +1,327 @@
+"""Benchmark datasets as small declarative entries.
+
+A :class:`BenchDataset` says how to turn a data folder and a seed into a
+:class:`BenchData` (aligned training views, validation and test tensors, a
+model factory), which metric is the headline, and the training settings of
+each method at each ε. The runner (:mod:`fusiondp.bench.runner`) reads only
+these fields, so adding a dataset is adding one entry with
+:func:`register_dataset`.
+
+Tabular datasets wrap a spec with the minimal interface of
+:class:`TabularSpec` (``name``, ``schema``, ``load(data_dir, seed)`` returning
+the ``train``/``hybrid``/``val``/``test`` frames) through
+:func:`tabular_dataset`, which encodes the frames with
+:func:`fusiondp.pipeline.prepare` (preprocessing fitted on the hybrid table).
+
+>>> sorted(DATASETS)  # doctest: +ELLIPSIS
+[...'medical_abstracts'...]
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from fusiondp.errors import ConfigError
+from fusiondp.train.config import TrainConfig
+from fusiondp.train.engine import TrainData
+
+__all__ = ["BenchData", "BenchDataset", "DATASETS", "register_dataset", "get_dataset", "TabularSpec",
+           "tabular_dataset", "prepare_medical_abstracts", "text_speed_case"]
+
+Tensors = tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass
+class BenchData:
+    """One seed's prepared data: everything a run needs, nothing that depends on the method.
+
+    Attributes:
+        data: aligned training views (original, hybrid, noise, reference).
+        val, test: (x, y) tensors; validation is the only split read for selection.
+        model: builds a fresh model (None: the engine's default MLP).
+        info: facts for the results page (split sizes, feature width, ...).
+    """
+
+    data: TrainData
+    val: Tensors
+    test: Tensors
+    model: Callable[[], nn.Module] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BenchDataset:
+    """A benchmark dataset entry.
+
+    Attributes:
+        name: registry key and file stem of the outputs.
+        prepare: ``(data_dir, seed) -> BenchData``.
+        headline: the metric plotted and used for selection (e.g. 'auroc', 'macro_f1').
+        metrics: metrics shown in the table, in order.
+        config: ``(method, epsilon or None) -> TrainConfig`` (seed and ε are set by the runner).
+        description: a paragraph for the results page (splits, model, what is public).
+        tuning: a paragraph saying how the settings of `config` were chosen (validation/public only).
+        grid: candidate overrides per method for ``fusiondp bench --tune`` (kept small).
+    """
+
+    name: str
+    prepare: Callable[[Path, int], BenchData]
+    headline: str
+    metrics: tuple[str, ...]
+    config: Callable[[str, float | None], TrainConfig]
+    description: str = ""
+    tuning: str = ""
+    grid: Mapping[str, tuple[dict, ...]] = field(default_factory=dict)
+
+
+DATASETS: dict[str, BenchDataset] = {}
+
+
+def register_dataset(entry: BenchDataset, *, force: bool = False) -> BenchDataset:
+    """Add a dataset entry; a duplicate name is refused unless `force`."""
+    if entry.name in DATASETS and not force:
+        raise ConfigError(f"A benchmark dataset named {entry.name!r} is already registered.")
+    DATASETS[entry.name] = entry
+    return entry
+
+
+def get_dataset(name: str) -> BenchDataset:
+    """Look a dataset up by name (tabular specs from `fusiondp.bench.datasets` are loaded lazily)."""
+    _load_tabular_specs()
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise ConfigError(f"Unknown benchmark dataset {name!r}; choose one of {', '.join(sorted(DATASETS))}.") \
+            from None
+
+
+# --------------------------------------------------------------------------- tabular adapter
+class TabularSpec(Protocol):
+    """The minimal interface a tabular dataset spec must offer to be benchmarked."""
+
+    name: str
+    schema: Any  # fusiondp.data.schema.Schema
+
+    def load(self, data_dir: Path, seed: int) -> Mapping[str, Any]:
+        """Frames 'train' (original), 'hybrid' (row-aligned), 'val' and 'test'."""
+
+
+def _tabular_config(method: str, epsilon: float | None) -> TrainConfig:
+    # The lead's validation-selected sepsis settings (docs/results/engine_sepsis_tuning.md); an entry may override.
+    if method in ("sgd_ori", "sgd_hybrid", "sgd_pub"):
+        return TrainConfig()
+    return TrainConfig(alpha=0.25 if method != "dpsgd" else 1.0, clip=16.0 if method != "dpsgd" else 1.8,
+                       batch_size=1024, lr=0.3)
+
+
+def tabular_dataset(spec: TabularSpec, *, headline: str = "auroc",
+                    config: Callable[[str, float | None], TrainConfig] = _tabular_config,
+                    description: str = "", tuning: str = "") -> BenchDataset:
+    """Wrap a tabular spec: frames -> `fusiondp.pipeline.prepare` -> BenchData (default MLP)."""
+
+    def prepare(data_dir: Path, seed: int) -> BenchData:
+        from fusiondp.pipeline import prepare as pipeline_prepare
+
+        frames = spec.load(Path(data_dir), seed)
+        missing = {"train", "hybrid", "val", "test"} - set(frames)
+        if missing:
+            raise ConfigError(f"Dataset spec {spec.name!r}.load() lacks frame(s) {sorted(missing)}.")
+        p = pipeline_prepare(frames["train"], frames["hybrid"], spec.schema, seed=seed,
+                             eval_frames={"val": frames["val"], "test": frames["test"]})
+        return BenchData(p.data, p.eval_sets["val"], p.eval_sets["test"], None,
+                         {"train": p.data.n, "val": len(frames["val"]), "test": len(frames["test"]),
+                          "features": int(p.data.x.shape[1])})
+
+    return BenchDataset(spec.name, prepare, headline, ("auroc", "aupr", "f1", "accuracy"), config,
+                        description, tuning)
+
+
+def _load_tabular_specs() -> None:
+    """Register the tabular specs of `fusiondp.bench.datasets` (a colleague's module) when it exists."""
+    import importlib
+
+    try:
+        datasets = importlib.import_module("fusiondp.bench.datasets")
+    except ModuleNotFoundError as e:
+        if e.name != "fusiondp.bench.datasets":
+            raise
+        return
+    for spec in getattr(datasets, "DATASETS", {}).values():
+        if spec.name not in DATASETS and callable(getattr(spec, "load", None)):
+            register_dataset(tabular_dataset(spec))
+
+
+# --------------------------------------------------------------------------- medical_abstracts (issue 6)
+#: Fractions of each class (stratified) for the text splits, cut in this order from a shuffle seeded by the
+#: run's seed: support (public, fits the hybrid predictor), val (selection), test (reported), train (private).
+TEXT_SPLITS = {"support": 0.1, "val": 0.1, "test": 0.2}
+TEXT_FEATURES = 2000
+
+
+def _rerendered(gen, texts: list[str], rng: np.random.Generator) -> list[str]:
+    """Hybrid documents re-rendered with the predictions of *another*, random document (public; sets C_h)."""
+    spans = [gen.detector_.detect(t) for t in texts]
+    from fusiondp.text.spans import mask_spans
+
+    masked = [mask_spans(t, s) for t, s in zip(texts, spans)]
+    preds = gen._predict_masked(masked)
+    perm = rng.permutation(len(texts))
+    return [gen._render(t, s, m, preds[j]).text for t, s, m, j in zip(texts, spans, masked, perm)]
+
+
+def _masked(gen, texts: list[str]) -> list[str]:
+    """Documents with every sensitive span deleted (replaced by a space: data-independent)."""
+    from fusiondp.text.spans import mask_spans
+
+    return [mask_spans(t, gen.detector_.detect(t), token=" ") for t in texts]
+
+
+def prepare_medical_abstracts(data_dir: Path | None, seed: int, *, max_features: int = TEXT_FEATURES,
+                              hidden: tuple[int, ...] = (64,), dropout: float = 0.1) -> BenchData:
+    """Splits, hybrid texts, public featuriser and the text model for one seed.
+
+    Order (nothing from a training document's spans reaches anything but the private term):
+    1. seeded stratified split of the corpus into support / val / test / train (:data:`TEXT_SPLITS`);
+    2. `HybridTextGenerator` fitted on the support split; hybrid texts for train, val and test;
+    3. `TextFeaturizer` fitted on public text only: hybrid training texts + support texts;
+    4. views: x (original train), x_hybrid, x_noise (spans deleted), x_reference (hybrid re-rendered with
+       another document's predicted values); val and test are featurised from their original texts.
+    """
+    from fusiondp.text import HybridTextGenerator, TextClassifier, TextFeaturizer, load_medical_abstracts, split_corpus
+
+    t0 = time.perf_counter()
+    frame = load_medical_abstracts(data_dir)
+    splits = split_corpus(frame["label"].to_numpy(), seed=seed, **TEXT_SPLITS)
+    text = frame["text"].tolist()
+    pick = lambda rows: [text[i] for i in rows]  # noqa: E731
+    support, train = pick(splits.support), pick(splits.train)
+    gen = HybridTextGenerator().fit(support)
+    hybrid = gen.transform(train)
+    rng = np.random.default_rng(seed + 20_000)
+    feat = TextFeaturizer(max_features=max_features).fit(hybrid + support)
+    f = feat.transform
+    y = lambda rows: torch.from_numpy(frame["label"].to_numpy()[rows].astype(np.int64))  # noqa: E731
+    n_classes = int(frame["label"].nunique())
+    data = TrainData(x=f(train), x_hybrid=f(hybrid), y=y(splits.train), x_noise=f(_masked(gen, train)),
+                     x_reference=f(_rerendered(gen, train, rng)), n_classes=n_classes)
+    d = feat.n_features
+    changed = int((data.x != data.x_hybrid).any(dim=1).sum())
+    info = {"train": len(splits.train), "val": len(splits.val), "test": len(splits.test),
+            "support": len(splits.support), "features": d, "classes": n_classes,
+            "train_docs_with_spans_changed": changed, "prepare_seconds": round(time.perf_counter() - t0, 1)}
+    return BenchData(data, (f(pick(splits.val)), y(splits.val)), (f(pick(splits.test)), y(splits.test)),
+                     lambda: TextClassifier(d, n_classes, hidden=hidden, dropout=dropout), info)
+
+
+#: Non-private methods: Adam, full public batch, no noise.
+_TEXT_BASE = TrainConfig(epochs=30, batch_size=256, public_batch_size=512, optimizer="adam", lr=1e-3, clip=1.0,
+                         alpha=1.0, beta=0.5, radius=float("inf"), hidden=(64,), dropout=0.1)
+
+#: Settings selected by `fusiondp bench medical_abstracts --tune` (validation macro-F1, seed 0, ε ∈ {1, 4});
+#: see the tuning table on docs/results/medical_abstracts.md.
+TEXT_SELECTED: dict[str, dict] = {
+    "sgd_ori": dict(epochs=3), "sgd_hybrid": dict(epochs=3), "sgd_pub": dict(epochs=3),
+    "dpsgd": dict(lr=3e-2, clip=1.0),
+    "naive_fusion": dict(beta=0.25, epochs=10),
+    "fusiondp": dict(lr=1e-3, clip=0.5, alpha=1.0, epochs=10),
+}
+# fdp and fdp_fm run the same step without the consistency term: they take fusiondp's α, C and lr.
+TEXT_SELECTED["fdp"] = TEXT_SELECTED["fdp_fm"] = {k: v for k, v in TEXT_SELECTED["fusiondp"].items()}
+
+TEXT_GRID: dict[str, tuple[dict, ...]] = {
+    **{m: (dict(epochs=3), dict(epochs=10), dict(epochs=30)) for m in ("sgd_ori", "sgd_hybrid", "sgd_pub")},
+    "dpsgd": (dict(lr=1e-3, clip=1.0), dict(lr=3e-3, clip=1.0), dict(lr=1e-2, clip=1.0), dict(lr=3e-3, clip=0.5),
+              dict(lr=3e-2, clip=1.0), dict(lr=3e-2, clip=1.0, epochs=10)),
+    "naive_fusion": (dict(beta=0.25), dict(beta=0.5), dict(beta=0.25, epochs=10)),
+    "fusiondp": (dict(lr=1e-3, clip=0.5, alpha=1.0), dict(lr=1e-3, clip=1.0, alpha=1.0),
+                 dict(lr=1e-3, clip=0.5, alpha=0.5), dict(lr=3e-3, clip=0.5, alpha=1.0),
+                 dict(lr=1e-3, clip=0.5, alpha=1.0, epochs=10)),
+}
+
+
+def _text_config(method: str, epsilon: float | None) -> TrainConfig:
+    return replace(_TEXT_BASE, **TEXT_SELECTED.get(method, {}))
+
+
+register_dataset(BenchDataset(
+    name="medical_abstracts",
+    prepare=lambda data_dir, seed: prepare_medical_abstracts(data_dir, seed),
+    headline="macro_f1",
+    metrics=("macro_f1", "accuracy"),
+    config=_text_config,
+    grid=TEXT_GRID,
+    description=(
+        "Medical Abstracts (2,888 abstracts, 5 classes). Per seed s, a label-stratified split seeded by s "
+        "(`fusiondp.text.split_corpus`): support 10% (public: fits the hybrid-text predictor), validation 10% "
+        "(selection only), test 20% (reported), train the remaining 60% (private: sensitive spans protected). "
+        "Hybrid training texts: `HybridTextGenerator` fitted on the support split (spans re-predicted from the "
+        "masked document). Features: TF-IDF, 2,000 unigrams, vocabulary and IDF fitted on hybrid training texts "
+        "+ support texts only. `x_noise` (fdp, sgd_pub): spans deleted. `x_reference` (sets C_h): hybrid texts "
+        "re-rendered with another document's predicted values. Model: `TextClassifier` (Linear 2000→64, "
+        "LayerNorm, GELU, dropout 0.1, Linear 64→5), Adam (lr 1e-3 unless selected otherwise), 30 epochs "
+        "unless selected otherwise, expected private batch 256 (q = 256/1734), public batch 512, β = 0.5 and "
+        "C_h = 90th percentile of ‖h(x̃) − h(x_ref)‖ at initialisation (public), no projection (M = ∞). "
+        "Selected settings: non-private methods 3 epochs; `dpsgd` lr 0.03, C = 1, 30 epochs; `naive_fusion` "
+        "β = 0.25, C = 1, 10 epochs; `fusiondp`, `fdp_fm`, `fdp`: α = 1, C = 0.5, lr 1e-3, 10 epochs."),
+    tuning=(
+        "Settings per method were chosen by validation macro-F1 only (seed 0, ε ∈ {1, 4}; the test split is "
+        "not read) from a small grid, `fusiondp bench medical_abstracts --tune` (table below). The selection "
+        "reads validation documents, which are disjoint from the private training split, so it spends no "
+        "training-record budget; the validation texts themselves are treated as public. One setting per method "
+        "is used at every ε."),
+))
+
+
+# --------------------------------------------------------------------------- speed case (issue 6, evidence 3)
+def _speed_child(bench: BenchData, method: str, epochs: float, seed: int, queue) -> None:
+    import resource
+
+    from fusiondp.train.engine import train
+
+    torch.set_num_threads(1)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    cfg = replace(_text_config(method, 1.0), epochs=epochs, seed=seed,
+                  epsilon=1.0 if get_method_private(method) else None)
+    res = train(method, bench.data, config=cfg, model=bench.model(), progress=False)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    queue.put({"seconds_per_epoch": res.seconds / epochs, "peak_mb": (peak - base) / 1024, "steps": res.steps})
+
+
+def get_method_private(method: str) -> bool:
+    from fusiondp.train.methods import get_method
+
+    return get_method(method).is_private
+
+
+def text_speed_case(data_dir: Path | None = None, *, seed: int = 0, epochs: float = 1.0) -> list[dict]:
+    """Seconds per epoch and peak memory of the text model: private steps vs a plain epoch.
+
+    Data are prepared once; each case trains in a forked child process, and its peak memory is the
+    growth of the child's maximum resident set size during training (Linux ``ru_maxrss``), so the
+    cases do not see each other's allocations. Returns rows ``{"case", "seconds_per_epoch",
+    "peak_mb", "steps"}``.
+    """
+    import multiprocessing as mp
+
+    torch.set_num_threads(1)
+    bench = prepare_medical_abstracts(data_dir, seed)
+    ctx = mp.get_context("fork")
+    rows = []
+    for label, method in (("plain epoch (sgd_ori, no privacy)", "sgd_ori"),
+                          ("private step (dpsgd, ghost clipping)", "dpsgd"),
+                          ("private step (fusiondp, ghost clipping)", "fusiondp")):
+        queue = ctx.Queue()
+        proc = ctx.Process(target=_speed_child, args=(bench, method, epochs, seed, queue))
+        proc.start()
+        row = queue.get()
+        proc.join()
+        rows.append({"case": label, **row})
+    return rows

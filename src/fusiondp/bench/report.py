@@ -1,0 +1,183 @@
+"""Aggregate benchmark records into a results page (mean ± std table) and a headline-vs-ε plot.
+
+The page is regenerated from the JSONL file; a hand-written section between
+``<!-- reading:start -->`` and ``<!-- reading:end -->`` in an existing page is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+from fusiondp.bench.registry import get_dataset
+from fusiondp.bench.runner import load_records, select
+from fusiondp.train.methods import METHODS
+
+__all__ = ["aggregate", "write_report", "plot"]
+
+_KEEP = re.compile(r"<!-- reading:start -->.*?<!-- reading:end -->", re.S)
+_NAMES = {"macro_f1": "macro-F1", "accuracy": "accuracy", "auroc": "AUROC", "aupr": "AUPR", "f1": "F1"}
+
+
+def _ms(values: list[float]) -> tuple[float, float]:
+    vals = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    if not vals:
+        return math.nan, math.nan
+    return statistics.fmean(vals), statistics.stdev(vals) if len(vals) > 1 else 0.0
+
+
+def aggregate(records: list[dict], metrics: tuple[str, ...], split: str = "test") -> list[dict]:
+    """One row per (method, ε): mean and std over seeds of each metric, spent ε and σ."""
+    groups: dict[tuple[str, float | None], list[dict]] = defaultdict(list)
+    for r in records:
+        if r.get("phase", "bench") == "bench" and split in r:
+            groups[(r["method"], r["epsilon"])].append(r)
+    order = {m: i for i, m in enumerate(METHODS)}
+    rows = []
+    for (m, e), rs in sorted(groups.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0][1] or -1)):
+        row = {"method": m, "epsilon": e, "n": len(rs), "seeds": sorted(r["seed"] for r in rs),
+               "spent_epsilon": _ms([r["spent_epsilon"] for r in rs])[0] if e is not None else None,
+               "sigma": _ms([r["sigma"] for r in rs])[0] if e is not None else None,
+               "seconds": _ms([r["seconds"] for r in rs])[0]}
+        for k in metrics:
+            row[k] = _ms([r[split].get(k) for r in rs])
+        rows.append(row)
+    return rows
+
+
+def plot(rows: list[dict], headline: str, path: Path, title: str) -> Path:
+    """Headline metric vs ε per private method (error bars: ±1 std), non-private methods as bands."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
+    private = [r for r in rows if r["epsilon"] is not None]
+    eps = sorted({r["epsilon"] for r in private}) or [1.0]
+    styles = {"dpsgd": ("tab:red", "o"), "naive_fusion": ("tab:orange", "v"), "fdp": ("tab:purple", "s"),
+              "fdp_fm": ("tab:brown", "D"), "fusiondp": ("tab:blue", "^")}
+    flat = {"sgd_ori": ("black", "-"), "sgd_hybrid": ("tab:green", "--"), "sgd_pub": ("tab:gray", ":")}
+    lo, hi = min(eps) / 1.3, max(eps) * 1.3
+    for r in rows:
+        if r["epsilon"] is None:
+            c, ls = flat.get(r["method"], ("tab:olive", "-."))
+            m, s = r[headline]
+            ax.axhline(m, color=c, ls=ls, lw=1.5, label=f"{r['method']} (no DP budget spent)")
+            ax.fill_between([lo, hi], m - s, m + s, color=c, alpha=0.08, lw=0)
+    by_method: dict[str, list[dict]] = defaultdict(list)
+    for r in private:
+        by_method[r["method"]].append(r)
+    for i, (m, rs) in enumerate(by_method.items()):
+        rs = sorted(rs, key=lambda r: r["epsilon"])
+        c, mk = styles.get(m, (f"C{i}", "x"))
+        x = [r["epsilon"] * (1 + 0.025 * (i - 2)) for r in rs]  # small dodge so error bars do not overlap
+        ax.errorbar(x, [r[headline][0] for r in rs], yerr=[r[headline][1] for r in rs], color=c, marker=mk,
+                    capsize=3, lw=2 if m == "fusiondp" else 1.3, label=m)
+    ax.set_xscale("log")
+    ax.set_xticks(eps)
+    ax.set_xticklabels([f"{e:g}" for e in eps])
+    ax.set_xlim(lo, hi)
+    ax.set_xlabel("privacy budget ε (δ = 1e-5; smaller = more private)")
+    n = max((r["n"] for r in rows), default=0)
+    ax.set_ylabel(f"test {_NAMES.get(headline, headline)} (mean ± std over {n} seeds)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="lower right", ncol=2)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def _fmt(ms: tuple[float, float]) -> str:
+    m, s = ms
+    return "–" if math.isnan(m) else f"{m:.3f} ± {s:.3f}"
+
+
+def _table(rows: list[dict], metrics: tuple[str, ...]) -> list[str]:
+    head = ["method", "ε target", "ε spent", "σ", *(_NAMES.get(k, k) for k in metrics), "seeds", "s/run"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        e = r["epsilon"]
+        lines.append("| " + " | ".join([
+            f"`{r['method']}`", "∞ (none)" if e is None else f"{e:g}",
+            "–" if e is None else f"{r['spent_epsilon']:.3f}", "–" if e is None else f"{r['sigma']:.3f}",
+            *(_fmt(r[k]) for k in metrics), str(r["n"]), f"{r['seconds']:.1f}"]) + " |")
+    return lines
+
+
+def _tuning_lines(records: list[dict], headline: str) -> list[str]:
+    tune = [r for r in records if r.get("phase") == "tune"]
+    if not tune:
+        return []
+    cells: dict[tuple[str, str], dict] = defaultdict(dict)
+    eps_set = sorted({r["epsilon"] for r in tune if r["epsilon"] is not None})
+    for r in tune:
+        cells[(r["method"], json.dumps(r["overrides"], sort_keys=True))][r["epsilon"]] = r["val"][headline]
+    best = select(records, headline)
+    name = _NAMES.get(headline, headline)
+    lines = ["| method | candidate | " + " | ".join(f"val {name}, ε={e:g}" for e in eps_set) + " | mean | selected |",
+             "|" + "---|" * (len(eps_set) + 4)]
+    for (m, ov), by_eps in cells.items():
+        vals = list(by_eps.values())
+        chosen = json.loads(ov) == best[m]["overrides"]
+        cols = [f"{by_eps[e]:.3f}" if e in by_eps else (f"{by_eps[None]:.3f}" if None in by_eps else "–")
+                for e in eps_set]
+        lines.append(f"| `{m}` | `{ov}` | " + " | ".join(cols) + f" | {statistics.fmean(vals):.3f} | "
+                     f"{'**yes**' if chosen else ''} |")
+    seeds = sorted({r["seed"] for r in tune})
+    cmds = sorted({r.get("command", "") for r in tune})
+    return ["## Hyperparameter selection (validation split only)", "",
+            f"Tuning command: `{'`, `'.join(cmds)}` (seed {', '.join(map(str, seeds))}). Selection: highest mean "
+            f"validation {name} over the ε values shown; the test split is not scored in tuning runs.", "",
+            *lines, ""]
+
+
+def write_report(dataset: str, results: str | Path, *, docs: str | Path = "docs/results",
+                 command: str | None = None) -> Path:
+    """Write ``<docs>/<dataset>.md`` and ``<docs>/img/<dataset>.png`` from a results file."""
+    ds = get_dataset(dataset)
+    records = [r for r in load_records(results) if r.get("dataset") == dataset]
+    bench = [r for r in records if r.get("phase", "bench") == "bench"]
+    rows = aggregate(bench, ds.metrics)
+    val_rows = aggregate(bench, ds.metrics, split="val")
+    docs = Path(docs)
+    page = docs / f"{dataset}.md"
+    img = plot(rows, ds.headline, docs / "img" / f"{dataset}.png",
+               f"{dataset}: test {_NAMES.get(ds.headline, ds.headline)} vs privacy budget")
+    cmds = sorted({r.get("command", "") for r in bench}) or [command or ""]
+    seeds = sorted({r["seed"] for r in bench})
+    info = bench[0].get("info", {}) if bench else {}
+    kept = ""
+    if page.exists():
+        m = _KEEP.search(page.read_text())
+        kept = m.group(0) if m else ""
+    relations = sorted({r["relation"] for r in bench if r.get("relation")})
+    accountants = sorted({r["accountant"] for r in bench if r.get("accountant")})
+    lines = [f"# Benchmark: `{dataset}`", "",
+             "Made by: " + ", ".join(f"`{c}`" for c in cmds) + f"; page and plot by "
+             f"`fusiondp bench-report {dataset} --results {results}`.", "",
+             f"Seeds {', '.join(map(str, seeds))}; δ = 1e-5; accountant {', '.join(accountants) or '–'}; "
+             f"neighbouring relations {', '.join(relations) or '–'} (`add_remove` = record-level DP for "
+             "`dpsgd`/`naive_fusion`, `remove` = feature-level zero-out for `fdp`/`fdp_fm`/`fusiondp`). "
+             "Labels are read in the clear by every method with a noise-free public gradient.", "",
+             f"![test {_NAMES.get(ds.headline, ds.headline)} vs ε](img/{img.name})", "",
+             "## Setup", "", ds.description, "", "Split sizes (seed " + str(seeds[0] if seeds else "–") + "): "
+             + ", ".join(f"{k} {v}" for k, v in info.items()) + ".", "",
+             ds.tuning, "", "## Results (test split, mean ± std over seeds)", "", *_table(rows, ds.metrics), "",
+             "ε spent: the accountant's ε for the run as trained (≤ target). σ: calibrated noise multiplier. "
+             "s/run: mean wall seconds of training on a shared 2-core CPU.", ""]
+    if kept:
+        lines += [kept, ""]
+    lines += _tuning_lines(records, ds.headline)
+    lines += ["## Validation split (same runs; for reference)", "", *_table(val_rows, ds.metrics), ""]
+    docs.mkdir(parents=True, exist_ok=True)
+    page.write_text("\n".join(lines))
+    return page

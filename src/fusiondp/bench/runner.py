@@ -1,0 +1,203 @@
+"""Benchmark grid: methods × ε × seeds on a registered dataset, resumable JSONL results, tuning.
+
+Each finished run is appended to a JSONL file as one record; a rerun skips every
+(dataset, method, ε, seed) key already there, so a killed grid continues where
+it stopped. Non-private methods run once per seed (their ε is ``None``).
+Test metrics are computed only for the grid (`phase: "bench"`); tuning runs
+(`phase: "tune"`) score the validation split alone.
+
+>>> plan_runs(["sgd_ori", "dpsgd"], [1.0, 4.0], [0])
+[('sgd_ori', None, 0), ('dpsgd', 1.0, 0), ('dpsgd', 4.0, 0)]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shlex
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from importlib.metadata import version
+from pathlib import Path
+
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
+    TimeRemainingColumn
+
+from fusiondp.bench.registry import BenchData, BenchDataset, get_dataset
+from fusiondp.errors import ConfigError
+from fusiondp.evaluate.metrics import classification_metrics, predict_scores
+from fusiondp.train.engine import train
+from fusiondp.train.methods import METHODS, get_method
+
+__all__ = ["EPSILONS", "QUICK_EPSILONS", "plan_runs", "run_bench", "run_tune", "load_records", "select"]
+
+EPSILONS = (0.5, 1.0, 2.0, 4.0, 8.0)
+QUICK_EPSILONS = (1.0, 4.0)
+DELTA = 1e-5
+
+
+def plan_runs(methods: Sequence[str], epsilons: Sequence[float], seeds: Sequence[int]
+              ) -> list[tuple[str, float | None, int]]:
+    """(method, ε or None, seed) for every run of the grid; non-private methods once per seed."""
+    runs = []
+    for seed in seeds:
+        for m in methods:
+            if get_method(m).is_private:
+                runs += [(m, float(e), seed) for e in epsilons]
+            else:
+                runs.append((m, None, seed))
+    return runs
+
+
+def load_records(path: str | Path) -> list[dict]:
+    """All records of a results file (a truncated last line, from a killed run, is ignored)."""
+    p = Path(path)
+    if not p.exists():
+        return []
+    out = []
+    for line in p.read_text().splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def _key(rec: dict) -> tuple:
+    eps = rec.get("epsilon")
+    return (rec.get("phase", "bench"), rec["dataset"], rec["method"], None if eps is None else float(eps),
+            int(rec["seed"]), json.dumps(rec.get("overrides") or {}, sort_keys=True))
+
+
+def _append(path: Path, rec: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as fh:
+        fh.write(json.dumps(rec, default=float) + "\n")
+        fh.flush()
+
+
+def _progress(enabled: bool) -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                    disable=not enabled)
+
+
+def _one_run(ds: BenchDataset, bench: BenchData, method: str, epsilon: float | None, seed: int,
+             overrides: dict, *, with_test: bool) -> dict:
+    cfg = ds.config(method, epsilon)
+    cfg = replace(cfg, **overrides, seed=seed, delta=DELTA, epsilon=epsilon if epsilon is not None else cfg.epsilon)
+    model = bench.model() if bench.model else None
+    res = train(method, bench.data, config=cfg, model=model, progress=False)
+    rec = {"dataset": ds.name, "method": method, "epsilon": epsilon, "seed": seed,
+           "spent_epsilon": res.epsilon if res.plan else None, "delta": DELTA if res.plan else None,
+           "sigma": res.plan.noise_multiplier if res.plan else None,
+           "relation": res.plan.relation if res.plan else None,
+           "accountant": res.plan.accountant if res.plan else None,
+           "steps": res.steps, "ch": res.ch, "seconds": round(res.seconds, 2),
+           "config": cfg.to_dict(), "overrides": overrides,
+           "val": classification_metrics(bench.val[1].numpy(), predict_scores(res.model, bench.val[0]))}
+    if with_test:
+        rec["test"] = classification_metrics(bench.test[1].numpy(), predict_scores(res.model, bench.test[0]))
+    return rec
+
+
+def _execute(ds: BenchDataset, data_dir: Path | None, todo: list[tuple[str, float | None, int, dict]],
+             out: Path, *, phase: str, progress: bool, command: str) -> list[dict]:
+    torch.set_num_threads(1)
+    done_keys = {_key(r) for r in load_records(out)}
+    pending = [t for t in todo if (phase, ds.name, t[0], t[1], t[2], json.dumps(t[3], sort_keys=True))
+               not in done_keys]
+    cache: dict[int, BenchData] = {}
+    new: list[dict] = []
+    with _progress(progress) as bar:
+        task = bar.add_task(f"{ds.name} {phase}", total=len(todo), completed=len(todo) - len(pending), info="")
+        for method, eps, seed, ov in pending:
+            label = f"{method} ε={eps:g}" if eps is not None else method
+            bar.update(task, info=f"seed {seed}  {label}" + (f"  {ov}" if ov else ""))
+            if seed not in cache:
+                cache.clear()  # one seed's data in memory at a time
+                bar.update(task, info=f"seed {seed}: preparing data")
+                cache[seed] = ds.prepare(data_dir, seed)
+            rec = _one_run(ds, cache[seed], method, eps, seed, ov, with_test=phase == "bench")
+            rec.update(phase=phase, info=cache[seed].info, command=command, fusiondp_version=version("fusiondp"),
+                       finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
+            _append(out, rec)
+            new.append(rec)
+            bar.update(task, advance=1)
+    return new
+
+
+def _check_methods(methods: Iterable[str]) -> list[str]:
+    ms = list(methods)
+    for m in ms:
+        get_method(m)
+    return ms
+
+
+def run_bench(dataset: str, *, data_dir: str | Path | None = None, seeds: int | Sequence[int] = 5,
+              epsilons: Sequence[float] | None = None, methods: Sequence[str] | None = None, quick: bool = False,
+              out: str | Path | None = None, progress: bool = True, command: str | None = None) -> list[dict]:
+    """Run (or resume) the grid and return the records appended by this call.
+
+    Args:
+        dataset: a registered dataset name.
+        seeds: number of seeds (0..N-1) or an explicit list; `quick` forces one seed.
+        epsilons: the ε grid (default {0.5, 1, 2, 4, 8}; `quick`: {1, 4}); δ = 1e-5.
+        methods: default all eight registered methods.
+        out: the JSONL results file (default ``bench_out/<dataset>.jsonl``).
+    """
+    ds = get_dataset(dataset)
+    seed_list = [0] if quick else (list(range(seeds)) if isinstance(seeds, int) else list(seeds))
+    if not seed_list:
+        raise ConfigError("Give at least one seed.")
+    eps = list(QUICK_EPSILONS if quick and epsilons is None else (epsilons or EPSILONS))
+    for e in eps:
+        if not (isinstance(e, (int, float)) and math.isfinite(e) and e > 0):
+            raise ConfigError(f"Expected every epsilon > 0, got {e!r}.")
+    ms = _check_methods(methods or METHODS)
+    path = Path(out or f"bench_out/{dataset}.jsonl")
+    todo = [(m, e, s, {}) for m, e, s in plan_runs(ms, eps, seed_list)]
+    return _execute(ds, Path(data_dir) if data_dir else None, todo, path, phase="bench", progress=progress,
+                    command=command or _argv())
+
+
+def run_tune(dataset: str, *, data_dir: str | Path | None = None, seed: int = 0,
+             epsilons: Sequence[float] = QUICK_EPSILONS, out: str | Path | None = None, progress: bool = True,
+             command: str | None = None) -> list[dict]:
+    """Run the dataset's tuning grid, scoring the validation split only (the test split is not read)."""
+    ds = get_dataset(dataset)
+    if not ds.grid:
+        raise ConfigError(f"Dataset {dataset!r} declares no tuning grid.")
+    todo = []
+    for method, candidates in ds.grid.items():
+        eps_list = list(epsilons) if get_method(method).is_private else [None]
+        todo += [(method, e, seed, dict(ov)) for ov in candidates for e in eps_list]
+    path = Path(out or f"bench_out/{dataset}.jsonl")
+    return _execute(ds, Path(data_dir) if data_dir else None, todo, path, phase="tune", progress=progress,
+                    command=command or _argv())
+
+
+def select(records: Iterable[dict], headline: str) -> dict[str, dict]:
+    """Best overrides per method by mean validation `headline` over the tuning runs' ε values."""
+    scores: dict[tuple[str, str], list[float]] = {}
+    for r in records:
+        if r.get("phase") == "tune":
+            scores.setdefault((r["method"], json.dumps(r["overrides"], sort_keys=True)), []).append(
+                r["val"][headline])
+    best: dict[str, tuple[float, dict]] = {}
+    for (m, ov), vals in scores.items():
+        mean = sum(vals) / len(vals)
+        if m not in best or mean > best[m][0]:
+            best[m] = (mean, json.loads(ov))
+    return {m: {"overrides": ov, "val_mean": v} for m, (v, ov) in best.items()}
+
+
+def _argv() -> str:
+    args = sys.argv[1:]
+    return "fusiondp " + " ".join(shlex.quote(a) for a in args) if args else "(python API)"

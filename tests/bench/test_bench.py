@@ -1,0 +1,116 @@
+"""The benchmark runner, resume, aggregation and the CLI on a fake tiny dataset (fast)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from fusiondp.bench import registry
+from fusiondp.bench.registry import BenchData, BenchDataset, register_dataset
+from fusiondp.bench.report import aggregate, write_report
+from fusiondp.bench.runner import load_records, plan_runs, run_bench, run_tune, select
+from fusiondp.errors import ConfigError
+from fusiondp.train.config import TrainConfig
+from fusiondp.train.engine import TrainData
+
+METHODS = ["sgd_ori", "sgd_hybrid", "dpsgd", "fusiondp"]
+
+
+def _prepare(data_dir, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(200, 4, generator=g)
+    y = (x[:, 0] > 0).float()
+    xh = x.clone()
+    xh[:, 0] = xh[:, 0] * 0.5
+    data = TrainData(x=x, x_hybrid=xh, y=y, x_noise=torch.randn(200, 4, generator=g), x_reference=xh.flip(0))
+    xv = torch.randn(60, 4, generator=g)
+    return BenchData(data, (xv, (xv[:, 0] > 0).float()), (xv.flip(0), (xv.flip(0)[:, 0] > 0).float()),
+                     None, {"train": 200})
+
+
+def _config(method, epsilon):
+    return TrainConfig(epochs=1, batch_size=50, public_batch_size=50, lr=0.1, alpha=1.0, clip=1.0,
+                       hidden=(8,), dropout=0.0, noise_multiplier=3.0, accountant="rdp")  # fixed σ: fast
+
+
+@pytest.fixture
+def fake():
+    entry = register_dataset(BenchDataset("fake_tiny", _prepare, "auroc", ("auroc", "accuracy"), _config,
+                                          description="A fake dataset.", tuning="Not tuned.",
+                                          grid={"sgd_ori": ({"lr": 0.1}, {"lr": 0.2})}), force=True)
+    yield entry
+    registry.DATASETS.pop("fake_tiny", None)
+
+
+def test_plan_runs_nonprivate_once_per_seed():
+    runs = plan_runs(["sgd_ori", "dpsgd"], [1.0, 4.0], [0, 1])
+    assert runs.count(("sgd_ori", None, 0)) == 1 and ("dpsgd", 4.0, 1) in runs and len(runs) == 6
+
+
+def test_grid_resume_and_report(fake, tmp_path):
+    out = tmp_path / "r.jsonl"
+    first = run_bench("fake_tiny", seeds=1, epsilons=[1.0, 4.0], methods=METHODS[:3], out=out, progress=False,
+                      command="test")
+    assert len(first) == 4  # sgd_ori, sgd_hybrid once; dpsgd at two ε
+    again = run_bench("fake_tiny", seeds=1, epsilons=[1.0, 4.0], methods=METHODS, out=out, progress=False,
+                      command="test")
+    assert [(r["method"], r["epsilon"]) for r in again] == [("fusiondp", 1.0), ("fusiondp", 4.0)]
+    with out.open("a") as fh:
+        fh.write('{"dataset": "fake_tiny", "meth')  # a run killed mid-write
+    recs = load_records(out)
+    assert len(recs) == 6 and run_bench("fake_tiny", seeds=1, epsilons=[1.0, 4.0], methods=METHODS, out=out,
+                                         progress=False) == []
+    priv = [r for r in recs if r["epsilon"] is not None]
+    assert all(r["spent_epsilon"] <= r["epsilon"] * (1 + 1e-9) and r["sigma"] > 0 for r in priv)
+    assert {r["relation"] for r in priv} == {"add_remove", "remove"}
+    assert all("test" in r and "auroc" in r["val"] for r in recs)
+
+    rows = aggregate(recs, ("auroc", "accuracy"))
+    assert len(rows) == 6 and all(r["n"] == 1 for r in rows)
+    page = write_report("fake_tiny", out, docs=tmp_path / "docs")
+    text = page.read_text()
+    assert "Made by: `test`" in text and "| `fusiondp` | 4 |" in text and "img/fake_tiny.png" in text
+    png = tmp_path / "docs" / "img" / "fake_tiny.png"
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    # a hand-written reading section survives regeneration
+    page.write_text(text + "\n<!-- reading:start -->\nMy notes.\n<!-- reading:end -->\n")
+    assert "My notes." in write_report("fake_tiny", out, docs=tmp_path / "docs").read_text()
+
+
+def test_tune_scores_validation_only(fake, tmp_path):
+    out = tmp_path / "t.jsonl"
+    recs = run_tune("fake_tiny", out=out, progress=False)
+    assert len(recs) == 2 and all("test" not in r and r["phase"] == "tune" for r in recs)
+    best = select(load_records(out), "auroc")
+    assert best["sgd_ori"]["overrides"] in ({"lr": 0.1}, {"lr": 0.2})
+    assert aggregate(load_records(out), ("auroc",)) == []  # tuning runs never enter the results table
+    page = write_report("fake_tiny", out, docs=tmp_path / "d").read_text()
+    assert "Hyperparameter selection" in page
+
+
+def test_bad_inputs(fake, tmp_path):
+    with pytest.raises(ConfigError, match="Unknown benchmark dataset"):
+        run_bench("nope", out=tmp_path / "x.jsonl", progress=False)
+    with pytest.raises(ConfigError, match="Unknown method"):
+        run_bench("fake_tiny", methods=["sgd_nope"], out=tmp_path / "x.jsonl", progress=False)
+    with pytest.raises(ConfigError, match="epsilon"):
+        run_bench("fake_tiny", epsilons=[0.0], out=tmp_path / "x.jsonl", progress=False)
+
+
+def test_cli(fake, tmp_path):
+    from fusiondp.cli.app import _load_commands, app
+
+    _load_commands()
+    out = tmp_path / "c.jsonl"
+    res = CliRunner().invoke(app, ["bench", "fake_tiny", "--quick", "--methods", "sgd_ori,dpsgd", "--out",
+                                   str(out), "--docs", str(tmp_path / "docs"), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert [json.loads(line)["method"] for line in out.read_text().splitlines()] == ["sgd_ori", "dpsgd", "dpsgd"]
+    assert (tmp_path / "docs" / "fake_tiny.md").exists()
+    res = CliRunner().invoke(app, ["bench-report", "fake_tiny", "--results", str(tmp_path / "none.jsonl")])
+    assert res.exit_code == 1 and "No results file" in res.output
+    res = CliRunner().invoke(app, ["bench", "nope", "--out", str(out), "--no-progress"])
+    assert res.exit_code == 1 and "Unknown benchmark dataset" in res.output
