@@ -114,12 +114,20 @@ class TabularSpec(Protocol):
         """Frames 'train' (original), 'hybrid' (row-aligned), 'val' and 'test'."""
 
 
+#: Per-method settings selected by validation AUROC on sepsis at ε = 2, seed 0
+#: (`python benchmarks/tune_sepsis.py --method M`, docs/results/engine_sepsis_tuning*.md); used at every ε.
+#: Non-private methods keep the paper's settings (METHOD.md §5).
+TABULAR_SETTINGS: dict[str, dict[str, float]] = {
+    "dpsgd": dict(clip=4.0, batch_size=1024, lr=0.3),
+    "naive_fusion": dict(beta=0.75, clip=4.0, batch_size=1024, lr=0.3),
+    "fdp": dict(alpha=0.5, clip=16.0, batch_size=1024, lr=0.3),
+    "fdp_fm": dict(alpha=0.25, clip=16.0, batch_size=1024, lr=0.3),
+    "fusiondp": dict(alpha=0.25, clip=16.0, batch_size=1024, lr=0.3),
+}
+
+
 def _tabular_config(method: str, epsilon: float | None) -> TrainConfig:
-    # The lead's validation-selected sepsis settings (docs/results/engine_sepsis_tuning.md); an entry may override.
-    if method in ("sgd_ori", "sgd_hybrid", "sgd_pub"):
-        return TrainConfig()
-    return TrainConfig(alpha=0.25 if method != "dpsgd" else 1.0, clip=16.0 if method != "dpsgd" else 1.8,
-                       batch_size=1024, lr=0.3)
+    return TrainConfig(**TABULAR_SETTINGS.get(method, {}))
 
 
 def tabular_dataset(spec: TabularSpec, *, headline: str = "auroc",
