@@ -1,0 +1,77 @@
+"""make_hybrid: shape, order and the guarantee that training sensitive values never reach the imputer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fusiondp.errors import DataError
+from fusiondp.impute import MeanImputer, make_hybrid
+
+FAST = dict(progress=False, n_trees=10, folds=3, n_jobs=1, boosting_rounds=20)
+
+
+def test_same_rows_order_columns(train, support, schema):
+    shuffled = train.sample(frac=1.0, random_state=0)
+    hyb = make_hybrid(shuffled, support, schema, **FAST)
+    assert list(hyb.columns) == list(shuffled.columns)
+    assert hyb.index.equals(shuffled.index)
+    public = [c for c in shuffled.columns if c not in schema.sensitive]
+    pd.testing.assert_frame_equal(hyb[public], shuffled[public])
+
+
+def test_poisoned_sensitive_values_leave_output_bit_identical(train, support, schema):
+    clean = make_hybrid(train, support, schema, **FAST)
+    poisoned = train.copy()
+    poisoned["age"] = 1e9
+    poisoned["sex"] = "poison"
+    poisoned["u1"] = 7
+    poisoned["u2"] = np.nan
+    out = make_hybrid(poisoned, support, schema, **FAST)
+    pd.testing.assert_frame_equal(clean, out, check_exact=True)
+    absent = make_hybrid(train.drop(columns=list(schema.sensitive)), support, schema, **FAST)
+    pd.testing.assert_frame_equal(clean[absent.columns], absent, check_exact=True)
+
+
+class Spy(MeanImputer):
+    seen: list = []
+
+    def fit(self, X, Y, *, unlabeled=None):
+        Spy.seen.append(("fit", list(X.columns), None if unlabeled is None else list(unlabeled.columns)))
+        return super().fit(X, Y, unlabeled=unlabeled)
+
+    def predict(self, X):
+        Spy.seen.append(("predict", list(X.columns)))
+        return super().predict(X)
+
+
+@pytest.mark.parametrize("use_label", [False, True])
+def test_imputer_sees_public_columns_only(train, support, schema, use_label):
+    Spy.seen = []
+    make_hybrid(train, support, schema, imputer=Spy(), use_label=use_label, progress=False)
+    expected = ["hr", "lab", "ward"] + (["y"] if use_label else [])
+    for event in Spy.seen:
+        for cols in event[1:]:
+            assert cols == expected  # no sensitive column, no dropped id, label only when asked
+
+
+def test_predict_refuses_a_frame_with_sensitive_columns(train, support, schema):
+    imp = MeanImputer().fit(support[["hr"]], support[["age"]])
+    with pytest.raises(DataError, match="sensitive column"):
+        imp.predict(train[["hr", "age"]])
+
+
+def test_use_label_informs_imputation(support, train, schema):
+    sch = type(schema)(target="y", sensitive=["age"], drop=["rowid", "sex", "u1", "u2", "hr"])
+    off = make_hybrid(train, support, sch, use_label=False, **FAST)
+    on = make_hybrid(train, support, sch, use_label=True, **FAST)
+    err = lambda h: float(np.mean((h["age"] - train["age"]) ** 2))  # noqa: E731
+    assert err(on) < err(off)  # y = [hr > 85] carries age information once hr is hidden
+
+
+def test_missing_support_columns_are_clear(train, support, schema):
+    with pytest.raises(DataError, match="support set lacks sensitive"):
+        make_hybrid(train, support.drop(columns=["age"]), schema, progress=False)
+    with pytest.raises(DataError, match="missing from the support set"):
+        make_hybrid(train, support.drop(columns=["lab"]), schema, progress=False)
