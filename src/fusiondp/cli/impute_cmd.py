@@ -1,0 +1,74 @@
+"""`fusiondp impute`: write the hybrid copy of a training table (METHOD.md §2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import pandas as pd
+import typer
+from rich.console import Console
+
+from fusiondp.cli.app import command
+from fusiondp.data.schema import Schema
+from fusiondp.errors import ConfigError, DataError
+from fusiondp.impute import DEFAULT_IMPUTER, IMPUTERS, make_hybrid
+
+out = Console()
+Opt = typer.Option
+
+
+def _read(path: Path, what: str) -> pd.DataFrame:
+    if not path.is_file():
+        raise DataError(f"{what} file not found: {path}")
+    try:
+        frame = pd.read_parquet(path) if path.suffix.lower() in {".parquet", ".pq"} else pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as e:
+        raise DataError(f"Cannot read {what} file {path}: {e}") from e
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def _groups(text: str) -> list[list[str]] | None:
+    if text.strip().lower() == "auto":
+        return None
+    if text.strip().lower() in {"", "none"}:
+        return []
+    return [[c.strip() for c in g.split("+") if c.strip()] for g in text.split(",") if g.strip()]
+
+
+@command("impute")
+def impute(
+    train: Annotated[Path, Opt("--train", help="Training table (CSV or Parquet); only its public columns are read.")],
+    support: Annotated[Path, Opt("--support", help="Public support set with every column, disjoint from --train.")],
+    target: Annotated[str, Opt("--target", help="Label column (public).")],
+    sensitive: Annotated[str, Opt("--sensitive", help="Sensitive columns to impute, comma-separated.")],
+    out_path: Annotated[Path, Opt("--out", help="Where to write the hybrid table (CSV or .parquet).")],
+    drop: Annotated[str, Opt("--drop", help="Columns never used as features, comma-separated.")] = "",
+    categorical: Annotated[str, Opt("--categorical", help="Sensitive columns to treat as categorical.")] = "",
+    onehot: Annotated[str, Opt("--onehot", help="One-hot groups: 'auto' (detect on the support set), 'none', "
+                               "or groups like 'Unit1+Unit2,a+b+c'.")] = "auto",
+    imputer: Annotated[str, Opt("--imputer", help=f"default (= {DEFAULT_IMPUTER}) or one of: "
+                                f"{', '.join(IMPUTERS)}.")] = "default",
+    model_path: Annotated[Optional[Path], Opt("--model-path", help="Local weights (file or folder) for tabpfn / "
+                                              "tabicl; nothing is downloaded.")] = None,
+    use_label: Annotated[bool, Opt("--use-label/--no-use-label", help="Let the public label inform the "
+                                   "imputation (the hybrid then depends on each row's label).")] = False,
+    seed: Annotated[int, Opt("--seed", help="Seed of the imputer.")] = 0,
+    progress: Annotated[bool, Opt("--progress/--no-progress", help="Show a progress bar.")] = True,
+) -> None:
+    """Impute the sensitive columns of --train from its public columns, using a public --support set."""
+    schema = Schema(target, sensitive, drop, categorical)
+    train_df, support_df = _read(train, "--train"), _read(support, "--support")
+    kwargs = {} if model_path is None else {"model_path": model_path}
+    if model_path is not None and imputer not in {"tabpfn", "tabicl"}:
+        raise ConfigError(f"--model-path is only used by --imputer tabpfn/tabicl, not {imputer!r}.")
+    hybrid = make_hybrid(train_df, support_df, schema, imputer=imputer, use_label=use_label, random_state=seed,
+                         progress=progress, onehot_groups=_groups(onehot), **kwargs)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    if out_path.suffix.lower() in {".parquet", ".pq"}:
+        hybrid.to_parquet(out_path, index=False)
+    else:
+        hybrid.to_csv(out_path, index=False)
+    out.print(f"wrote {out_path} ({len(hybrid):,} rows; imputed {', '.join(schema.sensitive)} with "
+              f"{imputer if imputer != 'default' else DEFAULT_IMPUTER}{' + label' if use_label else ''})")
