@@ -67,7 +67,8 @@ def plot(rows: list[dict], headline: str, path: Path, title: str) -> Path:
         if r["epsilon"] is None:
             c, ls = flat.get(r["method"], ("tab:olive", "-."))
             m, s = r[headline]
-            ax.axhline(m, color=c, ls=ls, lw=1.5, label=f"{r['method']} (no DP budget spent)")
+            what = "no privacy" if r["method"] == "sgd_ori" else "ε = 0, public data only"
+            ax.axhline(m, color=c, ls=ls, lw=1.5, label=f"{r['method']} ({what}; band ±1 std)")
             ax.fill_between([lo, hi], m - s, m + s, color=c, alpha=0.08, lw=0)
     by_method: dict[str, list[dict]] = defaultdict(list)
     for r in private:
