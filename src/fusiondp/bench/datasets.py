@@ -177,7 +177,7 @@ class DatasetSpec:
             if len(hyb) != len(frames["train"]):
                 raise DataError(f"Dataset {self.name!r}: published hybrid has {len(hyb)} rows, train "
                                 f"{len(frames['train'])}.")
-            frames["hybrid"] = hyb[[c for c in frames["train"].columns if c in hyb.columns]]
+            frames["hybrid"] = hyb  # extra columns (the published `index`) are dropped by the schema
         else:
             seed_key = seed if self.split is not None and self.split.split_seed is None else None
             key = (repr(self), str(resolve_data_dir(data_dir)), seed_key)
