@@ -64,6 +64,8 @@ def train(
     checkpoint: Annotated[Optional[Path], Opt("--checkpoint", help="Save after every epoch; resume from it if it "
                                               "exists (the accountant's step count is restored).")] = None,
     progress: Annotated[bool, Opt("--progress/--no-progress")] = True,
+    save_model: Annotated[Optional[Path], Opt("--save-model", help="Save the trained model with its privacy record "
+                                              "(a .safetensors file; see `fusiondp predict`).")] = None,
 ) -> None:
     """Train one method and report its privacy guarantee and test metrics."""
     from fusiondp.pipeline import run
@@ -96,6 +98,16 @@ def train(
     for split, m in rep["metrics"].items():
         out.print(f"  {split}: " + "  ".join(f"{k}={v:.4f}" for k, v in m.items()))
     out.print(f"  {rep['steps']} steps in {rep['seconds']:.1f} s")
+    if support is not None:
+        from fusiondp.io import support_fingerprint
+
+        rep["imputer"], rep["support_fingerprint"] = imputer, support_fingerprint(read_table(support, what="support"))
     if report is not None:
         write_json_atomic(report, rep)
-        out.print(f"  report: {report}")
+        from fusiondp.report.html import write_html
+
+        out.print(f"  report: {report} and {write_html(rep, report.with_suffix('.html'))}")
+    if save_model is not None:
+        from fusiondp.io import save
+
+        out.print(f"  model: {save(save_model, result, prepared, rep)}")

@@ -1,0 +1,270 @@
+"""A self-contained HTML page for one run, from its JSON report.
+
+The page has inline CSS and its plots embedded as base64 PNGs (matplotlib, Agg
+backend), so it can be mailed to a privacy officer as one file. It reads only
+the report dict: the privacy record, metrics, the per-epoch history and, when
+present, ``imputation_quality`` and ``comparison``. Nothing in it is computed
+from the training rows' sensitive values (the history holds ε, the *public*
+loss and validation metrics only).
+
+>>> page = render_html({"method": "sgd_hybrid", "epsilon": 0.0, "metrics": {}, "history": []})
+>>> "no formal" in page.lower() or "never read" in page.lower()
+True
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+_CSS = """
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;
+color:#1f2328;line-height:1.45}
+h1{font-size:1.6em;margin-bottom:.1em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #d0d7de;
+padding-bottom:.2em}.sub{color:#57606a;margin-top:0}
+.statement{background:#f0f6ff;border-left:5px solid #0969da;padding:.8em 1.1em;border-radius:4px}
+.statement.none{background:#fff8e6;border-left-color:#bf8700}
+.big{font-size:1.25em;font-weight:600}
+table{border-collapse:collapse;margin:.6em 0;font-size:.95em}
+th,td{border:1px solid #d0d7de;padding:.3em .7em;text-align:left}th{background:#f6f8fa}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+.cols{display:grid;grid-template-columns:1fr 1fr;gap:1.2em}.cols ul{margin:.3em 0;padding-left:1.2em}
+.ok{color:#1a7f37}.no{color:#cf222e}img{max-width:100%}
+.plots{display:grid;grid-template-columns:1fr 1fr;gap:.8em}
+details pre{background:#f6f8fa;padding:.8em;overflow-x:auto;font-size:.85em}
+footer{margin-top:2em;color:#57606a;font-size:.85em}
+"""
+
+
+def _e(value) -> str:
+    return html.escape(str(value))
+
+
+def _fmt(value, digits: int = 4) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}" if abs(value) < 1e-3 or abs(value) >= 1e4 else f"{value:.{digits}f}"
+    return _e(value)
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _plots(report: dict) -> list[tuple[str, str]]:
+    """(caption, data-URI) of the training-curve and ε-over-steps plots."""
+    history = report.get("history") or []
+    if not history:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    out = []
+    epochs = [h["epoch"] for h in history]
+    loss = [h.get("public_loss") for h in history]
+    val_key = next((k for k in ("auroc", "accuracy") if history[0].get("val", {}).get(k) is not None), None)
+    if any(v is not None for v in loss) or val_key:
+        fig, ax = plt.subplots(figsize=(4.6, 3.0))
+        if any(v is not None for v in loss):
+            ax.plot(epochs, [float("nan") if v is None else v for v in loss], "o-", color="#0969da",
+                    label="public (hybrid) loss")
+            ax.set_ylabel("training loss (noise-free part)")
+        ax.set_xlabel("epoch")
+        if val_key:
+            ax2 = ax.twinx() if any(v is not None for v in loss) else ax
+            ax2.plot(epochs, [h["val"][val_key] for h in history], "s-", color="#1a7f37", label=f"validation {val_key}")
+            ax2.set_ylabel(f"validation {val_key}")
+        fig.legend(loc="lower center", ncol=2, fontsize=8, bbox_to_anchor=(0.5, -0.08))
+        ax.set_title("Training curves", fontsize=10)
+        out.append(("Per-epoch loss of the noise-free gradient and validation score.", _png(fig)))
+    if report.get("neighbouring"):
+        steps = [0] + [h["step"] for h in history]
+        eps = [0.0] + [h.get("epsilon", 0.0) for h in history]
+        fig, ax = plt.subplots(figsize=(4.6, 3.0))
+        ax.plot(steps, eps, "o-", color="#8250df", label="ε spent")
+        if report.get("target_epsilon"):
+            ax.axhline(report["target_epsilon"], color="#cf222e", ls="--", lw=1, label="budget")
+        ax.set_xlabel("training step")
+        ax.set_ylabel(f"ε (δ = {report.get('delta'):g})")
+        ax.set_title("Privacy spent over training", fontsize=10)
+        ax.legend(fontsize=8)
+        out.append(("ε after each epoch (per-epoch values use a coarser, pessimistic accounting grid; the "
+                    "final value is the fine one).", _png(fig)))
+    return out
+
+
+def privacy_statement(report: dict) -> str:
+    """The guarantee in plain words (one paragraph, plain text)."""
+    method = report.get("method", "?")
+    sensitive = ", ".join((report.get("schema") or {}).get("sensitive", [])) or "the sensitive columns"
+    rel = report.get("neighbouring")
+    if rel is None:
+        if "original" in str(report.get("method_summary", "")) or method == "sgd_ori":
+            return (f"This model ({method}) was trained on the original data without differential privacy: "
+                    f"it carries NO formal privacy guarantee for any column, including {sensitive}.")
+        return (f"This model ({method}) never read the true values of {sensitive}: it was trained on public "
+                "information only (imputed or random values in their place), so their feature-level ε is 0. "
+                "Labels and public columns were read in the clear.")
+    eps, delta = report.get("epsilon"), report.get("delta")
+    level = "record-level" if rel == "add_remove" else "feature-level"
+    what = (f"the values of {sensitive} in each training record" if rel != "add_remove"
+            else "each whole training record (all its columns and its label)")
+    return (f"This model ({method}) satisfies ({eps:.3g}, {delta:g})-differential privacy at {level}: "
+            f"{report.get('neighbouring_text', rel)}. Protected: {what}. The accountant "
+            f"({report.get('accountant')}) computed ε from the full description of training: "
+            f"{report.get('steps')} Poisson-sampled steps at rate q = {report.get('sample_rate', 0):.4g}, "
+            f"noise multiplier σ = {report.get('noise_multiplier', 0):.4g}, clipping norm C = {report.get('clip')}.")
+
+
+def _protection_lists(report: dict) -> tuple[list[str], list[str]]:
+    schema = report.get("schema") or {}
+    sens = ", ".join(schema.get("sensitive", [])) or "the sensitive columns"
+    public = schema.get("public") or []
+    pub = ", ".join(public[:12]) + (f" and {len(public) - 12} more" if len(public) > 12 else "")
+    rel = report.get("neighbouring")
+    labels = report.get("labels") or "labels get no protection"
+    if rel == "add_remove":
+        yes = ["every column of each training record, including its label",
+               "whether a record was in the training set at all"]
+        no = ["the public support set and the hybrid table (public by assumption)",
+              "validation and test rows (read without noise to score the model)"]
+    elif rel:
+        yes = [f"the true values of {sens} of each training record"]
+        if rel == "replace":
+            yes.append("against any change of those values (replace-one), not only against their imputed values")
+        no = [f"public columns ({pub or 'all non-sensitive features'}): read in the clear",
+              f"labels: {labels}",
+              "whether a record was in the training set (feature-level DP hides values, not membership)",
+              "the public support set used by the imputer, and the hybrid table built from it",
+              "validation and test rows (read without noise to score the model)"]
+    else:
+        yes = [] if report.get("method") == "sgd_ori" else [f"{sens}: never read (ε = 0)"]
+        no = ["no formal guarantee for anything the model read" if report.get("method") == "sgd_ori"
+              else "labels and public columns: read in the clear"]
+    return yes, no
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td class='num'>{_fmt(c)}</td>" if isinstance(c, (int, float)) and not
+                                    isinstance(c, bool) else f"<td>{_fmt(c)}</td>" for c in r) + "</tr>"
+                   for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _metrics_html(report: dict) -> str:
+    metrics = report.get("metrics") or {}
+    if not metrics:
+        return "<p>No evaluation split was given.</p>"
+    keys = sorted({k for m in metrics.values() for k in m}, key=["auroc", "aupr", "f1", "accuracy",
+                                                                    "macro_f1"].index)
+    return _table(["split", *keys], [[split, *[m.get(k) for k in keys]] for split, m in metrics.items()])
+
+
+def _comparison_html(report: dict) -> str:
+    rows = report.get("comparison") or []
+    if not rows:
+        return ""
+    return ("<h2>Comparison</h2>" + _table(
+        ["method", "test AUROC", "test AUPR", "ε", "δ", "relation", "labels protected"],
+        [[r.get("method"), r.get("auroc"), r.get("aupr"), r.get("epsilon"), r.get("delta"), r.get("relation"),
+          "yes" if r.get("relation") == "add_remove" else "no"] for r in rows]))
+
+
+def _imputation_html(report: dict) -> str:
+    q = report.get("imputation_quality")
+    if not q:
+        return ""
+    cols = q.get("columns", q)
+    rows = [[c, v.get("metric"), v.get("value"), v.get("baseline"), v.get("rows")] for c, v in cols.items()]
+    where = q.get("measured_on", "")
+    return ("<h2>Imputation quality</h2><p>How well the imputer predicts each sensitive column from public ones"
+            + (f" (measured on the {_e(where)})" if where else "") + ". Better imputation leaves less for the "
+            "noised private term to carry.</p>" + _table(["column", "metric", "imputer", "baseline", "rows"], rows))
+
+
+def _settings_html(report: dict) -> str:
+    cfg = report.get("config") or {}
+    rows = [["method", report.get("method")], ["summary", report.get("method_summary")],
+            ["ε spent / budget", f"{_fmt(report.get('epsilon'))} / {_fmt(report.get('target_epsilon'))}"],
+            ["δ", report.get("delta")], ["neighbouring relation", report.get("neighbouring")],
+            ["accountant", report.get("accountant")], ["noise multiplier σ", report.get("noise_multiplier")],
+            ["sampling rate q", report.get("sample_rate")], ["steps", report.get("steps")],
+            ["clipping norm C", report.get("clip")], ["C_h (consistency)", report.get("ch")]]
+    rows += [[k, cfg[k]] for k in ("epochs", "batch_size", "public_batch_size", "lr", "alpha", "beta", "radius",
+                                   "seed") if k in cfg]
+    if report.get("imputer"):
+        rows.append(["imputer", report["imputer"]])
+    if report.get("support_fingerprint"):
+        rows.append(["support set", report["support_fingerprint"]])
+    return _table(["setting", "value"], rows)
+
+
+def render_html(report: dict, *, title: str | None = None) -> str:
+    """The full HTML page of a run report (a dict as written by `fusiondp train --report`)."""
+    method = report.get("method", "run")
+    title = title or f"fusiondp report: {method}"
+    statement = privacy_statement(report)
+    yes, no = _protection_lists(report)
+    plots = "".join(f"<figure><img alt='{_e(c)}' src='{uri}'><figcaption class='sub'>{_e(c)}</figcaption>"
+                    "</figure>" for c, uri in _plots(report))
+    eps = report.get("epsilon")
+    headline = ("ε = {:.3g}, δ = {:g}".format(eps, report.get("delta")) if report.get("neighbouring")
+                else "no formal guarantee" if method == "sgd_ori" else "ε = 0 for the sensitive columns")
+    dp_event = json.dumps(report.get("dp_event"), indent=2) if report.get("dp_event") else None
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>
+<meta name="viewport" content="width=device-width,initial-scale=1"><style>{_CSS}</style></head><body>
+<h1>{_e(title)}</h1>
+<p class="sub">{_e(report.get('method_summary', ''))}</p>
+<h2>Privacy statement</h2>
+<div class="statement{'' if report.get('neighbouring') else ' none'}"><p class="big">{_e(headline)}
+{'· ' + _e(report.get('neighbouring')) + ' relation' if report.get('neighbouring') else ''}</p>
+<p>{_e(statement)}</p></div>
+<div class="cols"><div><h3 class="ok">Protected</h3><ul>{''.join(f'<li>{_e(x)}</li>' for x in yes) or '<li>nothing</li>'}
+</ul></div><div><h3 class="no">Not protected</h3><ul>{''.join(f'<li>{_e(x)}</li>' for x in no)}</ul></div></div>
+<h2>Metrics</h2>{_metrics_html(report)}
+{_comparison_html(report)}
+{_imputation_html(report)}
+{'<h2>Training</h2><div class="plots">' + plots + '</div>' if plots else ''}
+<h2>Settings</h2>{_settings_html(report)}
+{f'<details><summary>dp-accounting event</summary><pre>{_e(dp_event)}</pre></details>' if dp_event else ''}
+<footer>Generated {now} by fusiondp {_e(report.get('fusiondp_version', ''))}. Metrics are read on the
+splits named above; selection used validation data only.</footer>
+</body></html>
+"""
+
+
+def write_html(report: dict | str | Path, out: str | Path, *, title: str | None = None) -> Path:
+    """Render `report` (a dict or the path of a JSON report) to the HTML file `out`."""
+    from fusiondp.errors import DataError
+
+    if not isinstance(report, dict):
+        path = Path(report)
+        if not path.is_file():
+            raise DataError(f"Report file not found: {path}")
+        try:
+            report = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise DataError(f"{path} is not a JSON report: {e}") from None
+        if not isinstance(report, dict) or "method" not in report:
+            raise DataError(f"{path} is not a fusiondp run report (no 'method' entry).")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(render_html(report, title=title), encoding="utf-8")
+    tmp.replace(out)
+    return out

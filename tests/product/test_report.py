@@ -1,0 +1,42 @@
+"""HTML report: generated from a run's JSON, self-contained, with the privacy statement in plain words."""
+
+import json
+
+from typer.testing import CliRunner
+
+from fusiondp.cli.app import _load_commands, app
+from fusiondp.report.html import privacy_statement, render_html, write_html
+
+
+def test_html_has_privacy_statement_and_plots(tiny_run, tmp_path):
+    rep = dict(tiny_run[2])
+    rep["imputation_quality"] = {"measured_on": "public support set", "columns": {
+        "age": {"metric": "r2", "value": 0.4, "baseline": 0.0, "rows": 100}}}
+    page = render_html(json.loads(json.dumps(rep, default=float)))
+    assert privacy_statement(rep) in page.replace("&#x27;", "'")
+    assert "feature-level" in page and "cannot tell" in page and "Not protected" in page
+    assert "labels" in page.lower() and "Imputation quality" in page
+    assert page.count("data:image/png;base64,") == 2
+    assert "<link" not in page and "<script" not in page  # self-contained
+    assert f"{rep['epsilon']:.3g}" in page
+
+
+def test_report_cli_and_bad_input(tiny_run, tmp_path):
+    _load_commands()
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(tiny_run[2], default=float))
+    res = CliRunner().invoke(app, ["report", str(path)])
+    assert res.exit_code == 0, res.output
+    assert "Privacy statement" in (tmp_path / "run.html").read_text()
+    (tmp_path / "x.json").write_text("[1, 2]")
+    res = CliRunner().invoke(app, ["report", str(tmp_path / "x.json")])
+    assert res.exit_code == 1 and "not a fusiondp run report" in res.output
+
+
+def test_statement_for_record_level_and_none():
+    dp = {"method": "dpsgd", "neighbouring": "add_remove", "neighbouring_text": "record-level add/remove",
+          "epsilon": 2.0, "delta": 1e-5, "steps": 10, "sample_rate": 0.1, "noise_multiplier": 1.0, "clip": 1.0,
+          "schema": {"sensitive": ["age"]}}
+    assert "whole training record" in privacy_statement(dp)
+    assert "NO formal privacy" in privacy_statement({"method": "sgd_ori"})
+    assert "ε = 0" in render_html({"method": "sgd_hybrid", "schema": {"sensitive": ["age"]}})
