@@ -18,7 +18,7 @@ def test_html_has_privacy_statement_and_plots(tiny_run, tmp_path):
     assert "labels" in page.lower() and "Imputation quality" in page
     assert page.count("data:image/png;base64,") == 2
     assert "<link" not in page and "<script" not in page  # self-contained
-    assert f"{rep['epsilon']:.3g}" in page
+    assert f"ε = {rep['epsilon']:.2f}" in page
 
 
 def test_report_cli_and_bad_input(tiny_run, tmp_path):

@@ -121,8 +121,8 @@ def privacy_statement(report: dict) -> str:
     level = "record-level" if rel == "add_remove" else "feature-level"
     what = (f"the values of {sensitive} in each training record" if rel != "add_remove"
             else "each whole training record (all its columns and its label)")
-    return (f"This model ({method}) satisfies ({eps:.3g}, {delta:g})-differential privacy at {level}: "
-            f"{report.get('neighbouring_text', rel)}. Protected: {what}. The accountant "
+    return (f"This model ({method}) satisfies (ε = {eps:.2f}, δ = {delta:g}) {level} differential privacy: "
+            f"{report.get('neighbouring_text', rel).split(': ', 1)[-1]}. Protected: {what}. The accountant "
             f"({report.get('accountant')}) computed ε from the full description of training: "
             f"{report.get('steps')} Poisson-sampled steps at rate q = {report.get('sample_rate', 0):.4g}, "
             f"noise multiplier σ = {report.get('noise_multiplier', 0):.4g}, clipping norm C = {report.get('clip')}.")
@@ -145,7 +145,7 @@ def _protection_lists(report: dict) -> tuple[list[str], list[str]]:
         if rel == "replace":
             yes.append("against any change of those values (replace-one), not only against their imputed values")
         no = [f"public columns ({pub or 'all non-sensitive features'}): read in the clear",
-              f"labels: {labels}",
+              labels[:1].upper() + labels[1:],
               "whether a record was in the training set (feature-level DP hides values, not membership)",
               "the public support set used by the imputer, and the hybrid table built from it",
               "validation and test rows (read without noise to score the model)"]
@@ -221,7 +221,7 @@ def render_html(report: dict, *, title: str | None = None) -> str:
     plots = "".join(f"<figure><img alt='{_e(c)}' src='{uri}'><figcaption class='sub'>{_e(c)}</figcaption>"
                     "</figure>" for c, uri in _plots(report))
     eps = report.get("epsilon")
-    headline = ("ε = {:.3g}, δ = {:g}".format(eps, report.get("delta")) if report.get("neighbouring")
+    headline = ("ε = {:.2f}, δ = {:g}".format(eps, report.get("delta")) if report.get("neighbouring")
                 else "no formal guarantee" if method == "sgd_ori" else "ε = 0 for the sensitive columns")
     dp_event = json.dumps(report.get("dp_event"), indent=2) if report.get("dp_event") else None
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
