@@ -6,3 +6,18 @@ only for what the true sensitive values add. See docs/concepts.md.
 """
 
 __version__ = "0.1.0"
+
+__all__ = ["FusionDPClassifier", "load", "save", "__version__"]
+
+
+def __getattr__(name: str):
+    """Lazy exports: `import fusiondp` stays light (no torch or scikit-learn until used)."""
+    if name == "FusionDPClassifier":
+        from fusiondp.estimator import FusionDPClassifier
+
+        return FusionDPClassifier
+    if name in ("load", "save"):
+        from fusiondp import io
+
+        return getattr(io, name)
+    raise AttributeError(f"module 'fusiondp' has no attribute {name!r}")

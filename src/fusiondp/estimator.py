@@ -1,0 +1,284 @@
+"""A scikit-learn classifier that trains with feature-level differential privacy.
+
+`FusionDPClassifier` wraps the whole tabular pipeline (imputation of the
+hybrid table, public-only preprocessing, the private training step and the
+accountant) behind ``fit`` / ``predict`` / ``predict_proba`` / ``score``.
+
+**Every call to ``fit`` spends the privacy budget again.** Refitting on the same
+rows (grid search, cross-validation, a second ``fit``) composes: k fits at ε
+each cost up to k·ε on the rows they share. Choose hyperparameters on public
+data (the support set or the hybrid table) or account for the search.
+
+scikit-learn's estimator checks (``parametrize_with_checks``) run in
+``tests/product/test_estimator.py``. They cannot run on the default settings,
+because ``fit(X, y)`` alone has no public support set to impute from: a private
+fit needs ``support=`` or ``hybrid=``. The checks therefore run with
+``support_fraction=0.3`` (the first 30 % of the rows of ``X`` become the public
+support set; their sensitive values are treated as public) and the ``mean``
+imputer, ``noise_multiplier=1.0`` and a few epochs, and all of them pass.
+Behaviours worth knowing that the checks exercise:
+
+* one sample, a single class, or every column sensitive raise ``ValueError``
+  (a private fit needs rows for both the support set and a Poisson batch, two
+  classes, and a public column to impute from);
+* refitting with the same ``random_state`` is deterministic, but each refit
+  spends budget again (see above).
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> X = rng.normal(size=(400, 4)); y = (X[:, 0] + X[:, 1] > 0).astype(int)
+>>> clf = FusionDPClassifier(sensitive=[0], support_fraction=0.25, imputer="mean", epochs=2, batch_size=64,
+...                          public_batch_size=128, accountant="rdp", epsilon=4.0)
+>>> clf.fit(X, y).epsilon_spent_ <= 4.0
+True
+>>> clf.predict(X[:3]).shape
+(3,)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from fusiondp.errors import ConfigError, DataError
+
+_TARGET = "__fusiondp_target__"
+
+
+def _frame(X, feature_names: list[str] | None = None) -> pd.DataFrame:
+    """X as a DataFrame with string column names (x0, x1, ... for arrays)."""
+    if isinstance(X, pd.DataFrame):
+        out = X.copy()
+        out.columns = [str(c) for c in out.columns]
+        return out.reset_index(drop=True)
+    if hasattr(X, "toarray") or getattr(X, "format", None) is not None:
+        raise TypeError("FusionDPClassifier does not accept sparse input; pass a dense array or a DataFrame.")
+    arr = np.asarray(X)
+    if arr.dtype.kind in "fc" and np.iscomplexobj(arr):
+        raise ValueError("Complex data not supported.")
+    if arr.ndim != 2:
+        raise ValueError(f"Expected 2D array, got {arr.ndim}D array instead. Reshape your data.")
+    if arr.shape[1] == 0:
+        raise ValueError(f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required.")
+    if arr.dtype.kind == "O":
+        bad = next((v for v in arr.ravel() if not (v is None or isinstance(v, (str, int, float, np.number)))), None)
+        if bad is not None:
+            raise TypeError(f"argument must be a string or a number, not {type(bad).__name__!r}")
+        try:
+            arr = arr.astype(float)
+        except (TypeError, ValueError):
+            pass
+    if arr.dtype.kind in "fiub" and np.isinf(arr.astype(float)).any():
+        raise ValueError("Input X contains infinity or a value too large.")
+    names = feature_names or [f"x{i}" for i in range(arr.shape[1])]
+    return pd.DataFrame(arr, columns=names)
+
+
+class FusionDPClassifier(ClassifierMixin, BaseEstimator):
+    """Feature-level DP classifier (FusionDP and the other methods of `fusiondp.train.methods`).
+
+    Args:
+        sensitive: the sensitive columns: names (DataFrame input) or positions.
+        epsilon, delta: the privacy budget of ONE fit (every refit spends it again).
+        method: a method name (``fusiondp``, ``fdp_fm``, ``dpsgd``, ...).
+        imputer: imputer used to build the hybrid table from the support set
+            (see `fusiondp.impute.make_hybrid`).
+        relation: ``remove`` (default) or ``replace`` neighbouring relation.
+        accountant: ``pld`` or ``rdp``.
+        noise_multiplier: fix σ instead of calibrating it to ``epsilon``
+            (ε is then reported; with ``epsilon=None`` it is not capped).
+        support_fraction: when ``fit`` gets neither ``support`` nor ``hybrid``,
+            use this fraction of the rows of ``X`` (the first rows) as the public
+            support set, as in the paper (about 10 %). Those rows' sensitive values
+            are then treated as public and they leave the private training set.
+            None (default) requires an explicit ``support`` or ``hybrid``.
+        categorical: extra columns to one-hot encode.
+        epochs, batch_size, public_batch_size, lr, clip, alpha, beta, hidden, dropout:
+            training settings (`fusiondp.train.config.TrainConfig`); ``batch_size``
+            and ``public_batch_size`` are capped at the number of training rows.
+        random_state: seed of imputation and training.
+        progress: show a progress bar.
+
+    Fitted attributes:
+        model_, preprocessor_, classes_, n_features_in_, feature_names_in_ (DataFrame input),
+        epsilon_spent_, privacy_record_ (the same record `fusiondp.io.save` stores), report_.
+    """
+
+    def __init__(self, sensitive: Sequence[str | int] | str | int | None = None, *, epsilon: float | None = 2.0,
+                 delta: float = 1e-5, method: str = "fusiondp", imputer: str = "default", relation: str = "remove",
+                 accountant: str = "pld", noise_multiplier: float | None = None,
+                 support_fraction: float | None = None, categorical: Sequence[str] | None = None,
+                 epochs: float = 10, batch_size: int = 256, public_batch_size: int = 1024, lr: float = 0.3,
+                 clip: float = 2.0, alpha: float = 1.0, beta: float = 0.5, hidden: tuple[int, ...] = (64, 128, 64),
+                 dropout: float = 0.15, random_state: int = 0, progress: bool = False) -> None:
+        self.sensitive = sensitive
+        self.epsilon = epsilon
+        self.delta = delta
+        self.method = method
+        self.imputer = imputer
+        self.relation = relation
+        self.accountant = accountant
+        self.noise_multiplier = noise_multiplier
+        self.support_fraction = support_fraction
+        self.categorical = categorical
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.public_batch_size = public_batch_size
+        self.lr = lr
+        self.clip = clip
+        self.alpha = alpha
+        self.beta = beta
+        self.hidden = hidden
+        self.dropout = dropout
+        self.random_state = random_state
+        self.progress = progress
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.non_deterministic = False
+        return tags
+
+    def _sensitive_names(self, frame: pd.DataFrame) -> list[str]:
+        if self.sensitive is None:
+            raise ConfigError("FusionDPClassifier needs sensitive=[...]: the columns to protect.")
+        items = [self.sensitive] if isinstance(self.sensitive, (str, int, np.integer)) else list(self.sensitive)
+        names = []
+        for s in items:
+            if isinstance(s, (int, np.integer)):
+                if not 0 <= int(s) < frame.shape[1]:
+                    raise ConfigError(f"Sensitive column position {s} is out of range for {frame.shape[1]} columns.")
+                names.append(str(frame.columns[int(s)]))
+            else:
+                names.append(str(s))
+        return names
+
+    def fit(self, X, y, *, support: pd.DataFrame | None = None, hybrid=None) -> "FusionDPClassifier":
+        """Train with the configured privacy budget (spent again by every call).
+
+        Args:
+            X: training features (DataFrame or 2-D array), true sensitive values included.
+            y: labels (public in this setting; only ``dpsgd`` protects them).
+            support: public support set with every feature column (the imputer's only
+                source of sensitive values); disjoint from ``X``.
+            hybrid: a ready hybrid copy of ``X`` (same rows; sensitive columns imputed).
+        """
+        import torch
+
+        from fusiondp.data.schema import Schema
+        from fusiondp.io import privacy_record, support_fingerprint
+        from fusiondp.pipeline import run
+        from fusiondp.train.config import TrainConfig
+
+        if y is None:
+            raise ValueError("requires y to be passed, but the target y is None")
+        frame = _frame(X)
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            import warnings
+
+            from sklearn.exceptions import DataConversionWarning
+
+            warnings.warn("A column-vector y was passed when a 1d array was expected; it is ravelled.",
+                          DataConversionWarning, stacklevel=2)
+            y = y.ravel()
+        if y.ndim != 1 or len(y) != len(frame):
+            raise ValueError(f"y must be 1-D with one label per row of X: got shape {y.shape} for {len(frame)} rows.")
+        if len(frame) == 0:
+            raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
+        if y.dtype.kind == "f" and not np.isfinite(y).all():
+            raise ValueError("Input y contains NaN or infinity.")
+        if y.dtype.kind == "f" and len(np.unique(y)) > 0.5 * len(y) and not np.all(y == np.round(y)):
+            raise ValueError("Unknown label type: continuous target; FusionDPClassifier is a classifier.")
+        names = self._sensitive_names(frame)
+        if len(set(names)) >= frame.shape[1]:
+            raise ValueError(f"X has n_features={frame.shape[1]}, all of them sensitive: at least one public "
+                             "column is needed to impute them from.")
+        if len(pd.unique(y)) < 2:
+            raise ValueError(f"Classifier can't train when only one class is present (y holds only {y[0]!r}).")
+        if hybrid is not None and support is not None:
+            raise ConfigError("Give support= or hybrid=, not both.")
+        train = frame.assign(**{_TARGET: y})
+        schema = Schema(_TARGET, names, categorical=self.categorical)
+        fingerprint = None
+        if hybrid is not None:
+            hybrid_df = _frame(hybrid, list(frame.columns)).assign(**{_TARGET: y})
+        else:
+            if support is None:
+                if self.support_fraction is None:
+                    raise ConfigError("fit needs a public support set (support=...) or a hybrid table (hybrid=...); "
+                                      "or set support_fraction to carve one out of X.")
+                k = int(round(self.support_fraction * len(frame)))
+                if not 0 < self.support_fraction < 1 or k < 2 or len(frame) - k < 2:
+                    raise ValueError(f"support_fraction={self.support_fraction} leaves no usable support or "
+                                     f"training rows among n_samples={len(frame)}.")
+                support, train = train.iloc[:k].reset_index(drop=True), train.iloc[k:].reset_index(drop=True)
+            else:
+                support = _frame(support, list(frame.columns) if not isinstance(support, pd.DataFrame) else None)
+            from fusiondp.impute import make_hybrid
+
+            hybrid_df = make_hybrid(train, support, schema, imputer=self.imputer, random_state=self.random_state,
+                                    progress=self.progress)
+            hybrid_df[_TARGET] = train[_TARGET].to_numpy()
+            fingerprint = support_fingerprint(support)
+        n = len(train)
+        cfg = TrainConfig(epochs=self.epochs, batch_size=min(self.batch_size, n),
+                          public_batch_size=min(self.public_batch_size, n), lr=self.lr, clip=self.clip,
+                          alpha=self.alpha, beta=self.beta, epsilon=self.epsilon, delta=self.delta,
+                          relation=self.relation, accountant=self.accountant,
+                          noise_multiplier=self.noise_multiplier, seed=self.random_state,
+                          hidden=tuple(self.hidden), dropout=self.dropout)
+        threads = torch.get_num_threads()
+        try:
+            result, prepared, report = run(train, hybrid_df, schema, method=self.method, config=cfg,
+                                           progress=self.progress)
+        finally:
+            torch.set_num_threads(threads)
+        report["imputer"] = self.imputer if hybrid is None else "given hybrid table"
+        report["support_fingerprint"] = fingerprint
+        self.model_ = result.model.eval()
+        self.preprocessor_ = prepared.pre
+        self.classes_ = np.asarray(prepared.labels.classes)
+        self.n_features_in_ = frame.shape[1]
+        self.columns_ = list(frame.columns)
+        if isinstance(X, pd.DataFrame) and all(isinstance(c, str) for c in X.columns):
+            self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self.privacy_record_ = privacy_record(result, report)
+        self.epsilon_spent_ = self.privacy_record_["epsilon"]
+        self.report_ = report
+        return self
+
+    def _check_X(self, X) -> pd.DataFrame:
+        check_is_fitted(self)
+        frame = _frame(X)
+        if frame.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {frame.shape[1]} features, but FusionDPClassifier is expecting "
+                             f"{self.n_features_in_} features as input.")
+        if not isinstance(X, pd.DataFrame):
+            frame.columns = self.columns_
+        return frame
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes_``."""
+        import torch
+
+        from fusiondp.evaluate.metrics import predict_scores
+
+        frame = self._check_X(X)
+        try:
+            x = self.preprocessor_.transform(frame, what="X")
+        except DataError as e:
+            raise ValueError(str(e)) from None
+        scores = predict_scores(self.model_, torch.from_numpy(x))
+        return np.stack([1 - scores, scores], axis=1) if scores.ndim == 1 else scores
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable class of each row."""
+        check_is_fitted(self)
+        return self.classes_[self.predict_proba(X).argmax(1)]
