@@ -3,23 +3,31 @@
 No real patient is behind any row. The generating process is written out so a
 reader can check what FusionDP can and cannot gain on it:
 
-* a latent **severity** ``s ~ N(0, 1)`` per stay;
+* latent factors per stay: overall **severity** ``s ~ N(0, 1)`` and renal and
+  liver dysfunction;
 * **sensitive demographics**: ``age`` (years, 18-95), ``sex`` (0 = female,
   1 = male) and ``unit`` (care unit: ``MICU``, ``SICU``, ``CCU``), mildly
   dependent on each other and on ``s``;
-* **public vitals and labs** that depend on ``s`` *and* on the demographics, so
-  the demographics are partly (not fully) predictable from them:
-  ``hr``, ``sbp``, ``resp``, ``temp``, ``spo2``, ``lactate``, ``creatinine``,
-  ``hemoglobin``, ``wbc``, ``gcs``, plus a public categorical ``admit``
-  (``ED``, ``OR``, ``transfer``). About 8 % of the lab values are missing;
-* a binary **label** ``mortality`` whose log-odds depend on ``s`` and directly on
-  the demographics (older age, male sex and the CCU raise the risk, with an
-  age x lactate interaction). Because each demographic keeps a large part of
-  its variation that no public column explains, the true sensitive values are
-  predictive of the label *beyond* the public columns and beyond any imputation
-  from them. That is the situation in which paying privacy budget for them
-  (FusionDP) should beat both ignoring them (``sgd_hybrid``) and protecting
-  whole records (``dpsgd``).
+* **public vitals and labs** that depend on the latent factors *and* on the
+  demographics, so the demographics are partly (not fully) predictable from
+  them (held-out R² of age about 0.5, sex accuracy about 0.68 vs. 0.57 majority):
+  ``hr``, ``sbp``, ``resp``, ``temp``, ``spo2``, ``gcs``, ``lactate``,
+  ``creatinine``, ``bun``, ``potassium``, ``sodium``, ``glucose``,
+  ``bilirubin``, ``platelets``, ``hemoglobin``, ``wbc``, ``bicarbonate``, plus a
+  public categorical ``admit`` (``ED``, ``OR``, ``transfer``). Some labs are
+  missing (3-20 % per column);
+* a binary **label** ``mortality`` (about 27 % positive) whose log-odds add a
+  clinical-score-like risk of the public measurements (U-shapes in
+  temperature, sodium, potassium and glucose; thresholds for low blood
+  pressure, low GCS, high bilirubin and creatinine, low platelets and
+  bicarbonate; lactate) to direct effects of the demographics (older age,
+  male sex and the CCU raise the risk, with an age x lactate interaction).
+  Because each demographic keeps a large part of its variation that no public
+  column explains, the true sensitive values are predictive of the label
+  *beyond* the public columns and beyond any imputation from them. That is
+  the situation in which paying privacy budget for them (FusionDP) should
+  beat both ignoring them (``sgd_hybrid``) and protecting whole records
+  (``dpsgd``), which must learn the many nonlinear public effects under noise.
 
 Splits come from one draw and are disjoint: ``train`` (private: its sensitive
 columns are what the guarantee protects), ``support`` (a public support set with
@@ -30,7 +38,7 @@ and ``test``.
 >>> sorted(d.frames)
 ['support', 'test', 'train', 'val']
 >>> d.frames["train"].shape, d.target, d.sensitive
-((200, 16), 'mortality', ('age', 'sex', 'unit'))
+((200, 23), 'mortality', ('age', 'sex', 'unit'))
 """
 
 from __future__ import annotations
