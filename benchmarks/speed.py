@@ -9,7 +9,13 @@ Cases, each run in its own subprocess so peak memory (max RSS) is per case:
 * loop: a FusionDP step written the way the authors' code does it: per-sample gradients
   collected in Python lists, clipped and summed in loops (timed on a few steps, extrapolated).
 
+Text model (`--suite text` or `--suite all`): Medical Abstracts, TF-IDF 2,000 features,
+`TextClassifier`; seconds per epoch and peak memory of the private step (`dpsgd`, `fusiondp`, ghost
+clipping) vs a plain non-private epoch (`sgd_ori`), each in its own forked process
+(`fusiondp.bench.registry.text_speed_case`).
+
 Usage: python benchmarks/speed.py [--data-dir ../shared/data] [--epochs 2] [--threads 1] [--rounds 2]
+                                  [--suite tabular|text|all]
 Prints seconds per epoch, peak RSS, and the ratios the engine issue sets targets for. The cases
 are interleaved over several rounds and each case's fastest epoch is kept, so load from other
 processes on a shared machine biases no case more than another.
@@ -172,14 +178,34 @@ def run_case(name: str, data_dir: Path, epochs: int) -> dict:
     return out
 
 
+def text_suite(data_dir: Path, epochs: int) -> None:
+    """Print the text model's private-step vs plain-epoch line (one torch thread)."""
+    from fusiondp.bench.registry import text_speed_case
+
+    rows = text_speed_case(data_dir, epochs=float(epochs))
+    print(f"text model: {'case':42s} {'s/epoch':>8s} {'peak MB':>8s} {'steps':>6s}")
+    for r in rows:
+        print(f"text model: {r['case']:42s} {r['seconds_per_epoch']:8.2f} {r['peak_mb']:8.1f} {r['steps']:6d}")
+    plain = rows[0]["seconds_per_epoch"]
+    for r in rows[1:]:
+        print(f"text model: {r['case']} / plain epoch = {r['seconds_per_epoch'] / plain:.1f}x time")
+    print()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", default=os.environ.get("FUSIONDP_DATA", str(ROOT.parent / "shared" / "data")))
     ap.add_argument("--epochs", type=int, default=2, help="epochs per case; the fastest epoch is reported")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per case")
     ap.add_argument("--rounds", type=int, default=2, help="interleaved repetitions of the whole case list")
+    ap.add_argument("--suite", choices=("tabular", "text", "all"), default="tabular",
+                    help="tabular: sepsis cases; text: the Medical Abstracts text model; all: both")
     ap.add_argument("--case", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.suite in ("text", "all") and not args.case:
+        text_suite(Path(args.data_dir), args.epochs)
+        if args.suite == "text":
+            return
     if args.case:
         import torch
 

@@ -130,7 +130,8 @@ def report(result: TrainResult, prepared: Prepared, *, target_epsilon: float | N
         "method": spec.name,
         "method_summary": spec.summary,
         "privacy_level": spec.level,
-        "epsilon": result.epsilon,
+        # None: no guarantee at all (sgd_ori), not "epsilon = 0"; 0.0: never read a sensitive value.
+        "epsilon": result.epsilon if acct else (None if "original" in spec.views else 0.0),
         "target_epsilon": target_epsilon if spec.is_private else None,
         "delta": acct.delta if acct else None,
         "neighbouring": relation,

@@ -94,7 +94,8 @@ def train(
                                 checkpoint=checkpoint)
     out.print(f"[bold]{rep['method']}[/]: " + (f"ε = {rep['epsilon']:.4f} (target {epsilon:g}), δ = {delta:g}, "
               f"{rep['neighbouring']} relation, {rep['accountant']}, σ = {rep['noise_multiplier']:.4f}"
-              if rep["neighbouring"] else "no formal privacy"))
+              if rep["neighbouring"] else "no formal privacy guarantee" if rep["epsilon"] is None
+              else "feature-level ε = 0: the sensitive values were never read"))
     for split, m in rep["metrics"].items():
         out.print(f"  {split}: " + "  ".join(f"{k}={v:.4f}" for k, v in m.items()))
     out.print(f"  {rep['steps']} steps in {rep['seconds']:.1f} s")
