@@ -155,6 +155,8 @@ _TABULAR_TUNING = {
                "Non-private methods: the paper's settings (batch 128, lr 0.07)."),
 }
 
+_TABULAR_TUNING["sepsis_ours"] = _TABULAR_TUNING["sepsis"]
+
 
 def tabular_config(dataset: str) -> Callable[[str, float | None], TrainConfig]:
     """The `(method, ε) -> TrainConfig` of a tabular dataset: its selected settings, else the sepsis ones."""
