@@ -3,7 +3,7 @@
 The page has inline CSS and its plots embedded as base64 PNGs (matplotlib, Agg
 backend), so it can be mailed to a privacy officer as one file. It reads only
 the report dict: the privacy record, metrics, the per-epoch history and, when
-present, ``imputation_quality`` and ``comparison``. Nothing in it is computed
+present, ``imputation_quality``, ``comparison`` and ``audit`` (results of ``fusiondp audit``). Nothing in it is computed
 from the training rows' sensitive values (the history holds ε, the *public*
 loss and validation metrics only).
 
@@ -195,6 +195,53 @@ def _imputation_html(report: dict) -> str:
             "noised private term to carry.</p>" + _table(["column", "metric", "imputer", "baseline", "rows"], rows))
 
 
+def _ci_text(d: dict | None) -> str:
+    if not d:
+        return "—"
+    lo, hi = d.get("ci", [None, None])
+    return f"{_fmt(d.get('value'), 3)} [{_fmt(lo, 3)}, {_fmt(hi, 3)}]"
+
+
+def _audit_html(report: dict) -> str:
+    """The "Audit" section: empirical privacy measurements (`fusiondp audit ...` results under ``audit``)."""
+    audit = report.get("audit") or {}
+    if not audit:
+        return ""
+    parts = ["<h2>Audit</h2><p>Empirical measurements of what an attacker learns about the sensitive columns "
+             "from this training procedure or model. They are lower bounds on leakage (a stronger attack may learn "
+             "more); the formal guarantee above is the upper bound.</p>"]
+    canary = audit.get("canary")
+    if canary:
+        eps_acc, lb = canary.get("epsilon_accounted"), canary.get("epsilon_lower_bound")
+        if eps_acc is None:
+            verdict = "no formal ε to compare with"
+        elif lb is not None and lb > eps_acc * (1 + 1e-9):
+            verdict = "EXCEEDS the accounted ε: the guarantee is contradicted; investigate"
+        else:
+            verdict = "consistent with the accounted ε (lower bound ≤ ε)"
+        parts.append(
+            "<h3>One-run canary audit</h3><p>" + _e(canary.get("method_text", "")) + "</p>" + _table(
+                ["method", "relation", "ε accounted", "ε lower bound", "confidence", "canaries", "guesses",
+                 "correct", "rule", "score AUC", "verdict"],
+                [[canary.get("method"), canary.get("relation"), eps_acc, lb, canary.get("confidence"),
+                  canary.get("canaries"), canary.get("guesses"), canary.get("correct"), canary.get("guess_rule"),
+                  canary.get("score_auc"), verdict]]))
+    attribute = audit.get("attribute")
+    if attribute:
+        rows = []
+        for name, c in (attribute.get("columns") or {}).items():
+            tr, ho = c.get("train", {}), c.get("heldout", {})
+            rows.append([name, c.get("metric"), tr.get("baseline"), tr.get("attack"), ho.get("attack"),
+                         _ci_text(c.get("advantage")), _ci_text(c.get("membership_gap")),
+                         "yes" if c.get("leak_detected") else "no"])
+        level = attribute.get("confidence", 0.95)
+        parts.append(
+            "<h3>Attribute inference</h3><p>" + _e(attribute.get("method_text", "")) + "</p>" + _table(
+                ["column", "metric", "baseline (train rows)", "attack (train rows)", "attack (held-out rows)",
+                 f"advantage [{level:.0%} CI]", f"membership gap [{level:.0%} CI]", "leak detected"], rows))
+    return "".join(parts)
+
+
 def _settings_html(report: dict) -> str:
     cfg = report.get("config") or {}
     rows = [["method", report.get("method")], ["summary", report.get("method_summary")],
@@ -239,6 +286,7 @@ def render_html(report: dict, *, title: str | None = None) -> str:
 <h2>Metrics</h2>{_metrics_html(report)}
 {_comparison_html(report)}
 {_imputation_html(report)}
+{_audit_html(report)}
 {'<h2>Training</h2><div class="plots">' + plots + '</div>' if plots else ''}
 <h2>Settings</h2>{_settings_html(report)}
 {f'<details><summary>dp-accounting event</summary><pre>{_e(dp_event)}</pre></details>' if dp_event else ''}

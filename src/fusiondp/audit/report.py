@@ -1,0 +1,37 @@
+"""Audit results as files: JSON, and the HTML page with an "Audit" section."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def model_report(saved) -> dict:
+    """A run-report-like dict of a saved model (`fusiondp.io.SavedModel`), for `render_html`."""
+    p, meta = saved.privacy, saved.metadata
+    return {"fusiondp_version": meta.get("fusiondp_version"), "method": p.get("method"),
+            "method_summary": p.get("method_summary"), "privacy_level": p.get("level"),
+            "epsilon": p.get("epsilon"), "target_epsilon": p.get("target_epsilon"), "delta": p.get("delta"),
+            "neighbouring": p.get("relation"), "neighbouring_text": p.get("relation_text"),
+            "accountant": p.get("accountant"), "noise_multiplier": p.get("noise_multiplier"),
+            "sample_rate": p.get("sample_rate"), "steps": p.get("steps"), "clip": p.get("clip"), "ch": p.get("ch"),
+            "labels": p.get("labels"), "dp_event": p.get("dp_event"), "schema": meta.get("schema"),
+            "config": meta.get("config"), "metrics": meta.get("metrics") or {}, "history": []}
+
+
+def write_json(path: str | Path, payload: dict) -> Path:
+    """Write `payload` as JSON via a temporary file (never half a file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=float, allow_nan=True))
+    tmp.replace(path)
+    return path
+
+
+def write_audit_html(report: dict, audit: dict, out: str | Path, *, title: str | None = None) -> Path:
+    """The run's HTML page (see `fusiondp.report.html`) with `audit` (``{"attribute"|"canary": result}``) added."""
+    from fusiondp.report.html import write_html
+
+    merged = {**report, "audit": {**(report.get("audit") or {}), **audit}}
+    return write_html(merged, out, title=title)

@@ -1,0 +1,170 @@
+"""`fusiondp audit attribute|canary`: empirical privacy audits of the sensitive features."""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from fusiondp.cli.app import app, err
+from fusiondp.errors import ConfigError, FusionDPError
+from fusiondp.train.methods import METHODS
+
+out = Console()
+Opt = typer.Option
+
+audit_app = typer.Typer(name="audit", no_args_is_help=True, rich_markup_mode="rich",
+                        help="Empirical privacy audits. Subcommands: `attribute` (attribute inference on a "
+                             "released model) and `canary` (one-run canary audit of a training configuration); "
+                             "their options: `fusiondp audit SUBCOMMAND --help` or docs/audit.md.")
+app.add_typer(audit_app, name="audit")
+
+
+def _command(name: str) -> Callable:
+    """Register an `audit` subcommand whose FusionDPError becomes `error: ...` and exit code 1."""
+
+    def register(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapped(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except FusionDPError as e:
+                err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+                raise typer.Exit(code=1) from None
+
+        audit_app.command(name)(wrapped)
+        return fn
+
+    return register
+
+
+def _f(value, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+@_command("attribute")
+def attribute(
+    model: Annotated[Path, Opt("--model", help="A model saved by `fusiondp train --save-model`.")],
+    train: Annotated[Path, Opt("--train", help="The model's training table (true sensitive values: ground truth).")],
+    heldout: Annotated[Path, Opt("--heldout", help="Rows of the same population the model never saw (e.g. test).")],
+    support: Annotated[Path, Opt("--support", help="Public support set (all columns); the attacker's knowledge.")],
+    out_path: Annotated[Path, Opt("--out", help="Write the JSON result here.")],
+    rows: Annotated[int, Opt("--rows", help="Attack at most this many rows of each split (0: all).")] = 3000,
+    grid: Annotated[int, Opt("--grid", help="Candidates per numeric column (support quantiles).")] = 25,
+    imputer: Annotated[str, Opt("--imputer", help="Imputer of the prior and of the baseline.")] = "default",
+    bootstrap: Annotated[int, Opt("--bootstrap", help="Bootstrap resamples for the CIs.")] = 1000,
+    confidence: Annotated[float, Opt("--confidence", help="CI level.")] = 0.95,
+    seed: Annotated[int, Opt("--seed")] = 0,
+    html: Annotated[Optional[Path], Opt("--html", help="Also write the model's HTML page with an Audit section.")]
+    = None,
+) -> None:
+    """Attribute inference: how well the model lets an attacker guess each sensitive column of training rows."""
+    from fusiondp.audit.attribute import attribute_audit
+    from fusiondp.audit.report import model_report, write_audit_html, write_json
+    from fusiondp.data.tabular import read_table
+    from fusiondp.io import load
+
+    saved = load(model)
+    frames = {k: read_table(p, what=k) for k, p in (("training", train), ("held-out", heldout), ("support", support))}
+    result = attribute_audit(saved, frames["training"], frames["held-out"], frames["support"],
+                             rows=rows or None, bootstrap=bootstrap, confidence=confidence, seed=seed,
+                             imputer=imputer, grid=grid)
+    result["model"] = str(model)
+    eps = saved.privacy.get("epsilon")
+    out.print(f"[bold]{result['method']}[/] ({'no formal guarantee' if eps is None else f'ε = {eps:.3g}'}): "
+              f"attribute inference, {confidence:.0%} CIs")
+    for name, c in result["columns"].items():
+        adv, gap = c["advantage"], c["membership_gap"]
+        out.print(f"  {name:<16} {c['metric']:<8} baseline {_f(c['train']['baseline'])}  attack train "
+                  f"{_f(c['train']['attack'])} held-out {_f(c['heldout']['attack'])}  advantage {_f(adv['value'])} "
+                  f"[{_f(adv['ci'][0])}, {_f(adv['ci'][1])}]  membership gap {_f(gap['value'])} "
+                  f"[{_f(gap['ci'][0])}, {_f(gap['ci'][1])}]" + ("  LEAK" if c["leak_detected"] else ""))
+    out.print(f"  result: {write_json(out_path, result)}")
+    if html is not None:
+        out.print(f"  page: {write_audit_html(model_report(saved), {'attribute': result}, html)}")
+
+
+@_command("canary")
+def canary(
+    train: Annotated[Path, Opt("--train", help="Training table (CSV or Parquet), true sensitive values.")],
+    target: Annotated[str, Opt("--target", help="Label column (public).")],
+    sensitive: Annotated[str, Opt("--sensitive", help="Sensitive columns, comma-separated.")],
+    out_path: Annotated[Path, Opt("--out", help="Write the JSON result here.")],
+    hybrid: Annotated[Optional[Path], Opt("--hybrid", help="Hybrid copy of the training table.")] = None,
+    support: Annotated[Optional[Path], Opt("--support", help="Public support set: impute the hybrid instead.")]
+    = None,
+    imputer: Annotated[str, Opt("--imputer", help="Imputer used with --support.")] = "default",
+    drop: Annotated[str, Opt("--drop", help="Columns to ignore, comma-separated.")] = "",
+    categorical: Annotated[str, Opt("--categorical", help="Extra columns to one-hot encode.")] = "",
+    method: Annotated[str, Opt("--method", help=f"One of: {', '.join(METHODS)}.")] = "fusiondp",
+    epsilon: Annotated[float, Opt("--epsilon", help="Privacy budget ε of the audited run.")] = 2.0,
+    delta: Annotated[float, Opt("--delta", help="δ; must be below 1/N.")] = 1e-5,
+    relation: Annotated[str, Opt("--relation", help="Neighbouring relation: remove or replace.")] = "remove",
+    accountant: Annotated[str, Opt("--accountant", help="pld (default) or rdp.")] = "pld",
+    epochs: Annotated[float, Opt("--epochs")] = 13,
+    batch_size: Annotated[int, Opt("--batch-size", help="Expected private batch size b.")] = 128,
+    public_batch_size: Annotated[int, Opt("--public-batch-size")] = 4096,
+    lr: Annotated[float, Opt("--lr")] = 0.07,
+    optimizer: Annotated[str, Opt("--optimizer", help="sgd or adam.")] = "sgd",
+    clip: Annotated[float, Opt("--clip", help="Clipping norm C.")] = 1.8,
+    alpha: Annotated[float, Opt("--alpha")] = 3.0,
+    beta: Annotated[float, Opt("--beta")] = 0.5,
+    radius: Annotated[float, Opt("--radius", help="Projection radius M (inf disables).")] = 10.0,
+    canaries: Annotated[int, Opt("--canaries", help="Number of canaries m.")] = 1000,
+    magnitude: Annotated[float, Opt("--magnitude", help="Planted value scale (standardised units).")] = 8.0,
+    pattern: Annotated[str, Opt("--pattern", help="Planted values: sign (±magnitude) or gaussian.")] = "sign",
+    public_scale: Annotated[float, Opt("--public-scale", help="Canaries' public features: random N(0, s²) "
+                                       "(standardised units), 0 copies real rows.")] = 3.0,
+    confidence: Annotated[float, Opt("--confidence", help="Confidence of the ε lower bound.")] = 0.95,
+    seed: Annotated[int, Opt("--seed")] = 0,
+    html: Annotated[Optional[Path], Opt("--html", help="Also write the audited run's HTML page with an Audit "
+                                        "section.")] = None,
+    progress: Annotated[bool, Opt("--progress/--no-progress")] = True,
+) -> None:
+    """One-run canary audit: plant canaries, train once, and bound ε from below (Steinke et al. 2023)."""
+    from fusiondp.audit.canary import canary_audit
+    from fusiondp.audit.report import write_audit_html, write_json
+    from fusiondp.data.schema import Schema
+    from fusiondp.data.tabular import read_table
+    from fusiondp.pipeline import prepare, report
+    from fusiondp.train.config import TrainConfig
+
+    if (hybrid is None) == (support is None):
+        raise ConfigError("Give exactly one of --hybrid (a ready hybrid table) or --support (impute on the fly).")
+    if not math.isfinite(epsilon) or epsilon <= 0:
+        raise ConfigError(f"Expected epsilon > 0, got epsilon={epsilon!r}.")
+    schema = Schema(target, sensitive, drop, categorical)
+    train_df = read_table(train, what="training")
+    if support is not None:
+        from fusiondp.impute import make_hybrid
+
+        hybrid_df = make_hybrid(train_df, read_table(support, what="support"), schema, imputer=imputer,
+                                random_state=seed, progress=progress)
+    else:
+        hybrid_df = read_table(hybrid, what="hybrid")
+    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, public_batch_size=public_batch_size, lr=lr,
+                      optimizer=optimizer, clip=clip, alpha=alpha, beta=beta, radius=radius, epsilon=epsilon,
+                      delta=delta, relation=relation, accountant=accountant, seed=seed)
+    cfg.validate(len(train_df) + canaries)
+    prepared = prepare(train_df, hybrid_df, schema, seed=seed)
+    audit = canary_audit(prepared.data, prepared.pre.sensitive_mask(), method, cfg, m=canaries, magnitude=magnitude,
+                         pattern=pattern, public_scale=public_scale, seed=seed, confidence=confidence,
+                         progress=progress)
+    result = audit.to_dict()
+    acc = result["epsilon_accounted"]
+    out.print(f"[bold]{result['method']}[/]: ε lower bound {result['epsilon_lower_bound']:.3f} at "
+              f"{confidence:.0%} confidence ({result['correct']}/{result['guesses']} correct guesses on "
+              f"{result['canaries']} canaries, δ = {result['delta']:g}); accounted ε "
+              + ("— (no formal guarantee)" if acc is None else f"{acc:.3f}") + f" for the {result['relation']} "
+              "relation")
+    if acc is not None and result["epsilon_lower_bound"] > acc * (1 + 1e-9):
+        err.print("[bold red]warning:[/] the lower bound exceeds the accounted ε: the guarantee is contradicted.")
+    out.print(f"  result: {write_json(out_path, result)}")
+    if html is not None:
+        rep = report(audit.train_result, prepared, target_epsilon=epsilon)
+        out.print(f"  page: {write_audit_html(rep, {'canary': result}, html)}")
