@@ -2,13 +2,15 @@
 
 Design (everything except the secrets S is fixed before they are drawn):
 
-1. m canary records are appended to the training tensors. Canary i copies the
-   public features of a random training row, gets a random label, and has two
-   candidate sensitive parts:
+1. m canary records are appended to the training tensors. Canary i gets
+   random public features (N(0, public_scale²) per encoded public feature, so
+   canaries are far from each other and from real rows and do not interfere;
+   ``public_scale=0`` copies a real row's public features instead), a random
+   label, and two candidate sensitive parts:
 
-   * ``x⁺``: planted values, ``±magnitude`` (random signs) on every encoded
-     sensitive feature: far outside the data, so a model that reads them can
-     memorise them;
+   * ``x⁺``: planted values, ``±magnitude`` (random signs; ``pattern="gaussian"``:
+     magnitude × N(0, 1)) on every encoded sensitive feature: far outside the
+     data, so a model that reads them can memorise them;
    * ``x⁻``: the value the accountant's neighbouring relation compares against.
      For the feature-level methods (`fdp`, `fdp_fm`, `fusiondp`, relation
      ``remove``) that is the row's x̃ (the hybrid row, or the noise row for `fdp`),
@@ -207,6 +209,7 @@ class CanaryAudit:
     scores_auc: float
     seconds: float
     train_result: TrainResult = field(repr=False)
+    design: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
@@ -214,6 +217,7 @@ class CanaryAudit:
             "method": self.method,
             "canaries": self.m,
             "magnitude": self.magnitude,
+            **self.design,
             "relation": self.relation,
             "epsilon_accounted": self.epsilon_accounted,
             "epsilon_trained": self.epsilon_trained,
@@ -283,5 +287,5 @@ def canary_audit(data: TrainData, sensitive: np.ndarray, method: str, config: Tr
                        epsilon_accounted=eps_acc, epsilon_trained=float(result.epsilon) if result.plan else None,
                        trained_relation=result.relation, delta=float(delta), confidence=confidence, bound=best,
                        scores_auc=_auc(scores, canaries.secrets), seconds=time.perf_counter() - t0,
-                       train_result=result)
+                       train_result=result, design={"pattern": pattern, "public_scale": float(public_scale)})
 
