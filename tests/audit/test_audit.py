@@ -104,7 +104,8 @@ def test_canary_finds_nothing_when_sensitive_values_are_never_read(prepared):
 def test_canary_bound_below_accounted_epsilon(prepared, method, relation):
     from fusiondp.privacy.accounting import epsilon
 
-    a = canary_audit(prepared.data, prepared.pre.sensitive_mask(), method, TrainConfig(**FAST, epochs=5, epsilon=2.0),
+    a = canary_audit(prepared.data, prepared.pre.sensitive_mask(), method, TrainConfig(**FAST, epochs=5, epsilon=None,
+                                                                                 noise_multiplier=1.0),
                      m=100, public_scale=3.0, seed=1)
     d = a.to_dict()
     assert d["relation"] == relation and 0.0 <= d["epsilon_lower_bound"] <= d["epsilon_accounted"]
@@ -153,19 +154,26 @@ def xor():
     return train, heldout, support, attacker
 
 
-def _saved(tmp_path, method, train):
+@pytest.fixture(scope="module")
+def saved(xor, tmp_path_factory):
+    """Models trained on the XOR table, saved and loaded: method -> (SavedModel, path)."""
     from fusiondp import io as fio
 
+    train = xor[0]
     hybrid = train.copy()  # an imputation that carries no information: independent draws
     r = np.random.default_rng(7)
     hybrid["s_num"], hybrid["s_bin"] = r.normal(50, 10, len(train)), r.integers(0, 2, len(train))
-    result, prep, rep = run(train, hybrid, XOR_SCHEMA, method=method, config=XOR_CFG, progress=False)
-    return fio.load(fio.save(tmp_path / f"{method}.safetensors", result, prep, rep))
+    folder, out = tmp_path_factory.mktemp("models"), {}
+    for method in ("sgd_ori", "sgd_hybrid", "sgd_pub"):
+        result, prep, rep = run(train, hybrid, XOR_SCHEMA, method=method, config=XOR_CFG, progress=False)
+        path = fio.save(folder / f"{method}.safetensors", result, prep, rep)
+        out[method] = (fio.load(path), path)
+    return out
 
 
-def test_attribute_detects_a_model_that_learned_the_sensitive_column(xor, tmp_path):
+def test_attribute_detects_a_model_that_learned_the_sensitive_column(xor, saved):
     train, heldout, _, attacker = xor
-    res = attribute_audit(_saved(tmp_path, "sgd_ori", train), train, heldout, attacker, rows=None, bootstrap=300)
+    res = attribute_audit(saved["sgd_ori"][0], train, heldout, attacker, rows=None, bootstrap=300)
     c = res["columns"]["s_bin"]
     assert c["metric"] == "accuracy" and c["leak_detected"]
     assert c["train"]["attack"] > 0.8 > 0.6 > c["train"]["baseline"]
@@ -182,9 +190,9 @@ def test_attribute_detects_memorisation_of_training_records(xor):
 
 
 @pytest.mark.parametrize("method", ["sgd_hybrid", "sgd_pub"])
-def test_attribute_finds_nothing_beyond_chance_without_sensitive_values(xor, tmp_path, method):
+def test_attribute_finds_nothing_beyond_chance_without_sensitive_values(xor, saved, method):
     train, heldout, _, attacker = xor
-    res = attribute_audit(_saved(tmp_path, method, train), train, heldout, attacker, rows=None, bootstrap=300)
+    res = attribute_audit(saved[method][0], train, heldout, attacker, rows=None, bootstrap=300)
     for name, c in res["columns"].items():
         assert not c["leak_detected"] and not c["membership_leak_detected"], (name, c)
         assert c["advantage"]["ci"][0] <= 0
@@ -192,7 +200,7 @@ def test_attribute_finds_nothing_beyond_chance_without_sensitive_values(xor, tmp
 
 # ----------------------------------------------------------------------------------------------- CLI + HTML
 
-def test_cli_canary_and_attribute_write_json_and_html(tmp_path, xor):
+def test_cli_canary_and_attribute_write_json_and_html(tmp_path, xor, saved):
     from fusiondp.cli.app import _load_commands, app
 
     _load_commands()
@@ -213,10 +221,10 @@ def test_cli_canary_and_attribute_write_json_and_html(tmp_path, xor):
     assert "One-run canary audit" in page and "Privacy statement" in page
 
     train, heldout, support, _ = xor
-    model = _saved(tmp_path, "sgd_ori", train)
+    model, model_path = saved["sgd_ori"]
     for name, frame in (("xtrain", train), ("xheld", heldout), ("xsup", support)):
         frame.to_csv(tmp_path / f"{name}.csv", index=False)
-    res = runner.invoke(app, ["audit", "attribute", "--model", str(tmp_path / "sgd_ori.safetensors"), "--train",
+    res = runner.invoke(app, ["audit", "attribute", "--model", str(model_path), "--train",
                               str(tmp_path / "xtrain.csv"), "--heldout", str(tmp_path / "xheld.csv"), "--support",
                               str(tmp_path / "xsup.csv"), "--imputer", "mean", "--bootstrap", "200",
                               "--out", str(tmp_path / "attr.json"), "--html", str(tmp_path / "attr.html")])

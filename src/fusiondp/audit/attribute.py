@@ -15,7 +15,9 @@ where the prior comes from the default imputer fitted on the support set
 (class probabilities; for numeric columns a normal distribution around the
 imputed value whose scale is the imputer's cross-fitted residual error on the
 support set, integrated over the grid cell of c). The guess is the posterior's
-mode (categorical) or mean (numeric). A "model-only" variant (the candidate
+mode (categorical), or for numeric columns the imputed value moved by the shift
+the model causes in the grid mean (posterior mean − prior mean), so a model that
+says nothing about the column leaves the public guess unchanged. A "model-only" variant (the candidate
 that makes the model most confident in the true label) is reported as well.
 
 Comparisons, on the same attacked rows:
@@ -176,10 +178,15 @@ def _guesses(model, attacker: Attacker, task: Task, frame: pd.DataFrame, public_
     with_label = frame[attacker.features + [schema.target]]
     if task.kind == "numeric":
         mu = public_imputed[task.name].to_numpy(float)
-        logw = np.log(_numeric_prior(mu, attacker.scale[task.name], cands)) + ll
+        prior = _numeric_prior(mu, attacker.scale[task.name], cands)
+        prior /= prior.sum(axis=1, keepdims=True)
+        logw = np.log(prior) + ll
         w = np.exp(logw - logw.max(axis=1, keepdims=True))
         w /= w.sum(axis=1, keepdims=True)
-        return {"attack": w @ cands.astype(float), "model_only": cands[np.argmax(ll, axis=1)].astype(float),
+        # Anchored on the imputation: the model moves the guess by the shift of the grid mean it causes, so a
+        # model that says nothing about the column (flat likelihood) leaves the public guess unchanged.
+        shift = (w - prior) @ cands.astype(float)
+        return {"attack": mu + shift, "model_only": cands[np.argmax(ll, axis=1)].astype(float),
                 "baseline": attacker.baseline.predict(with_label)[task.name].to_numpy(float), "prior": mu}
     prior = attacker.prior.predict_proba(pub)[task.name][list(cands)].to_numpy(float)
     logw = np.log(np.clip(prior, 1e-12, None)) + ll
