@@ -114,3 +114,23 @@ def test_cli(fake, tmp_path):
     assert res.exit_code == 1 and "No results file" in res.output
     res = CliRunner().invoke(app, ["bench", "nope", "--out", str(out), "--no-progress"])
     assert res.exit_code == 1 and "Unknown benchmark dataset" in res.output
+
+
+def test_select_per_epsilon_and_settings_at():
+    def rec(method, eps, ov, val):
+        return {"phase": "tune", "dataset": "d", "method": method, "epsilon": eps, "seed": 0, "overrides": ov,
+                "val": {"auroc": val}}
+
+    recs = [rec("fusiondp", 1.0, {"alpha": 0.25}, 0.80), rec("fusiondp", 1.0, {"alpha": 1.0}, 0.70),
+            rec("fusiondp", 4.0, {"alpha": 0.25}, 0.81), rec("fusiondp", 4.0, {"alpha": 1.0}, 0.90)]
+    # mean over ε: alpha 0.25 (0.805) beats alpha 1.0 (0.800); per ε the winners differ
+    assert select(recs, "auroc")["fusiondp"]["overrides"] == {"alpha": 0.25}
+    per = select(recs, "auroc", per_epsilon=True)["fusiondp"]
+    assert per[1.0]["overrides"] == {"alpha": 0.25} and per[4.0]["overrides"] == {"alpha": 1.0}
+    table = {e: v["overrides"] for e, v in per.items()}
+    assert registry.settings_at(table, 0.5) == {"alpha": 0.25}   # nearest tuned ε on a log scale
+    assert registry.settings_at(table, 3.0) == {"alpha": 1.0}
+    assert registry.settings_at(table, 2.0) == {"alpha": 0.25}   # a tie goes to the more private ε
+    assert registry.settings_at({"alpha": 0.5}, 8.0) == {"alpha": 0.5}
+    with pytest.raises(ConfigError):
+        registry.settings_at(table, None)

@@ -19,6 +19,7 @@ the ``train``/``hybrid``/``val``/``test`` frames) through
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -70,6 +71,8 @@ class BenchDataset:
         description: a paragraph for the results page (splits, model, what is public).
         tuning: a paragraph saying how the settings of `config` were chosen (validation/public only).
         grid: candidate overrides per method for ``fusiondp bench --tune`` (kept small).
+        per_epsilon: the settings in `config` were selected at each ε separately (the tuning table then
+            marks the winner per ε) rather than by the mean over the tuning ε values.
     """
 
     name: str
@@ -80,6 +83,7 @@ class BenchDataset:
     description: str = ""
     tuning: str = ""
     grid: Mapping[str, tuple[dict, ...]] = field(default_factory=dict)
+    per_epsilon: bool = False
 
 
 DATASETS: dict[str, BenchDataset] = {}
@@ -138,6 +142,17 @@ TABULAR_GRID: dict[str, tuple[dict, ...]] = {
     "fdp": _ALPHA_CLIP, "fdp_fm": _ALPHA_CLIP, "fusiondp": _ALPHA_CLIP,
 }
 
+#: Sepsis: C was already selected at ε = 2 (docs/results/engine_sepsis_tuning*.md); this grid re-selects the
+#: weight of the private term (α, β) and dpsgd's C at *each* ε (METHOD.md §6: fixed α, β, C across ε is a
+#: pitfall), with `fusiondp bench sepsis --tune --epsilons 0.5,1,2,4,8`.
+_ALPHA_16 = tuple(dict(alpha=a, clip=16.0) for a in (0.125, 0.25, 0.5, 1.0))
+SEPSIS_PER_EPSILON_GRID: dict[str, tuple[dict, ...]] = {
+    "dpsgd": (dict(clip=1.8), dict(clip=4.0), dict(clip=8.0)),
+    "naive_fusion": tuple(dict(beta=b, clip=4.0) for b in (0.25, 0.5, 0.75)),
+    "fdp": _ALPHA_16, "fdp_fm": _ALPHA_16, "fusiondp": _ALPHA_16,
+}
+_GRIDS = {"sepsis": SEPSIS_PER_EPSILON_GRID}
+
 #: Per-dataset benchmark settings: ``{dataset: {method: overrides}}``. A dataset without an entry uses
 #: :data:`TABULAR_SETTINGS`. Adult: selected by `fusiondp bench adult --tune` (validation AUROC, seed 0,
 #: ε ∈ {1, 4}; the tuning table is on docs/results/adult.md).
@@ -173,12 +188,29 @@ _TABULAR_TUNING["adult"] = (
 _TABULAR_TUNING["sepsis_ours"] = _TABULAR_TUNING["sepsis"]
 
 
+def settings_at(entry: Mapping, epsilon: float | None) -> dict:
+    """A method's settings at ε: `entry` is one overrides dict for every ε, or ``{ε: overrides}`` selected
+    per ε, in which case the ε nearest on a log scale is used (ties: the smaller, more private one).
+
+    >>> settings_at({1.0: {"alpha": 0.25}, 4.0: {"alpha": 0.5}}, 3.0)
+    {'alpha': 0.5}
+    >>> settings_at({"alpha": 1.0}, 0.5)
+    {'alpha': 1.0}
+    """
+    if not entry or not all(isinstance(k, (int, float)) for k in entry):
+        return dict(entry)
+    if epsilon is None:
+        raise ConfigError("Per-ε settings need an ε.")
+    nearest = min(sorted(entry), key=lambda e: abs(math.log(e / epsilon)))
+    return dict(entry[nearest])
+
+
 def tabular_config(dataset: str) -> Callable[[str, float | None], TrainConfig]:
     """The `(method, ε) -> TrainConfig` of a tabular dataset: its selected settings, else the sepsis ones."""
     settings = TABULAR_SELECTED.get(dataset, TABULAR_SETTINGS)
 
     def config(method: str, epsilon: float | None) -> TrainConfig:
-        return TrainConfig(**settings.get(method, {}))
+        return TrainConfig(**settings_at(settings.get(method, {}), epsilon))
 
     return config
 
@@ -207,10 +239,13 @@ def tabular_dataset(spec: TabularSpec, *, headline: str = "auroc",
                           "features": int(p.data.x.shape[1])})
 
     if grid is None:
-        grid = {m: tuple({**_TABULAR_PRIVATE_BASE, **c} for c in cands) for m, cands in TABULAR_GRID.items()}
+        grid = {m: tuple({**_TABULAR_PRIVATE_BASE, **c} for c in cands)
+                for m, cands in _GRIDS.get(spec.name, TABULAR_GRID).items()}
+    per_eps = any(settings and all(isinstance(k, (int, float)) for k in settings)
+                  for settings in TABULAR_SELECTED.get(spec.name, {}).values())
     return BenchDataset(spec.name, prepare, headline, ("auroc", "aupr", "f1", "accuracy"),
                         config or tabular_config(spec.name), description,
-                        tuning or _TABULAR_TUNING.get(spec.name, ""), grid)
+                        tuning or _TABULAR_TUNING.get(spec.name, ""), grid, per_epsilon=per_eps)
 
 
 def _load_tabular_specs() -> None:

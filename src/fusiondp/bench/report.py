@@ -114,7 +114,7 @@ def _table(rows: list[dict], metrics: tuple[str, ...]) -> list[str]:
     return lines
 
 
-def _tuning_lines(records: list[dict], headline: str) -> list[str]:
+def _tuning_lines(records: list[dict], headline: str, per_epsilon: bool = False) -> list[str]:
     tune = [r for r in records if r.get("phase") == "tune"]
     if not tune:
         return []
@@ -123,21 +123,30 @@ def _tuning_lines(records: list[dict], headline: str) -> list[str]:
     for r in tune:
         cells[(r["method"], json.dumps(r["overrides"], sort_keys=True))][r["epsilon"]] = r["val"][headline]
     best = select(records, headline)
+    best_eps = select(records, headline, per_epsilon=True) if per_epsilon else {}
     name = _NAMES.get(headline, headline)
     lines = ["| method | candidate | " + " | ".join(f"val {name}, ε={e:g}" for e in eps_set) + " | mean | selected |",
              "|" + "---|" * (len(eps_set) + 4)]
     for (m, ov), by_eps in cells.items():
         vals = list(by_eps.values())
-        chosen = json.loads(ov) == best[m]["overrides"]
-        cols = [f"{by_eps[e]:.3f}" if e in by_eps else (f"{by_eps[None]:.3f}" if None in by_eps else "–")
-                for e in eps_set]
-        lines.append(f"| `{m}` | `{ov}` | " + " | ".join(cols) + f" | {statistics.fmean(vals):.3f} | "
-                     f"{'**yes**' if chosen else ''} |")
+        if per_epsilon:
+            won = [e for e in eps_set if m in best_eps and e in best_eps[m]
+                   and best_eps[m][e]["overrides"] == json.loads(ov)]
+            cols = [(f"**{by_eps[e]:.3f}**" if e in won else f"{by_eps[e]:.3f}") if e in by_eps else "–"
+                    for e in eps_set]
+            chosen = ("**ε = " + ", ".join(f"{e:g}" for e in won) + "**") if won else ""
+        else:
+            cols = [f"{by_eps[e]:.3f}" if e in by_eps else (f"{by_eps[None]:.3f}" if None in by_eps else "–")
+                    for e in eps_set]
+            chosen = "**yes**" if json.loads(ov) == best[m]["overrides"] else ""
+        lines.append(f"| `{m}` | `{ov}` | " + " | ".join(cols) + f" | {statistics.fmean(vals):.3f} | {chosen} |")
     seeds = sorted({r["seed"] for r in tune})
     cmds = sorted({r.get("command", "") for r in tune})
     return ["## Hyperparameter selection (validation split only)", "",
-            f"Tuning command: `{'`, `'.join(cmds)}` (seed {', '.join(map(str, seeds))}). Selection: highest mean "
-            f"validation {name} over the ε values shown; the test split is not scored in tuning runs.", "",
+            f"Tuning command: `{'`, `'.join(cmds)}` (seed {', '.join(map(str, seeds))}). Selection: "
+            + (f"highest validation {name} at each ε (bold)" if per_epsilon else
+               f"highest mean validation {name} over the ε values shown")
+            + "; the test split is not scored in tuning runs.", "",
             *lines, ""]
 
 
@@ -177,7 +186,7 @@ def write_report(dataset: str, results: str | Path, *, docs: str | Path = "docs/
              "s/run: mean wall seconds of training on a shared 2-core CPU.", ""]
     if kept:
         lines += [kept, ""]
-    lines += _tuning_lines(records, ds.headline)
+    lines += _tuning_lines(records, ds.headline, ds.per_epsilon)
     lines += ["## Validation split (same runs; for reference)", "", *_table(val_rows, ds.metrics), ""]
     docs.mkdir(parents=True, exist_ok=True)
     page.write_text("\n".join(lines))

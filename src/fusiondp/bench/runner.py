@@ -183,8 +183,18 @@ def run_tune(dataset: str, *, data_dir: str | Path | None = None, seed: int = 0,
                     command=command or _argv())
 
 
-def select(records: Iterable[dict], headline: str) -> dict[str, dict]:
-    """Best overrides per method by mean validation `headline` over the tuning runs' ε values."""
+def select(records: Iterable[dict], headline: str, *, per_epsilon: bool = False) -> dict[str, dict]:
+    """Best overrides per method by mean validation `headline` over the tuning runs' ε values.
+
+    With `per_epsilon`, the best overrides at each ε instead: ``{method: {ε: {"overrides", "val_mean"}}}``.
+    """
+    if per_epsilon:
+        recs = [r for r in records if r.get("phase") == "tune"]
+        out: dict[str, dict] = {}
+        for eps in sorted({r["epsilon"] for r in recs if r["epsilon"] is not None}):
+            for m, best_m in select([r for r in recs if r["epsilon"] == eps], headline).items():
+                out.setdefault(m, {})[eps] = best_m
+        return out
     scores: dict[tuple[str, str], list[float]] = {}
     for r in records:
         if r.get("phase") == "tune":
