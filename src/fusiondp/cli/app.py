@@ -23,8 +23,9 @@ def _root() -> None:
     """Feature-level differentially private training (FusionDP)."""
 
 
-def command(name: str) -> Callable:
-    """Register a command whose FusionDPError becomes `error: ...` and exit code 1."""
+def command(name: str, group: typer.Typer | None = None) -> Callable:
+    """Register a command (on `group`, default the root app) whose FusionDPError becomes `error: ...` and
+    exit code 1."""
 
     def register(fn: Callable) -> Callable:
         @functools.wraps(fn)
@@ -35,7 +36,7 @@ def command(name: str) -> Callable:
                 err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
                 raise typer.Exit(code=1) from None
 
-        app.command(name)(wrapped)
+        (group or app).command(name)(wrapped)
         return fn
 
     return register

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 
-from fusiondp.cli.app import app, err
-from fusiondp.errors import ConfigError, FusionDPError
+from fusiondp.cli.app import app, command, err
+from fusiondp.errors import ConfigError
 from fusiondp.train.methods import METHODS
 
 out = Console()
@@ -25,29 +23,11 @@ audit_app = typer.Typer(name="audit", no_args_is_help=True, rich_markup_mode="ri
 app.add_typer(audit_app, name="audit")
 
 
-def _command(name: str) -> Callable:
-    """Register an `audit` subcommand whose FusionDPError becomes `error: ...` and exit code 1."""
-
-    def register(fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def wrapped(*args, **kwargs):
-            try:
-                return fn(*args, **kwargs)
-            except FusionDPError as e:
-                err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
-                raise typer.Exit(code=1) from None
-
-        audit_app.command(name)(wrapped)
-        return fn
-
-    return register
-
-
 def _f(value, digits: int = 3) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-@_command("attribute")
+@command("attribute", group=audit_app)
 def attribute(
     model: Annotated[Path, Opt("--model", help="A model saved by `fusiondp train --save-model`.")],
     train: Annotated[Path, Opt("--train", help="The model's training table (true sensitive values: ground truth).")],
@@ -89,7 +69,7 @@ def attribute(
         out.print(f"  page: {write_audit_html(model_report(saved), {'attribute': result}, html)}")
 
 
-@_command("canary")
+@command("canary", group=audit_app)
 def canary(
     train: Annotated[Path, Opt("--train", help="Training table (CSV or Parquet), true sensitive values.")],
     target: Annotated[str, Opt("--target", help="Label column (public).")],
