@@ -156,8 +156,22 @@ _GRIDS = {"sepsis": SEPSIS_PER_EPSILON_GRID}
 #: Per-dataset benchmark settings: ``{dataset: {method: overrides}}``. A dataset without an entry uses
 #: :data:`TABULAR_SETTINGS`. Adult: selected by `fusiondp bench adult --tune` (validation AUROC, seed 0,
 #: ε ∈ {1, 4}; the tuning table is on docs/results/adult.md).
-TABULAR_SELECTED: dict[str, dict[str, dict[str, float]]] = {
-    "sepsis": TABULAR_SETTINGS,
+_C4, _C16 = dict(batch_size=1024, lr=0.3, clip=4.0), dict(batch_size=1024, lr=0.3, clip=16.0)
+TABULAR_SELECTED: dict[str, dict[str, dict]] = {
+    # Sepsis: per ε, by `fusiondp bench sepsis --tune --epsilons 0.5,1,2,4,8` (validation AUROC, seed 0;
+    # the tuning table is on docs/results/sepsis.md), over SEPSIS_PER_EPSILON_GRID.
+    "sepsis": {
+        **TABULAR_SETTINGS,
+        "dpsgd": {0.5: {**_C4, "clip": 1.8}, 1.0: _C4, 2.0: _C4, 4.0: {**_C4, "clip": 8.0},
+                  8.0: {**_C4, "clip": 8.0}},
+        "naive_fusion": {0.5: {**_C4, "beta": 0.5}, **{e: {**_C4, "beta": 0.75} for e in (1.0, 2.0, 4.0, 8.0)}},
+        "fdp": {0.5: {**_C16, "alpha": 0.125}, 1.0: {**_C16, "alpha": 0.25},
+                **{e: {**_C16, "alpha": 0.5} for e in (2.0, 4.0, 8.0)}},
+        "fdp_fm": {0.5: {**_C16, "alpha": 0.125}, 1.0: {**_C16, "alpha": 0.25}, 2.0: {**_C16, "alpha": 0.25},
+                   4.0: {**_C16, "alpha": 0.5}, 8.0: {**_C16, "alpha": 0.5}},
+        "fusiondp": {0.5: {**_C16, "alpha": 0.125}, 1.0: {**_C16, "alpha": 0.25}, 2.0: {**_C16, "alpha": 0.25},
+                     4.0: {**_C16, "alpha": 0.5}, 8.0: {**_C16, "alpha": 0.5}},
+    },
     "adult": {
         "dpsgd": dict(clip=4.0, batch_size=1024, lr=0.3),
         "naive_fusion": dict(beta=0.75, clip=4.0, batch_size=1024, lr=0.3),
