@@ -45,7 +45,7 @@ def main() -> None:
              "Commands: `fusiondp bench sepsis --data-dir ../shared/data --seeds 5` and "
              "`fusiondp bench sepsis_ours --data-dir ../shared/data --seeds 3 --epsilons 2 "
              "--methods sgd_hybrid,fusiondp,dpsgd`; this page: `python benchmarks/hybrid_downstream.py`.", "",
-             f"Same splits, preprocessing code, per-method settings (docs/results/sepsis.md) and seeds "
+             f"Same splits, preprocessing code, per-method settings (the ε = 2 selection used at every ε, docs/results/sepsis_one_setting.md) and seeds "
              f"({', '.join(map(str, seeds))}); only the hybrid table differs. Column-wise quality of the two "
              "hybrids: docs/results/imputation.md. `dpsgd` never reads the hybrid except through the "
              "preprocessing statistics fitted on it.", "",

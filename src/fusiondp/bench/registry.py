@@ -200,6 +200,17 @@ _TABULAR_TUNING["adult"] = (
     "(β = 0.5, M = 10). Non-private methods: the paper's settings (batch 128, lr 0.07). Hybrid: fusiondp's "
     "default imputer fitted on the 512-row support set (labels not used).")
 _TABULAR_TUNING["sepsis_ours"] = _TABULAR_TUNING["sepsis"]
+_TABULAR_TUNING["sepsis"] = (
+    "Settings selected on the validation split only, in two stages; the test split is not read in tuning, and "
+    "validation rows are disjoint from the private training rows, so selection spends no training-record "
+    "budget. (1) At ε = 2, seed 0: batch, lr and C per method (`python benchmarks/tune_sepsis.py --method M`, "
+    "docs/results/engine_sepsis_tuning*.md): expected private batch 1024, lr 0.3, 13 epochs, C = 16 for the "
+    "feature-level methods, C = 4 for `naive_fusion`. (2) At each ε, seed 0 (METHOD.md §6): the weight of the "
+    "private term and `dpsgd`'s C (`fusiondp bench sepsis --tune --epsilons 0.5,1,2,4,8`, table below): "
+    "`fusiondp` and `fdp_fm` α = 0.125 / 0.25 / 0.25 / 0.5 / 0.5 at ε = 0.5 / 1 / 2 / 4 / 8, `fdp` α = 0.125 / "
+    "0.25 / 0.5 / 0.5 / 0.5, `naive_fusion` β = 0.5 / 0.75 / 0.75 / 0.75 / 0.75, `dpsgd` C = 1.8 / 4 / 4 / 8 / 8 "
+    "(β = 0.5, M = 10 for the consistency term). Non-private methods: the paper's settings (batch 128, lr 0.07). "
+    "The first grid, with the ε = 2 setting at every ε, is on [sepsis_one_setting.md](sepsis_one_setting.md).")
 
 
 def settings_at(entry: Mapping, epsilon: float | None) -> dict:
