@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 
+from fusiondp.cli import _training_options as O
 from fusiondp.cli.app import app, command, err
-from fusiondp.errors import ConfigError
-from fusiondp.train.methods import METHODS
 
 out = Console()
 Opt = typer.Option
@@ -71,40 +69,39 @@ def attribute(
 
 @command("canary", group=audit_app)
 def canary(
-    train: Annotated[Path, Opt("--train", help="Training table (CSV or Parquet), true sensitive values.")],
-    target: Annotated[str, Opt("--target", help="Label column (public).")],
-    sensitive: Annotated[str, Opt("--sensitive", help="Sensitive columns, comma-separated.")],
+    train: O.Train,
+    target: O.Target,
+    sensitive: O.Sensitive,
     out_path: Annotated[Path, Opt("--out", help="Write the JSON result here.")],
-    hybrid: Annotated[Optional[Path], Opt("--hybrid", help="Hybrid copy of the training table.")] = None,
-    support: Annotated[Optional[Path], Opt("--support", help="Public support set: impute the hybrid instead.")]
-    = None,
-    imputer: Annotated[str, Opt("--imputer", help="Imputer used with --support.")] = "default",
-    drop: Annotated[str, Opt("--drop", help="Columns to ignore, comma-separated.")] = "",
-    categorical: Annotated[str, Opt("--categorical", help="Extra columns to one-hot encode.")] = "",
-    method: Annotated[str, Opt("--method", help=f"One of: {', '.join(METHODS)}.")] = "fusiondp",
-    epsilon: Annotated[float, Opt("--epsilon", help="Privacy budget ε of the audited run.")] = 2.0,
-    delta: Annotated[float, Opt("--delta", help="δ; must be below 1/N.")] = 1e-5,
-    relation: Annotated[str, Opt("--relation", help="Neighbouring relation: remove or replace.")] = "remove",
-    accountant: Annotated[str, Opt("--accountant", help="pld (default) or rdp.")] = "pld",
-    epochs: Annotated[float, Opt("--epochs")] = 13,
-    batch_size: Annotated[int, Opt("--batch-size", help="Expected private batch size b.")] = 128,
-    public_batch_size: Annotated[int, Opt("--public-batch-size")] = 4096,
-    lr: Annotated[float, Opt("--lr")] = 0.07,
-    optimizer: Annotated[str, Opt("--optimizer", help="sgd or adam.")] = "sgd",
-    clip: Annotated[float, Opt("--clip", help="Clipping norm C.")] = 1.8,
-    alpha: Annotated[float, Opt("--alpha")] = 3.0,
-    beta: Annotated[float, Opt("--beta")] = 0.5,
-    radius: Annotated[float, Opt("--radius", help="Projection radius M (inf disables).")] = 10.0,
+    hybrid: O.Hybrid = None,
+    support: O.Support = None,
+    imputer: O.Imputer = "default",
+    drop: O.Drop = "",
+    categorical: O.Categorical = "",
+    method: O.Method = "fusiondp",
+    epsilon: O.Epsilon = 2.0,
+    delta: O.Delta = 1e-5,
+    relation: O.Relation = "remove",
+    accountant: O.Accountant = "pld",
+    epochs: O.Epochs = 13,
+    batch_size: O.BatchSize = 128,
+    public_batch_size: O.PublicBatchSize = 4096,
+    lr: O.Lr = 0.07,
+    optimizer: O.Optimizer = "sgd",
+    clip: O.Clip = 1.8,
+    alpha: O.Alpha = 3.0,
+    beta: O.Beta = 0.5,
+    radius: O.Radius = 10.0,
     canaries: Annotated[int, Opt("--canaries", help="Number of canaries m.")] = 1000,
     magnitude: Annotated[float, Opt("--magnitude", help="Planted value scale (standardised units).")] = 8.0,
     pattern: Annotated[str, Opt("--pattern", help="Planted values: sign (±magnitude) or gaussian.")] = "sign",
     public_scale: Annotated[float, Opt("--public-scale", help="Canaries' public features: random N(0, s²) "
                                        "(standardised units), 0 copies real rows.")] = 3.0,
     confidence: Annotated[float, Opt("--confidence", help="Confidence of the ε lower bound.")] = 0.95,
-    seed: Annotated[int, Opt("--seed")] = 0,
+    seed: O.Seed = 0,
     html: Annotated[Optional[Path], Opt("--html", help="Also write the audited run's HTML page with an Audit "
                                         "section.")] = None,
-    progress: Annotated[bool, Opt("--progress/--no-progress")] = True,
+    progress: O.Progress = True,
 ) -> None:
     """One-run canary audit: plant canaries, train once, and bound ε from below (Steinke et al. 2023)."""
     from fusiondp.audit.canary import canary_audit
@@ -114,19 +111,10 @@ def canary(
     from fusiondp.pipeline import prepare, report
     from fusiondp.train.config import TrainConfig
 
-    if (hybrid is None) == (support is None):
-        raise ConfigError("Give exactly one of --hybrid (a ready hybrid table) or --support (impute on the fly).")
-    if not math.isfinite(epsilon) or epsilon <= 0:
-        raise ConfigError(f"Expected epsilon > 0, got epsilon={epsilon!r}.")
+    O.check_inputs(hybrid, support, epsilon)
     schema = Schema(target, sensitive, drop, categorical)
     train_df = read_table(train, what="training")
-    if support is not None:
-        from fusiondp.impute import make_hybrid
-
-        hybrid_df = make_hybrid(train_df, read_table(support, what="support"), schema, imputer=imputer,
-                                random_state=seed, progress=progress)
-    else:
-        hybrid_df = read_table(hybrid, what="hybrid")
+    hybrid_df = O.hybrid_table(train_df, hybrid, support, schema, imputer=imputer, seed=seed, progress=progress)
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, public_batch_size=public_batch_size, lr=lr,
                       optimizer=optimizer, clip=clip, alpha=alpha, beta=beta, radius=radius, epsilon=epsilon,
                       delta=delta, relation=relation, accountant=accountant, seed=seed)

@@ -1,0 +1,66 @@
+"""Options and input handling shared by the commands that train a model (`train`, `audit canary`).
+
+One declaration per option keeps their names, defaults and help identical across commands.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Optional
+
+import pandas as pd
+import typer
+
+from fusiondp.data.schema import Schema
+from fusiondp.data.tabular import read_table
+from fusiondp.errors import ConfigError
+from fusiondp.train.methods import METHODS
+
+Opt = typer.Option
+
+Train = Annotated[Path, Opt("--train", help="Training table (CSV or Parquet), true sensitive values.")]
+Target = Annotated[str, Opt("--target", help="Label column (public).")]
+Sensitive = Annotated[str, Opt("--sensitive", help="Sensitive columns, comma-separated.")]
+Hybrid = Annotated[Optional[Path], Opt("--hybrid", help="Hybrid copy of the training table (same rows and order, "
+                                       "sensitive columns imputed).")]
+Support = Annotated[Optional[Path], Opt("--support", help="Public support set: impute the hybrid on the fly "
+                                        "instead of --hybrid.")]
+Imputer = Annotated[str, Opt("--imputer", help="Imputer used with --support.")]
+Drop = Annotated[str, Opt("--drop", help="Columns to ignore, comma-separated.")]
+Categorical = Annotated[str, Opt("--categorical", help="Extra columns to one-hot encode.")]
+Method = Annotated[str, Opt("--method", help=f"One of: {', '.join(METHODS)}.")]
+Epsilon = Annotated[float, Opt("--epsilon", help="Privacy budget ε.")]
+Delta = Annotated[float, Opt("--delta", help="δ; must be below 1/N.")]
+Relation = Annotated[str, Opt("--relation", help="Neighbouring relation: remove or replace.")]
+Accountant = Annotated[str, Opt("--accountant", help="pld (default) or rdp.")]
+Epochs = Annotated[float, Opt("--epochs")]
+BatchSize = Annotated[int, Opt("--batch-size", help="Expected private batch size b.")]
+PublicBatchSize = Annotated[int, Opt("--public-batch-size")]
+Lr = Annotated[float, Opt("--lr")]
+Optimizer = Annotated[str, Opt("--optimizer", help="sgd or adam.")]
+Clip = Annotated[float, Opt("--clip", help="Clipping norm C.")]
+Alpha = Annotated[float, Opt("--alpha")]
+Beta = Annotated[float, Opt("--beta")]
+Radius = Annotated[float, Opt("--radius", help="Projection radius M (inf disables).")]
+Seed = Annotated[int, Opt("--seed")]
+Progress = Annotated[bool, Opt("--progress/--no-progress")]
+
+
+def check_inputs(hybrid: Path | None, support: Path | None, epsilon: float) -> None:
+    """Exactly one hybrid source, and a positive finite ε (checked before any file is read)."""
+    if (hybrid is None) == (support is None):
+        raise ConfigError("Give exactly one of --hybrid (a ready hybrid table) or --support (impute on the fly).")
+    if not math.isfinite(epsilon) or epsilon <= 0:
+        raise ConfigError(f"Expected epsilon > 0, got epsilon={epsilon!r}.")
+
+
+def hybrid_table(train_df: pd.DataFrame, hybrid: Path | None, support: Path | None, schema: Schema, *,
+                 imputer: str, seed: int, progress: bool) -> pd.DataFrame:
+    """The hybrid table: read from `hybrid`, or imputed from the public `support` set (public columns only)."""
+    if support is None:
+        return read_table(hybrid, what="hybrid")
+    from fusiondp.impute import make_hybrid
+
+    return make_hybrid(train_df, read_table(support, what="support"), schema, imputer=imputer, random_state=seed,
+                       progress=progress)
