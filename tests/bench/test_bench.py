@@ -89,6 +89,9 @@ def test_tune_scores_validation_only(fake, tmp_path):
     assert aggregate(load_records(out), ("auroc",)) == []  # tuning runs never enter the results table
     page = write_report("fake_tiny", out, docs=tmp_path / "d").read_text()
     assert "Hyperparameter selection" in page
+    assert run_tune("fake_tiny", out=tmp_path / "none.jsonl", methods=["dpsgd"], progress=False) == []
+    with pytest.raises(ConfigError):
+        run_tune("fake_tiny", out=tmp_path / "bad.jsonl", methods=["no_such_method"], progress=False)
 
 
 def test_bad_inputs(fake, tmp_path):

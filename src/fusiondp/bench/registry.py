@@ -151,7 +151,16 @@ SEPSIS_PER_EPSILON_GRID: dict[str, tuple[dict, ...]] = {
     "naive_fusion": tuple(dict(beta=b, clip=4.0) for b in (0.25, 0.5, 0.75)),
     "fdp": _ALPHA_16, "fdp_fm": _ALPHA_16, "fusiondp": _ALPHA_16,
 }
-_GRIDS = {"sepsis": SEPSIS_PER_EPSILON_GRID}
+#: Adult: the same per-ε re-selection, with the candidates of the first (ε ∈ {1, 4}) selection kept in the grid
+#: (`fusiondp bench adult --tune --epsilons 0.5,1,2,4,8`).
+_ADULT_FEATURE = (dict(alpha=0.25, clip=16.0), dict(alpha=0.5, clip=16.0), dict(alpha=1.0, clip=16.0),
+                  dict(alpha=1.0, clip=4.0))
+ADULT_PER_EPSILON_GRID: dict[str, tuple[dict, ...]] = {
+    "dpsgd": (dict(clip=1.8), dict(clip=4.0), dict(clip=8.0)),
+    "naive_fusion": tuple(dict(beta=b, clip=4.0) for b in (0.25, 0.5, 0.75)),
+    "fdp": _ADULT_FEATURE, "fdp_fm": _ADULT_FEATURE, "fusiondp": _ADULT_FEATURE,
+}
+_GRIDS = {"sepsis": SEPSIS_PER_EPSILON_GRID, "adult": ADULT_PER_EPSILON_GRID}
 
 #: Per-dataset benchmark settings: ``{dataset: {method: overrides}}``. A dataset without an entry uses
 #: :data:`TABULAR_SETTINGS`. Adult: selected by `fusiondp bench adult --tune` (validation AUROC, seed 0,

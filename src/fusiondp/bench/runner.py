@@ -168,14 +168,17 @@ def run_bench(dataset: str, *, data_dir: str | Path | None = None, seeds: int | 
 
 
 def run_tune(dataset: str, *, data_dir: str | Path | None = None, seed: int = 0,
-             epsilons: Sequence[float] = QUICK_EPSILONS, out: str | Path | None = None, progress: bool = True,
-             command: str | None = None) -> list[dict]:
-    """Run the dataset's tuning grid, scoring the validation split only (the test split is not read)."""
+             epsilons: Sequence[float] = QUICK_EPSILONS, methods: Sequence[str] | None = None,
+             out: str | Path | None = None, progress: bool = True, command: str | None = None) -> list[dict]:
+    """Run the dataset's tuning grid (or its `methods` part), scoring the validation split only."""
     ds = get_dataset(dataset)
     if not ds.grid:
         raise ConfigError(f"Dataset {dataset!r} declares no tuning grid.")
+    chosen = set(_check_methods(methods)) if methods else set(ds.grid)
     todo = []
     for method, candidates in ds.grid.items():
+        if method not in chosen:
+            continue
         eps_list = list(epsilons) if get_method(method).is_private else [None]
         todo += [(method, e, seed, dict(ov)) for ov in candidates for e in eps_list]
     path = Path(out or f"bench_out/{dataset}.jsonl")

@@ -47,12 +47,13 @@ def bench(
 
     path = out_path or Path(f"bench_out/{dataset}.jsonl")
     eps = _floats(epsilons)
+    method_list = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
     if tune:
-        new = run_tune(dataset, data_dir=data_dir, epsilons=eps or QUICK_EPSILONS, out=path, progress=progress)
+        new = run_tune(dataset, data_dir=data_dir, epsilons=eps or QUICK_EPSILONS, methods=method_list, out=path,
+                       progress=progress)
     else:
         new = run_bench(dataset, data_dir=data_dir, seeds=seeds, epsilons=eps, quick=quick, out=path,
-                        methods=[m.strip() for m in methods.split(",") if m.strip()] if methods else None,
-                        progress=progress)
+                        methods=method_list, progress=progress)
     out.print(f"{len(new)} new run(s) appended to {path}")
     if report:
         _report(dataset, path, docs)
