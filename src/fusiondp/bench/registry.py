@@ -181,12 +181,18 @@ TABULAR_SELECTED: dict[str, dict[str, dict]] = {
         "fusiondp": {0.5: {**_C16, "alpha": 0.125}, 1.0: {**_C16, "alpha": 0.25}, 2.0: {**_C16, "alpha": 0.25},
                      4.0: {**_C16, "alpha": 0.5}, 8.0: {**_C16, "alpha": 0.5}},
     },
+    # Adult: per ε, by `fusiondp bench adult --tune --epsilons 0.5,1,2,4,8` over ADULT_PER_EPSILON_GRID
+    # (validation AUROC, seed 0; table on docs/results/adult.md).
     "adult": {
-        "dpsgd": dict(clip=4.0, batch_size=1024, lr=0.3),
+        "dpsgd": {0.5: _C4, 1.0: _C4, 2.0: {**_C4, "clip": 8.0}, 4.0: {**_C4, "clip": 8.0},
+                  8.0: {**_C4, "clip": 8.0}},
         "naive_fusion": dict(beta=0.75, clip=4.0, batch_size=1024, lr=0.3),
-        "fdp": dict(alpha=0.5, clip=16.0, batch_size=1024, lr=0.3),
-        "fdp_fm": dict(alpha=0.5, clip=16.0, batch_size=1024, lr=0.3),
-        "fusiondp": dict(alpha=1.0, clip=4.0, batch_size=1024, lr=0.3),
+        "fdp": {0.5: {**_C4, "alpha": 1.0}, 1.0: {**_C16, "alpha": 0.5}, 2.0: {**_C16, "alpha": 0.5},
+                4.0: {**_C16, "alpha": 0.5}, 8.0: {**_C16, "alpha": 1.0}},
+        "fdp_fm": {0.5: {**_C4, "alpha": 1.0}, 1.0: {**_C16, "alpha": 0.25}, 2.0: {**_C16, "alpha": 0.5},
+                   4.0: {**_C16, "alpha": 0.5}, 8.0: {**_C16, "alpha": 0.5}},
+        "fusiondp": {0.5: {**_C4, "alpha": 1.0}, 1.0: {**_C4, "alpha": 1.0}, 2.0: {**_C4, "alpha": 1.0},
+                     4.0: {**_C16, "alpha": 1.0}, 8.0: {**_C16, "alpha": 1.0}},
     },
 }
 
