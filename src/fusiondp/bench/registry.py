@@ -207,13 +207,15 @@ _TABULAR_TUNING = {
 }
 
 _TABULAR_TUNING["adult"] = (
-    "Settings per method were selected by mean validation AUROC over ε ∈ {1, 4} (seed 0) from the small grid "
-    "`fusiondp.bench.registry.TABULAR_GRID` (`fusiondp bench adult --tune`; table below); the test split is not "
-    "read in tuning, and validation rows are disjoint from the private training rows, so the selection spends no "
-    "training-record budget. One setting per method at every ε: expected private batch 1024, lr 0.3, 13 epochs; "
-    "`dpsgd` C = 4; `naive_fusion` β = 0.75, C = 4; `fdp` and `fdp_fm` α = 0.5, C = 16; `fusiondp` α = 1, C = 4 "
-    "(β = 0.5, M = 10). Non-private methods: the paper's settings (batch 128, lr 0.07). Hybrid: fusiondp's "
-    "default imputer fitted on the 512-row support set (labels not used).")
+    "Settings selected on the validation split only (seed 0); the test split is not read in tuning, and "
+    "validation rows are disjoint from the private training rows, so selection spends no training-record budget. "
+    "Expected private batch 1024, lr 0.3, 13 epochs; at each ε (`fusiondp bench adult --tune --epsilons "
+    "0.5,1,2,4,8`, grid `ADULT_PER_EPSILON_GRID`, table below): `dpsgd` C = 4 / 4 / 8 / 8 / 8 at ε = 0.5 / 1 / 2 / "
+    "4 / 8; `naive_fusion` β = 0.75, C = 4; `fusiondp` α = 1 with C = 4 / 4 / 4 / 16 / 16; `fdp_fm` (α, C) = "
+    "(1, 4) / (0.25, 16) / (0.5, 16) / (0.5, 16) / (0.5, 16); `fdp` (1, 4) / (0.5, 16) / (0.5, 16) / (0.5, 16) / "
+    "(1, 16) (β = 0.5, M = 10). Non-private methods: the paper's settings (batch 128, lr 0.07). Hybrid: "
+    "fusiondp's default imputer fitted on the 512-row support set (labels not used). The first grid, with one "
+    "setting per method chosen over ε ∈ {1, 4}, is on [adult_one_setting.md](adult_one_setting.md).")
 _TABULAR_TUNING["sepsis_ours"] = _TABULAR_TUNING["sepsis"]
 _TABULAR_TUNING["sepsis"] = (
     "Settings selected on the validation split only, in two stages; the test split is not read in tuning, and "
