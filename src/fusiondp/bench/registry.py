@@ -35,7 +35,8 @@ from fusiondp.train.config import TrainConfig
 from fusiondp.train.engine import TrainData
 
 __all__ = ["BenchData", "BenchDataset", "DATASETS", "register_dataset", "get_dataset", "TabularSpec",
-           "tabular_dataset", "tabular_config", "TABULAR_GRID", "TABULAR_SELECTED", "prepare_medical_abstracts", "text_speed_case"]
+           "tabular_dataset", "tabular_config", "settings_at", "TABULAR_GRID", "TABULAR_SELECTED",
+           "prepare_medical_abstracts", "text_speed_case"]
 
 Tensors = tuple[torch.Tensor, torch.Tensor]
 
@@ -121,16 +122,17 @@ class TabularSpec(Protocol):
 #: Private tabular runs start from these settings (the paper's batch 128 / lr 0.07 are replaced by a larger
 #: Poisson batch, which lowers the noise per record; see docs/results/engine_sepsis_tuning*.md).
 _TABULAR_PRIVATE_BASE: dict[str, float] = dict(batch_size=1024, lr=0.3)
+_C4, _C16 = {**_TABULAR_PRIVATE_BASE, "clip": 4.0}, {**_TABULAR_PRIVATE_BASE, "clip": 16.0}
 
 #: Per-method settings selected by validation AUROC on sepsis at ε = 2, seed 0
 #: (`python benchmarks/tune_sepsis.py --method M`, docs/results/engine_sepsis_tuning*.md); used at every ε.
 #: Non-private methods keep the paper's settings (METHOD.md §5).
 TABULAR_SETTINGS: dict[str, dict[str, float]] = {
-    "dpsgd": dict(clip=4.0, batch_size=1024, lr=0.3),
-    "naive_fusion": dict(beta=0.75, clip=4.0, batch_size=1024, lr=0.3),
-    "fdp": dict(alpha=0.5, clip=16.0, batch_size=1024, lr=0.3),
-    "fdp_fm": dict(alpha=0.25, clip=16.0, batch_size=1024, lr=0.3),
-    "fusiondp": dict(alpha=0.25, clip=16.0, batch_size=1024, lr=0.3),
+    "dpsgd": _C4,
+    "naive_fusion": {**_C4, "beta": 0.75},
+    "fdp": {**_C16, "alpha": 0.5},
+    "fdp_fm": {**_C16, "alpha": 0.25},
+    "fusiondp": {**_C16, "alpha": 0.25},
 }
 
 #: The small validation-only grid of `fusiondp bench <tabular dataset> --tune` (overrides on top of
@@ -145,27 +147,25 @@ TABULAR_GRID: dict[str, tuple[dict, ...]] = {
 #: Sepsis: C was already selected at ε = 2 (docs/results/engine_sepsis_tuning*.md); this grid re-selects the
 #: weight of the private term (α, β) and dpsgd's C at *each* ε (METHOD.md §6: fixed α, β, C across ε is a
 #: pitfall), with `fusiondp bench sepsis --tune --epsilons 0.5,1,2,4,8`.
-_ALPHA_16 = tuple(dict(alpha=a, clip=16.0) for a in (0.125, 0.25, 0.5, 1.0))
-SEPSIS_PER_EPSILON_GRID: dict[str, tuple[dict, ...]] = {
+_PER_EPSILON_RECORD_LEVEL: dict[str, tuple[dict, ...]] = {
     "dpsgd": (dict(clip=1.8), dict(clip=4.0), dict(clip=8.0)),
     "naive_fusion": tuple(dict(beta=b, clip=4.0) for b in (0.25, 0.5, 0.75)),
-    "fdp": _ALPHA_16, "fdp_fm": _ALPHA_16, "fusiondp": _ALPHA_16,
+}
+_ALPHA_16 = tuple(dict(alpha=a, clip=16.0) for a in (0.125, 0.25, 0.5, 1.0))
+SEPSIS_PER_EPSILON_GRID: dict[str, tuple[dict, ...]] = {
+    **_PER_EPSILON_RECORD_LEVEL, "fdp": _ALPHA_16, "fdp_fm": _ALPHA_16, "fusiondp": _ALPHA_16,
 }
 #: Adult: the same per-ε re-selection, with the candidates of the first (ε ∈ {1, 4}) selection kept in the grid
 #: (`fusiondp bench adult --tune --epsilons 0.5,1,2,4,8`).
 _ADULT_FEATURE = (dict(alpha=0.25, clip=16.0), dict(alpha=0.5, clip=16.0), dict(alpha=1.0, clip=16.0),
                   dict(alpha=1.0, clip=4.0))
 ADULT_PER_EPSILON_GRID: dict[str, tuple[dict, ...]] = {
-    "dpsgd": (dict(clip=1.8), dict(clip=4.0), dict(clip=8.0)),
-    "naive_fusion": tuple(dict(beta=b, clip=4.0) for b in (0.25, 0.5, 0.75)),
-    "fdp": _ADULT_FEATURE, "fdp_fm": _ADULT_FEATURE, "fusiondp": _ADULT_FEATURE,
+    **_PER_EPSILON_RECORD_LEVEL, "fdp": _ADULT_FEATURE, "fdp_fm": _ADULT_FEATURE, "fusiondp": _ADULT_FEATURE,
 }
 _GRIDS = {"sepsis": SEPSIS_PER_EPSILON_GRID, "adult": ADULT_PER_EPSILON_GRID}
 
-#: Per-dataset benchmark settings: ``{dataset: {method: overrides}}``. A dataset without an entry uses
-#: :data:`TABULAR_SETTINGS`. Adult: selected by `fusiondp bench adult --tune` (validation AUROC, seed 0,
-#: ε ∈ {1, 4}; the tuning table is on docs/results/adult.md).
-_C4, _C16 = dict(batch_size=1024, lr=0.3, clip=4.0), dict(batch_size=1024, lr=0.3, clip=16.0)
+#: Per-dataset benchmark settings: ``{dataset: {method: overrides or {ε: overrides}}}`` (see
+#: :func:`settings_at`). A dataset without an entry uses :data:`TABULAR_SETTINGS`.
 TABULAR_SELECTED: dict[str, dict[str, dict]] = {
     # Sepsis: per ε, by `fusiondp bench sepsis --tune --epsilons 0.5,1,2,4,8` (validation AUROC, seed 0;
     # the tuning table is on docs/results/sepsis.md), over SEPSIS_PER_EPSILON_GRID.
@@ -186,7 +186,7 @@ TABULAR_SELECTED: dict[str, dict[str, dict]] = {
     "adult": {
         "dpsgd": {0.5: _C4, 1.0: _C4, 2.0: {**_C4, "clip": 8.0}, 4.0: {**_C4, "clip": 8.0},
                   8.0: {**_C4, "clip": 8.0}},
-        "naive_fusion": dict(beta=0.75, clip=4.0, batch_size=1024, lr=0.3),
+        "naive_fusion": {**_C4, "beta": 0.75},
         "fdp": {0.5: {**_C4, "alpha": 1.0}, 1.0: {**_C16, "alpha": 0.5}, 2.0: {**_C16, "alpha": 0.5},
                 4.0: {**_C16, "alpha": 0.5}, 8.0: {**_C16, "alpha": 1.0}},
         "fdp_fm": {0.5: {**_C4, "alpha": 1.0}, 1.0: {**_C16, "alpha": 0.25}, 2.0: {**_C16, "alpha": 0.5},
@@ -198,37 +198,41 @@ TABULAR_SELECTED: dict[str, dict[str, dict]] = {
 
 #: The "how were the settings chosen" paragraph of each tabular results page.
 _TABULAR_TUNING = {
-    # sepsis_ours: the ε = 2 selection of sepsis, used at every ε
+    "sepsis": (
+        "Settings selected on the validation split only, in two stages; the test split is not read in tuning, and "
+        "validation rows are disjoint from the private training rows, so selection spends no training-record "
+        "budget. (1) At ε = 2, seed 0: batch, lr and C per method (`python benchmarks/tune_sepsis.py --method M`, "
+        "docs/results/engine_sepsis_tuning*.md): expected private batch 1024, lr 0.3, 13 epochs, C = 16 for the "
+        "feature-level methods, C = 4 for `naive_fusion`. (2) At each ε, seed 0 (METHOD.md §6): the weight of the "
+        "private term and `dpsgd`'s C (`fusiondp bench sepsis --tune --epsilons 0.5,1,2,4,8`, table below): "
+        "`fusiondp` and `fdp_fm` α = 0.125 / 0.25 / 0.25 / 0.5 / 0.5 at ε = 0.5 / 1 / 2 / 4 / 8, `fdp` α = 0.125 / "
+        "0.25 / 0.5 / 0.5 / 0.5, `naive_fusion` β = 0.5 / 0.75 / 0.75 / 0.75 / 0.75, `dpsgd` C = 1.8 / 4 / 4 / 8 / 8 "
+        "(β = 0.5, M = 10 for the consistency term). Non-private methods: the paper's settings (batch 128, lr 0.07). "
+        "The first grid, with the ε = 2 setting at every ε, is on [sepsis_one_setting.md](sepsis_one_setting.md)."),
+    # the ε = 2 selection of sepsis, used at every ε
     "sepsis_ours": ("Settings per method were selected by validation AUROC at ε = 2, seed 0 "
-               "(`python benchmarks/tune_sepsis.py --method M`, pages docs/results/engine_sepsis_tuning*.md); "
-               "the test split is not read in tuning. Validation rows are disjoint from the private training "
-               "rows, so the selection spends no training-record budget. One setting per method at every ε: "
-               "expected private batch 1024, lr 0.3, 13 epochs; `dpsgd` C = 4; `naive_fusion` β = 0.75, C = 4; "
-               "`fdp` α = 0.5, C = 16; `fdp_fm` and `fusiondp` α = 0.25, C = 16 (β = 0.5, M = 10). "
-               "Non-private methods: the paper's settings (batch 128, lr 0.07)."),
+        "(`python benchmarks/tune_sepsis.py --method M`, pages docs/results/engine_sepsis_tuning*.md); "
+        "the test split is not read in tuning. Validation rows are disjoint from the private training "
+        "rows, so the selection spends no training-record budget. One setting per method at every ε: "
+        "expected private batch 1024, lr 0.3, 13 epochs; `dpsgd` C = 4; `naive_fusion` β = 0.75, C = 4; "
+        "`fdp` α = 0.5, C = 16; `fdp_fm` and `fusiondp` α = 0.25, C = 16 (β = 0.5, M = 10). "
+        "Non-private methods: the paper's settings (batch 128, lr 0.07)."),
+    "adult": (
+        "Settings selected on the validation split only (seed 0); the test split is not read in tuning, and "
+        "validation rows are disjoint from the private training rows, so selection spends no training-record budget. "
+        "Expected private batch 1024, lr 0.3, 13 epochs; at each ε (`fusiondp bench adult --tune --epsilons "
+        "0.5,1,2,4,8`, grid `ADULT_PER_EPSILON_GRID`, table below): `dpsgd` C = 4 / 4 / 8 / 8 / 8 at ε = 0.5 / 1 / 2 / "
+        "4 / 8; `naive_fusion` β = 0.75, C = 4; `fusiondp` α = 1 with C = 4 / 4 / 4 / 16 / 16; `fdp_fm` (α, C) = "
+        "(1, 4) / (0.25, 16) / (0.5, 16) / (0.5, 16) / (0.5, 16); `fdp` (1, 4) / (0.5, 16) / (0.5, 16) / (0.5, 16) / "
+        "(1, 16) (β = 0.5, M = 10). Non-private methods: the paper's settings (batch 128, lr 0.07). Hybrid: "
+        "fusiondp's default imputer fitted on the 512-row support set (labels not used). The first grid, with one "
+        "setting per method chosen over ε ∈ {1, 4}, is on [adult_one_setting.md](adult_one_setting.md)."),
 }
 
-_TABULAR_TUNING["adult"] = (
-    "Settings selected on the validation split only (seed 0); the test split is not read in tuning, and "
-    "validation rows are disjoint from the private training rows, so selection spends no training-record budget. "
-    "Expected private batch 1024, lr 0.3, 13 epochs; at each ε (`fusiondp bench adult --tune --epsilons "
-    "0.5,1,2,4,8`, grid `ADULT_PER_EPSILON_GRID`, table below): `dpsgd` C = 4 / 4 / 8 / 8 / 8 at ε = 0.5 / 1 / 2 / "
-    "4 / 8; `naive_fusion` β = 0.75, C = 4; `fusiondp` α = 1 with C = 4 / 4 / 4 / 16 / 16; `fdp_fm` (α, C) = "
-    "(1, 4) / (0.25, 16) / (0.5, 16) / (0.5, 16) / (0.5, 16); `fdp` (1, 4) / (0.5, 16) / (0.5, 16) / (0.5, 16) / "
-    "(1, 16) (β = 0.5, M = 10). Non-private methods: the paper's settings (batch 128, lr 0.07). Hybrid: "
-    "fusiondp's default imputer fitted on the 512-row support set (labels not used). The first grid, with one "
-    "setting per method chosen over ε ∈ {1, 4}, is on [adult_one_setting.md](adult_one_setting.md).")
-_TABULAR_TUNING["sepsis"] = (
-    "Settings selected on the validation split only, in two stages; the test split is not read in tuning, and "
-    "validation rows are disjoint from the private training rows, so selection spends no training-record "
-    "budget. (1) At ε = 2, seed 0: batch, lr and C per method (`python benchmarks/tune_sepsis.py --method M`, "
-    "docs/results/engine_sepsis_tuning*.md): expected private batch 1024, lr 0.3, 13 epochs, C = 16 for the "
-    "feature-level methods, C = 4 for `naive_fusion`. (2) At each ε, seed 0 (METHOD.md §6): the weight of the "
-    "private term and `dpsgd`'s C (`fusiondp bench sepsis --tune --epsilons 0.5,1,2,4,8`, table below): "
-    "`fusiondp` and `fdp_fm` α = 0.125 / 0.25 / 0.25 / 0.5 / 0.5 at ε = 0.5 / 1 / 2 / 4 / 8, `fdp` α = 0.125 / "
-    "0.25 / 0.5 / 0.5 / 0.5, `naive_fusion` β = 0.5 / 0.75 / 0.75 / 0.75 / 0.75, `dpsgd` C = 1.8 / 4 / 4 / 8 / 8 "
-    "(β = 0.5, M = 10 for the consistency term). Non-private methods: the paper's settings (batch 128, lr 0.07). "
-    "The first grid, with the ε = 2 setting at every ε, is on [sepsis_one_setting.md](sepsis_one_setting.md).")
+
+def _is_per_epsilon(entry: Mapping) -> bool:
+    """True for a ``{ε: overrides}`` table, False for one overrides dict (or an empty one)."""
+    return bool(entry) and all(isinstance(k, (int, float)) for k in entry)
 
 
 def settings_at(entry: Mapping, epsilon: float | None) -> dict:
@@ -240,7 +244,7 @@ def settings_at(entry: Mapping, epsilon: float | None) -> dict:
     >>> settings_at({"alpha": 1.0}, 0.5)
     {'alpha': 1.0}
     """
-    if not entry or not all(isinstance(k, (int, float)) for k in entry):
+    if not _is_per_epsilon(entry):
         return dict(entry)
     if epsilon is None:
         raise ConfigError("Per-ε settings need an ε.")
@@ -284,8 +288,7 @@ def tabular_dataset(spec: TabularSpec, *, headline: str = "auroc",
     if grid is None:
         grid = {m: tuple({**_TABULAR_PRIVATE_BASE, **c} for c in cands)
                 for m, cands in _GRIDS.get(spec.name, TABULAR_GRID).items()}
-    per_eps = any(settings and all(isinstance(k, (int, float)) for k in settings)
-                  for settings in TABULAR_SELECTED.get(spec.name, {}).values())
+    per_eps = any(map(_is_per_epsilon, TABULAR_SELECTED.get(spec.name, {}).values()))
     return BenchDataset(spec.name, prepare, headline, ("auroc", "aupr", "f1", "accuracy"),
                         config or tabular_config(spec.name), description,
                         tuning or _TABULAR_TUNING.get(spec.name, ""), grid, per_epsilon=per_eps)

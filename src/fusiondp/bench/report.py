@@ -122,16 +122,14 @@ def _tuning_lines(records: list[dict], headline: str, per_epsilon: bool = False)
     eps_set = sorted({r["epsilon"] for r in tune if r["epsilon"] is not None})
     for r in tune:
         cells[(r["method"], json.dumps(r["overrides"], sort_keys=True))][r["epsilon"]] = r["val"][headline]
-    best = select(records, headline)
-    best_eps = select(records, headline, per_epsilon=True) if per_epsilon else {}
+    best = select(records, headline, per_epsilon=per_epsilon)  # {m: {ε: choice}} or {m: choice}
     name = _NAMES.get(headline, headline)
     lines = ["| method | candidate | " + " | ".join(f"val {name}, ε={e:g}" for e in eps_set) + " | mean | selected |",
              "|" + "---|" * (len(eps_set) + 4)]
     for (m, ov), by_eps in cells.items():
         vals = list(by_eps.values())
         if per_epsilon:
-            won = [e for e in eps_set if m in best_eps and e in best_eps[m]
-                   and best_eps[m][e]["overrides"] == json.loads(ov)]
+            won = [e for e in eps_set if e in best.get(m, {}) and best[m][e]["overrides"] == json.loads(ov)]
             cols = [(f"**{by_eps[e]:.3f}**" if e in won else f"{by_eps[e]:.3f}") if e in by_eps else "–"
                     for e in eps_set]
             chosen = ("**ε = " + ", ".join(f"{e:g}" for e in won) + "**") if won else ""
