@@ -21,7 +21,8 @@ Behaviours worth knowing that the checks exercise:
 * one sample, a single class, or every column sensitive raise ``ValueError``
   (a private fit needs rows for both the support set and a Poisson batch, two
   classes, and a public column to impute from);
-* refitting with the same ``random_state`` is deterministic, but each refit
+* refitting with the same ``random_state`` gives a different model: the noise and the
+  Poisson sampling come from secret OS entropy, never from ``random_state``; each refit
   spends budget again (see above).
 
 >>> import numpy as np
@@ -140,7 +141,7 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
-        tags.non_deterministic = False
+        tags.non_deterministic = True  # the DP noise and sampling are secret: no seed reproduces a fit
         return tags
 
     def _sensitive_names(self, frame: pd.DataFrame) -> list[str]:

@@ -22,16 +22,31 @@ def _checked():
     return FusionDPClassifier(sensitive=[0], support_fraction=0.3, imputer="mean", **{**FAST, "epochs": 5})
 
 
-# Checks that cannot apply, with their reason (none at present: with support_fraction every check runs;
-# see the estimator's docstring and docs/python_api.md for why that parameter is needed).
+# Checks that cannot apply, with their reason (none: every check runs). Many checks compare two fits; a DP
+# fit draws its noise and Poisson mask from secret OS entropy, so the checks run with the engine's
+# test-only replayable randomness patched in (see test_sklearn_checks).
 EXPECTED_FAILED_CHECKS: dict[str, str] = {}
 
 
 @parametrize_with_checks([_checked()], expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS)
-def test_sklearn_checks(estimator, check):
+def test_sklearn_checks(estimator, check, monkeypatch):
+    import fusiondp.train.engine as engine
+    from fusiondp.privacy.randomness import private_randomness
+
+    monkeypatch.setattr(engine, "private_randomness", lambda seed=None: private_randomness(0))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         check(estimator)
+
+
+def test_two_fits_with_one_random_state_differ():
+    """The noise is secret: random_state does not make a private fit reproducible."""
+    X, y = _xy()
+    a = FusionDPClassifier(sensitive=list(SENSITIVE), support_fraction=0.3, imputer="mean", **FAST).fit(X, y)
+    b = FusionDPClassifier(sensitive=list(SENSITIVE), support_fraction=0.3, imputer="mean", **FAST).fit(X, y)
+    wa = torch.cat([p.detach().flatten() for p in a.model_.parameters()])
+    wb = torch.cat([p.detach().flatten() for p in b.model_.parameters()])
+    assert not torch.equal(wa, wb)
 
 
 def _xy(n=300, seed=0):

@@ -26,6 +26,10 @@ class TrainConfig:
         ch_quantile: the quantile used when measuring C_h.
         epsilon, delta: the budget; noise_multiplier overrides calibration when given.
         relation: 'remove' or 'replace' (feature-level methods); accountant: 'pld' or 'rdp'.
+        seed: seeds only what is public: model initialisation, dropout, public-batch order.
+        insecure_noise_seed: TESTS ONLY. Seeds the Poisson sampling and the noise from a known value so
+            runs can be compared exactly; every artefact then says the guarantee does not hold. None (the
+            default) draws them from OS entropy (`fusiondp.privacy.randomness`).
         per_sample: how per-sample clipped sums are computed: 'auto' (ghost clipping for
             Linear/LayerNorm models, else vmap), 'ghost' or 'vmap'. All give the same result.
     """
@@ -48,6 +52,7 @@ class TrainConfig:
     relation: str = "remove"
     accountant: str = "pld"
     seed: int = 0
+    insecure_noise_seed: int | None = None
     per_sample: str = "auto"
     hidden: tuple[int, ...] = (64, 128, 64)
     dropout: float = 0.15

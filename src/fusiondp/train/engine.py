@@ -28,6 +28,7 @@ from torch import nn
 from fusiondp.errors import BudgetError, ConfigError, DataError
 from fusiondp.evaluate.metrics import classification_metrics, predict_scores
 from fusiondp.privacy.accounting import AccountingPlan, plan
+from fusiondp.privacy.randomness import private_randomness
 from fusiondp.train.config import TrainConfig
 from fusiondp.train.ghost import supports as ghost_supports
 from fusiondp.train.methods import MethodSpec, get_method
@@ -35,7 +36,7 @@ from fusiondp.train.models import MLP, _WithRepresentation, check_model
 from fusiondp.train.persample import loss_for, per_sample_term, row_loss_for
 from fusiondp.train.step import Batch, step
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
 
 
 @dataclass
@@ -100,6 +101,7 @@ class TrainResult:
     ch: float | None
     seconds: float
     history: list[dict] = field(default_factory=list)
+    secure_randomness: bool = True
 
     @property
     def relation(self) -> str | None:
@@ -159,9 +161,12 @@ def train(method: str | MethodSpec, data: TrainData, *, config: TrainConfig | No
     if data.n_classes < 2:
         raise DataError("The training labels hold a single class; nothing to learn.")
 
+    # Public randomness (init, dropout, public-batch order, C_h rows) follows --seed; the Poisson mask and
+    # the noise come from secret generators (fusiondp.privacy.randomness), never from the seed.
     torch.manual_seed(cfg.seed)
-    sampler = torch.Generator().manual_seed(cfg.seed * 2 + 1)
-    noise_gen = torch.Generator().manual_seed(cfg.seed * 2 + 2)
+    public_gen = torch.Generator().manual_seed(cfg.seed * 2 + 1)
+    secret = private_randomness(cfg.insecure_noise_seed)
+    sampler, noise_gen = secret.sampler, secret.noise
     if model is None:
         model = MLP(int(np.prod(data.x.shape[1:])), cfg.hidden, 1 if data.n_classes == 2 else data.n_classes,
                     cfg.dropout)
@@ -194,7 +199,7 @@ def train(method: str | MethodSpec, data: TrainData, *, config: TrainConfig | No
             raise ConfigError("The consistency term needs C_h: give config.ch or data.x_reference "
                               "(a public perturbation of the hybrid rows).")
         else:
-            ch = measure_ch(model, data.x_hybrid, data.x_reference, cfg.ch_quantile, sampler)
+            ch = measure_ch(model, data.x_hybrid, data.x_reference, cfg.ch_quantile, public_gen)
 
     opt: torch.optim.Optimizer
     if cfg.optimizer == "adam":
@@ -205,14 +210,16 @@ def train(method: str | MethodSpec, data: TrainData, *, config: TrainConfig | No
 
     start_step, history = 0, []
     if checkpoint is not None and Path(checkpoint).exists():
-        start_step, history, ch = _resume(Path(checkpoint), model, opt, sampler, noise_gen, spec, acct, ch)
+        start_step, history, ch = _resume(Path(checkpoint), model, opt, public_gen, secret, spec, acct, ch)
         term = per_sample_term(wrapper, spec, loss_fn, beta=cfg.beta, ch=ch) if spec.is_private else None
 
     pub_x = data.view(spec.public_rows) if spec.public_rows else None
     priv_x = data.x if spec.is_private else None
     priv_xt = data.view(spec.private_view) if spec.private_view else data.x
     pub_b = min(cfg.public_batch_size, n)
-    denom_record = float(b)
+    # Every private method divides the noised sum by the expected batch size b = qN, never the realised
+    # size: the realised size is not covered by the Poisson event (METHOD.md §3 step 4).
+    denom = float(b)
     sigma = acct.noise_multiplier if acct else 0.0
 
     t0 = time.perf_counter()
@@ -223,15 +230,13 @@ def train(method: str | MethodSpec, data: TrainData, *, config: TrainConfig | No
         epoch_loss: list[float] = []
         for t in range(start_step, total_steps):
             if pub_x is not None:
-                idx = torch.randperm(n, generator=sampler)[:pub_b]
+                idx = torch.randperm(n, generator=public_gen)[:pub_b]
                 px, py = pub_x[idx], data.y[idx]
             else:
                 px = py = None
             if spec.is_private:
                 mask = torch.rand(n, generator=sampler) < q
                 sel = mask.nonzero().squeeze(1)
-                m = int(sel.numel())
-                denom = denom_record if spec.level == "record" else float(max(m, 1))
                 batch = Batch(px, py, priv_x[sel], priv_xt[sel], data.y[sel], denom)
             else:
                 empty = data.x[:0]
@@ -257,8 +262,7 @@ def train(method: str | MethodSpec, data: TrainData, *, config: TrainConfig | No
                     info += f"  val {key}={row['val'][key]:.3f}"
                 bar.update(task, info=info)
                 if checkpoint is not None:
-                    _save_checkpoint(Path(checkpoint), model, opt, sampler, noise_gen, spec, acct, done,
-                                     history, ch)
+                    _save_checkpoint(Path(checkpoint), model, opt, public_gen, secret, spec, acct, done, history, ch)
                 if on_epoch:
                     on_epoch(row)
             bar.update(task, completed=done)
@@ -267,20 +271,24 @@ def train(method: str | MethodSpec, data: TrainData, *, config: TrainConfig | No
         raise BudgetError(f"Run spent epsilon={spent:.4f} above its budget {acct.target_epsilon}.")
     model.eval()
     return TrainResult(model=model, method=spec, config=cfg, plan=acct, epsilon=spent, steps=total_steps, ch=ch,
-                       seconds=time.perf_counter() - t0, history=history)
+                       seconds=time.perf_counter() - t0, history=history, secure_randomness=secret.secure)
 
 
-def _save_checkpoint(path: Path, model, opt, sampler, noise_gen, spec, acct, step_done, history, ch) -> None:
+def _save_checkpoint(path: Path, model, opt, public_gen, secret, spec, acct, step_done, history, ch) -> None:
+    # The secret generators' states are never written: a resumed run draws fresh secret generators.
+    # Only the test-only insecure mode keeps them, so that a resumed test run replays the full run exactly.
     state = {"version": CHECKPOINT_VERSION, "method": spec.name, "step": step_done,
              "plan": acct.to_dict() if acct else None, "model": model.state_dict(), "optimizer": opt.state_dict(),
-             "sampler": sampler.get_state(), "noise": noise_gen.get_state(), "torch_rng": torch.get_rng_state(),
+             "public_rng": public_gen.get_state(), "torch_rng": torch.get_rng_state(),
              "history": history, "ch": ch}
+    if not secret.secure:
+        state["insecure_rng"] = {"sampler": secret.sampler.get_state(), "noise": secret.noise.get_state()}
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(state, tmp)
     tmp.replace(path)
 
 
-def _resume(path: Path, model, opt, sampler, noise_gen, spec, acct, ch):
+def _resume(path: Path, model, opt, public_gen, secret, spec, acct, ch):
     state = torch.load(path, weights_only=False)
     if state.get("version") != CHECKPOINT_VERSION or state.get("method") != spec.name:
         raise ConfigError(f"Checkpoint {path} is for method {state.get('method')!r} (version "
@@ -290,7 +298,9 @@ def _resume(path: Path, model, opt, sampler, noise_gen, spec, acct, ch):
                           "resuming under another plan would misreport epsilon.")
     model.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
-    sampler.set_state(state["sampler"])
-    noise_gen.set_state(state["noise"])
+    public_gen.set_state(state["public_rng"])
+    if not secret.secure and "insecure_rng" in state:
+        secret.sampler.set_state(state["insecure_rng"]["sampler"])
+        secret.noise.set_state(state["insecure_rng"]["noise"])
     torch.set_rng_state(state["torch_rng"])
     return int(state["step"]), list(state["history"]), state["ch"] if state["ch"] is not None else ch
