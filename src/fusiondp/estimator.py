@@ -95,7 +95,8 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
         support_fraction: when ``fit`` gets neither ``support`` nor ``hybrid``,
             use this fraction of the rows of ``X`` (the first rows) as the public
             support set, as in the paper (about 10 %). Those rows' sensitive values
-            are then treated as public and they leave the private training set.
+            are then treated as public and they leave the private training set: NO
+            guarantee covers them, and ``privacy_record_["unprotected_rows"]`` says so.
             None (default) requires an explicit ``support`` or ``hybrid``.
         categorical: extra columns to one-hot encode.
         epochs, batch_size, public_batch_size, lr, clip, alpha, beta, hidden, dropout:
@@ -166,7 +167,9 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
             y: labels (public in this setting; only ``dpsgd`` protects them).
             support: public support set with every feature column (the imputer's only
                 source of sensitive values); disjoint from ``X``.
-            hybrid: a ready hybrid copy of ``X`` (same rows; sensitive columns imputed).
+            hybrid: a ready hybrid copy of ``X`` (same rows; sensitive columns imputed). With
+                ``hybrid``, ``support`` may still be given: it is then the public reference table on
+                which record-level ``dpsgd`` fits its preprocessing (required for ``dpsgd``).
         """
         import torch
 
@@ -201,11 +204,11 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
                              "column is needed to impute them from.")
         if len(pd.unique(y)) < 2:
             raise ValueError(f"Classifier can't train when only one class is present (y holds only {y[0]!r}).")
-        if hybrid is not None and support is not None:
-            raise ConfigError("Give support= or hybrid=, not both.")
         train = frame.assign(**{_TARGET: y})
         schema = Schema(_TARGET, names, categorical=self.categorical)
-        fingerprint = None
+        fingerprint, unprotected = None, None
+        if support is not None:
+            support = _frame(support, list(frame.columns) if not isinstance(support, pd.DataFrame) else None)
         if hybrid is not None:
             hybrid_df = _frame(hybrid, list(frame.columns)).assign(**{_TARGET: y})
         else:
@@ -218,8 +221,9 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
                     raise ValueError(f"support_fraction={self.support_fraction} leaves no usable support or "
                                      f"training rows among n_samples={len(frame)}.")
                 support, train = train.iloc[:k].reset_index(drop=True), train.iloc[k:].reset_index(drop=True)
-            else:
-                support = _frame(support, list(frame.columns) if not isinstance(support, pd.DataFrame) else None)
+                unprotected = {"count": k, "rows": f"the first {k} rows of X (support_fraction={self.support_fraction})",
+                               "why": "used in the clear as the public support set (imputer, preprocessing): "
+                                      "no privacy guarantee covers these rows"}
             from fusiondp.impute import make_hybrid
 
             hybrid_df = make_hybrid(train, support, schema, imputer=self.imputer, random_state=self.random_state,
@@ -236,11 +240,12 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
         threads = torch.get_num_threads()
         try:
             result, prepared, report = run(train, hybrid_df, schema, method=self.method, config=cfg,
-                                           progress=self.progress)
+                                           progress=self.progress, support_df=support)
         finally:
             torch.set_num_threads(threads)
         report["imputer"] = self.imputer if hybrid is None else "given hybrid table"
         report["support_fingerprint"] = fingerprint
+        report["unprotected_rows"] = unprotected
         self.model_ = result.model.eval()
         self.preprocessor_ = prepared.pre
         self.classes_ = np.asarray(prepared.labels.classes)

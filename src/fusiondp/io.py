@@ -58,7 +58,8 @@ def privacy_record(result, report: dict | None = None) -> dict:
     ε is ``None`` for `sgd_ori` (no guarantee at all, not "ε = 0"); the ε = 0 methods
     (`sgd_hybrid`, `sgd_pub`) read no sensitive value and record 0.
     """
-    from fusiondp.privacy.accounting import RELATION_TEXT
+    from fusiondp.privacy.accounting import epsilon_by_relation, relation_text
+    from fusiondp.privacy.randomness import INSECURE_TEXT, SECURE_TEXT
 
     spec, acct, cfg = result.method, result.plan, result.config
     report = report or {}
@@ -74,7 +75,7 @@ def privacy_record(result, report: dict | None = None) -> dict:
         "target_epsilon": acct.target_epsilon if acct else None,
         "delta": acct.delta if acct else None,
         "relation": acct.relation if acct else None,
-        "relation_text": RELATION_TEXT[acct.relation] if acct else (
+        "relation_text": relation_text(acct.relation, private_view=spec.private_view, level=spec.level) if acct else (
             "no formal privacy guarantee" if eps is None else
             "sensitive features are never read: feature-level epsilon = 0"),
         "accountant": report.get("accountant") or (acct.accountant if acct else None),
@@ -88,6 +89,13 @@ def privacy_record(result, report: dict | None = None) -> dict:
         "labels": report.get("labels") or (
             "labels are protected (record-level DP)" if spec.level == "record" and not spec.public_rows
             else "labels are read in the clear and get no protection"),
+        "epsilon_by_relation": report.get("epsilon_by_relation") or (
+            {r: {**v, "text": relation_text(r, private_view=spec.private_view, level=spec.level)}
+             for r, v in epsilon_by_relation(acct, spec.other_relations(acct.relation)).items()} if acct else {}),
+        "randomness": ((SECURE_TEXT if getattr(result, "secure_randomness", True) else INSECURE_TEXT)
+                       if spec.is_private else None),
+        "preprocessing_fitted_on": report.get("preprocessing_fitted_on"),
+        "unprotected_rows": report.get("unprotected_rows"),
         "dp_event": acct.event_json() if acct else None,
         "imputer": report.get("imputer"),
         "support_fingerprint": report.get("support_fingerprint"),

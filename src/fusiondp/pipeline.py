@@ -3,8 +3,11 @@
 Order of operations, chosen so that no original sensitive value reaches
 anything but the clipped, noised private term:
 
-1. check the schema and that the hybrid table is row-aligned with the training table;
-2. fit the preprocessor on the hybrid table (public) only;
+1. check the schema, that the hybrid table is row-aligned with the training table, and the input
+   guards of the privacy relation (`fusiondp.data.guards`);
+2. fit the preprocessor and the label classes on public data: the hybrid table for feature-level
+   methods; for record-level methods (`dpsgd`), which may not read any training row outside the noised
+   term, on a public reference table (the support set) only;
 3. encode original, hybrid, validation and test rows with it;
 4. build the public `noise` and `reference` views from the hybrid rows;
 5. train, then score validation and test rows.
@@ -23,9 +26,10 @@ from fusiondp import __version__
 from fusiondp.data.preprocess import Preprocessor
 from fusiondp.data.schema import Schema
 from fusiondp.data.tabular import check_hybrid_aligned
-from fusiondp.errors import DataError
+from fusiondp.errors import ConfigError, DataError
 from fusiondp.evaluate.metrics import classification_metrics, predict_scores
-from fusiondp.privacy.accounting import RELATION_TEXT
+from fusiondp.privacy.accounting import epsilon_by_relation, relation_text
+from fusiondp.privacy.randomness import INSECURE_TEXT, SECURE_TEXT
 from fusiondp.train.config import TrainConfig
 from fusiondp.train.engine import TrainData, TrainResult, train
 from fusiondp.train.methods import get_method
@@ -54,9 +58,10 @@ class LabelEncoder:
         index = {v: i for i, v in enumerate(self.classes)}
         out = y.map(lambda v: index.get(v, index.get(str(v))))
         if out.isna().any():
-            bad = y[out.isna()].iloc[0]
-            raise DataError(f"Target {y.name!r} of {what} holds value {bad!r} unseen in training labels "
-                            f"{self.classes}.")
+            # The value itself is not quoted: for a record-level run even a label is private.
+            row = int(np.flatnonzero(out.isna().to_numpy())[0])
+            raise DataError(f"Target {y.name!r} of {what} holds a value (first at row {row}) that is not among "
+                            f"the {len(self.classes)} classes fitted on public data.")
         return out.to_numpy(dtype=np.int64)
 
 
@@ -90,17 +95,41 @@ class Prepared:
     labels: LabelEncoder
     data: TrainData
     eval_sets: dict[str, tuple[torch.Tensor, torch.Tensor]]
+    fitted_on: str = "hybrid table (public)"
+
+
+RECORD_LEVEL_NEEDS_PUBLIC = (
+    "Record-level DP (dpsgd) may not fit preprocessing (scaling, fill values, categories, label classes) on "
+    "training rows: give a public reference table with every column, disjoint from the training rows "
+    "(CLI: --support FILE or --public-reference FILE; Python: support_df=...).")
 
 
 def prepare(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, seed: int = 0,
-            eval_frames: dict[str, pd.DataFrame] | None = None) -> Prepared:
-    """Validate, fit preprocessing on the hybrid table, and encode every view."""
+            eval_frames: dict[str, pd.DataFrame] | None = None, support_df: pd.DataFrame | None = None,
+            record_level: bool = False) -> Prepared:
+    """Validate, fit preprocessing on public data, and encode every view.
+
+    Args:
+        support_df: a public reference table (the support set), disjoint from the training rows.
+        record_level: fit preprocessing and label classes on `support_df` only (required for `dpsgd`,
+            whose guarantee covers whole records, public columns and labels included).
+    """
+    from fusiondp.data.guards import check_relation_inputs
+
     schema.check_columns(train_df)
     schema.check_drop(train_df, hybrid_df)
     schema = schema.bind(train_df)
     check_hybrid_aligned(train_df, hybrid_df, schema)
-    pre = Preprocessor.fit(hybrid_df, schema)
-    labels = LabelEncoder.fit(hybrid_df[schema.target])
+    check_relation_inputs(train_df, hybrid_df, schema, support=support_df)
+    if record_level:
+        if support_df is None:
+            raise ConfigError(RECORD_LEVEL_NEEDS_PUBLIC)
+        schema.check_columns(support_df, what="public reference (support) data")
+        fit_frame = support_df
+    else:
+        fit_frame = hybrid_df
+    pre = Preprocessor.fit(fit_frame, schema)
+    labels = LabelEncoder.fit(fit_frame[schema.target])
     x = pre.transform(train_df, what="training data")
     xh = pre.transform(hybrid_df, what="hybrid data")
     rng = np.random.default_rng(seed + 10_000)
@@ -114,7 +143,8 @@ def prepare(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, 
         schema.check_columns(frame, what=f"{name} data")
         evals[name] = (t(pre.transform(frame, what=f"{name} data")),
                        t(labels.transform(frame[schema.target], f"{name} data")))
-    return Prepared(pre, labels, data, evals)
+    fitted_on = "public reference (support) table only" if record_level else "hybrid table (public)"
+    return Prepared(pre, labels, data, evals, fitted_on)
 
 
 def report(result: TrainResult, prepared: Prepared, *, target_epsilon: float | None) -> dict:
@@ -123,6 +153,9 @@ def report(result: TrainResult, prepared: Prepared, *, target_epsilon: float | N
     metrics = {name: classification_metrics(y.numpy(), predict_scores(result.model, x))
                for name, (x, y) in prepared.eval_sets.items()}
     relation = acct.relation if acct else None
+    by_relation = epsilon_by_relation(acct, spec.other_relations(relation)) if acct else {}
+    for rel, entry in by_relation.items():
+        entry["text"] = relation_text(rel, private_view=spec.private_view, level=spec.level)
     labels_note = ("labels are protected (record-level DP)" if spec.level == "record" and not spec.public_rows
                    else "labels are read in the clear by the noise-free gradient and get no protection")
     return {
@@ -135,7 +168,13 @@ def report(result: TrainResult, prepared: Prepared, *, target_epsilon: float | N
         "target_epsilon": target_epsilon if spec.is_private else None,
         "delta": acct.delta if acct else None,
         "neighbouring": relation,
-        "neighbouring_text": RELATION_TEXT[relation] if relation else "no formal privacy guarantee",
+        "neighbouring_text": (relation_text(relation, private_view=spec.private_view, level=spec.level)
+                              if relation else "no formal privacy guarantee"),
+        # The same run's ε under every relation that applies to the method (same σ, q, steps, δ).
+        "epsilon_by_relation": by_relation,
+        "randomness": (SECURE_TEXT if result.secure_randomness else INSECURE_TEXT) if spec.is_private else None,
+        "secure_randomness": result.secure_randomness if spec.is_private else None,
+        "preprocessing_fitted_on": prepared.fitted_on,
         "accountant": f"dp-accounting {version('dp-accounting')} {acct.accountant.upper()}" if acct else None,
         "noise_multiplier": acct.noise_multiplier if acct else None,
         "sample_rate": acct.sample_rate if acct else None,
@@ -154,13 +193,19 @@ def report(result: TrainResult, prepared: Prepared, *, target_epsilon: float | N
 
 def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, method: str,
         config: TrainConfig | None = None, val_df: pd.DataFrame | None = None, test_df: pd.DataFrame | None = None,
-        progress: bool = True, checkpoint=None) -> tuple[TrainResult, Prepared, dict]:
-    """Prepare, train and report one run on frames."""
+        progress: bool = True, checkpoint=None, support_df: pd.DataFrame | None = None
+        ) -> tuple[TrainResult, Prepared, dict]:
+    """Prepare, train and report one run on frames.
+
+    `support_df` (the public support set) is checked to be disjoint from the training rows, and is
+    required by record-level methods (`dpsgd`), whose preprocessing is fitted on it alone.
+    """
     cfg = config or TrainConfig()
-    get_method(method)
+    spec = get_method(method)
     cfg.validate(len(train_df))
     frames = {k: v for k, v in (("val", val_df), ("test", test_df)) if v is not None}
-    prepared = prepare(train_df, hybrid_df, schema, seed=cfg.seed, eval_frames=frames)
+    prepared = prepare(train_df, hybrid_df, schema, seed=cfg.seed, eval_frames=frames, support_df=support_df,
+                       record_level=spec.needs_public_preprocessing)
     val = prepared.eval_sets.get("val")
     result = train(method, prepared.data, config=cfg, val=val, progress=progress, checkpoint=checkpoint)
     return result, prepared, report(result, prepared, target_epsilon=cfg.epsilon)

@@ -15,10 +15,21 @@ FAST = dict(progress=False, n_trees=10, folds=3, n_jobs=1, boosting_rounds=20)
 def test_same_rows_order_columns(train, support, schema):
     shuffled = train.sample(frac=1.0, random_state=0)
     hyb = make_hybrid(shuffled, support, schema, **FAST)
-    assert list(hyb.columns) == list(shuffled.columns)
+    kept = [c for c in shuffled.columns if c not in schema.drop]
+    assert list(hyb.columns) == kept  # dropped columns are never copied into the public hybrid
     assert hyb.index.equals(shuffled.index)
-    public = [c for c in shuffled.columns if c not in schema.sensitive]
+    public = [c for c in kept if c not in schema.sensitive]
     pd.testing.assert_frame_equal(hyb[public], shuffled[public])
+
+
+def test_dropped_columns_never_reach_the_hybrid(train, support):
+    """A dropped column may be a copy of a sensitive one (sepsis ICULOS_bin): it must not be copied out."""
+    from fusiondp.data.schema import Schema
+
+    t = train.assign(age_bin=(train["age"] // 10))
+    sch = Schema("y", ["age", "sex"], drop=["age_bin"])
+    hyb = make_hybrid(t, support.assign(age_bin=support["age"] // 10), sch, **FAST)
+    assert "age_bin" not in hyb.columns
 
 
 def test_poisoned_sensitive_values_leave_output_bit_identical(train, support, schema):

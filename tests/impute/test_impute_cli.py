@@ -29,7 +29,7 @@ def test_writes_hybrid(files, train):
     res = runner.invoke(app, args(files, "--imputer", "mean", "--onehot", "u1+u2", "--use-label"))
     assert res.exit_code == 0, res.output
     hyb = pd.read_csv(files / "out" / "hyb.csv")
-    assert list(hyb.columns) == list(train.columns) and len(hyb) == len(train)
+    assert list(hyb.columns) == [c for c in train.columns if c != "rowid"] and len(hyb) == len(train)  # --drop not copied
     assert ((hyb.u1 + hyb.u2) == 1).all()
     assert "wrote" in res.output
 

@@ -177,15 +177,16 @@ def accounted_epsilon(result: TrainResult) -> tuple[float | None, str]:
 
     * feature-level methods: the run's own ε (relation ``remove``, or ``replace`` if trained so;
       a remove-neighbour is also a replace-neighbour);
-    * record-level methods (`dpsgd`, `naive_fusion`): x⁺ vs x⁻ changes one record's features while
-      the record stays, i.e. the ``replace`` relation; its ε for the run's σ, q and steps is computed
-      by dp-accounting's PLD accountant (the RDP accountant cannot analyse it);
+    * record-level `dpsgd`: x⁺ vs x⁻ changes one record's features while the record stays, i.e. the
+      ``replace`` relation; its ε for the run's σ, q and steps is computed by dp-accounting's PLD
+      accountant (the RDP accountant cannot analyse it). `naive_fusion` is accounted under ``replace``
+      already (feature-level, see `MethodSpec.relation`);
     * non-private methods: 0 when the original rows are never read, else None (no guarantee).
     """
     spec, acct = result.method, result.plan
     if acct is None:
         return (None, "none (no formal guarantee)") if "original" in spec.views else (0.0, "never read (ε = 0)")
-    if spec.level == "record":
+    if acct.relation == "add_remove":
         eps = accounting.epsilon(noise_multiplier=acct.noise_multiplier, sample_rate=acct.sample_rate,
                                  steps=acct.steps, delta=acct.delta, relation="replace", accountant="pld")
         return float(eps), "replace"

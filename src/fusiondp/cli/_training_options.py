@@ -27,6 +27,9 @@ Hybrid = Annotated[Optional[Path], Opt("--hybrid", help="Hybrid copy of the trai
 Support = Annotated[Optional[Path], Opt("--support", help="Public support set: impute the hybrid on the fly "
                                         "instead of --hybrid.")]
 Imputer = Annotated[str, Opt("--imputer", help="Imputer used with --support.")]
+PublicReference = Annotated[Optional[Path], Opt(
+    "--public-reference", help="Public table with every column, disjoint from the training rows, on which "
+    "record-level dpsgd fits its preprocessing (default: the --support table).")]
 Drop = Annotated[str, Opt("--drop", help="Columns to ignore, comma-separated.")]
 Categorical = Annotated[str, Opt("--categorical", help="Extra columns to one-hot encode.")]
 Method = Annotated[str, Opt("--method", help=f"One of: {', '.join(METHODS)}.")]
@@ -53,6 +56,14 @@ def check_inputs(hybrid: Path | None, support: Path | None, epsilon: float) -> N
         raise ConfigError("Give exactly one of --hybrid (a ready hybrid table) or --support (impute on the fly).")
     if not math.isfinite(epsilon) or epsilon <= 0:
         raise ConfigError(f"Expected epsilon > 0, got epsilon={epsilon!r}.")
+
+
+def public_table(support: Path | None, public_reference: Path | None) -> pd.DataFrame | None:
+    """The public reference table: --public-reference if given, else the support set, else None."""
+    path = public_reference or support
+    if path is None:
+        return None
+    return read_table(path, what="public reference" if public_reference else "support")
 
 
 def hybrid_table(train_df: pd.DataFrame, hybrid: Path | None, support: Path | None, schema: Schema, *,

@@ -119,7 +119,11 @@ def canary(
                       optimizer=optimizer, clip=clip, alpha=alpha, beta=beta, radius=radius, epsilon=epsilon,
                       delta=delta, relation=relation, accountant=accountant, seed=seed)
     cfg.validate(len(train_df) + canaries)
-    prepared = prepare(train_df, hybrid_df, schema, seed=seed)
+    from fusiondp.train.methods import get_method
+
+    support_df = O.public_table(support, None)
+    prepared = prepare(train_df, hybrid_df, schema, seed=seed, support_df=support_df,
+                       record_level=get_method(method).needs_public_preprocessing)
     audit = canary_audit(prepared.data, prepared.pre.sensitive_mask(), method, cfg, m=canaries, magnitude=magnitude,
                          pattern=pattern, public_scale=public_scale, seed=seed, confidence=confidence,
                          progress=progress)

@@ -73,7 +73,7 @@ def run_demo(out_dir: Path, *, seed: int = 0, epsilon: float = 2.0, quick: bool 
     for m in methods:
         cfg = TrainConfig(**COMMON, **SETTINGS.get(m, SETTINGS["fusiondp"]), epsilon=epsilon, seed=seed)
         result, prepared, rep = run(f["train"], hybrid, data.schema, method=m, config=cfg, val_df=f["val"],
-                                    test_df=f["test"], progress=progress)
+                                    test_df=f["test"], progress=progress, support_df=f["support"])
         rep.update(extra)
         runs[m] = (result, prepared, rep)
     rows = []

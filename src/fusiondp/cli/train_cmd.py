@@ -35,6 +35,7 @@ def train(
     hybrid: O.Hybrid = None,
     support: O.Support = None,
     imputer: O.Imputer = "default",
+    public_reference: O.PublicReference = None,
     val: Annotated[Optional[Path], Opt("--val", help="Validation table (scored each epoch).")] = None,
     test: Annotated[Optional[Path], Opt("--test", help="Test table (scored once at the end).")] = None,
     drop: O.Drop = "",
@@ -75,14 +76,20 @@ def train(
     train_df = read_table(train, what="training")
     cfg.validate(len(train_df))
     evals = {k: read_table(p, what=k) for k, p in (("validation", val), ("test", test)) if p is not None}
+    public_df = O.public_table(support, public_reference)
     hybrid_df = O.hybrid_table(train_df, hybrid, support, schema, imputer=imputer, seed=seed, progress=progress)
     result, prepared, rep = run(train_df, hybrid_df, schema, method=method, config=cfg,
                                 val_df=evals.get("validation"), test_df=evals.get("test"), progress=progress,
-                                checkpoint=checkpoint)
+                                checkpoint=checkpoint, support_df=public_df)
     out.print(f"[bold]{rep['method']}[/]: " + (f"ε = {rep['epsilon']:.4f} (target {epsilon:g}), δ = {delta:g}, "
               f"{rep['neighbouring']} relation, {rep['accountant']}, σ = {rep['noise_multiplier']:.4f}"
               if rep["neighbouring"] else "no formal privacy guarantee" if rep["epsilon"] is None
               else "feature-level ε = 0: the sensitive values were never read"))
+    for rel, entry in rep.get("epsilon_by_relation", {}).items():
+        if rel != rep["neighbouring"]:
+            out.print(f"  same run under the {rel} relation: ε = {entry['epsilon']:.4f} ({entry['accountant'].upper()})")
+    if rep.get("secure_randomness") is False:
+        out.print(f"  [bold red]{rep['randomness']}[/]")
     for split, m in rep["metrics"].items():
         out.print(f"  {split}: " + "  ".join(f"{k}={v:.4f}" for k, v in m.items()))
     out.print(f"  {rep['steps']} steps in {rep['seconds']:.1f} s")

@@ -103,8 +103,12 @@ class Schema:
         return pub + list(self.sensitive)
 
     def public_view(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """`frame` with the sensitive columns removed: the only view an imputer may see."""
-        return frame.drop(columns=[c for c in self.sensitive if c in frame.columns])
+        """`frame` without its sensitive and dropped columns: the only view an imputer may see.
+
+        Dropped columns go too: they may be derived from a sensitive one (a binned copy), and whatever is
+        built from this view (the hybrid table) is public.
+        """
+        return frame.drop(columns=[c for c in (*self.sensitive, *self.drop) if c in frame.columns])
 
     def to_dict(self) -> dict:
         return {"target": self.target, "sensitive": list(self.sensitive), "drop": list(self.drop),

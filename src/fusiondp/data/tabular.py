@@ -29,8 +29,21 @@ def read_table(path: str | Path, *, what: str = "table") -> pd.DataFrame:
         raise DataError(f"Cannot parse {what} file {path}: {e}") from e
     if len(frame) == 0:
         raise DataError(f"{what} file has a header but no rows: {path}")
+    if path.suffix.lower() not in {".parquet", ".pq"}:
+        _check_csv_header(path, what)
     frame.columns = [str(c) for c in frame.columns]
     return frame
+
+
+def _check_csv_header(path: Path, what: str) -> None:
+    """pandas renames a repeated header ('Age', 'Age' -> 'Age', 'Age.1'); refuse it instead."""
+    import csv
+
+    from fusiondp.data.guards import check_unique_columns
+
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        header = next(csv.reader(f), [])
+    check_unique_columns(pd.DataFrame(columns=range(len(header))).set_axis(header, axis=1), f"{what} file {path}")
 
 
 def categorical_columns(frame: pd.DataFrame, schema: Schema, columns: list[str]) -> list[str]:

@@ -43,8 +43,8 @@ def make_hybrid(train: pd.DataFrame, support: pd.DataFrame, schema: Schema, *, i
         **kwargs: further options of the named imputer (e.g. model_path).
 
     Returns:
-        Same rows, index and order as `train`; `train`'s columns in their order,
-        sensitive columns replaced (sensitive columns absent from `train` are
+        Same rows, index and order as `train`; `train`'s columns in their order except the dropped
+        ones (never copied: they may be derived from a sensitive column), sensitive columns replaced (sensitive columns absent from `train` are
         appended at the end, in schema order).
 
     >>> import numpy as np
@@ -54,7 +54,7 @@ def make_hybrid(train: pd.DataFrame, support: pd.DataFrame, schema: Schema, *, i
     >>> make_hybrid(tr, sup, sch, imputer="mean", progress=False)["age"].tolist()
     [40.0, 40.0]
     """
-    columns = list(train.columns)  # names only, to restore the order
+    columns = [c for c in train.columns if c not in schema.drop]  # names only, to restore the order
     public = schema.public_view(train)
     del train  # from here on only the public view exists
     return _impute(public, support, schema, columns=columns, imputer=imputer, use_label=use_label, random_state=random_state,

@@ -46,6 +46,27 @@ RELATION_TEXT: dict[str, str] = {
     "add_remove": "record-level add/remove: an observer cannot tell whether a whole record was in the training set",
 }
 
+# What the zero-out relation compares a record's true sensitive values with, per private view of a method.
+_ZERO_OUT_REFERENCE = {"hybrid": "their imputed, public values",
+                       "noise": "the data-independent noise values that stand in for them (the method's noise view)"}
+
+
+def relation_text(relation: str, *, private_view: str | None = None, level: str = "feature") -> str:
+    """One sentence on what `relation` protects, for the method that was run.
+
+    >>> relation_text("remove", private_view="noise").endswith("(the method's noise view)")
+    True
+    """
+    if relation == "remove" and private_view in _ZERO_OUT_REFERENCE:
+        return ("feature-level, zero-out ('remove'): an observer cannot tell a record's true sensitive values "
+                f"from {_ZERO_OUT_REFERENCE[private_view]}")
+    if relation == "replace" and level == "record":
+        return ("replace-one of a whole record ('replace'): an observer cannot tell any two values of one "
+                "record (sensitive features, public features and label) apart; this covers the feature-level "
+                "replace relation for the sensitive columns")
+    return RELATION_TEXT[relation]
+
+
 ACCOUNTANTS = ("pld", "rdp")
 
 # The PLD accountant's default discretisation (1e-4) is used for reported ε. Calibration and
@@ -159,6 +180,22 @@ class AccountingPlan:
         return {"noise_multiplier": self.noise_multiplier, "sample_rate": self.sample_rate, "steps": self.steps,
                 "delta": self.delta, "relation": self.relation, "accountant": self.accountant,
                 "target_epsilon": self.target_epsilon}
+
+
+def epsilon_by_relation(p: AccountingPlan, relations: tuple[str, ...]) -> dict[str, dict]:
+    """ε of the same run (σ, q, steps, δ) under each relation in `relations`, plus the accounted one.
+
+    The run's own relation keeps its accountant; the others use PLD (the RDP accountant cannot analyse
+    Poisson sampling under replace-one). Each entry is ``{"epsilon", "accountant"}``.
+    """
+    out = {p.relation: {"epsilon": p.spent(), "accountant": p.accountant}}
+    for r in relations:
+        if r == p.relation:
+            continue
+        out[r] = {"epsilon": epsilon(noise_multiplier=p.noise_multiplier, sample_rate=p.sample_rate,
+                                     steps=p.steps, delta=p.delta, relation=r, accountant="pld"),
+                  "accountant": "pld"}
+    return out
 
 
 def plan(*, sample_rate: float, steps: int, delta: float, relation: str, accountant: str,

@@ -121,11 +121,16 @@ def privacy_statement(report: dict) -> str:
     level = "record-level" if rel == "add_remove" else "feature-level"
     what = (f"the values of {sensitive} in each training record" if rel != "add_remove"
             else "each whole training record (all its columns and its label)")
+    others = "".join(f" The same run under the {r} relation ({v.get('text', r).split(': ', 1)[-1]}) has "
+                     f"ε = {v['epsilon']:.2f} ({str(v.get('accountant', '')).upper()})."
+                     for r, v in (report.get("epsilon_by_relation") or {}).items() if r != rel)
+    randomness = f" Randomness: {report['randomness']}." if report.get("randomness") else ""
     return (f"This model ({method}) satisfies (ε = {eps:.2f}, δ = {delta:g}) {level} differential privacy: "
             f"{report.get('neighbouring_text', rel).split(': ', 1)[-1]}. Protected: {what}. The accountant "
             f"({report.get('accountant')}) computed ε from the full description of training: "
             f"{report.get('steps')} Poisson-sampled steps at rate q = {report.get('sample_rate', 0):.4g}, "
-            f"noise multiplier σ = {report.get('noise_multiplier', 0):.4g}, clipping norm C = {report.get('clip')}.")
+            f"noise multiplier σ = {report.get('noise_multiplier', 0):.4g}, clipping norm C = {report.get('clip')}."
+            f"{others}{randomness}")
 
 
 def _protection_lists(report: dict) -> tuple[list[str], list[str]]:

@@ -29,7 +29,8 @@ class MethodSpec:
         private_view: which x̃ the 'diff' term pairs with x: 'hybrid' or 'noise'.
         consistency: add β·R_i (representation consistency) inside the private term.
         mix: 'alpha' → g_pub + α·g_priv; 'convex' → (1−β)·g_pub + β·g_priv.
-        level: 'none', 'feature' (relation remove/replace) or 'record' (add/remove).
+        level: 'none', 'feature' (relation remove/replace) or 'record' (add/remove; nothing, not even
+            preprocessing, may read a training row outside the noised term).
         summary: one line for reports.
 
     >>> METHODS["fusiondp"].is_private
@@ -78,10 +79,43 @@ class MethodSpec:
         return pub, (alpha if self.public_rows else 1.0)
 
     def relation(self, requested: str) -> str:
-        """The neighbouring relation the run is accounted under."""
-        if self.level == "record":
-            return "add_remove"
+        """The neighbouring relation the run is accounted under, decided from what the method reads.
+
+        * a 'diff' term against a public view (fdp, fdp_fm, fusiondp): zero-out ('remove') or 'replace',
+          as requested: replacing a record's sensitive values by its public view zeroes its term;
+        * a 'loss' term with no noise-free gradient (dpsgd): record-level add/remove for 'remove'
+          (or replace-one of a whole record for 'replace');
+        * a 'loss' term beside a noise-free gradient on hybrid rows (naive_fusion): the hybrid gradient
+          reads every record's public columns and label in the clear, so there is no record-level
+          guarantee; for the sensitive columns the clipped ℓ(x) moves arbitrarily when they change,
+          which is the replace-one relation, whatever was requested.
+
+        >>> METHODS["naive_fusion"].relation("remove"), METHODS["dpsgd"].relation("remove")
+        ('replace', 'add_remove')
+        """
+        if self.private_term == "loss":
+            if self.public_rows is None:
+                return "add_remove" if requested == "remove" else "replace"
+            return "replace"
         return requested
+
+    def other_relations(self, relation: str) -> tuple[str, ...]:
+        """The relations whose ε a report shows beside the accounted one (same σ, q and steps).
+
+        Feature-level difference methods show both 'remove' and 'replace'; dpsgd shows its
+        record-level add/remove ε and its replace-one ε (what it guarantees for the sensitive
+        columns under the feature-level replace relation); naive_fusion only has 'replace'.
+        """
+        if self.private_term == "diff":
+            return tuple(r for r in ("remove", "replace") if r != relation)
+        if self.public_rows is None:
+            return tuple(r for r in ("add_remove", "replace") if r != relation)
+        return ()
+
+    @property
+    def needs_public_preprocessing(self) -> bool:
+        """Record-level methods may not fit anything on training rows, not even their public columns."""
+        return self.level == "record"
 
 
 METHODS: dict[str, MethodSpec] = {}
@@ -104,8 +138,9 @@ for _spec in (
                summary="plain SGD on public features, sensitive ones replaced by noise (epsilon = 0)"),
     MethodSpec("dpsgd", None, "loss", level="record",
                summary="standard DP-SGD on the original data (record-level DP, labels protected)"),
-    MethodSpec("naive_fusion", "hybrid", "loss", mix="convex", level="record",
-               summary="(1-beta) x hybrid SGD gradient + beta x DP-SGD gradient on the original data"),
+    MethodSpec("naive_fusion", "hybrid", "loss", mix="convex", level="feature",
+               summary="(1-beta) x hybrid SGD gradient + beta x DP-SGD gradient on the original data "
+                       "(feature-level, replace-one: the hybrid gradient reads public columns and labels)"),
     MethodSpec("fdp", "noise", "diff", "noise", level="feature",
                summary="FDP: private difference term against public features + noise, no foundation model"),
     MethodSpec("fdp_fm", "hybrid", "diff", "hybrid", level="feature",
