@@ -39,8 +39,8 @@ import numpy as np
 
 from fusiondp._validate import positive
 from fusiondp.errors import ConfigError
-from fusiondp.text._render import render_age, render_ethnicity, render_sex
-from fusiondp.text._rules import MONTHS
+from fusiondp.text._render import Slot, date_form, mask_with_slots, render_age, render_ethnicity, render_sex
+from fusiondp.text._rules import MONTHS, TITLES
 from fusiondp.text.spans import Span, SpanDetector, mask_spans
 
 __all__ = ["AGE_BINS", "DEFAULT_CUES", "HybridDoc", "RenderContext", "HybridTextGenerator"]
@@ -48,8 +48,9 @@ __all__ = ["AGE_BINS", "DEFAULT_CUES", "HybridDoc", "RenderContext", "HybridText
 #: Age groups (years, left-closed) predicted for a document; the rendered age is the
 #: expected value of the support-median age of each group under the predicted probabilities.
 AGE_BINS: tuple[float, ...] = (0, 2, 12, 18, 30, 45, 60, 75, 130)
-_COORD = re.compile(r"^\s*(?:,|and|or|/|vs\.?|versus|to|:|-)\s*(?:and\s+)?(?:[\w-]+\s+){0,2}$", re.IGNORECASE)
+_COORD = re.compile(r"^\s*(?:,|and|or|/|vs\.?|versus|than|to|:|-)\s*(?:and\s+)?(?:[\w-]+\s+){0,2}$", re.IGNORECASE)
 _FALLBACK_POOLS = {"place": ["the United States"], "name": ["Smith"], "date": ["1985"]}
+_TITLE = re.compile(rf"^(?:{'|'.join(TITLES)})\.?\s+")
 
 #: Prior knowledge that stands in for a foundation model's: public context words that make an
 #: attribute value more likely. Each entry is (regex, value, weight); a document's score for a
@@ -100,7 +101,9 @@ class RenderContext:
         return self.chosen[key]
 
 
-Renderer = Callable[[Span, str, RenderContext, "str | None"], str]
+#: ``renderer(slot, masked_document, context, avoid) -> replacement``: ``avoid`` is the value given to a
+#: coordinated slot of the same type just before ("[men] and [women]"), to be avoided when possible.
+Renderer = Callable[[Slot, str, RenderContext, "str | None"], str]
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,7 @@ def _doc_targets(spans: Sequence[Span]) -> dict[str, object]:
     ages = [s.value for s in spans if s.type == "age"]
     if ages:
         a = ages[0]
-        out["age"] = float(np.mean(a)) if isinstance(a, tuple) else float(a)
+        out["age"] = min(float(np.mean(a)) if isinstance(a, tuple) else float(a), AGE_BINS[-1])
     sexes = [s.value for s in spans if s.type == "sex"]
     if sexes:
         out["sex"] = Counter(sexes).most_common(1)[0][0]
@@ -198,7 +201,7 @@ class HybridTextGenerator:
         for s_list in spans:
             for s in s_list:
                 if s.type in ("place", "name"):
-                    pools[f"{s.type}:{s.rule}"].append(s.text)
+                    pools[s.type].append(_TITLE.sub("", s.text) if s.type == "name" else s.text)
         self.pools_ = {k: sorted(set(v)) for k, v in pools.items()}
         years = [int(y) for s_list in spans for s in s_list if s.type == "date"
                  for y in re.findall(r"\b(?:1[89]|20)\d\d\b", s.text)]
@@ -270,25 +273,33 @@ class HybridTextGenerator:
         return [self._render(t, s, m, p) for t, s, m, p in zip(texts, spans, masked, preds)]
 
     def _render(self, text: str, spans: list[Span], masked: str, pred: dict) -> HybridDoc:
+        """Fill every slot of the masked document; the original ``text`` is used only to check the spans.
+
+        Renderers receive a :class:`Slot` (type, position in the masked document), the masked document and
+        the document's predictions, never a span's text or value: the hybrid is a function of public
+        information (the text outside the detected spans, their positions and types) and the predictions,
+        which are themselves read from the masked text.
+        """
+        public, slots = mask_with_slots(text, spans)
         age = pred["age"]
         ctx = RenderContext(masked=masked, age=age, sex_proba=pred["sex_proba"],
                             ethnicity_proba=pred["ethnicity_proba"],
                             age_half_width=max(1.0, self.range_half_width * (age or 0.0)), year=self.year_,
                             pools={k: v for k, v in self.pools_.items()})
         parts, reps, last = [], [], 0
-        prev: dict[str, tuple[Span, str]] = {}
-        for s in spans:
+        prev: dict[str, tuple[Slot, str]] = {}
+        for slot in slots:
             coordinated_with = None
-            if s.type in prev and _COORD.match(text[prev[s.type][0].end:s.start]):
-                coordinated_with = prev[s.type][1]
-            renderer = self.renderers.get(s.type) or _DEFAULT_RENDERERS.get(s.type)
-            rep = renderer(s, text, ctx, coordinated_with) if renderer else f"[{s.type}]"
-            if s.type in ("sex", "ethnicity"):
-                prev[s.type] = (s, _value_of(s.type, rep, coordinated_with, ctx))
-            parts += [text[last:s.start], rep]
+            if slot.type in prev and _COORD.match(public[prev[slot.type][0].end:slot.start]):
+                coordinated_with = prev[slot.type][1]
+            renderer = self.renderers.get(slot.type) or _DEFAULT_RENDERERS.get(slot.type)
+            rep = renderer(slot, public, ctx, coordinated_with) if renderer else f"[{slot.type}]"
+            if slot.type in ("sex", "ethnicity"):
+                prev[slot.type] = (slot, _value_of(slot.type, coordinated_with, ctx))
+            parts += [public[last:slot.start], rep]
             reps.append(rep)
-            last = s.end
-        parts.append(text[last:])
+            last = slot.end
+        parts.append(public[last:])
         return HybridDoc("".join(parts), tuple(spans), tuple(reps),
                          {"age": age, "sex": (_ranked(ctx.sex_proba) or [None])[0],
                           "ethnicity": (_ranked(ctx.ethnicity_proba) or [None])[0]})
@@ -305,44 +316,49 @@ def _choose(proba: Mapping[str, float], avoid: str | None, universe: Sequence[st
     return ranked[0]
 
 
-def _value_of(kind: str, rep: str, coordinated_with: str | None, ctx: RenderContext) -> str:
+_SEXES = ("female", "male")
+_ETHNICITIES = ("white", "black", "asian", "hispanic")
+
+
+def _value_of(kind: str, coordinated_with: str | None, ctx: RenderContext) -> str:
     if kind == "sex":
-        return _choose(ctx.sex_proba, coordinated_with, ("female", "male"))
-    return _choose(ctx.ethnicity_proba, coordinated_with, ("white", "black", "asian", "hispanic"))
+        return _choose(ctx.sex_proba, coordinated_with, _SEXES)
+    return _choose(ctx.ethnicity_proba, coordinated_with, _ETHNICITIES)
 
 
-def _render_sex(span: Span, text: str, ctx: RenderContext, avoid: str | None) -> str:
-    return render_sex(span, text, _choose(ctx.sex_proba, avoid, ("female", "male")))
+def _render_sex(slot: Slot, masked: str, ctx: RenderContext, avoid: str | None) -> str:
+    return render_sex(slot, masked, _choose(ctx.sex_proba, avoid, _SEXES))
 
 
-def _render_ethnicity(span: Span, text: str, ctx: RenderContext, avoid: str | None) -> str:
-    return render_ethnicity(span, text, _choose(ctx.ethnicity_proba, avoid, ("white", "black", "asian", "hispanic")))
+def _render_ethnicity(slot: Slot, masked: str, ctx: RenderContext, avoid: str | None) -> str:
+    return render_ethnicity(slot, masked, _choose(ctx.ethnicity_proba, avoid, _ETHNICITIES))
 
 
-def _render_age(span: Span, text: str, ctx: RenderContext, avoid: str | None) -> str:
-    return render_age(span, text, ctx.age if ctx.age is not None else 50.0, ctx.age_half_width)
+def _render_age(slot: Slot, masked: str, ctx: RenderContext, avoid: str | None) -> str:
+    return render_age(slot, masked, ctx.age if ctx.age is not None else 50.0, ctx.age_half_width)
 
 
 def _render_pool(kind: str) -> Renderer:
-    def render(span: Span, text: str, ctx: RenderContext, avoid: str | None) -> str:
-        key = f"{kind}:{span.rule}"
-        pool = ctx.pools.get(key) or [v for k, vs in ctx.pools.items() if k.startswith(kind + ":") for v in vs]
-        return ctx.pick(key, sorted(pool) or _FALLBACK_POOLS[kind])
+    """Places and names: a support-split value per slot, chosen by a hash of the masked document and slot index."""
+    def render(slot: Slot, masked: str, ctx: RenderContext, avoid: str | None) -> str:
+        return ctx.pick(f"{kind}:{slot.index}", list(ctx.pools.get(kind) or _FALLBACK_POOLS[kind]))
     return render
 
 
-def _render_date(span: Span, text: str, ctx: RenderContext, avoid: str | None) -> str:
-    h = int(hashlib.sha1(f"date|{ctx.masked}".encode()).hexdigest()[:8], 16)
+def _render_date(slot: Slot, masked: str, ctx: RenderContext, avoid: str | None) -> str:
+    h = int(hashlib.sha1(f"date|{slot.index}|{ctx.masked}".encode()).hexdigest()[:8], 16)
     month, day, year = MONTHS[h % 12], 1 + h % 28, ctx.year
-    t = span.text
-    if re.match(r"\d{1,2}/\d{1,2}/", t):
-        return f"{1 + h % 12}/{day}/{str(year)[-2:] if len(t.rsplit('/', 1)[1]) == 2 else year}"
-    if re.match(r"[A-Z][a-z]+\.?\s", t):
-        if re.search(r"\d{4}", t):
-            return f"{month} {day}, {year}" if re.search(r"\s\d{1,2}(?:st|nd|rd|th)?,?\s", t) else f"{month} {year}"
-        return f"{month} {day}"
-    conn = re.search(r"\s*(?:-|–|to|and|through)\s*", t[4:])
-    return f"{year}{conn.group(0)}{year + 5}" if conn else f"{year}"
+    form = date_form(slot, masked)
+    if form == "day":
+        return f"{month} {day}, {year}"
+    if form == "range":
+        return f"{year} {'and' if _before_word(masked, slot) == 'between' else 'to'} {year + 5}"
+    return f"{year}"
+
+
+def _before_word(masked: str, slot: Slot) -> str:
+    words = re.findall(r"[A-Za-z]+", masked[:slot.start])
+    return words[-1].lower() if words else ""
 
 
 _DEFAULT_RENDERERS: dict[str, Renderer] = {"sex": _render_sex, "age": _render_age, "ethnicity": _render_ethnicity,
