@@ -116,3 +116,18 @@ def test_errors():
         HybridTextGenerator().fit([])
     with pytest.raises(ConfigError):
         HybridTextGenerator(min_docs=0).fit(SUPPORT)
+
+
+def test_privacy_statement_quotes_the_measured_recall(gen):
+    import json
+    from pathlib import Path
+
+    from fusiondp.text import hybrid, privacy_statement
+
+    record = json.loads(Path(hybrid.__file__).with_name("detection_recall.json").read_text())
+    text = gen.privacy_statement()
+    assert text == privacy_statement()
+    assert "stay verbatim" in text and "no formal guarantee covers them" in text
+    for t, c in record["types"].items():
+        assert f"{t} {c['found']}/{c['gold']}" in text
+    assert "Not measured" in text and "name" in text.split("Not measured")[1]

@@ -3,22 +3,33 @@
 This is Stage 1 of FusionDP for text (METHOD.md §2): x̃ = (x̂_priv, x_pub). For
 each document the sensitive spans are found (:mod:`fusiondp.text.spans`) and
 masked; a small predictor reads *only the masked document* and predicts the
-document's age group, sex and ethnicity; each span is then re-written in its own
-grammatical form with the predicted value (:mod:`fusiondp.text._render`).
+document's age group, sex and ethnicity; each slot is then filled with the
+predicted value in a form read from the masked text around it
+(:mod:`fusiondp.text._render`).
 
-What is treated as public: the text outside the spans, the span positions and
-types, and the value-independent form of each span (adjective or noun, plural,
-pronoun case, single age or range). What is private and never read: the span
-values (numbers, units, sex and ethnicity words, places, dates, names).
+What is treated as public: the text outside the detected spans, the span
+positions and types. What is private and never read by the predictor or the
+renderers: the span texts and values (numbers, units, sex and ethnicity words,
+pronouns, titles, places, dates, names). Renderers receive a
+:class:`~fusiondp.text._render.Slot` (type, position, index) and the masked
+document, so the form of a replacement (pronoun case, number, adjective or noun,
+age shape, single age or range) cannot depend on the word it replaces: a slot
+that held "grandmother", "boy", "him" or "hers" is written exactly like one that
+held "woman". The kinship or role a word carried is therefore not kept.
+
+Limits: detection is rule based, and a sensitive span it misses stays verbatim
+in the hybrid text. :func:`privacy_statement` says so with the measured recall
+(``python benchmarks/span_detection.py``).
 
 The predictor is TF-IDF over the masked text + one multinomial logistic
 regression per attribute, fitted on a *public support split* (its spans are used
 as targets: the support documents are public by assumption). Places, dates and
-names are not predicted from the text: they are drawn from the values seen in
-the support split, chosen by a hash of the masked document (so deterministic and
-public). Coordinated spans ("[men] and [women]", "[black] and [white]
-patients") receive different values; all other spans of one type in a document
-share one value, so pronouns and sex words agree.
+names are not predicted from the text: places and names are drawn from the
+values seen in the support split, dates from its median year, chosen by a hash
+of the masked document and the slot index (so deterministic and public).
+Coordinated slots ("[men] and [women]", "[black] and [white] patients") receive
+different values; all other slots of one type in a document share one value, so
+pronouns and sex words agree.
 
 >>> support = ["A 70-year-old man with angina; he was treated.", "A 30-year-old woman, pregnant; she was treated.",
 ...            "Elderly men with coronary disease.", "Pregnant women with eclampsia."] * 3
@@ -30,10 +41,12 @@ share one value, so pronouns and sex words agree.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -43,7 +56,8 @@ from fusiondp.text._render import Slot, date_form, mask_with_slots, render_age, 
 from fusiondp.text._rules import MONTHS, TITLES
 from fusiondp.text.spans import Span, SpanDetector, mask_spans
 
-__all__ = ["AGE_BINS", "DEFAULT_CUES", "HybridDoc", "RenderContext", "HybridTextGenerator"]
+__all__ = ["AGE_BINS", "DEFAULT_CUES", "HybridDoc", "RenderContext", "HybridTextGenerator", "detection_recall",
+           "privacy_statement"]
 
 #: Age groups (years, left-closed) predicted for a document; the rendered age is the
 #: expected value of the support-median age of each group under the predicted probabilities.
@@ -257,6 +271,10 @@ class HybridTextGenerator:
         return out
 
     # ---------------------------------------------------------------- rendering
+    def privacy_statement(self) -> str:
+        """:func:`privacy_statement` for this generator's detector (for reports and run records)."""
+        return privacy_statement(self.detector_ if hasattr(self, "detector_") else self.detector)
+
     def hybridize(self, text: str) -> HybridDoc:
         """The hybrid version of one document, with the replacements made."""
         return self._hybridize_many([text])[0]
@@ -303,6 +321,47 @@ class HybridTextGenerator:
         return HybridDoc("".join(parts), tuple(spans), tuple(reps),
                          {"age": age, "sex": (_ranked(ctx.sex_proba) or [None])[0],
                           "ethnicity": (_ranked(ctx.ethnicity_proba) or [None])[0]})
+
+
+_RECALL_FILE = Path(__file__).with_name("detection_recall.json")
+
+
+def detection_recall() -> dict[str, tuple[int, int]]:
+    """Measured detection recall per span type: ``{type: (found, gold)}`` on the hand-labelled abstracts.
+
+    Written by ``python benchmarks/span_detection.py`` (lenient matching); empty when the file is absent.
+    """
+    if not _RECALL_FILE.is_file():
+        return {}
+    record = json.loads(_RECALL_FILE.read_text())
+    return {t: (int(c["found"]), int(c["gold"])) for t, c in record.get("types", {}).items()}
+
+
+def privacy_statement(detector: SpanDetector | None = None) -> str:
+    """What the hybrid text protects and what it does not, with the measured detection recall.
+
+    Meant for any report or record of a text run: the hybrid document is a function of public information
+    (the text outside the detected spans, their positions and types, and predictions read from that masked
+    text), so the values of *detected* spans never reach it. A sensitive span the detector misses stays
+    verbatim in the hybrid text, in the public TF-IDF vocabulary and in everything fitted on them; the
+    feature-level (ε, δ) guarantee does not cover it.
+    """
+    types = (detector or SpanDetector.default()).types
+    recall = detection_recall()
+    parts = [f"{t} {recall[t][0]}/{recall[t][1]} ({recall[t][0] / recall[t][1]:.0%})"
+             for t in types if t in recall and recall[t][1]]
+    unmeasured = [t for t in types if t not in recall or not recall[t][1]]
+    text = ("Text hybrid: every detected sensitive span (" + ", ".join(types) + ") is re-written from public "
+            "information only (its type, the masked document around it, and attributes predicted from that "
+            "masked text); its value never reaches the hybrid text. Spans the rule-based detector misses stay "
+            "verbatim in the hybrid text and in the public TF-IDF vocabulary, and no formal guarantee covers them.")
+    if parts:
+        text += (" Measured detection recall (lenient, 50 hand-labelled Medical Abstracts, "
+                 "docs/results/span_detection.md): " + "; ".join(parts) + ".")
+    if unmeasured:
+        text += (" Not measured (no labelled examples): " + ", ".join(unmeasured) + "; names are found only after "
+                 "a title or a cue word (\"seen by\", \"Name:\") when the default rules are used.")
+    return text
 
 
 def _ranked(proba: Mapping[str, float]) -> list[str]:
