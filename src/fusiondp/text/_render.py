@@ -122,7 +122,7 @@ def _is_verb(tok: str) -> bool:
 
 
 def _is_content(tok: str) -> bool:
-    """A word that heads or modifies a noun phrase: not a function word, verb, participle, placeholder or punctuation."""
+    """A word that heads or modifies a noun phrase (not a function word, verb, participle, placeholder, sign)."""
     return (bool(re.match(r"[a-z]", tok)) and tok not in FUNCTION and not _is_verb(tok)
             and not (tok.endswith("ing") and len(tok) > 5))
 
@@ -179,7 +179,7 @@ _COORDINATORS = {"and", "or", ",", "/", "vs", "versus", "to", "nor"}
 
 
 def _coordinated_previous(masked: str, slot: Slot) -> Slot | None:
-    """The slot of the same type just before ``slot`` when only a coordinator separates them ("[men] and [women]")."""
+    """The slot of the same type just before ``slot`` if only a coordinator separates them ("[men] and [women]")."""
     m = re.search(r"\[" + re.escape(slot.type) + r"\](\s*(?:,|and|or|/|vs\.?|versus|to|nor)\s*)$",
                   masked[:slot.start])
     if m is None or m.group(1).strip() == "":
@@ -255,7 +255,8 @@ def age_form(slot: Slot, masked: str) -> AgeForm:
         return AgeForm("decade", False)  # "in [his] [50s]"
     if p in ARTICLES_SG or p in DET or after[0] in PEOPLE or after[0] == "[sex]":
         return AgeForm("adjective", is_range, connector)
-    if p in _AGE_CUES or any(t in _AGE_CUES - {"at", "to", "and", "(", "was", "were", "is", "="} for t in before[:3]):
+    near = _AGE_CUES - {"at", "to", "and", "(", "was", "were", "is", "="}  # cues that count up to 3 words back
+    if p in _AGE_CUES or any(t in near for t in before[:3]):
         return AgeForm("unit", is_range, connector)
     return AgeForm("of_age", is_range, connector)
 
