@@ -50,9 +50,10 @@ def test_context_drives_the_prediction(gen):
 
 def test_pronoun_case_and_capitalisation(gen):
     out = gen.transform(["Eclampsia in pregnancy. She was seen; her blood pressure fell and we told her to rest. "
-                         "Her sister came."])[0]
+                         "Her husband came."])[0]
+    # the form comes from the context; the kinship the word held ("husband") is not kept
     assert out == ("Eclampsia in pregnancy. She was seen; her blood pressure fell and we told her to rest. "
-                   "Her sister came.")
+                   "Her woman came.")
     out = gen.transform(["Angina and coronary stenosis. She was seen; her pain fell and we told her to rest."])[0]
     assert out == "Angina and coronary stenosis. He was seen; his pain fell and we told him to rest."
 
@@ -60,16 +61,17 @@ def test_pronoun_case_and_capitalisation(gen):
 def test_coordinated_spans_get_different_values(gen):
     out = gen.transform(["Angina in 20 men and 10 women; seven male and one female."])[0]
     assert "men and 10 women" in out or "women and 10 men" in out
-    assert "male and one female" in out or "female and one male" in out
+    assert "men and one woman" in out or "women and one man" in out
     eth = gen.transform(["Hypertension in black and white patients."])[0]
     a, b = eth.split(" patients")[0].split("in ")[1].split(" and ")
     assert a != b
 
 
 def test_age_forms(gen):
-    h = gen.hybridize("A 3-month-old boy with congenital heart disease, 18 years of age or aged 20 to 50 years.")
+    h = gen.hybridize("A 3-month-old boy with congenital heart disease, 18 years of age or aged between 20 and 50 "
+                      "years.")
     ages = [r for s, r in zip(h.spans, h.replacements) if s.type == "age"]
-    assert ages[0].endswith("-old") and ages[1].endswith("of age") and " to " in ages[2]
+    assert ages[0].endswith("-old") and ages[1].endswith("of age") and " and " in ages[2]
     infant = gen.hybridize("A 50-year-old boy with congenital heart disease and bronchiolitis; feeding problems.")
     assert infant.predicted["age"] < 50 and "50" not in infant.text
 
@@ -78,22 +80,26 @@ def test_age_forms(gen):
     ("a 54-year-old man", 0.25, "3-month-old"),
     ("a 3-month-old boy", 61.2, "61-year-old"),
     ("aged 65 years", 1.0, "12 months"),
-    ("aged 20 to 50 years", 40.0, "30 to 50 years"),
+    ("aged 20 to 50 years", 40.0, "40 years"),  # a range only where the context asks for one
+    ("aged between 20 and 50 years", 40.0, "30 and 50 years"),
+    ("ages from 20 to 50 years", 40.0, "30 to 50 years"),
     ("18 years of age", 30.0, "30 years of age"),
     ("Seventeen-year-old girls", 8.0, "8-year-old"),
 ])
 def test_render_age(text, years, expected):
-    from fusiondp.text._render import render_age
+    from fusiondp.text._render import mask_with_slots, render_age
     from fusiondp.text.spans import detect_spans
 
-    span = next(s for s in detect_spans(text) if s.type == "age")
-    assert render_age(span, text, years, half_width=10.0) == expected
+    masked, slots = mask_with_slots(text, detect_spans(text))
+    slot = next(s for s in slots if s.type == "age")
+    assert render_age(slot, masked, years, half_width=10.0) == expected
 
 
 def test_dates_and_places_come_from_public_pools(gen):
     h = gen.hybridize("Patients in Chicago from 1960 to 1962 and in Japan.")
     reps = dict(zip((s.text for s in h.spans), h.replacements))
-    assert reps["Chicago"] in {"Boston", "Japan"} and reps["1960 to 1962"].endswith(tuple("0123456789"))
+    assert reps["Chicago"] in {"Boston", "Japan"} and reps["Japan"] in {"Boston", "Japan"}
+    assert reps["1960 to 1962"].endswith(tuple("0123456789"))
     assert "1960" not in h.text
 
 
@@ -112,3 +118,18 @@ def test_errors():
         HybridTextGenerator().fit([])
     with pytest.raises(ConfigError):
         HybridTextGenerator(min_docs=0).fit(SUPPORT)
+
+
+def test_privacy_statement_quotes_the_measured_recall(gen):
+    import json
+    from pathlib import Path
+
+    from fusiondp.text import hybrid, privacy_statement
+
+    record = json.loads(Path(hybrid.__file__).with_name("detection_recall.json").read_text())
+    text = gen.privacy_statement()
+    assert text == privacy_statement()
+    assert "stay verbatim" in text and "no formal guarantee covers them" in text
+    for t, c in record["types"].items():
+        assert f"{t} {c['found']}/{c['gold']}" in text
+    assert "Not measured" in text and "name" in text.split("Not measured")[1]

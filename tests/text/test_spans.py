@@ -75,7 +75,26 @@ def test_ethnicity_needs_people_context():
 def test_dates_places_names():
     got = found("From January 1985 to 1989 in Boston, Dr. Smith treated 1990 patients.")
     assert got == [("January 1985", "date", "January 1985"), ("1989", "date", "1989"),
-                   ("Boston", "place", "Boston"), ("Smith", "name", "Smith")]
+                   ("Boston", "place", "Boston"), ("Dr. Smith", "name", "Dr. Smith")]
+
+
+def test_names_take_their_title_and_follow_cues():
+    # the title is part of the name span: "Mrs." would otherwise tell the sex in the hybrid text
+    assert found("Mrs. Mary Jones was admitted.") == [("Mrs. Mary Jones", "name", "Mrs. Mary Jones")]
+    assert found("Seen by John Smith today.") == [("John Smith", "name", "John Smith")]
+    assert found("Name: O'Brien.") == [("O'Brien", "name", "O'Brien")]
+    assert found("Seen by MRI and by The Lancet.") == []
+
+
+def test_age_detection_has_no_magnitude_limit():
+    assert found("A 130-year-old man.")[0] == ("130-year-old", "age", 130.0)
+    assert found("aged one hundred and five years")[0][2] == 105.0
+    assert found("aged 50 to 20 years")[0][2] == (20.0, 50.0)
+
+
+def test_broad_ethnicity_list():
+    assert [g[2] for g in found("Somali and Han Chinese patients; among Koreans and Jews.")] == [
+        "somali", "han", "chinese", "korean", "jewish"]
 
 
 def test_user_rule_adds_a_new_type_and_wins_ties_by_priority():

@@ -6,10 +6,11 @@
 """
 
 from fusiondp.text.corpus import Splits, TextTriples, load_medical_abstracts, make_triples, split_corpus
-from fusiondp.text.hybrid import HybridDoc, HybridTextGenerator
+from fusiondp.text.hybrid import HybridDoc, HybridTextGenerator, privacy_statement
 from fusiondp.text.model import TextClassifier, TextFeaturizer, encode_pairs
 from fusiondp.text.spans import Rule, Span, SpanDetector, detect_spans, mask_spans
 
 __all__ = ["Span", "Rule", "SpanDetector", "detect_spans", "mask_spans", "HybridTextGenerator", "HybridDoc",
+           "privacy_statement",
            "load_medical_abstracts", "split_corpus", "Splits", "TextTriples", "make_triples", "TextFeaturizer",
            "encode_pairs", "TextClassifier"]

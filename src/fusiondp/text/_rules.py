@@ -11,6 +11,13 @@ hand-labelling guide, docs/text.md):
 - sex: each sex or gender word or pronoun on its own: "[women]", "[she]",
   "[male]:[female] ratio".
 - ethnicity: the ethnicity word only: "[black] and [white] patients", "[Japanese] women".
+- name: the title with the name ("[Mrs. Jones]": a title tells the sex), or the name after a cue
+  ("seen by [John Smith]").
+
+Detection depends on the word by nature (a word list, a pattern): what these rules miss stays verbatim in
+the hybrid text. To keep that from hinging on the value, ages have no magnitude limit and number words
+run to the hundreds, ethnicity covers a broad list of groups and demonyms, and names are found from a
+title or a cue word whatever the name. Measured recall: docs/results/span_detection.md.
 """
 
 from __future__ import annotations
@@ -25,8 +32,11 @@ _UNITS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six"
           "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19}
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
          "ninety": 90}
-_WORD = (rf"(?:(?:{'|'.join(_TENS)})(?:[- ](?:{'|'.join(k for k in _UNITS if _UNITS[k] and _UNITS[k] < 10)}))?"
-         rf"|{'|'.join(sorted(_UNITS, key=len, reverse=True))})")
+_SMALL = (rf"(?:(?:{'|'.join(_TENS)})(?:[- ](?:{'|'.join(k for k in _UNITS if _UNITS[k] and _UNITS[k] < 10)}))?"
+          rf"|{'|'.join(sorted(_UNITS, key=len, reverse=True))})")
+# number words up to "nine hundred and ninety-nine": detection must not stop at a magnitude
+_WORD = (rf"(?:(?:(?:{'|'.join(k for k in _UNITS if 0 < _UNITS[k] < 10)})[- ])?hundred(?:[- ](?:and[- ])?{_SMALL})?"
+         rf"|{_SMALL})")
 NUM = rf"(?:\d+(?:\.\d+)?|{_WORD})"
 _UNIT_YEARS = {"year": 1.0, "yr": 1.0, "month": 1 / 12, "mo": 1 / 12, "week": 7 / 365.25, "wk": 7 / 365.25,
                "day": 1 / 365.25}
@@ -34,15 +44,18 @@ UNIT = r"(?:years?|yrs?|months?|mos?|weeks?|wks?|days?)"
 
 
 def parse_number(token: str) -> float:
-    """'54' -> 54.0, 'seventeen' -> 17.0, 'forty-two' -> 42.0."""
+    """'54' -> 54.0, 'seventeen' -> 17.0, 'forty-two' -> 42.0, 'one hundred and five' -> 105.0."""
     token = token.lower().strip()
     try:
         return float(token)
     except ValueError:
         pass
     total = 0
-    for part in re.split(r"[- ]", token):
-        total += _UNITS.get(part, 0) + _TENS.get(part, 0)
+    for part in re.split(r"[- ]+", token):
+        if part == "hundred":
+            total = max(total, 1) * 100
+        else:
+            total += _UNITS.get(part, 0) + _TENS.get(part, 0)
     return float(total)
 
 
@@ -51,16 +64,15 @@ def _unit_factor(unit: str | None) -> float:
     return _UNIT_YEARS.get(unit, 1.0)
 
 
-def _age_value(m: re.Match[str]) -> float | tuple[float, float] | None:
+def _age_value(m: re.Match[str]) -> float | tuple[float, float]:
+    # No plausibility filter (e.g. "ages above 125 are not ages"): whether a span is detected must not
+    # depend on its value, or the values the filter drops would stay verbatim in the hybrid text.
     f = _unit_factor(m.groupdict().get("unit"))
     lo = parse_number(m.group("n")) * f
     if m.groupdict().get("n2"):
         hi = parse_number(m.group("n2")) * f
-        if hi <= lo:
-            return None
-        return (round(lo, 2), round(hi, 2))
-    if lo > 125:
-        return None
+        if hi != lo:
+            return (round(min(lo, hi), 2), round(max(lo, hi), 2))
     return round(lo, 2)
 
 
@@ -89,12 +101,19 @@ def age_rules() -> list[Rule]:
 
 
 # ---------------------------------------------------------------- sex
+# Not paired: the hybrid never maps a word to its "opposite" (that would carry the kinship and age the
+# word holds); every detected word is re-rendered from the public context alone (fusiondp.text._render).
 FEMALE_WORDS = ("woman", "women", "female", "females", "girl", "girls", "mother", "mothers", "daughter",
                 "daughters", "sister", "sisters", "wife", "wives", "lady", "ladies", "housewife", "housewives",
-                "grandmother", "grandmothers", "aunt", "niece", "widow")
+                "grandmother", "grandmothers", "granddaughter", "granddaughters", "aunt", "aunts", "niece",
+                "nieces", "widow", "widows", "mom", "moms", "mum", "mums", "stepmother", "stepmothers",
+                "stepdaughter", "stepdaughters", "girlfriend", "girlfriends", "schoolgirl", "schoolgirls",
+                "bride", "brides", "fiancee", "fiancée")
 MALE_WORDS = ("man", "men", "male", "males", "boy", "boys", "father", "fathers", "son", "sons", "brother",
               "brothers", "husband", "husbands", "gentleman", "gentlemen", "grandfather", "grandfathers",
-              "uncle", "nephew", "widower")
+              "grandson", "grandsons", "uncle", "uncles", "nephew", "nephews", "widower", "widowers", "dad",
+              "dads", "stepfather", "stepfathers", "stepson", "stepsons", "boyfriend", "boyfriends", "schoolboy",
+              "schoolboys", "bridegroom", "bridegrooms", "fiance", "fiancé")
 FEMALE_PRONOUNS = ("she", "her", "hers", "herself")
 MALE_PRONOUNS = ("he", "his", "him", "himself")
 _SEX = {w: "female" for w in FEMALE_WORDS + FEMALE_PRONOUNS} | {w: "male" for w in MALE_WORDS + MALE_PRONOUNS}
@@ -133,12 +152,35 @@ ETHNICITY = {"caucasian": "white", "caucasians": "white", "whites": "white", "bl
              "asians": "asian", "native american": "native american", "native americans": "native american",
              "american indian": "native american", "american indians": "native american",
              "pacific islander": "pacific islander", "pacific islanders": "pacific islander"}
-# adjectives that name an ethnicity only before a word for people
-CONTEXTUAL = ("white", "black", "japanese", "chinese", "korean", "indian", "european", "african", "arab",
-              "jewish", "mexican", "filipino", "vietnamese", "thai", "turkish", "greek", "italian", "irish",
-              "scandinavian", "finnish", "swedish", "danish", "dutch", "german", "french", "spanish", "british",
-              "nigerian", "brazilian", "inuit", "aboriginal", "maori", "polynesian", "bantu", "pakistani",
-              "bedouin", "ashkenazi", "eskimo")
+# adjectives that name an ethnicity or national origin only before a word for people (a broad list, so
+# that detection does not hinge on a group being one of a few; what is not listed stays verbatim)
+CONTEXTUAL = ("white", "black", "brown", "indigenous", "aboriginal", "native", "tribal", "european", "african",
+              "american", "arab", "arabic", "jewish", "ashkenazi", "sephardic", "sephardi", "muslim", "hindu",
+              "sikh", "amish", "bedouin", "roma", "romani", "gypsy", "sami", "inuit", "eskimo", "maori",
+              "polynesian", "melanesian", "micronesian", "hawaiian", "samoan", "tongan", "fijian", "caribbean",
+              "creole", "mestizo", "mulatto", "bantu", "zulu", "xhosa", "yoruba", "igbo", "hausa", "hmong", "han",
+              "navajo", "cherokee", "hopi", "pima", "sioux", "apache", "chinese", "japanese", "korean",
+              "taiwanese", "mongolian", "tibetan", "vietnamese", "cambodian", "khmer", "laotian", "thai",
+              "burmese", "malay", "malaysian", "indonesian", "filipino", "singaporean", "indian", "pakistani",
+              "bangladeshi", "nepali", "nepalese", "sri lankan", "sinhalese", "tamil", "afghan", "iranian",
+              "persian", "iraqi", "kurdish", "turkish", "syrian", "lebanese", "palestinian", "israeli",
+              "jordanian", "saudi", "yemeni", "egyptian", "moroccan", "algerian", "tunisian", "libyan",
+              "sudanese", "ethiopian", "eritrean", "somali", "kenyan", "ugandan", "tanzanian", "rwandan",
+              "nigerian", "ghanaian", "senegalese", "malian", "cameroonian", "congolese", "angolan",
+              "zimbabwean", "zambian", "malawian", "mozambican", "south african", "mexican", "guatemalan",
+              "salvadoran", "honduran", "nicaraguan", "cuban", "puerto rican", "dominican", "haitian",
+              "jamaican", "colombian", "venezuelan", "ecuadorian", "peruvian", "bolivian", "chilean",
+              "argentinian", "argentine", "brazilian", "uruguayan", "paraguayan", "canadian", "british",
+              "english", "scottish", "welsh", "irish", "french", "german", "dutch", "belgian", "swiss",
+              "austrian", "italian", "spanish", "portuguese", "greek", "cypriot", "maltese", "scandinavian",
+              "nordic", "swedish", "norwegian", "danish", "finnish", "icelandic", "polish", "czech", "slovak",
+              "hungarian", "romanian", "bulgarian", "serbian", "croatian", "bosnian", "slovenian", "albanian",
+              "russian", "ukrainian", "belarusian", "lithuanian", "latvian", "estonian", "georgian",
+              "armenian", "azerbaijani", "kazakh", "uzbek", "australian", "new zealand")
+# demonyms whose plural names people ("Koreans", "Nigerians"): detected anywhere, like "whites"
+_PLURAL_DEMONYMS = {w + "s": w for w in CONTEXTUAL
+                    if w.endswith(("an", "i", "ab", "o")) and w not in ("roma", "han", "sami", "eskimo")}
+ETHNICITY |= {k: v for k, v in _PLURAL_DEMONYMS.items() if k not in ETHNICITY} | {"jews": "jewish", "arabs": "arab"}
 PEOPLE = (r"(?:patients?|subjects?|persons?|people|individuals?|population|populations|cohort|community|"
           r"communities|adults?|children|child|infants?|adolescents?|families|family|volunteers?|residents?|"
           r"descent|origin|ancestry|race|americans?|participants?|cases|controls|twins|workers|students|"
@@ -155,7 +197,7 @@ def ethnicity_rules() -> list[Rule]:
     """Ethnic group words; colour and nationality adjectives only before a word for people."""
     names = "|".join(sorted((re.escape(k).replace(r"\ ", r"[\s-]") for k in ETHNICITY), key=len, reverse=True))
     ctx = "|".join(CONTEXTUAL)
-    listed = rf"(?:\s*(?:,|and|or|/|vs\.?|versus)\s*(?:{ctx}|{names}))*"
+    listed = rf"(?:\s*(?:,|and|or|/|vs\.?|versus)?\s+(?:{ctx}|{names}))*"
     return [
         Rule("ethnicity_word", "ethnicity", rf"\b(?P<span>{names})\b", _eth_value, priority=1),
         Rule("ethnicity_adjective", "ethnicity",
@@ -244,11 +286,23 @@ def place_rules() -> list[Rule]:
     ]
 
 
+TITLES = ("Dr", "Mr", "Mrs", "Ms", "Miss", "Mx", "Prof", "Professor", "Sir", "Dame", "Madam", "Mister")
+# words after which a capitalised sequence is a person's name ("seen by John Smith", "Patient: Jane Doe")
+NAME_CUES = (r"(?i:named|called|name\s+(?:is|was)|name\s*:|patient\s*:|pt\s*:|signed\s+by|"
+             r"(?:seen|referred|attended|dictated|accompanied|visited)\s+by|dear)")
+_NAME_WORD = r"[A-Z](?:[a-z]|['’][A-Z])[A-Za-z'’-]*"
+
+
 def name_rules() -> list[Rule]:
-    """Personal names after a title ('Dr. Smith', 'Mrs. Jones')."""
-    return [Rule("name_title", "name",
-                 rf"\b(?:Dr|Mr|Mrs|Ms|Miss|Prof)\.?\s+(?!{_STOP}\b)(?P<span>[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\b",
-                 lambda m: m.group("span"), flags=0)]
+    """Personal names: a title and the name after it as one span ('[Mrs. Jones]': the title carries the
+    sex, so it is part of the value), or one to three capitalised words after a name cue ('seen by [John
+    Smith]'). Names with neither a title nor a cue are not detected."""
+    titles = "|".join(TITLES)
+    titled = rf"(?:{titles})\.?\s+(?!{_STOP}\b){_NAME_WORD}(?:\s+(?!{_STOP}\b){_NAME_WORD}){{0,2}}"
+    plain = rf"(?!(?:{titles}|{_STOP})\b){_NAME_WORD}(?:\s+(?!{_STOP}\b){_NAME_WORD}){{0,2}}"
+    return [Rule("name_title", "name", rf"\b(?P<span>{titled})\b", lambda m: m.group("span"), flags=0, priority=1),
+            Rule("name_cued", "name", rf"\b(?:{NAME_CUES})\s+(?P<span>{plain})\b", lambda m: m.group("span"),
+                 flags=0)]
 
 
 def default_rules() -> list[Rule]:
@@ -265,6 +319,8 @@ _ANIMALS = (r"(?:rats?|mice|mouse|rabbits?|dogs?|pigs?|swine|piglets?|monkeys?|h
 def default_exclusions() -> list[re.Pattern[str]]:
     """Contexts that are never personal sensitive spans."""
     return [
+        # the disease name "stiff-man syndrome"
+        re.compile(r"\bstiff-man\b", re.IGNORECASE),
         # named organisations and studies: "Women's Health Initiative", "Men's Health Study"
         re.compile(r"\b(?:Women|Men|Woman|Man|Mother|Father|Girls?|Boys?)(?:'s|s')?(?:\s+[A-Z][\w'-]*)*\s+"
                    r"(?:Initiative|Study|Trial|Hospital|Health|Center|Centre|Society|Association|Clinic|Foundation)\b"),

@@ -140,7 +140,9 @@ class TextTriples:
 def make_triples(frame: pd.DataFrame, rows: np.ndarray, generator: HybridTextGenerator) -> TextTriples:
     """(original, hybrid, label) for ``rows`` of ``frame``, using a fitted hybrid generator.
 
-    The generator must have been fitted on public documents only (the support split).
+    The generator must have been fitted on public documents only (the support split). Sensitive spans
+    the detector misses stay verbatim in the hybrid texts; ``generator.privacy_statement()`` says so with
+    the measured detection recall, for the record of a run.
     """
     texts = frame["text"].iloc[rows].tolist()
     return TextTriples(texts, generator.transform(texts), frame["label"].iloc[rows].to_numpy())

@@ -3,22 +3,33 @@
 This is Stage 1 of FusionDP for text (METHOD.md §2): x̃ = (x̂_priv, x_pub). For
 each document the sensitive spans are found (:mod:`fusiondp.text.spans`) and
 masked; a small predictor reads *only the masked document* and predicts the
-document's age group, sex and ethnicity; each span is then re-written in its own
-grammatical form with the predicted value (:mod:`fusiondp.text._render`).
+document's age group, sex and ethnicity; each slot is then filled with the
+predicted value in a form read from the masked text around it
+(:mod:`fusiondp.text._render`).
 
-What is treated as public: the text outside the spans, the span positions and
-types, and the value-independent form of each span (adjective or noun, plural,
-pronoun case, single age or range). What is private and never read: the span
-values (numbers, units, sex and ethnicity words, places, dates, names).
+What is treated as public: the text outside the detected spans, the span
+positions and types. What is private and never read by the predictor or the
+renderers: the span texts and values (numbers, units, sex and ethnicity words,
+pronouns, titles, places, dates, names). Renderers receive a
+:class:`~fusiondp.text._render.Slot` (type, position, index) and the masked
+document, so the form of a replacement (pronoun case, number, adjective or noun,
+age shape, single age or range) cannot depend on the word it replaces: a slot
+that held "grandmother", "boy", "him" or "hers" is written exactly like one that
+held "woman". The kinship or role a word carried is therefore not kept.
+
+Limits: detection is rule based, and a sensitive span it misses stays verbatim
+in the hybrid text. :func:`privacy_statement` says so with the measured recall
+(``python benchmarks/span_detection.py``).
 
 The predictor is TF-IDF over the masked text + one multinomial logistic
 regression per attribute, fitted on a *public support split* (its spans are used
 as targets: the support documents are public by assumption). Places, dates and
-names are not predicted from the text: they are drawn from the values seen in
-the support split, chosen by a hash of the masked document (so deterministic and
-public). Coordinated spans ("[men] and [women]", "[black] and [white]
-patients") receive different values; all other spans of one type in a document
-share one value, so pronouns and sex words agree.
+names are not predicted from the text: places and names are drawn from the
+values seen in the support split, dates from its median year, chosen by a hash
+of the masked document and the slot index (so deterministic and public).
+Coordinated slots ("[men] and [women]", "[black] and [white] patients") receive
+different values; all other slots of one type in a document share one value, so
+pronouns and sex words agree.
 
 >>> support = ["A 70-year-old man with angina; he was treated.", "A 30-year-old woman, pregnant; she was treated.",
 ...            "Elderly men with coronary disease.", "Pregnant women with eclampsia."] * 3
@@ -30,26 +41,30 @@ share one value, so pronouns and sex words agree.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from fusiondp._validate import positive
 from fusiondp.errors import ConfigError
-from fusiondp.text._render import render_age, render_ethnicity, render_sex
-from fusiondp.text._rules import MONTHS
+from fusiondp.text._render import Slot, date_form, mask_with_slots, render_age, render_ethnicity, render_sex
+from fusiondp.text._rules import MONTHS, TITLES
 from fusiondp.text.spans import Span, SpanDetector, mask_spans
 
-__all__ = ["AGE_BINS", "DEFAULT_CUES", "HybridDoc", "RenderContext", "HybridTextGenerator"]
+__all__ = ["AGE_BINS", "DEFAULT_CUES", "HybridDoc", "RenderContext", "HybridTextGenerator", "detection_recall",
+           "privacy_statement"]
 
 #: Age groups (years, left-closed) predicted for a document; the rendered age is the
 #: expected value of the support-median age of each group under the predicted probabilities.
 AGE_BINS: tuple[float, ...] = (0, 2, 12, 18, 30, 45, 60, 75, 130)
-_COORD = re.compile(r"^\s*(?:,|and|or|/|vs\.?|versus|to|:|-)\s*(?:and\s+)?(?:[\w-]+\s+){0,2}$", re.IGNORECASE)
+_COORD = re.compile(r"^\s*(?:,|and|or|/|vs\.?|versus|than|to|:|-)\s*(?:and\s+)?(?:[\w-]+\s+){0,2}$", re.IGNORECASE)
 _FALLBACK_POOLS = {"place": ["the United States"], "name": ["Smith"], "date": ["1985"]}
+_TITLE = re.compile(rf"^(?:{'|'.join(TITLES)})\.?\s+")
 
 #: Prior knowledge that stands in for a foundation model's: public context words that make an
 #: attribute value more likely. Each entry is (regex, value, weight); a document's score for a
@@ -100,7 +115,9 @@ class RenderContext:
         return self.chosen[key]
 
 
-Renderer = Callable[[Span, str, RenderContext, "str | None"], str]
+#: ``renderer(slot, masked_document, context, avoid) -> replacement``: ``avoid`` is the value given to a
+#: coordinated slot of the same type just before ("[men] and [women]"), to be avoided when possible.
+Renderer = Callable[[Slot, str, RenderContext, "str | None"], str]
 
 
 @dataclass(frozen=True)
@@ -119,7 +136,7 @@ def _doc_targets(spans: Sequence[Span]) -> dict[str, object]:
     ages = [s.value for s in spans if s.type == "age"]
     if ages:
         a = ages[0]
-        out["age"] = float(np.mean(a)) if isinstance(a, tuple) else float(a)
+        out["age"] = min(float(np.mean(a)) if isinstance(a, tuple) else float(a), AGE_BINS[-1])
     sexes = [s.value for s in spans if s.type == "sex"]
     if sexes:
         out["sex"] = Counter(sexes).most_common(1)[0][0]
@@ -198,7 +215,7 @@ class HybridTextGenerator:
         for s_list in spans:
             for s in s_list:
                 if s.type in ("place", "name"):
-                    pools[f"{s.type}:{s.rule}"].append(s.text)
+                    pools[s.type].append(_TITLE.sub("", s.text) if s.type == "name" else s.text)
         self.pools_ = {k: sorted(set(v)) for k, v in pools.items()}
         years = [int(y) for s_list in spans for s in s_list if s.type == "date"
                  for y in re.findall(r"\b(?:1[89]|20)\d\d\b", s.text)]
@@ -254,6 +271,10 @@ class HybridTextGenerator:
         return out
 
     # ---------------------------------------------------------------- rendering
+    def privacy_statement(self) -> str:
+        """:func:`privacy_statement` for this generator's detector (for reports and run records)."""
+        return privacy_statement(self.detector_ if hasattr(self, "detector_") else self.detector)
+
     def hybridize(self, text: str) -> HybridDoc:
         """The hybrid version of one document, with the replacements made."""
         return self._hybridize_many([text])[0]
@@ -270,28 +291,77 @@ class HybridTextGenerator:
         return [self._render(t, s, m, p) for t, s, m, p in zip(texts, spans, masked, preds)]
 
     def _render(self, text: str, spans: list[Span], masked: str, pred: dict) -> HybridDoc:
+        """Fill every slot of the masked document; the original ``text`` is used only to check the spans.
+
+        Renderers receive a :class:`Slot` (type, position in the masked document), the masked document and
+        the document's predictions, never a span's text or value: the hybrid is a function of public
+        information (the text outside the detected spans, their positions and types) and the predictions,
+        which are themselves read from the masked text.
+        """
+        public, slots = mask_with_slots(text, spans)
         age = pred["age"]
         ctx = RenderContext(masked=masked, age=age, sex_proba=pred["sex_proba"],
                             ethnicity_proba=pred["ethnicity_proba"],
                             age_half_width=max(1.0, self.range_half_width * (age or 0.0)), year=self.year_,
                             pools={k: v for k, v in self.pools_.items()})
         parts, reps, last = [], [], 0
-        prev: dict[str, tuple[Span, str]] = {}
-        for s in spans:
+        prev: dict[str, tuple[Slot, str]] = {}
+        for slot in slots:
             coordinated_with = None
-            if s.type in prev and _COORD.match(text[prev[s.type][0].end:s.start]):
-                coordinated_with = prev[s.type][1]
-            renderer = self.renderers.get(s.type) or _DEFAULT_RENDERERS.get(s.type)
-            rep = renderer(s, text, ctx, coordinated_with) if renderer else f"[{s.type}]"
-            if s.type in ("sex", "ethnicity"):
-                prev[s.type] = (s, _value_of(s.type, rep, coordinated_with, ctx))
-            parts += [text[last:s.start], rep]
+            if slot.type in prev and _COORD.match(public[prev[slot.type][0].end:slot.start]):
+                coordinated_with = prev[slot.type][1]
+            renderer = self.renderers.get(slot.type) or _DEFAULT_RENDERERS.get(slot.type)
+            rep = renderer(slot, public, ctx, coordinated_with) if renderer else f"[{slot.type}]"
+            if slot.type in ("sex", "ethnicity"):
+                prev[slot.type] = (slot, _value_of(slot.type, coordinated_with, ctx))
+            parts += [public[last:slot.start], rep]
             reps.append(rep)
-            last = s.end
-        parts.append(text[last:])
+            last = slot.end
+        parts.append(public[last:])
         return HybridDoc("".join(parts), tuple(spans), tuple(reps),
                          {"age": age, "sex": (_ranked(ctx.sex_proba) or [None])[0],
                           "ethnicity": (_ranked(ctx.ethnicity_proba) or [None])[0]})
+
+
+_RECALL_FILE = Path(__file__).with_name("detection_recall.json")
+
+
+def detection_recall() -> dict[str, tuple[int, int]]:
+    """Measured detection recall per span type: ``{type: (found, gold)}`` on the hand-labelled abstracts.
+
+    Written by ``python benchmarks/span_detection.py`` (lenient matching); empty when the file is absent.
+    """
+    if not _RECALL_FILE.is_file():
+        return {}
+    record = json.loads(_RECALL_FILE.read_text())
+    return {t: (int(c["found"]), int(c["gold"])) for t, c in record.get("types", {}).items()}
+
+
+def privacy_statement(detector: SpanDetector | None = None) -> str:
+    """What the hybrid text protects and what it does not, with the measured detection recall.
+
+    Meant for any report or record of a text run: the hybrid document is a function of public information
+    (the text outside the detected spans, their positions and types, and predictions read from that masked
+    text), so the values of *detected* spans never reach it. A sensitive span the detector misses stays
+    verbatim in the hybrid text, in the public TF-IDF vocabulary and in everything fitted on them; the
+    feature-level (ε, δ) guarantee does not cover it.
+    """
+    types = (detector or SpanDetector.default()).types
+    recall = detection_recall()
+    parts = [f"{t} {recall[t][0]}/{recall[t][1]} ({recall[t][0] / recall[t][1]:.0%})"
+             for t in types if t in recall and recall[t][1]]
+    unmeasured = [t for t in types if t not in recall or not recall[t][1]]
+    text = ("Text hybrid: every detected sensitive span (" + ", ".join(types) + ") is re-written from public "
+            "information only (its type, the masked document around it, and attributes predicted from that "
+            "masked text); its value never reaches the hybrid text. Spans the rule-based detector misses stay "
+            "verbatim in the hybrid text and in the public TF-IDF vocabulary, and no formal guarantee covers them.")
+    if parts:
+        text += (" Measured detection recall (lenient, 50 hand-labelled Medical Abstracts, "
+                 "docs/results/span_detection.md): " + "; ".join(parts) + ".")
+    if unmeasured:
+        text += (" Not measured (no labelled examples): " + ", ".join(unmeasured) + "; names are found only after "
+                 "a title or a cue word (\"seen by\", \"Name:\") when the default rules are used.")
+    return text
 
 
 def _ranked(proba: Mapping[str, float]) -> list[str]:
@@ -305,44 +375,49 @@ def _choose(proba: Mapping[str, float], avoid: str | None, universe: Sequence[st
     return ranked[0]
 
 
-def _value_of(kind: str, rep: str, coordinated_with: str | None, ctx: RenderContext) -> str:
+_SEXES = ("female", "male")
+_ETHNICITIES = ("white", "black", "asian", "hispanic")
+
+
+def _value_of(kind: str, coordinated_with: str | None, ctx: RenderContext) -> str:
     if kind == "sex":
-        return _choose(ctx.sex_proba, coordinated_with, ("female", "male"))
-    return _choose(ctx.ethnicity_proba, coordinated_with, ("white", "black", "asian", "hispanic"))
+        return _choose(ctx.sex_proba, coordinated_with, _SEXES)
+    return _choose(ctx.ethnicity_proba, coordinated_with, _ETHNICITIES)
 
 
-def _render_sex(span: Span, text: str, ctx: RenderContext, avoid: str | None) -> str:
-    return render_sex(span, text, _choose(ctx.sex_proba, avoid, ("female", "male")))
+def _render_sex(slot: Slot, masked: str, ctx: RenderContext, avoid: str | None) -> str:
+    return render_sex(slot, masked, _choose(ctx.sex_proba, avoid, _SEXES))
 
 
-def _render_ethnicity(span: Span, text: str, ctx: RenderContext, avoid: str | None) -> str:
-    return render_ethnicity(span, text, _choose(ctx.ethnicity_proba, avoid, ("white", "black", "asian", "hispanic")))
+def _render_ethnicity(slot: Slot, masked: str, ctx: RenderContext, avoid: str | None) -> str:
+    return render_ethnicity(slot, masked, _choose(ctx.ethnicity_proba, avoid, _ETHNICITIES))
 
 
-def _render_age(span: Span, text: str, ctx: RenderContext, avoid: str | None) -> str:
-    return render_age(span, text, ctx.age if ctx.age is not None else 50.0, ctx.age_half_width)
+def _render_age(slot: Slot, masked: str, ctx: RenderContext, avoid: str | None) -> str:
+    return render_age(slot, masked, ctx.age if ctx.age is not None else 50.0, ctx.age_half_width)
 
 
 def _render_pool(kind: str) -> Renderer:
-    def render(span: Span, text: str, ctx: RenderContext, avoid: str | None) -> str:
-        key = f"{kind}:{span.rule}"
-        pool = ctx.pools.get(key) or [v for k, vs in ctx.pools.items() if k.startswith(kind + ":") for v in vs]
-        return ctx.pick(key, sorted(pool) or _FALLBACK_POOLS[kind])
+    """Places and names: a support-split value per slot, chosen by a hash of the masked document and slot index."""
+    def render(slot: Slot, masked: str, ctx: RenderContext, avoid: str | None) -> str:
+        return ctx.pick(f"{kind}:{slot.index}", list(ctx.pools.get(kind) or _FALLBACK_POOLS[kind]))
     return render
 
 
-def _render_date(span: Span, text: str, ctx: RenderContext, avoid: str | None) -> str:
-    h = int(hashlib.sha1(f"date|{ctx.masked}".encode()).hexdigest()[:8], 16)
+def _render_date(slot: Slot, masked: str, ctx: RenderContext, avoid: str | None) -> str:
+    h = int(hashlib.sha1(f"date|{slot.index}|{ctx.masked}".encode()).hexdigest()[:8], 16)
     month, day, year = MONTHS[h % 12], 1 + h % 28, ctx.year
-    t = span.text
-    if re.match(r"\d{1,2}/\d{1,2}/", t):
-        return f"{1 + h % 12}/{day}/{str(year)[-2:] if len(t.rsplit('/', 1)[1]) == 2 else year}"
-    if re.match(r"[A-Z][a-z]+\.?\s", t):
-        if re.search(r"\d{4}", t):
-            return f"{month} {day}, {year}" if re.search(r"\s\d{1,2}(?:st|nd|rd|th)?,?\s", t) else f"{month} {year}"
-        return f"{month} {day}"
-    conn = re.search(r"\s*(?:-|–|to|and|through)\s*", t[4:])
-    return f"{year}{conn.group(0)}{year + 5}" if conn else f"{year}"
+    form = date_form(slot, masked)
+    if form == "day":
+        return f"{month} {day}, {year}"
+    if form == "range":
+        return f"{year} {'and' if _before_word(masked, slot) == 'between' else 'to'} {year + 5}"
+    return f"{year}"
+
+
+def _before_word(masked: str, slot: Slot) -> str:
+    words = re.findall(r"[A-Za-z]+", masked[:slot.start])
+    return words[-1].lower() if words else ""
 
 
 _DEFAULT_RENDERERS: dict[str, Renderer] = {"sex": _render_sex, "age": _render_age, "ethnicity": _render_ethnicity,
