@@ -49,6 +49,16 @@ def test_two_fits_with_one_random_state_differ():
     assert not torch.equal(wa, wb)
 
 
+def test_support_fraction_rows_are_named_unprotected():
+    X, y = _xy()
+    clf = FusionDPClassifier(sensitive=list(SENSITIVE), support_fraction=0.3, imputer="mean", **FAST).fit(X, y)
+    rows = clf.privacy_record_["unprotected_rows"]
+    assert rows["count"] == 90 and "no privacy guarantee" in rows["why"]
+    support = make_table(80, seed=7).drop(columns=["y", "id"])
+    clf = FusionDPClassifier(sensitive=list(SENSITIVE), imputer="mean", **FAST).fit(X, y, support=support)
+    assert clf.privacy_record_["unprotected_rows"] is None
+
+
 def _xy(n=300, seed=0):
     t = make_table(n, seed=seed)
     return t.drop(columns=["y", "id"]), t["y"]
