@@ -24,7 +24,7 @@ from fusiondp.data.preprocess import Preprocessor
 from fusiondp.data.schema import Schema
 from fusiondp.data.tabular import check_hybrid_aligned
 from fusiondp.errors import DataError
-from fusiondp.evaluate.metrics import classification_metrics, predict_scores
+from fusiondp.evaluate.metrics import evaluate_splits
 from fusiondp.privacy.accounting import RELATION_TEXT
 from fusiondp.train.config import TrainConfig
 from fusiondp.train.engine import TrainData, TrainResult, train
@@ -120,8 +120,7 @@ def prepare(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, 
 def report(result: TrainResult, prepared: Prepared, *, target_epsilon: float | None) -> dict:
     """The JSON report of a run: privacy statement, settings, metrics and history."""
     spec, acct = result.method, result.plan
-    metrics = {name: classification_metrics(y.numpy(), predict_scores(result.model, x))
-               for name, (x, y) in prepared.eval_sets.items()}
+    metrics = evaluate_splits(result.model, prepared.eval_sets)  # binary threshold chosen on "val" only
     relation = acct.relation if acct else None
     labels_note = ("labels are protected (record-level DP)" if spec.level == "record" and not spec.public_rows
                    else "labels are read in the clear by the noise-free gradient and get no protection")

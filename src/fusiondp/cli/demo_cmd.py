@@ -79,7 +79,7 @@ def run_demo(out_dir: Path, *, seed: int = 0, epsilon: float = 2.0, quick: bool 
     rows = []
     for m, (result, _, rep) in runs.items():
         test = rep["metrics"]["test"]
-        rows.append({"method": m, "auroc": test["auroc"], "aupr": test["aupr"], "f1": test["f1"],
+        rows.append({"method": m, "auroc": test["auroc"], "aupr": test["aupr"], "f1": test.get("f1_val_threshold"),
                      "accuracy": test["accuracy"], "epsilon": rep["epsilon"] if rep["neighbouring"] else None,
                      "delta": rep["delta"], "relation": rep["neighbouring"], "accountant": rep["accountant"],
                      "seconds": rep["seconds"]})
@@ -96,12 +96,12 @@ def run_demo(out_dir: Path, *, seed: int = 0, epsilon: float = 2.0, quick: bool 
 
 def _table(rows: list[dict]) -> Table:
     t = Table(title="Synthetic ICU mortality, test split", title_justify="left")
-    for col in ("method", "AUROC", "AUPR", "F1", "ε", "δ", "relation", "labels"):
-        t.add_column(col, justify="right" if col in ("AUROC", "AUPR", "F1", "ε", "δ") else "left")
+    for col in ("method", "AUROC", "AUPR", "F1 @ val thr.", "ε", "δ", "relation", "labels"):
+        t.add_column(col, justify="left" if col in ("method", "relation", "labels") else "right")
     best = max(r["auroc"] for r in rows)
     for r in rows:
         t.add_row(f"[bold]{r['method']}[/]" if r["auroc"] == best else r["method"], f"{r['auroc']:.4f}",
-                  f"{r['aupr']:.4f}", f"{r['f1']:.4f}", "—" if r["epsilon"] is None else f"{r['epsilon']:.3f}",
+                  f"{r['aupr']:.4f}", "—" if r["f1"] is None else f"{r['f1']:.4f}", "—" if r["epsilon"] is None else f"{r['epsilon']:.3f}",
                   f"{r['delta']:g}" if r["delta"] else "—", r["relation"] or "none",
                   "protected" if r["relation"] == "add_remove" else "public")
     return t

@@ -21,6 +21,8 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
+from fusiondp.evaluate.labels import METRIC_LABELS, METRIC_ORDER
+
 _CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;
 color:#1f2328;line-height:1.45}
@@ -61,6 +63,25 @@ def _png(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+_LOSS_LABELS = {  # rows of the noise-free gradient -> what its logged loss is
+    "original": ("training loss (original rows, no noise)", "the loss of plain SGD on the original rows"),
+    "hybrid": ("public loss (hybrid rows)", "the loss of the noise-free gradient on hybrid (imputed) rows"),
+    "noise": ("public loss (sensitive columns = noise)",
+              "the loss of the noise-free gradient on rows whose sensitive columns are random noise"),
+}
+
+
+def _loss_rows(report: dict) -> str | None:
+    """Which rows the logged loss was computed on (the method's noise-free gradient rows), if known."""
+    from fusiondp.errors import ConfigError
+    from fusiondp.train.methods import get_method
+
+    try:
+        return get_method(str(report.get("method"))).public_rows
+    except ConfigError:  # a method this version does not know: fall back on the summary
+        return "original" if "original data" in str(report.get("method_summary", "")) else "hybrid"
+
+
 def _plots(report: dict) -> list[tuple[str, str]]:
     """(caption, data-URI) of the training-curve and ε-over-steps plots."""
     history = report.get("history") or []
@@ -74,21 +95,34 @@ def _plots(report: dict) -> list[tuple[str, str]]:
     out = []
     epochs = [h["epoch"] for h in history]
     loss = [h.get("public_loss") for h in history]
-    val_key = next((k for k in ("auroc", "accuracy") if history[0].get("val", {}).get(k) is not None), None)
-    if any(v is not None for v in loss) or val_key:
+    has_loss = any(v is not None for v in loss)
+    val_key = next((k for k in ("auroc", "macro_auroc", "accuracy")
+                    if (history[0].get("val") or {}).get(k) is not None), None)
+    if has_loss or val_key:
         fig, ax = plt.subplots(figsize=(4.6, 3.0))
-        if any(v is not None for v in loss):
-            ax.plot(epochs, [float("nan") if v is None else v for v in loss], "o-", color="#0969da",
-                    label="public (hybrid) loss")
-            ax.set_ylabel("training loss (noise-free part)")
+        lines, captions = [], []
+        if has_loss:
+            label, what = _LOSS_LABELS.get(_loss_rows(report), _LOSS_LABELS["hybrid"])
+            lines += ax.plot(epochs, [float("nan") if v is None else v for v in loss], "o-", color="#0969da",
+                             label=label)
+            ax.set_ylabel("loss")
+            captions.append(f"blue: {what}, averaged over each epoch")
         ax.set_xlabel("epoch")
         if val_key:
-            ax2 = ax.twinx() if any(v is not None for v in loss) else ax
-            ax2.plot(epochs, [h["val"][val_key] for h in history], "s-", color="#1a7f37", label=f"validation {val_key}")
-            ax2.set_ylabel(f"validation {val_key}")
-        fig.legend(loc="lower center", ncol=2, fontsize=8, bbox_to_anchor=(0.5, -0.08))
+            name = METRIC_LABELS.get(val_key, val_key)
+            ax2 = ax.twinx() if has_loss else ax
+            lines += ax2.plot(epochs, [(h.get("val") or {}).get(val_key, float("nan")) for h in history], "s-",
+                              color="#1a7f37", label=f"validation {name}")
+            ax2.set_ylabel(f"validation {name}")
+            captions.append(f"green: {name} on the validation split after each epoch")
+        # The legend goes inside the axes, on the top-most one, so it never covers the x-axis label.
+        (ax2 if val_key else ax).legend(lines, [ln.get_label() for ln in lines], loc="best", fontsize=7,
+                                        framealpha=0.85)
         ax.set_title("Training curves", fontsize=10)
-        out.append(("Per-epoch loss of the noise-free gradient and validation score.", _png(fig)))
+        if not has_loss and report.get("neighbouring"):
+            captions.append("this method has no noise-free gradient, so no loss is logged (a loss on the "
+                            "private rows would leak their values outside the accountant)")
+        out.append(("; ".join(captions).capitalize() + ".", _png(fig)))
     if report.get("neighbouring"):
         steps = [0] + [h["step"] for h in history]
         eps = [0.0] + [h.get("epsilon", 0.0) for h in history]
@@ -168,9 +202,23 @@ def _metrics_html(report: dict) -> str:
     metrics = report.get("metrics") or {}
     if not metrics:
         return "<p>No evaluation split was given.</p>"
-    keys = sorted({k for m in metrics.values() for k in m}, key=["auroc", "aupr", "f1", "accuracy",
-                                                                    "macro_f1"].index)
-    return _table(["split", *keys], [[split, *[m.get(k) for k in keys]] for split, m in metrics.items()])
+    present = {k for m in metrics.values() for k in m}
+    keys = [k for k in METRIC_ORDER if k in present] + sorted(present - set(METRIC_ORDER))
+    notes = []
+    if "f1_val_threshold" in present:
+        notes.append("F1 @ val threshold: F1 with the decision threshold that maximises F1 on the validation "
+                     "split (shown as “val threshold”), applied unchanged to the other splits; the test split "
+                     "never chooses it.")
+    if "f1_best" in present:
+        notes.append("Best F1 (curve point): the best F1 over all thresholds of that split itself, an optimistic "
+                     "figure for comparing methods.")
+    if "macro_auroc" in present:
+        notes.append("Macro AUROC: one-vs-rest AUROC of each class, averaged over the classes.")
+    if "accuracy" in present and ("f1_best" in present or "auroc" in present):
+        notes.append("Accuracy of a binary model: predicted positive when its score is at least 0.5.")
+    table = _table(["split", *(METRIC_LABELS.get(k, k) for k in keys)],
+                   [[split, *[m.get(k) for k in keys]] for split, m in metrics.items()])
+    return table + "".join(f"<p class='sub'>{_e(n)}</p>" for n in notes)
 
 
 def _comparison_html(report: dict) -> str:
@@ -190,9 +238,10 @@ def _imputation_html(report: dict) -> str:
     cols = q.get("columns", q)
     rows = [[c, v.get("metric"), v.get("value"), v.get("baseline"), v.get("rows")] for c, v in cols.items()]
     where = q.get("measured_on", "")
-    return ("<h2>Imputation quality</h2><p>How well the imputer predicts each sensitive column from public ones"
-            + (f" (measured on the {_e(where)})" if where else "") + ". Better imputation leaves less for the "
-            "noised private term to carry.</p>" + _table(["column", "metric", "imputer", "baseline", "rows"], rows))
+    return ("<h2>Imputation quality</h2><p>How well the imputer predicts each sensitive column from public ones. "
+            "Better imputation leaves less for the noised private term to carry."
+            + (f" Measured on: {_e(where)}." if where else "") + "</p>"
+            + _table(["column", "metric", "imputer", "baseline", "rows"], rows))
 
 
 def _ci_text(d: dict | None) -> str:
