@@ -37,7 +37,7 @@ def attribute(
     imputer: Annotated[str, Opt("--imputer", help="Imputer of the prior and of the baseline.")] = "default",
     bootstrap: Annotated[int, Opt("--bootstrap", help="Bootstrap resamples for the CIs.")] = 1000,
     confidence: Annotated[float, Opt("--confidence", help="CI level.")] = 0.95,
-    seed: Annotated[int, Opt("--seed")] = 0,
+    seed: Annotated[int, Opt("--seed", help="Seed of the row subsets, bootstrap and imputers.")] = 0,
     html: Annotated[Optional[Path], Opt("--html", help="Also write the model's HTML page with an Audit section.")]
     = None,
 ) -> None:

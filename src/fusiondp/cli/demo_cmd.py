@@ -115,7 +115,7 @@ def demo(
     quick: Annotated[bool, typer.Option("--quick", help="Half-size data (faster, noisier comparison).")] = False,
     methods: Annotated[str, typer.Option("--methods", help="Methods to compare, comma-separated.")]
     = "dpsgd,fusiondp",
-    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
 ) -> None:
     """Train dpsgd and fusiondp on a synthetic ICU-like table and compare them (no downloads, ~1 minute)."""
     from fusiondp._validate import positive
