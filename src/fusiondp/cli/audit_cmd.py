@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
 from fusiondp.cli import _training_options as O
+from fusiondp.cli._console import CliConsole
 from fusiondp.cli.app import app, command, err
 
-out = Console()
+out = CliConsole()
 Opt = typer.Option
 
 audit_app = typer.Typer(name="audit", no_args_is_help=True, rich_markup_mode="rich",

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from fusiondp.cli._console import CliConsole
 from fusiondp.cli.app import command
 
-out = Console()
+out = CliConsole()
 
 SIZES = {"full": dict(n_train=6000, n_support=800, n_val=1500, n_test=3000),
          "quick": dict(n_train=3000, n_support=500, n_val=800, n_test=1500)}

@@ -7,14 +7,14 @@ from typing import Annotated, Optional
 
 import pandas as pd
 import typer
-from rich.console import Console
 
+from fusiondp.cli._console import CliConsole
 from fusiondp.cli.app import command
 from fusiondp.data.schema import Schema
 from fusiondp.errors import ConfigError, DataError
 from fusiondp.impute import DEFAULT_IMPUTER, IMPUTERS, make_hybrid
 
-out = Console()
+out = CliConsole()
 Opt = typer.Option
 
 

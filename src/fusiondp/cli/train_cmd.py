@@ -7,15 +7,15 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
 from fusiondp.cli import _training_options as O
+from fusiondp.cli._console import CliConsole
 from fusiondp.cli.app import command
 from fusiondp.data.schema import Schema
 from fusiondp.data.tabular import read_table
 from fusiondp.train.config import TrainConfig
 
-out = Console()
+out = CliConsole()
 Opt = typer.Option
 
 
