@@ -29,16 +29,6 @@ SETTINGS = {  # per method, chosen on validation data (see module docstring)
 IMPUTER = dict(learners=("hgb", "linear"), folds=3, boosting_rounds=100)  # the default ensemble, lighter
 
 
-def _quality(frame) -> dict:
-    """The imputation-quality table in the report's format."""
-    cols = {}
-    for r in frame.to_dict("records"):
-        numeric = r["kind"] == "numeric"
-        cols[r["column"]] = {"metric": "r2" if numeric else "accuracy", "value": r["r2" if numeric else "accuracy"],
-                             "baseline": 0.0 if numeric else r["majority_accuracy"], "rows": int(r["n"])}
-    return {"measured_on": "validation split (held out; imputer fitted on the support set)", "columns": cols}
-
-
 def run_demo(out_dir: Path, *, seed: int = 0, epsilon: float = 2.0, quick: bool = False,
              methods: tuple[str, ...] = ("dpsgd", "fusiondp"), progress: bool = False) -> list[dict]:
     """Run the demo and write its reports; returns one summary row per method."""
@@ -48,6 +38,7 @@ def run_demo(out_dir: Path, *, seed: int = 0, epsilon: float = 2.0, quick: bool 
 
     from fusiondp.cli.train_cmd import write_json_atomic
     from fusiondp.data.synthetic import make_icu
+    from fusiondp.evaluate.imputation import quality_section
     from fusiondp.impute import imputation_quality, make_hybrid
     from fusiondp.io import save, support_fingerprint
     from fusiondp.pipeline import run
@@ -65,7 +56,8 @@ def run_demo(out_dir: Path, *, seed: int = 0, epsilon: float = 2.0, quick: bool 
     both = make_hybrid(pd.concat([f["train"], f["val"]], ignore_index=True), f["support"], data.schema,
                        imputer="default", random_state=seed, progress=False, **IMPUTER)
     hybrid = both.iloc[:n].reset_index(drop=True)
-    quality = _quality(imputation_quality(f["val"], both.iloc[n:], data.schema))
+    quality = quality_section(imputation_quality(f["val"], both.iloc[n:], data.schema),
+                              "the validation split (held out; imputer fitted on the support set)")
     extra = {"imputer": "default (" + ", ".join(f"{k}={v}" for k, v in IMPUTER.items()) + ")",
              "support_fingerprint": support_fingerprint(f["support"]), "imputation_quality": quality,
              "data": f"synthetic ICU table (fusiondp.data.synthetic.make_icu, seed={seed}, {n} training rows)"}

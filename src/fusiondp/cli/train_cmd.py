@@ -13,6 +13,7 @@ from fusiondp.cli._console import CliConsole
 from fusiondp.cli.app import command
 from fusiondp.data.schema import Schema
 from fusiondp.data.tabular import read_table
+from fusiondp.evaluate.labels import METRIC_ORDER
 from fusiondp.train.config import TrainConfig
 
 out = CliConsole()
@@ -84,7 +85,8 @@ def train(
               if rep["neighbouring"] else "no formal privacy guarantee" if rep["epsilon"] is None
               else "feature-level ε = 0: the sensitive values were never read"))
     for split, m in rep["metrics"].items():
-        out.print(f"  {split}: " + "  ".join(f"{k}={v:.4f}" for k, v in m.items()))
+        keys = [k for k in METRIC_ORDER if k in m] + [k for k in m if k not in METRIC_ORDER]
+        out.print(f"  {split}: " + "  ".join(f"{k}={m[k]:.4f}" for k in keys))
     out.print(f"  {rep['steps']} steps in {rep['seconds']:.1f} s")
     if support is not None:
         from fusiondp.io import support_fingerprint

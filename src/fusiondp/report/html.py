@@ -345,20 +345,26 @@ splits named above; selection used validation data only.</footer>
 """
 
 
-def write_html(report: dict | str | Path, out: str | Path, *, title: str | None = None) -> Path:
-    """Render `report` (a dict or the path of a JSON report) to the HTML file `out`."""
+def load_report(path: str | Path) -> dict:
+    """A run report read from its JSON file (DataError when it is missing or not a fusiondp report)."""
     from fusiondp.errors import DataError
 
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"Report file not found: {path}")
+    try:
+        report = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataError(f"{path} is not a JSON report: {e}") from None
+    if not isinstance(report, dict) or "method" not in report:
+        raise DataError(f"{path} is not a fusiondp run report (no 'method' entry).")
+    return report
+
+
+def write_html(report: dict | str | Path, out: str | Path, *, title: str | None = None) -> Path:
+    """Render `report` (a dict or the path of a JSON report) to the HTML file `out`."""
     if not isinstance(report, dict):
-        path = Path(report)
-        if not path.is_file():
-            raise DataError(f"Report file not found: {path}")
-        try:
-            report = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise DataError(f"{path} is not a JSON report: {e}") from None
-        if not isinstance(report, dict) or "method" not in report:
-            raise DataError(f"{path} is not a fusiondp run report (no 'method' entry).")
+        report = load_report(report)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
