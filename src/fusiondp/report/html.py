@@ -82,47 +82,68 @@ def _loss_rows(report: dict) -> str | None:
         return "original" if "original data" in str(report.get("method_summary", "")) else "hybrid"
 
 
-def _plots(report: dict) -> list[tuple[str, str]]:
-    """(caption, data-URI) of the training-curve and ε-over-steps plots."""
+def training_curves(report: dict):
+    """(matplotlib figure, caption) of the per-epoch loss and validation score, or None without history.
+
+    The curve is labelled by the rows its loss was computed on (original rows for
+    `sgd_ori`, hybrid rows for the FusionDP family, noise rows for `sgd_pub`/`fdp`);
+    a method without a noise-free gradient (`dpsgd`) logs no loss and its caption says so.
+    """
     history = report.get("history") or []
     if not history:
-        return []
+        return None
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    out = []
     epochs = [h["epoch"] for h in history]
     loss = [h.get("public_loss") for h in history]
     has_loss = any(v is not None for v in loss)
     val_key = next((k for k in ("auroc", "macro_auroc", "accuracy")
                     if (history[0].get("val") or {}).get(k) is not None), None)
-    if has_loss or val_key:
-        fig, ax = plt.subplots(figsize=(4.6, 3.0))
-        lines, captions = [], []
-        if has_loss:
-            label, what = _LOSS_LABELS.get(_loss_rows(report), _LOSS_LABELS["hybrid"])
-            lines += ax.plot(epochs, [float("nan") if v is None else v for v in loss], "o-", color="#0969da",
-                             label=label)
-            ax.set_ylabel("loss")
-            captions.append(f"blue: {what}, averaged over each epoch")
-        ax.set_xlabel("epoch")
-        if val_key:
-            name = METRIC_LABELS.get(val_key, val_key)
-            ax2 = ax.twinx() if has_loss else ax
-            lines += ax2.plot(epochs, [(h.get("val") or {}).get(val_key, float("nan")) for h in history], "s-",
-                              color="#1a7f37", label=f"validation {name}")
-            ax2.set_ylabel(f"validation {name}")
-            captions.append(f"green: {name} on the validation split after each epoch")
-        # The legend goes inside the axes, on the top-most one, so it never covers the x-axis label.
-        (ax2 if val_key else ax).legend(lines, [ln.get_label() for ln in lines], loc="best", fontsize=7,
-                                        framealpha=0.85)
-        ax.set_title("Training curves", fontsize=10)
-        if not has_loss and report.get("neighbouring"):
-            captions.append("this method has no noise-free gradient, so no loss is logged (a loss on the "
-                            "private rows would leak their values outside the accountant)")
-        out.append(("; ".join(captions).capitalize() + ".", _png(fig)))
+    if not (has_loss or val_key):
+        return None
+    fig, ax = plt.subplots(figsize=(4.6, 3.0))
+    lines, captions = [], []
+    if has_loss:
+        label, what = _LOSS_LABELS.get(_loss_rows(report), _LOSS_LABELS["hybrid"])
+        lines += ax.plot(epochs, [float("nan") if v is None else v for v in loss], "o-", color="#0969da",
+                         label=label)
+        ax.set_ylabel("loss")
+        captions.append(f"blue: {what}, averaged over each epoch")
+    ax.set_xlabel("epoch")
+    if val_key:
+        name = METRIC_LABELS.get(val_key, val_key).replace(" (one-vs-rest)", "")
+        ax2 = ax.twinx() if has_loss else ax
+        lines += ax2.plot(epochs, [(h.get("val") or {}).get(val_key, float("nan")) for h in history], "s-",
+                          color="#1a7f37", label=f"validation {name}")
+        ax2.set_ylabel(f"validation {name}")
+        captions.append(f"green: {name} on the validation split after each epoch")
+    ax.set_title("Training curves", fontsize=10)
+    # The legend goes below the laid-out figure (x-axis label included), so it covers neither the
+    # "epoch" label nor any data point; savefig(bbox_inches="tight") keeps it in the image.
+    fig.tight_layout()
+    fig.legend(lines, [ln.get_label() for ln in lines], loc="upper center", bbox_to_anchor=(0.5, 0.0),
+               ncol=1, fontsize=8, frameon=False)
+    if not has_loss and report.get("neighbouring"):
+        captions.append("this method has no noise-free gradient, so no loss is logged (a loss on the "
+                        "private rows would leak their values outside the accountant)")
+    caption = "; ".join(captions)
+    return fig, caption[:1].upper() + caption[1:] + "."
+
+
+def _plots(report: dict) -> list[tuple[str, str]]:
+    """(caption, data-URI) of the training-curve and ε-over-steps plots."""
+    history = report.get("history") or []
+    if not history:
+        return []
+    import matplotlib.pyplot as plt
+
+    out = []
+    curves = training_curves(report)
+    if curves is not None:
+        out.append((curves[1], _png(curves[0])))
     if report.get("neighbouring"):
         steps = [0] + [h["step"] for h in history]
         eps = [0.0] + [h.get("epsilon", 0.0) for h in history]
@@ -179,7 +200,7 @@ def _protection_lists(report: dict) -> tuple[list[str], list[str]]:
         if rel == "replace":
             yes.append("against any change of those values (replace-one), not only against their imputed values")
         no = [f"public columns ({pub or 'all non-sensitive features'}): read in the clear",
-              labels[:1].upper() + labels[1:],
+              labels,
               "whether a record was in the training set (feature-level DP hides values, not membership)",
               "the public support set used by the imputer, and the hybrid table built from it",
               "validation and test rows (read without noise to score the model)"]
@@ -299,13 +320,42 @@ def _settings_html(report: dict) -> str:
             ["accountant", report.get("accountant")], ["noise multiplier σ", report.get("noise_multiplier")],
             ["sampling rate q", report.get("sample_rate")], ["steps", report.get("steps")],
             ["clipping norm C", report.get("clip")], ["C_h (consistency)", report.get("ch")]]
-    rows += [[k, cfg[k]] for k in ("epochs", "batch_size", "public_batch_size", "lr", "alpha", "beta", "radius",
-                                   "seed") if k in cfg]
+    keys = ("epochs", "batch_size", "public_batch_size", "lr", "alpha", "beta", "radius", "seed")
+    unused = _unused_settings(report)
+    rows += [[k, cfg[k]] for k in keys if k in cfg and k not in unused]
     if report.get("imputer"):
         rows.append(["imputer", report["imputer"]])
     if report.get("support_fingerprint"):
         rows.append(["support set", report["support_fingerprint"]])
-    return _table(["setting", "value"], rows)
+    return _table(["setting", "value"], [[k, _setting(v)] for k, v in rows])
+
+
+def _unused_settings(report: dict) -> set[str]:
+    """Settings the report's method does not read (left out of the page so they cannot mislead)."""
+    from fusiondp.errors import ConfigError
+    from fusiondp.train.methods import get_method
+
+    try:
+        spec = get_method(str(report.get("method")))
+    except ConfigError:  # a method this version does not know: show everything
+        return set()
+    unused = set()
+    if spec.public_rows is None:
+        unused.add("public_batch_size")
+    if not (spec.is_private and spec.public_rows and spec.mix == "alpha"):
+        unused.add("alpha")  # α weighs the noised term against a public gradient
+    if not (spec.consistency or spec.mix == "convex"):
+        unused.add("beta")  # β weighs the consistency term (fusiondp) or the DP-SGD part (naive_fusion)
+    return unused
+
+
+def _setting(value) -> str:
+    """A setting as text (left-aligned in its column): whole floats without decimals (8, not 8.0000)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e6:
+        return str(int(value))
+    if isinstance(value, float):
+        return _fmt(value)
+    return "—" if value is None else str(value)
 
 
 def render_html(report: dict, *, title: str | None = None) -> str:
