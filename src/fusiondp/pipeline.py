@@ -27,7 +27,7 @@ from fusiondp.data.preprocess import Preprocessor
 from fusiondp.data.schema import Schema
 from fusiondp.data.tabular import check_hybrid_aligned
 from fusiondp.errors import ConfigError, DataError
-from fusiondp.evaluate.metrics import classification_metrics, predict_scores
+from fusiondp.evaluate.metrics import evaluate_splits
 from fusiondp.privacy.accounting import epsilon_by_relation, relation_text
 from fusiondp.privacy.randomness import INSECURE_TEXT, SECURE_TEXT
 from fusiondp.train.config import TrainConfig
@@ -150,8 +150,7 @@ def prepare(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, 
 def report(result: TrainResult, prepared: Prepared, *, target_epsilon: float | None) -> dict:
     """The JSON report of a run: privacy statement, settings, metrics and history."""
     spec, acct = result.method, result.plan
-    metrics = {name: classification_metrics(y.numpy(), predict_scores(result.model, x))
-               for name, (x, y) in prepared.eval_sets.items()}
+    metrics = evaluate_splits(result.model, prepared.eval_sets)  # binary threshold chosen on "val" only
     relation = acct.relation if acct else None
     by_relation = epsilon_by_relation(acct, spec.other_relations(relation)) if acct else {}
     for rel, entry in by_relation.items():

@@ -289,7 +289,7 @@ def tabular_dataset(spec: TabularSpec, *, headline: str = "auroc",
         grid = {m: tuple({**_TABULAR_PRIVATE_BASE, **c} for c in cands)
                 for m, cands in _GRIDS.get(spec.name, TABULAR_GRID).items()}
     per_eps = any(map(_is_per_epsilon, TABULAR_SELECTED.get(spec.name, {}).values()))
-    return BenchDataset(spec.name, prepare, headline, ("auroc", "aupr", "f1", "accuracy"),
+    return BenchDataset(spec.name, prepare, headline, ("auroc", "aupr", "f1_val_threshold", "accuracy"),
                         config or tabular_config(spec.name), description,
                         tuning or _TABULAR_TUNING.get(spec.name, ""), grid, per_epsilon=per_eps)
 
@@ -405,7 +405,7 @@ register_dataset(BenchDataset(
     name="medical_abstracts",
     prepare=lambda data_dir, seed: prepare_medical_abstracts(data_dir, seed),
     headline="macro_f1",
-    metrics=("macro_f1", "accuracy"),
+    metrics=("macro_f1", "macro_auroc", "accuracy"),
     config=_text_config,
     grid=TEXT_GRID,
     description=(

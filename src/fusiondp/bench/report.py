@@ -15,12 +15,13 @@ from pathlib import Path
 
 from fusiondp.bench.registry import get_dataset
 from fusiondp.bench.runner import load_records, select
+from fusiondp.evaluate.labels import METRIC_LABELS
 from fusiondp.train.methods import METHODS
 
 __all__ = ["aggregate", "write_report", "plot"]
 
 _KEEP = re.compile(r"<!-- reading:start -->.*?<!-- reading:end -->", re.S)
-_NAMES = {"macro_f1": "macro-F1", "accuracy": "accuracy", "auroc": "AUROC", "aupr": "AUPR", "f1": "F1"}
+_NAMES = {**METRIC_LABELS, "f1": "F1 (at 0.5)"}
 
 
 def _ms(values: list[float]) -> tuple[float, float]:

@@ -28,7 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from fusiondp.bench.registry import BenchData, BenchDataset, get_dataset
 from fusiondp.errors import ConfigError
-from fusiondp.evaluate.metrics import classification_metrics, predict_scores
+from fusiondp.evaluate.metrics import evaluate_splits
 from fusiondp.train.engine import train
 from fusiondp.train.methods import METHODS, get_method
 
@@ -101,9 +101,7 @@ def _one_run(ds: BenchDataset, bench: BenchData, method: str, epsilon: float | N
            "accountant": res.plan.accountant if res.plan else None,
            "steps": res.steps, "ch": res.ch, "seconds": round(res.seconds, 2),
            "config": cfg.to_dict(), "overrides": overrides,
-           "val": classification_metrics(bench.val[1].numpy(), predict_scores(res.model, bench.val[0]))}
-    if with_test:
-        rec["test"] = classification_metrics(bench.test[1].numpy(), predict_scores(res.model, bench.test[0]))
+           **evaluate_splits(res.model, {"val": bench.val, **({"test": bench.test} if with_test else {})})}
     return rec
 
 

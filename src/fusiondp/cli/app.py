@@ -8,14 +8,14 @@ import sys
 from collections.abc import Callable
 
 import typer
-from rich.console import Console
 
+from fusiondp.cli._console import CliConsole
 from fusiondp.errors import FusionDPError
 
 app = typer.Typer(name="fusiondp", rich_markup_mode="rich", no_args_is_help=True, add_completion=False,
                   context_settings={"help_option_names": ["-h", "--help"]},
                   help="Feature-level differentially private training (FusionDP).")
-err = Console(stderr=True)
+err = CliConsole(stderr=True)
 
 
 @app.callback()

@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
 from fusiondp.cli import _training_options as O
+from fusiondp.cli._console import CliConsole
 from fusiondp.cli.app import app, command, err
 
-out = Console()
+out = CliConsole()
 Opt = typer.Option
 
 audit_app = typer.Typer(name="audit", no_args_is_help=True, rich_markup_mode="rich",
@@ -37,7 +37,7 @@ def attribute(
     imputer: Annotated[str, Opt("--imputer", help="Imputer of the prior and of the baseline.")] = "default",
     bootstrap: Annotated[int, Opt("--bootstrap", help="Bootstrap resamples for the CIs.")] = 1000,
     confidence: Annotated[float, Opt("--confidence", help="CI level.")] = 0.95,
-    seed: Annotated[int, Opt("--seed")] = 0,
+    seed: Annotated[int, Opt("--seed", help="Seed of the row subsets, bootstrap and imputers.")] = 0,
     html: Annotated[Optional[Path], Opt("--html", help="Also write the model's HTML page with an Audit section.")]
     = None,
 ) -> None:

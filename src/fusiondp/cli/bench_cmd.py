@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
+from fusiondp.cli._console import CliConsole
 from fusiondp.cli.app import command
 from fusiondp.errors import ConfigError
 
-out = Console()
+out = CliConsole()
 Opt = typer.Option
 
 

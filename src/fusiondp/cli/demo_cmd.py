@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from fusiondp.cli._console import CliConsole
 from fusiondp.cli.app import command
 
-out = Console()
+out = CliConsole()
 
 SIZES = {"full": dict(n_train=6000, n_support=800, n_val=1500, n_test=3000),
          "quick": dict(n_train=3000, n_support=500, n_val=800, n_test=1500)}
@@ -29,16 +29,6 @@ SETTINGS = {  # per method, chosen on validation data (see module docstring)
 IMPUTER = dict(learners=("hgb", "linear"), folds=3, boosting_rounds=100)  # the default ensemble, lighter
 
 
-def _quality(frame) -> dict:
-    """The imputation-quality table in the report's format."""
-    cols = {}
-    for r in frame.to_dict("records"):
-        numeric = r["kind"] == "numeric"
-        cols[r["column"]] = {"metric": "r2" if numeric else "accuracy", "value": r["r2" if numeric else "accuracy"],
-                             "baseline": 0.0 if numeric else r["majority_accuracy"], "rows": int(r["n"])}
-    return {"measured_on": "validation split (held out; imputer fitted on the support set)", "columns": cols}
-
-
 def run_demo(out_dir: Path, *, seed: int = 0, epsilon: float = 2.0, quick: bool = False,
              methods: tuple[str, ...] = ("dpsgd", "fusiondp"), progress: bool = False) -> list[dict]:
     """Run the demo and write its reports; returns one summary row per method."""
@@ -48,6 +38,7 @@ def run_demo(out_dir: Path, *, seed: int = 0, epsilon: float = 2.0, quick: bool 
 
     from fusiondp.cli.train_cmd import write_json_atomic
     from fusiondp.data.synthetic import make_icu
+    from fusiondp.evaluate.imputation import quality_section
     from fusiondp.impute import imputation_quality, make_hybrid
     from fusiondp.io import save, support_fingerprint
     from fusiondp.pipeline import run
@@ -65,7 +56,8 @@ def run_demo(out_dir: Path, *, seed: int = 0, epsilon: float = 2.0, quick: bool 
     both = make_hybrid(pd.concat([f["train"], f["val"]], ignore_index=True), f["support"], data.schema,
                        imputer="default", random_state=seed, progress=False, **IMPUTER)
     hybrid = both.iloc[:n].reset_index(drop=True)
-    quality = _quality(imputation_quality(f["val"], both.iloc[n:], data.schema))
+    quality = quality_section(imputation_quality(f["val"], both.iloc[n:], data.schema),
+                              "the validation split (held out; imputer fitted on the support set)")
     extra = {"imputer": "default (" + ", ".join(f"{k}={v}" for k, v in IMPUTER.items()) + ")",
              "support_fingerprint": support_fingerprint(f["support"]), "imputation_quality": quality,
              "data": f"synthetic ICU table (fusiondp.data.synthetic.make_icu, seed={seed}, {n} training rows)"}
@@ -79,7 +71,7 @@ def run_demo(out_dir: Path, *, seed: int = 0, epsilon: float = 2.0, quick: bool 
     rows = []
     for m, (result, _, rep) in runs.items():
         test = rep["metrics"]["test"]
-        rows.append({"method": m, "auroc": test["auroc"], "aupr": test["aupr"], "f1": test["f1"],
+        rows.append({"method": m, "auroc": test["auroc"], "aupr": test["aupr"], "f1": test.get("f1_val_threshold"),
                      "accuracy": test["accuracy"], "epsilon": rep["epsilon"] if rep["neighbouring"] else None,
                      "delta": rep["delta"], "relation": rep["neighbouring"], "accountant": rep["accountant"],
                      "seconds": rep["seconds"]})
@@ -96,12 +88,12 @@ def run_demo(out_dir: Path, *, seed: int = 0, epsilon: float = 2.0, quick: bool 
 
 def _table(rows: list[dict]) -> Table:
     t = Table(title="Synthetic ICU mortality, test split", title_justify="left")
-    for col in ("method", "AUROC", "AUPR", "F1", "ε", "δ", "relation", "labels"):
-        t.add_column(col, justify="right" if col in ("AUROC", "AUPR", "F1", "ε", "δ") else "left")
+    for col in ("method", "AUROC", "AUPR", "F1 @ val thr.", "ε", "δ", "relation", "labels"):
+        t.add_column(col, justify="left" if col in ("method", "relation", "labels") else "right")
     best = max(r["auroc"] for r in rows)
     for r in rows:
         t.add_row(f"[bold]{r['method']}[/]" if r["auroc"] == best else r["method"], f"{r['auroc']:.4f}",
-                  f"{r['aupr']:.4f}", f"{r['f1']:.4f}", "—" if r["epsilon"] is None else f"{r['epsilon']:.3f}",
+                  f"{r['aupr']:.4f}", "—" if r["f1"] is None else f"{r['f1']:.4f}", "—" if r["epsilon"] is None else f"{r['epsilon']:.3f}",
                   f"{r['delta']:g}" if r["delta"] else "—", r["relation"] or "none",
                   "protected" if r["relation"] == "add_remove" else "public")
     return t
@@ -115,7 +107,7 @@ def demo(
     quick: Annotated[bool, typer.Option("--quick", help="Half-size data (faster, noisier comparison).")] = False,
     methods: Annotated[str, typer.Option("--methods", help="Methods to compare, comma-separated.")]
     = "dpsgd,fusiondp",
-    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
 ) -> None:
     """Train dpsgd and fusiondp on a synthetic ICU-like table and compare them (no downloads, ~1 minute)."""
     from fusiondp._validate import positive

@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from fusiondp.cli._console import CliConsole
 from fusiondp.cli.app import command
 
-out = Console()
+out = CliConsole()
 Opt = typer.Option
 
 

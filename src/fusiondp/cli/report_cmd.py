@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
+from fusiondp.cli._console import CliConsole
 from fusiondp.cli.app import command
 
-out = Console()
+out = CliConsole()
 
 
 @command("report")
@@ -18,9 +18,33 @@ def report(
     run: Annotated[Path, typer.Argument(help="A JSON report written by `fusiondp train --report` or the demo.")],
     out_path: Annotated[Optional[Path], typer.Option("--out", help="HTML file to write (default: RUN with .html).")]
     = None,
+    quality: Annotated[Optional[Path], typer.Option("--imputation-quality", help="Quality JSON written by `fusiondp "
+                                                    "impute --quality-out`, shown in the page's Imputation quality "
+                                                    "section.")] = None,
 ) -> None:
     """Write an HTML page (privacy statement, metrics, imputation quality, training and ε plots)."""
-    from fusiondp.report.html import write_html
+    from fusiondp.report.html import load_report, write_html
 
     target = out_path or run.with_suffix(".html")
-    out.print(f"report: {write_html(run, target)}")
+    report = load_report(run)
+    if quality is not None:
+        report["imputation_quality"] = load_quality(quality)
+    out.print(f"report: {write_html(report, target)}")
+
+
+def load_quality(path: Path) -> dict:
+    """A quality JSON of `fusiondp impute --quality-out` (checked for its 'columns' entry)."""
+    import json
+
+    from fusiondp.errors import DataError
+
+    if not path.is_file():
+        raise DataError(f"Imputation quality file not found: {path}")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataError(f"{path} is not a JSON file: {e}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("columns"), dict):
+        raise DataError(f"{path} is not an imputation quality file (no 'columns' entry); write one with "
+                        "`fusiondp impute --quality-out`.")
+    return data

@@ -7,15 +7,16 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
 from fusiondp.cli import _training_options as O
+from fusiondp.cli._console import CliConsole
 from fusiondp.cli.app import command
 from fusiondp.data.schema import Schema
 from fusiondp.data.tabular import read_table
+from fusiondp.evaluate.labels import METRIC_ORDER
 from fusiondp.train.config import TrainConfig
 
-out = Console()
+out = CliConsole()
 Opt = typer.Option
 
 
@@ -91,7 +92,8 @@ def train(
     if rep.get("secure_randomness") is False:
         out.print(f"  [bold red]{rep['randomness']}[/]")
     for split, m in rep["metrics"].items():
-        out.print(f"  {split}: " + "  ".join(f"{k}={v:.4f}" for k, v in m.items()))
+        keys = [k for k in METRIC_ORDER if k in m] + [k for k in m if k not in METRIC_ORDER]
+        out.print(f"  {split}: " + "  ".join(f"{k}={m[k]:.4f}" for k in keys))
     out.print(f"  {rep['steps']} steps in {rep['seconds']:.1f} s")
     if support is not None:
         from fusiondp.io import support_fingerprint

@@ -21,6 +21,8 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
+from fusiondp.evaluate.labels import METRIC_LABELS, METRIC_ORDER
+
 _CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;
 color:#1f2328;line-height:1.45}
@@ -61,34 +63,87 @@ def _png(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def _plots(report: dict) -> list[tuple[str, str]]:
-    """(caption, data-URI) of the training-curve and ε-over-steps plots."""
+_LOSS_LABELS = {  # rows of the noise-free gradient -> what its logged loss is
+    "original": ("training loss (original rows, no noise)", "the loss of plain SGD on the original rows"),
+    "hybrid": ("public loss (hybrid rows)", "the loss of the noise-free gradient on hybrid (imputed) rows"),
+    "noise": ("public loss (sensitive columns = noise)",
+              "the loss of the noise-free gradient on rows whose sensitive columns are random noise"),
+}
+
+
+def _loss_rows(report: dict) -> str | None:
+    """Which rows the logged loss was computed on (the method's noise-free gradient rows), if known."""
+    from fusiondp.errors import ConfigError
+    from fusiondp.train.methods import get_method
+
+    try:
+        return get_method(str(report.get("method"))).public_rows
+    except ConfigError:  # a method this version does not know: fall back on the summary
+        return "original" if "original data" in str(report.get("method_summary", "")) else "hybrid"
+
+
+def training_curves(report: dict):
+    """(matplotlib figure, caption) of the per-epoch loss and validation score, or None without history.
+
+    The curve is labelled by the rows its loss was computed on (original rows for
+    `sgd_ori`, hybrid rows for the FusionDP family, noise rows for `sgd_pub`/`fdp`);
+    a method without a noise-free gradient (`dpsgd`) logs no loss and its caption says so.
+    """
     history = report.get("history") or []
     if not history:
-        return []
+        return None
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    out = []
     epochs = [h["epoch"] for h in history]
     loss = [h.get("public_loss") for h in history]
-    val_key = next((k for k in ("auroc", "accuracy") if history[0].get("val", {}).get(k) is not None), None)
-    if any(v is not None for v in loss) or val_key:
-        fig, ax = plt.subplots(figsize=(4.6, 3.0))
-        if any(v is not None for v in loss):
-            ax.plot(epochs, [float("nan") if v is None else v for v in loss], "o-", color="#0969da",
-                    label="public (hybrid) loss")
-            ax.set_ylabel("training loss (noise-free part)")
-        ax.set_xlabel("epoch")
-        if val_key:
-            ax2 = ax.twinx() if any(v is not None for v in loss) else ax
-            ax2.plot(epochs, [h["val"][val_key] for h in history], "s-", color="#1a7f37", label=f"validation {val_key}")
-            ax2.set_ylabel(f"validation {val_key}")
-        fig.legend(loc="lower center", ncol=2, fontsize=8, bbox_to_anchor=(0.5, -0.08))
-        ax.set_title("Training curves", fontsize=10)
-        out.append(("Per-epoch loss of the noise-free gradient and validation score.", _png(fig)))
+    has_loss = any(v is not None for v in loss)
+    val_key = next((k for k in ("auroc", "macro_auroc", "accuracy")
+                    if (history[0].get("val") or {}).get(k) is not None), None)
+    if not (has_loss or val_key):
+        return None
+    fig, ax = plt.subplots(figsize=(4.6, 3.0))
+    lines, captions = [], []
+    if has_loss:
+        label, what = _LOSS_LABELS.get(_loss_rows(report), _LOSS_LABELS["hybrid"])
+        lines += ax.plot(epochs, [float("nan") if v is None else v for v in loss], "o-", color="#0969da",
+                         label=label)
+        ax.set_ylabel("loss")
+        captions.append(f"blue: {what}, averaged over each epoch")
+    ax.set_xlabel("epoch")
+    if val_key:
+        name = METRIC_LABELS.get(val_key, val_key).replace(" (one-vs-rest)", "")
+        ax2 = ax.twinx() if has_loss else ax
+        lines += ax2.plot(epochs, [(h.get("val") or {}).get(val_key, float("nan")) for h in history], "s-",
+                          color="#1a7f37", label=f"validation {name}")
+        ax2.set_ylabel(f"validation {name}")
+        captions.append(f"green: {name} on the validation split after each epoch")
+    ax.set_title("Training curves", fontsize=10)
+    # The legend goes below the laid-out figure (x-axis label included), so it covers neither the
+    # "epoch" label nor any data point; savefig(bbox_inches="tight") keeps it in the image.
+    fig.tight_layout()
+    fig.legend(lines, [ln.get_label() for ln in lines], loc="upper center", bbox_to_anchor=(0.5, 0.0),
+               ncol=1, fontsize=8, frameon=False)
+    if not has_loss and report.get("neighbouring"):
+        captions.append("this method has no noise-free gradient, so no loss is logged (a loss on the "
+                        "private rows would leak their values outside the accountant)")
+    caption = "; ".join(captions)
+    return fig, caption[:1].upper() + caption[1:] + "."
+
+
+def _plots(report: dict) -> list[tuple[str, str]]:
+    """(caption, data-URI) of the training-curve and ε-over-steps plots."""
+    history = report.get("history") or []
+    if not history:
+        return []
+    import matplotlib.pyplot as plt
+
+    out = []
+    curves = training_curves(report)
+    if curves is not None:
+        out.append((curves[1], _png(curves[0])))
     if report.get("neighbouring"):
         steps = [0] + [h["step"] for h in history]
         eps = [0.0] + [h.get("epsilon", 0.0) for h in history]
@@ -150,7 +205,7 @@ def _protection_lists(report: dict) -> tuple[list[str], list[str]]:
         if rel == "replace":
             yes.append("against any change of those values (replace-one), not only against their imputed values")
         no = [f"public columns ({pub or 'all non-sensitive features'}): read in the clear",
-              labels[:1].upper() + labels[1:],
+              labels,
               "whether a record was in the training set (feature-level DP hides values, not membership)",
               "the public support set used by the imputer, and the hybrid table built from it",
               "validation and test rows (read without noise to score the model)"]
@@ -173,9 +228,23 @@ def _metrics_html(report: dict) -> str:
     metrics = report.get("metrics") or {}
     if not metrics:
         return "<p>No evaluation split was given.</p>"
-    keys = sorted({k for m in metrics.values() for k in m}, key=["auroc", "aupr", "f1", "accuracy",
-                                                                    "macro_f1"].index)
-    return _table(["split", *keys], [[split, *[m.get(k) for k in keys]] for split, m in metrics.items()])
+    present = {k for m in metrics.values() for k in m}
+    keys = [k for k in METRIC_ORDER if k in present] + sorted(present - set(METRIC_ORDER))
+    notes = []
+    if "f1_val_threshold" in present:
+        notes.append("F1 @ val threshold: F1 with the decision threshold that maximises F1 on the validation "
+                     "split (shown as “val threshold”), applied unchanged to the other splits; the test split "
+                     "never chooses it.")
+    if "f1_best" in present:
+        notes.append("Best F1 (curve point): the best F1 over all thresholds of that split itself, an optimistic "
+                     "figure for comparing methods.")
+    if "macro_auroc" in present:
+        notes.append("Macro AUROC: one-vs-rest AUROC of each class, averaged over the classes.")
+    if "accuracy" in present and ("f1_best" in present or "auroc" in present):
+        notes.append("Accuracy of a binary model: predicted positive when its score is at least 0.5.")
+    table = _table(["split", *(METRIC_LABELS.get(k, k) for k in keys)],
+                   [[split, *[m.get(k) for k in keys]] for split, m in metrics.items()])
+    return table + "".join(f"<p class='sub'>{_e(n)}</p>" for n in notes)
 
 
 def _comparison_html(report: dict) -> str:
@@ -195,9 +264,10 @@ def _imputation_html(report: dict) -> str:
     cols = q.get("columns", q)
     rows = [[c, v.get("metric"), v.get("value"), v.get("baseline"), v.get("rows")] for c, v in cols.items()]
     where = q.get("measured_on", "")
-    return ("<h2>Imputation quality</h2><p>How well the imputer predicts each sensitive column from public ones"
-            + (f" (measured on the {_e(where)})" if where else "") + ". Better imputation leaves less for the "
-            "noised private term to carry.</p>" + _table(["column", "metric", "imputer", "baseline", "rows"], rows))
+    return ("<h2>Imputation quality</h2><p>How well the imputer predicts each sensitive column from public ones. "
+            "Better imputation leaves less for the noised private term to carry."
+            + (f" Measured on: {_e(where)}." if where else "") + "</p>"
+            + _table(["column", "metric", "imputer", "baseline", "rows"], rows))
 
 
 def _ci_text(d: dict | None) -> str:
@@ -255,13 +325,42 @@ def _settings_html(report: dict) -> str:
             ["accountant", report.get("accountant")], ["noise multiplier σ", report.get("noise_multiplier")],
             ["sampling rate q", report.get("sample_rate")], ["steps", report.get("steps")],
             ["clipping norm C", report.get("clip")], ["C_h (consistency)", report.get("ch")]]
-    rows += [[k, cfg[k]] for k in ("epochs", "batch_size", "public_batch_size", "lr", "alpha", "beta", "radius",
-                                   "seed") if k in cfg]
+    keys = ("epochs", "batch_size", "public_batch_size", "lr", "alpha", "beta", "radius", "seed")
+    unused = _unused_settings(report)
+    rows += [[k, cfg[k]] for k in keys if k in cfg and k not in unused]
     if report.get("imputer"):
         rows.append(["imputer", report["imputer"]])
     if report.get("support_fingerprint"):
         rows.append(["support set", report["support_fingerprint"]])
-    return _table(["setting", "value"], rows)
+    return _table(["setting", "value"], [[k, _setting(v)] for k, v in rows])
+
+
+def _unused_settings(report: dict) -> set[str]:
+    """Settings the report's method does not read (left out of the page so they cannot mislead)."""
+    from fusiondp.errors import ConfigError
+    from fusiondp.train.methods import get_method
+
+    try:
+        spec = get_method(str(report.get("method")))
+    except ConfigError:  # a method this version does not know: show everything
+        return set()
+    unused = set()
+    if spec.public_rows is None:
+        unused.add("public_batch_size")
+    if not (spec.is_private and spec.public_rows and spec.mix == "alpha"):
+        unused.add("alpha")  # α weighs the noised term against a public gradient
+    if not (spec.consistency or spec.mix == "convex"):
+        unused.add("beta")  # β weighs the consistency term (fusiondp) or the DP-SGD part (naive_fusion)
+    return unused
+
+
+def _setting(value) -> str:
+    """A setting as text (left-aligned in its column): whole floats without decimals (8, not 8.0000)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e6:
+        return str(int(value))
+    if isinstance(value, float):
+        return _fmt(value)
+    return "—" if value is None else str(value)
 
 
 def render_html(report: dict, *, title: str | None = None) -> str:
@@ -301,20 +400,26 @@ splits named above; selection used validation data only.</footer>
 """
 
 
-def write_html(report: dict | str | Path, out: str | Path, *, title: str | None = None) -> Path:
-    """Render `report` (a dict or the path of a JSON report) to the HTML file `out`."""
+def load_report(path: str | Path) -> dict:
+    """A run report read from its JSON file (DataError when it is missing or not a fusiondp report)."""
     from fusiondp.errors import DataError
 
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"Report file not found: {path}")
+    try:
+        report = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataError(f"{path} is not a JSON report: {e}") from None
+    if not isinstance(report, dict) or "method" not in report:
+        raise DataError(f"{path} is not a fusiondp run report (no 'method' entry).")
+    return report
+
+
+def write_html(report: dict | str | Path, out: str | Path, *, title: str | None = None) -> Path:
+    """Render `report` (a dict or the path of a JSON report) to the HTML file `out`."""
     if not isinstance(report, dict):
-        path = Path(report)
-        if not path.is_file():
-            raise DataError(f"Report file not found: {path}")
-        try:
-            report = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise DataError(f"{path} is not a JSON report: {e}") from None
-        if not isinstance(report, dict) or "method" not in report:
-            raise DataError(f"{path} is not a fusiondp run report (no 'method' entry).")
+        report = load_report(report)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
