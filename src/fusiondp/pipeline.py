@@ -154,13 +154,15 @@ def report(result: TrainResult, prepared: Prepared, *, target_epsilon: float | N
 
 def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, method: str,
         config: TrainConfig | None = None, val_df: pd.DataFrame | None = None, test_df: pd.DataFrame | None = None,
-        progress: bool = True, checkpoint=None) -> tuple[TrainResult, Prepared, dict]:
-    """Prepare, train and report one run on frames."""
+        progress: bool = True, checkpoint=None, model=None) -> tuple[TrainResult, Prepared, dict]:
+    """Prepare, train and report one run on frames; `model` as in `fusiondp.train.engine.train`
+    (an nn.Module, a factory (n_features, n_outputs) -> nn.Module, or "module:factory"; default the MLP)."""
     cfg = config or TrainConfig()
     get_method(method)
     cfg.validate(len(train_df))
     frames = {k: v for k, v in (("val", val_df), ("test", test_df)) if v is not None}
     prepared = prepare(train_df, hybrid_df, schema, seed=cfg.seed, eval_frames=frames)
     val = prepared.eval_sets.get("val")
-    result = train(method, prepared.data, config=cfg, val=val, progress=progress, checkpoint=checkpoint)
+    result = train(method, prepared.data, config=cfg, val=val, progress=progress, checkpoint=checkpoint,
+                   model=model)
     return result, prepared, report(result, prepared, target_epsilon=cfg.epsilon)

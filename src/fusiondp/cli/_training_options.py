@@ -45,6 +45,10 @@ Beta = Annotated[float, Opt("--beta")]
 Radius = Annotated[float, Opt("--radius", help="Projection radius M (inf disables).")]
 Seed = Annotated[int, Opt("--seed")]
 Progress = Annotated[bool, Opt("--progress/--no-progress")]
+Model = Annotated[Optional[str], Opt("--model", help="Your network instead of the default MLP: 'module:factory' "
+                                     "or 'path/to/file.py:factory', with factory(n_features, n_outputs) -> "
+                                     "torch.nn.Module (docs/custom_models.md). Cannot be combined with "
+                                     "--save-model.")]
 
 
 def check_inputs(hybrid: Path | None, support: Path | None, epsilon: float) -> None:
