@@ -317,16 +317,19 @@ def _load_tabular_specs() -> None:
 # --------------------------------------------------------------------------- a user's own table (issue 18)
 _DEFAULT_SETTINGS_TEXT = (
     "Settings: fusiondp's tabular defaults (`TABULAR_SETTINGS` in fusiondp.bench.registry, selected on sepsis at "
-    "ε = 2), not tuned on this table: expected private batch 1024 (capped at a quarter of the training rows), "
-    "lr 0.3, 13 epochs; `dpsgd` C = 4; `naive_fusion` β = 0.75, C = 4; `fdp` α = 0.5, C = 16; `fdp_fm` and "
-    "`fusiondp` α = 0.25, C = 16 (β = 0.5, M = 10). Non-private methods: the paper's settings (batch 128, "
-    "lr 0.07). To select settings on this table's validation split, add `--tune`, then run the grid with `--tuned`.")
+    "ε = 2), not tuned on this table: expected private batch 1024, lr 0.3, 13 epochs; `dpsgd` C = 4; "
+    "`naive_fusion` β = 0.75, C = 4; `fdp` α = 0.5, C = 16; `fdp_fm` and `fusiondp` α = 0.25, C = 16 (β = 0.5, "
+    "M = 10). Non-private methods: the paper's settings (batch 128, lr 0.07). Every batch is capped at a quarter of "
+    "the training rows and the public batch at the training rows (the runner's small-table rule). To select "
+    "settings on this table's validation split, add `--tune`, then run the grid with `--tuned`.")
 _TUNED_SETTINGS_TEXT = (
     "Settings selected on this table's validation split only (the test split is not read in tuning; validation "
     "rows are disjoint from the private training rows): at each ε, the candidate of `TABULAR_GRID` with the highest "
     "validation {headline} in the tuning runs of the same results file (`--tune`, table below), on top of expected "
-    "private batch 1024 (capped at a quarter of the training rows), lr 0.3, 13 epochs. Methods without tuning runs "
-    "keep fusiondp's tabular defaults (`TABULAR_SETTINGS`); non-private methods the paper's settings.")
+    "private batch 1024, lr 0.3, 13 epochs. Methods without tuning runs keep fusiondp's tabular defaults "
+    "(`TABULAR_SETTINGS`); non-private methods the paper's settings (batch 128, lr 0.07). Every batch is capped at "
+    "a quarter of the training rows and the public batch at the training rows (the runner's small-table rule), "
+    "so the `batch_size` shown in the candidates is an upper bound.")
 
 
 def _user_description(spec, n_rows: int, classes: int, support_rows: int | None) -> str:
