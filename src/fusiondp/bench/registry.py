@@ -398,7 +398,8 @@ def register_table(spec, *, tuned_from: list[dict] | None = None, remake: str = 
         def config(method: str, epsilon: float | None) -> TrainConfig:
             return TrainConfig(**settings_at(selected.get(method, {}), epsilon))
 
-        tuning, per_eps, settings = _TUNED_SETTINGS_TEXT.format(headline=headline), True, "tuned"
+        shown = {"auroc": "AUROC", "macro_f1": "macro-F1"}[headline]
+        tuning, per_eps, settings = _TUNED_SETTINGS_TEXT.format(headline=shown), True, "tuned"
     entry = tabular_dataset(spec, headline=headline, config=config,
                             description=_user_description(spec, len(table), classes, support_rows),
                             tuning=tuning, metrics=metrics, per_epsilon=per_eps,
