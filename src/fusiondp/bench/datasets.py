@@ -362,7 +362,8 @@ def spec_to_dict(spec: DatasetSpec) -> dict[str, Any]:
                            "sensitive": list(spec.sensitive), "drop": list(spec.drop),
                            "categorical": list(spec.categorical), "files": dict(spec.files),
                            "hybrid": spec.hybrid, "imputer": spec.imputer,
-                           "onehot_groups": None if spec.onehot_groups is None else [list(g) for g in spec.onehot_groups],
+                           "onehot_groups": (None if spec.onehot_groups is None
+                                             else [list(g) for g in spec.onehot_groups]),
                            "description": spec.description, "notes": list(spec.notes)}
     if spec.split is not None:
         sp = spec.split
@@ -384,7 +385,7 @@ def spec_from_toml(text: str, *, base_dir: str | Path | None = None, default_nam
 
 
 def load_dataset_file(path: str | Path) -> DatasetSpec:
-    """Read a user's dataset file (TOML); relative paths are taken from the file's folder.
+    r"""Read a user's dataset file (TOML); relative paths are taken from the file's folder.
 
     >>> import tempfile; d = Path(tempfile.mkdtemp()); f = d / "wage.toml"
     >>> _ = f.write_text('target = "y"\nsensitive = ["age"]\n[files]\nall = "wage.csv"\n')

@@ -160,8 +160,9 @@ def check_model(model: nn.Module, *, n_features: int | None = None, n_outputs: i
                               "gradients (and DP) are undefined; use LayerNorm or GroupNorm.")
     parts = [n for n in ("representation", "head") if callable(getattr(model, n, None))]
     if len(parts) == 1:
-        raise ConfigError(f"Model {name} defines `{parts[0]}` but not `{({'representation', 'head'} - set(parts)).pop()}`"
-                          "; define both (forward(x) == head(representation(x))) or neither.")
+        missing = ({"representation", "head"} - set(parts)).pop()
+        raise ConfigError(f"Model {name} defines `{parts[0]}` but not `{missing}`; define both "
+                          "(forward(x) == head(representation(x))) or neither.")
     if needs_representation and not parts:
         raise ConfigError(f"Model {name} has no `representation(x)` / `head(h)` methods, which the "
                           "representation-consistency term R needs (method fusiondp with beta > 0). Add them "
