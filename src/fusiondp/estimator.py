@@ -38,6 +38,7 @@ True
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
@@ -104,6 +105,10 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
             and ``public_batch_size`` are capped at the number of training rows.
         random_state: seed of imputation and training.
         progress: show a progress bar.
+        model: your network instead of the default MLP (then ``hidden`` and ``dropout`` are unused): a
+            factory ``factory(n_features, n_outputs) -> nn.Module``, a ``"module:factory"`` string, or an
+            ``nn.Module`` (each fit trains a fresh deep copy, so the instance you pass is never changed).
+            The contract and its checks: `fusiondp.train.models`, docs/custom_models.md.
 
     Fitted attributes:
         model_, preprocessor_, classes_, n_features_in_, feature_names_in_ (DataFrame input),
@@ -116,7 +121,7 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
                  support_fraction: float | None = None, categorical: Sequence[str] | None = None,
                  epochs: float = 10, batch_size: int = 256, public_batch_size: int = 1024, lr: float = 0.3,
                  clip: float = 2.0, alpha: float = 1.0, beta: float = 0.5, hidden: tuple[int, ...] = (64, 128, 64),
-                 dropout: float = 0.15, random_state: int = 0, progress: bool = False) -> None:
+                 dropout: float = 0.15, random_state: int = 0, progress: bool = False, model=None) -> None:
         self.sensitive = sensitive
         self.epsilon = epsilon
         self.delta = delta
@@ -138,6 +143,7 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
         self.dropout = dropout
         self.random_state = random_state
         self.progress = progress
+        self.model = model
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -239,8 +245,9 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
                           hidden=tuple(self.hidden), dropout=self.dropout)
         threads = torch.get_num_threads()
         try:
+            model = copy.deepcopy(self.model) if isinstance(self.model, torch.nn.Module) else self.model
             result, prepared, report = run(train, hybrid_df, schema, method=self.method, config=cfg,
-                                           progress=self.progress, support_df=support)
+                                           progress=self.progress, support_df=support, model=model)
         finally:
             torch.set_num_threads(threads)
         report["imputer"] = self.imputer if hybrid is None else "given hybrid table"

@@ -107,11 +107,12 @@ def _architecture(result, prepared) -> dict:
     from fusiondp.train.models import MLP
 
     if type(result.model) is not MLP:
-        raise UnsupportedError(f"Saving supports the built-in MLP only, not {type(result.model).__name__}; "
-                               "save its state_dict yourself together with `privacy_record(result)`.")
+        raise UnsupportedError(f"Saving supports the built-in MLP only, not {type(result.model).__name__}: a custom "
+                               "model cannot be stored in a fusiondp model file; save its state_dict yourself "
+                               "together with `fusiondp.io.privacy_record(result)` (docs/custom_models.md).")
     n_classes = len(prepared.labels.classes)
-    return {"type": "MLP", "n_features": int(prepared.pre.n_features), "hidden": list(result.config.hidden),
-            "n_outputs": 1 if n_classes == 2 else n_classes, "dropout": float(result.config.dropout)}
+    return {"type": "MLP", "n_features": int(prepared.pre.n_features), "hidden": list(result.model.hidden),
+            "n_outputs": 1 if n_classes == 2 else n_classes, "dropout": float(result.model.dropout_p)}
 
 
 def _digest(tensors: dict[str, torch.Tensor]) -> str:

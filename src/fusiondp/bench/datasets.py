@@ -20,6 +20,17 @@ The data directory is, in order: the `data_dir` argument, the environment
 variable `FUSIONDP_DATA`, or `../shared/data` next to the repository root.
 A missing file raises `DataError` naming the path.
 
+One format for every entry: a spec is written as a small TOML document (the
+schema is :data:`SPEC_KEYS`, parsed by :func:`spec_from_toml` /
+:func:`spec_from_dict`). The built-in entries below are such documents, and a
+user's own table is described the same way, either in a file
+(``fusiondp bench --dataset-file my.toml``, :func:`load_dataset_file`) or by
+command-line options (``fusiondp bench --table FILE ...``, :func:`table_spec`).
+A user's table without a support file gets the adult rule with a fraction:
+seeded permutation, the first 10 % of the rows become the public support set
+(removed from training), the rest is cut 70/10/20 into train/val/test.
+Every part must keep :data:`MIN_ROWS` rows.
+
 >>> sorted(DATASETS)
 ['adult', 'sepsis', 'sepsis_ours']
 >>> DATASETS["adult"].schema.sensitive
@@ -29,7 +40,8 @@ A missing file raises `DataError` naming the path.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,9 +75,28 @@ def read_csv(path: Path, *, dataset: str) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"Dataset {dataset!r}: file not found: {path}. Pass data_dir (CLI --data-dir) or set "
                         f"{ENV_VAR} to the folder that holds {path.parent.name}/.")
-    frame = pd.read_csv(path)
+    if path.suffix.lower() in {".parquet", ".pq"}:
+        from fusiondp.data.tabular import read_table
+
+        frame = read_table(path, what=f"dataset {dataset!r}")
+    else:
+        frame = pd.read_csv(path)
     frame.columns = [str(c) for c in frame.columns]
     return frame
+
+
+#: Fewest rows each part of a split may keep (a smaller part gives meaningless metrics or no Poisson batch).
+MIN_ROWS = {"train": 50, "val": 10, "test": 10, "support": 10}
+
+
+def check_sizes(parts: Mapping[str, pd.DataFrame], *, dataset: str) -> None:
+    """Raise DataError if a part of the split is smaller than :data:`MIN_ROWS` allows."""
+    small = [f"{k} has {len(parts[k])} rows (need >= {n})" for k, n in MIN_ROWS.items()
+             if k in parts and len(parts[k]) < n]
+    if small:
+        total = sum(len(parts[k]) for k in ROLES if k in parts)
+        raise DataError(f"Dataset {dataset!r} is too small to benchmark: after the split, {'; '.join(small)} "
+                        f"(of {total} rows). Use a larger table or other split fractions.")
 
 
 @dataclass(frozen=True)
@@ -76,6 +107,8 @@ class SplitSpec:
         fractions: (train, val, test) fractions of the rows left after the support set; they must sum to 1.
         support_rows: rows taken out first as the public support set.
         split_seed: seed of the permutation; None uses the run's seed.
+        support_fraction: when given, the support set is this fraction of the rows (rounded) instead of
+            `support_rows`.
 
     >>> parts = SplitSpec((0.5, 0.25, 0.25), support_rows=2).split(pd.DataFrame({"a": range(10)}), seed=0)
     >>> {k: len(v) for k, v in parts.items()}
@@ -85,8 +118,11 @@ class SplitSpec:
     fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)
     support_rows: int = 512
     split_seed: int | None = 0
+    support_fraction: float | None = None
 
     def __post_init__(self) -> None:
+        if self.support_fraction is not None and not 0 <= self.support_fraction < 1:
+            raise ConfigError(f"Expected 0 <= support_fraction < 1, got {self.support_fraction!r}.")
         if len(self.fractions) != 3 or any(f < 0 for f in self.fractions) or abs(sum(self.fractions) - 1) > 1e-9:
             raise ConfigError(f"SplitSpec.fractions must be three non-negative numbers summing to 1, "
                               f"got {self.fractions}.")
@@ -95,16 +131,21 @@ class SplitSpec:
 
     def split(self, frame: pd.DataFrame, *, seed: int) -> dict[str, pd.DataFrame]:
         """Cut `frame` (index reset in every part, original row order kept inside each part)."""
-        if self.support_rows >= len(frame):
-            raise DataError(f"support_rows={self.support_rows} leaves no rows of {len(frame)} to train on.")
+        k = self.support_size(len(frame))
+        if k >= len(frame):
+            raise DataError(f"support_rows={k} leaves no rows of {len(frame)} to train on.")
         rng = np.random.default_rng(self.split_seed if self.split_seed is not None else seed)
         perm = rng.permutation(len(frame))
-        support, rest = perm[:self.support_rows], perm[self.support_rows:]
+        support, rest = perm[:k], perm[k:]
         n_train = int(round(self.fractions[0] * len(rest)))
         n_val = int(round(self.fractions[1] * len(rest)))
         parts = {"support": support, "train": rest[:n_train], "val": rest[n_train:n_train + n_val],
                  "test": rest[n_train + n_val:]}
         return {k: frame.iloc[np.sort(v)].reset_index(drop=True) for k, v in parts.items()}
+
+    def support_size(self, n: int) -> int:
+        """Rows of an `n`-row table that become the support set."""
+        return self.support_rows if self.support_fraction is None else int(round(self.support_fraction * n))
 
 
 @dataclass(frozen=True)
@@ -115,9 +156,10 @@ class DatasetSpec:
         name: registry key.
         target: label column; `positive` is the label value counted as the positive class.
         sensitive, drop, categorical: column roles (see `Schema`).
-        files: role -> path relative to the data directory. Roles: "train",
+        files: role -> path relative to the data directory (or absolute). Roles: "train",
             "val", "test", "support" and optionally "hybrid" (a published hybrid
-            of train), or the single role "all" together with `split`.
+            of train), or the role "all" together with `split` (and optionally "support": a
+            support file, then the split carves no support rows).
         split: how to cut the "all" file (None when every role has a file).
         hybrid: "published" (use files["hybrid"]) or "impute" (make_hybrid from the support set).
         imputer: imputer name used when `hybrid="impute"`.
@@ -146,6 +188,9 @@ class DatasetSpec:
         if "all" in self.files:
             if self.split is None:
                 raise ConfigError(f"Dataset {self.name!r}: files['all'] needs a split.")
+            if "support" in self.files and self.split.support_size(10**9) > 0:
+                raise ConfigError(f"Dataset {self.name!r}: a support file is given, so the split must carve no "
+                                  "support rows (support_rows = 0, no support_fraction).")
         elif missing := [r for r in ROLES if r not in self.files]:
             raise ConfigError(f"Dataset {self.name!r}: no file for role(s) {missing}.")
 
@@ -159,13 +204,28 @@ class DatasetSpec:
         root = resolve_data_dir(data_dir)
         if "all" in self.files:
             assert self.split is not None
-            out = self.split.split(read_csv(root / self.files["all"], dataset=self.name), seed=seed)
+            table = read_csv(root / self.files["all"], dataset=self.name)
+            self.check_table(table)
+            out = self.split.split(table, seed=seed)
+            if "support" in self.files:
+                out["support"] = read_csv(root / self.files["support"], dataset=self.name)
         else:
             out = {r: read_csv(root / self.files[r], dataset=self.name) for r in ROLES}
         if "hybrid" in self.files:
             out["published_hybrid"] = read_csv(root / self.files["hybrid"], dataset=self.name)
         self.schema.check_columns(out["train"], what=f"{self.name} train", need_target=True)
+        self.schema.check_columns(out["support"], what=f"{self.name} support set", need_target=False)
+        check_sizes(out, dataset=self.name)
         return out
+
+    def check_table(self, table: pd.DataFrame) -> None:
+        """Raise DataError for a column role naming no column of `table` (checked before any split)."""
+        self.schema.check_columns(table, what=f"dataset {self.name!r}")
+        cols = set(table.columns)
+        for role, names in (("drop", self.drop), ("categorical", self.categorical)):
+            if unknown := [c for c in names if c not in cols]:
+                raise DataError(f"Dataset {self.name!r}: {role} column(s) {', '.join(map(repr, unknown))} not "
+                                f"found; available: {', '.join(sorted(cols))}.")
 
     def load(self, data_dir: str | Path | None = None, seed: int = 0) -> dict[str, pd.DataFrame]:
         """Frames "train", "hybrid" (row-aligned with train), "val", "test" and "support"."""
@@ -195,6 +255,160 @@ _HYBRIDS: dict[tuple, pd.DataFrame] = {}
 DATASETS: dict[str, DatasetSpec] = {}
 
 
+# --------------------------------------------------------------------------- the entry format (TOML)
+#: Keys of a dataset entry (a TOML document or a dict), with what each means. Paths in `files` are relative to
+#: the data directory for the built-in entries, and to the TOML file's folder for a user's file.
+SPEC_KEYS: dict[str, str] = {
+    "name": "registry key and file stem of the results (default for a user's file: the file's stem)",
+    "target": "label column (public)",
+    "positive": "label value counted as the positive class (informational; default: the last label in sorted "
+                "order, as fusiondp.pipeline encodes labels)",
+    "sensitive": "sensitive columns (a list or a comma-separated string)",
+    "drop": "columns ignored entirely",
+    "categorical": "extra columns to one-hot encode",
+    "files": "table of role = path: `all` (one table, cut by [split]) and optionally `support`; or `train`, "
+             "`val`, `test`, `support` (and `hybrid` with hybrid = 'published')",
+    "split": "table: fractions = [train, val, test] of the rows left after the support set; support_rows or "
+             "support_fraction; split_seed (an integer, or 'run' for the run's seed)",
+    "hybrid": "'impute' (fusiondp imputes the hybrid from the support set) or 'published' (files.hybrid)",
+    "imputer": "imputer name used with hybrid = 'impute' (default 'default')",
+    "onehot_groups": "one-hot groups among the sensitive columns (list of lists; default: detected)",
+    "description": "one line for the results page",
+    "notes": "list of remarks",
+}
+_SPLIT_KEYS = ("fractions", "support_rows", "support_fraction", "split_seed")
+
+#: The split of a user's single table: 10 % public support set (removed from training), then 70/10/20
+#: train/val/test of the rest, permutation seeded by 0 (the adult rule, with a fraction instead of 512 rows).
+USER_SPLIT = SplitSpec(fractions=(0.7, 0.1, 0.2), support_rows=0, split_seed=0, support_fraction=0.1)
+#: The split of a user's table when a support file is given: no support rows are carved from the table.
+USER_SPLIT_WITH_SUPPORT = SplitSpec(fractions=(0.7, 0.1, 0.2), support_rows=0, split_seed=0)
+
+_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
+
+
+def _names(value: Any, key: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    if isinstance(value, Sequence) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ConfigError(f"Dataset entry: {key!r} must be a list of column names or a comma-separated string, "
+                      f"got {value!r}.")
+
+
+def _split_from_dict(d: Any) -> SplitSpec:
+    if not isinstance(d, Mapping):
+        raise ConfigError(f"Dataset entry: [split] must be a table, got {d!r}.")
+    if unknown := sorted(set(d) - set(_SPLIT_KEYS)):
+        raise ConfigError(f"Dataset entry: unknown [split] key(s) {unknown}; known: {', '.join(_SPLIT_KEYS)}.")
+    kw = dict(d)
+    if "fractions" in kw:
+        kw["fractions"] = tuple(float(f) for f in kw["fractions"])
+    if kw.get("split_seed") == "run":
+        kw["split_seed"] = None
+    if "support_fraction" in kw and "support_rows" not in kw:
+        kw["support_rows"] = 0
+    return SplitSpec(**kw)
+
+
+def spec_from_dict(d: Mapping[str, Any], *, base_dir: str | Path | None = None,
+                   default_name: str | None = None) -> DatasetSpec:
+    """A `DatasetSpec` from an entry in the :data:`SPEC_KEYS` format.
+
+    Relative paths in `files` are resolved against `base_dir` when given (a user's TOML file),
+    else left relative to the data directory (built-in entries). With files.all and no [split],
+    :data:`USER_SPLIT` (or :data:`USER_SPLIT_WITH_SUPPORT` when files.support is given) is used.
+
+    >>> spec_from_dict({"name": "t", "target": "y", "sensitive": "age,sex", "files": {"all": "t.csv"}}).split
+    SplitSpec(fractions=(0.7, 0.1, 0.2), support_rows=0, split_seed=0, support_fraction=0.1)
+    """
+    if not isinstance(d, Mapping):
+        raise ConfigError(f"A dataset entry must be a table of keys, got {type(d).__name__}.")
+    if unknown := sorted(set(d) - set(SPEC_KEYS)):
+        raise ConfigError(f"Dataset entry: unknown key(s) {unknown}; known: {', '.join(SPEC_KEYS)}.")
+    name = d.get("name", default_name)
+    for key, value in (("name", name), ("target", d.get("target")), ("sensitive", d.get("sensitive")),
+                       ("files", d.get("files"))):
+        if not value:
+            raise ConfigError(f"Dataset entry: {key!r} is required.")
+    if not isinstance(name, str) or not set(name) <= _NAME_CHARS:
+        raise ConfigError(f"Dataset name {name!r} must use letters, digits, '_', '-' or '.' only (it names files).")
+    files = d["files"]
+    if not isinstance(files, Mapping) or not all(isinstance(v, str) for v in files.values()):
+        raise ConfigError(f"Dataset entry: [files] must map roles to paths, got {files!r}.")
+    if unknown := sorted(set(files) - {*ROLES, "all", "hybrid"}):
+        raise ConfigError(f"Dataset entry: unknown file role(s) {unknown}; known: all, {', '.join(ROLES)}, hybrid.")
+    if base_dir is not None:
+        files = {k: str((Path(base_dir) / v).resolve()) for k, v in files.items()}
+    if "split" in d:
+        split = _split_from_dict(d["split"])
+    elif "all" in files:
+        split = USER_SPLIT_WITH_SUPPORT if "support" in files else USER_SPLIT
+    else:
+        split = None
+    groups = d.get("onehot_groups")
+    return DatasetSpec(
+        name=name, target=str(d["target"]), positive=d.get("positive"), sensitive=_names(d["sensitive"], "sensitive"),
+        files=dict(files), drop=_names(d.get("drop", ()), "drop"),
+        categorical=_names(d.get("categorical", ()), "categorical"), split=split,
+        hybrid=d.get("hybrid", "impute"), imputer=d.get("imputer", "default"),
+        onehot_groups=None if groups is None else tuple(tuple(g) for g in groups),
+        description=d.get("description", ""), notes=tuple(d.get("notes", ())))
+
+
+def spec_to_dict(spec: DatasetSpec) -> dict[str, Any]:
+    """The entry of `spec` in the :data:`SPEC_KEYS` format (inverse of :func:`spec_from_dict`)."""
+    out: dict[str, Any] = {"name": spec.name, "target": spec.target, "positive": spec.positive,
+                           "sensitive": list(spec.sensitive), "drop": list(spec.drop),
+                           "categorical": list(spec.categorical), "files": dict(spec.files),
+                           "hybrid": spec.hybrid, "imputer": spec.imputer,
+                           "onehot_groups": (None if spec.onehot_groups is None
+                                             else [list(g) for g in spec.onehot_groups]),
+                           "description": spec.description, "notes": list(spec.notes)}
+    if spec.split is not None:
+        sp = spec.split
+        out["split"] = {"fractions": list(sp.fractions), "support_rows": sp.support_rows,
+                        "split_seed": "run" if sp.split_seed is None else sp.split_seed}
+        if sp.support_fraction is not None:
+            out["split"]["support_fraction"] = sp.support_fraction
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def spec_from_toml(text: str, *, base_dir: str | Path | None = None, default_name: str | None = None,
+                   source: str = "dataset entry") -> DatasetSpec:
+    """A `DatasetSpec` from a TOML document in the :data:`SPEC_KEYS` format."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{source} is not valid TOML: {e}") from None
+    return spec_from_dict(doc, base_dir=base_dir, default_name=default_name)
+
+
+def load_dataset_file(path: str | Path) -> DatasetSpec:
+    r"""Read a user's dataset file (TOML); relative paths are taken from the file's folder.
+
+    >>> import tempfile; d = Path(tempfile.mkdtemp()); f = d / "wage.toml"
+    >>> _ = f.write_text('target = "y"\nsensitive = ["age"]\n[files]\nall = "wage.csv"\n')
+    >>> s = load_dataset_file(f); (s.name, Path(s.files["all"]).name)
+    ('wage', 'wage.csv')
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"Dataset file not found: {path}")
+    return spec_from_toml(path.read_text(), base_dir=path.parent, default_name=path.stem, source=str(path))
+
+
+def table_spec(table: str | Path, *, target: str, sensitive: str | Sequence[str], support: str | Path | None = None,
+               drop: str | Sequence[str] = (), categorical: str | Sequence[str] = (), name: str | None = None,
+               imputer: str = "default") -> DatasetSpec:
+    """The entry of a user's table given by command-line options (``fusiondp bench --table ...``)."""
+    files = {"all": str(Path(table).expanduser().resolve())}
+    if support is not None:
+        files["support"] = str(Path(support).expanduser().resolve())
+    return spec_from_dict({"name": name or Path(table).stem, "target": target, "sensitive": sensitive,
+                           "drop": drop, "categorical": categorical, "files": files, "imputer": imputer})
+
+
 def register(spec: DatasetSpec, *, force: bool = False) -> DatasetSpec:
     """Add a dataset spec (refuses a duplicate name unless `force`)."""
     if spec.name in DATASETS and not force:
@@ -203,39 +417,64 @@ def register(spec: DatasetSpec, *, force: bool = False) -> DatasetSpec:
     return spec
 
 
-register(DatasetSpec(
-    name="sepsis", target="SepsisLabel", positive=1.0,
-    sensitive=("Age", "Gender", "Unit1", "Unit2", "HospAdmTime", "ICULOS"),
-    drop=("ICULOS_bin", "index"),
-    files={"train": "sepsis/train_ori.csv", "val": "sepsis/val.csv", "test": "sepsis/test.csv",
-           "support": "sepsis/val.csv", "hybrid": "sepsis/train_hybrid.csv"},
-    hybrid="published", onehot_groups=(("Unit1", "Unit2"),),
-    description="PhysioNet 2019 sepsis (FusionDP authors' preprocessing); hybrid = published TabPFN imputations",
-    notes=("ICULOS_bin is a binned copy of the sensitive ICULOS and is dropped; `index` only exists in the "
-           "published hybrid.",
-           "The support set for our own imputations is val.csv (1,573 rows): public, disjoint from train. "
-           "Model selection on val then reads rows the imputer also saw, which is fine (both are public)."),
-))
+# --------------------------------------------------------------------------- the built-in entries
+#: The built-in datasets, written in the same TOML format a user writes (paths relative to the data directory).
+BUILTIN_ENTRIES: dict[str, str] = {
+    "sepsis": r'''
+name = "sepsis"
+target = "SepsisLabel"
+positive = 1.0
+sensitive = ["Age", "Gender", "Unit1", "Unit2", "HospAdmTime", "ICULOS"]
+drop = ["ICULOS_bin", "index"]
+hybrid = "published"
+onehot_groups = [["Unit1", "Unit2"]]
+description = "PhysioNet 2019 sepsis (FusionDP authors' preprocessing); hybrid = published TabPFN imputations"
+notes = [
+    "ICULOS_bin is a binned copy of the sensitive ICULOS and is dropped; `index` only exists in the published hybrid.",
+    """The support set for our own imputations is val.csv (1,573 rows): public, disjoint from train. \
+       Model selection on val then reads rows the imputer also saw, which is fine (both are public).""",
+]
+[files]
+train = "sepsis/train_ori.csv"
+val = "sepsis/val.csv"
+test = "sepsis/test.csv"
+support = "sepsis/val.csv"
+hybrid = "sepsis/train_hybrid.csv"
+''',
+    "sepsis_ours": r'''
+name = "sepsis_ours"
+target = "SepsisLabel"
+positive = 1.0
+sensitive = ["Age", "Gender", "Unit1", "Unit2", "HospAdmTime", "ICULOS"]
+drop = ["ICULOS_bin"]
+hybrid = "impute"
+onehot_groups = [["Unit1", "Unit2"]]
+description = """PhysioNet 2019 sepsis as `sepsis`, but the hybrid is imputed by fusiondp's default imputer \
+                 from the 1,573-row public support set val.csv (labels not used by the imputer)"""
+notes = ["Same files and splits as `sepsis`; only the hybrid differs (compare the two pages)."]
+[files]
+train = "sepsis/train_ori.csv"
+val = "sepsis/val.csv"
+test = "sepsis/test.csv"
+support = "sepsis/val.csv"
+''',
+    "adult": r'''
+name = "adult"
+target = "income"
+positive = ">50K"
+sensitive = ["age", "sex", "race", "marital", "relationship", "country"]
+hybrid = "impute"
+description = "UCI Adult (30,162 complete rows); 512-row public support set, then 70/10/20 train/val/test"
+notes = ["""Split: numpy default_rng(0) permutation of all rows; the first 512 are the support set, the \
+            rest is cut 70/10/20 into train/val/test (row order kept inside each part)."""]
+[files]
+all = "adult/adult.csv"
+[split]
+fractions = [0.7, 0.1, 0.2]
+support_rows = 512
+split_seed = 0
+''',
+}
 
-register(DatasetSpec(
-    name="sepsis_ours", target="SepsisLabel", positive=1.0,
-    sensitive=("Age", "Gender", "Unit1", "Unit2", "HospAdmTime", "ICULOS"),
-    drop=("ICULOS_bin",),
-    files={"train": "sepsis/train_ori.csv", "val": "sepsis/val.csv", "test": "sepsis/test.csv",
-           "support": "sepsis/val.csv"},
-    hybrid="impute", onehot_groups=(("Unit1", "Unit2"),),
-    description="PhysioNet 2019 sepsis as `sepsis`, but the hybrid is imputed by fusiondp's default imputer "
-                "from the 1,573-row public support set val.csv (labels not used by the imputer)",
-    notes=("Same files and splits as `sepsis`; only the hybrid differs (compare the two pages).",),
-))
-
-register(DatasetSpec(
-    name="adult", target="income", positive=">50K",
-    sensitive=("age", "sex", "race", "marital", "relationship", "country"),
-    files={"all": "adult/adult.csv"},
-    split=SplitSpec(fractions=(0.7, 0.1, 0.2), support_rows=512, split_seed=0),
-    hybrid="impute",
-    description="UCI Adult (30,162 complete rows); 512-row public support set, then 70/10/20 train/val/test",
-    notes=("Split: numpy default_rng(0) permutation of all rows; the first 512 are the support set, the "
-           "rest is cut 70/10/20 into train/val/test (row order kept inside each part).",),
-))
+for _name, _text in BUILTIN_ENTRIES.items():
+    register(spec_from_toml(_text, source=f"built-in entry {_name!r}"))

@@ -74,6 +74,8 @@ class BenchDataset:
         grid: candidate overrides per method for ``fusiondp bench --tune`` (kept small).
         per_epsilon: the settings in `config` were selected at each ε separately (the tuning table then
             marks the winner per ε) rather than by the mean over the tuning ε values.
+        remake: how the results page is regenerated (default: ``fusiondp bench-report NAME``); a user's
+            table says to rerun its own ``fusiondp bench --table ...`` command (finished runs are skipped).
     """
 
     name: str
@@ -85,6 +87,7 @@ class BenchDataset:
     tuning: str = ""
     grid: Mapping[str, tuple[dict, ...]] = field(default_factory=dict)
     per_epsilon: bool = False
+    remake: str = ""
 
 
 DATASETS: dict[str, BenchDataset] = {}
@@ -265,7 +268,9 @@ def tabular_config(dataset: str) -> Callable[[str, float | None], TrainConfig]:
 def tabular_dataset(spec: TabularSpec, *, headline: str = "auroc",
                     config: Callable[[str, float | None], TrainConfig] | None = None,
                     description: str = "", tuning: str = "",
-                    grid: Mapping[str, tuple[dict, ...]] | None = None) -> BenchDataset:
+                    grid: Mapping[str, tuple[dict, ...]] | None = None,
+                    metrics: tuple[str, ...] = ("auroc", "aupr", "f1_val_threshold", "accuracy"), per_epsilon: bool | None = None,
+                    remake: str = "", info: Mapping[str, Any] | None = None) -> BenchDataset:
     """Wrap a tabular spec: frames -> `fusiondp.pipeline.prepare` -> BenchData (default MLP).
 
     `config` defaults to :func:`tabular_config` of the spec's name; `grid` (for ``--tune``) to
@@ -283,15 +288,15 @@ def tabular_dataset(spec: TabularSpec, *, headline: str = "auroc",
                              eval_frames={"val": frames["val"], "test": frames["test"]})
         return BenchData(p.data, p.eval_sets["val"], p.eval_sets["test"], None,
                          {"train": p.data.n, "val": len(frames["val"]), "test": len(frames["test"]),
-                          "features": int(p.data.x.shape[1])})
+                          "features": int(p.data.x.shape[1]), **(info or {})})
 
     if grid is None:
         grid = {m: tuple({**_TABULAR_PRIVATE_BASE, **c} for c in cands)
                 for m, cands in _GRIDS.get(spec.name, TABULAR_GRID).items()}
-    per_eps = any(map(_is_per_epsilon, TABULAR_SELECTED.get(spec.name, {}).values()))
-    return BenchDataset(spec.name, prepare, headline, ("auroc", "aupr", "f1_val_threshold", "accuracy"),
-                        config or tabular_config(spec.name), description,
-                        tuning or _TABULAR_TUNING.get(spec.name, ""), grid, per_epsilon=per_eps)
+    if per_epsilon is None:
+        per_epsilon = any(map(_is_per_epsilon, TABULAR_SELECTED.get(spec.name, {}).values()))
+    return BenchDataset(spec.name, prepare, headline, metrics, config or tabular_config(spec.name), description,
+                        tuning or _TABULAR_TUNING.get(spec.name, ""), grid, per_epsilon=per_epsilon, remake=remake)
 
 
 def _load_tabular_specs() -> None:
@@ -307,6 +312,100 @@ def _load_tabular_specs() -> None:
     for spec in getattr(datasets, "DATASETS", {}).values():
         if spec.name not in DATASETS and callable(getattr(spec, "load", None)):
             register_dataset(tabular_dataset(spec, description=getattr(spec, "description", "")))
+
+
+# --------------------------------------------------------------------------- a user's own table (issue 18)
+_DEFAULT_SETTINGS_TEXT = (
+    "Settings: fusiondp's tabular defaults (`TABULAR_SETTINGS` in fusiondp.bench.registry, selected on sepsis at "
+    "ε = 2), not tuned on this table: expected private batch 1024, lr 0.3, 13 epochs; `dpsgd` C = 4; "
+    "`naive_fusion` β = 0.75, C = 4; `fdp` α = 0.5, C = 16; `fdp_fm` and `fusiondp` α = 0.25, C = 16 (β = 0.5, "
+    "M = 10). Non-private methods: the paper's settings (batch 128, lr 0.07). Every batch is capped at a quarter of "
+    "the training rows and the public batch at the training rows (the runner's small-table rule). To select "
+    "settings on this table's validation split, add `--tune`, then run the grid with `--tuned`.")
+_TUNED_SETTINGS_TEXT = (
+    "Settings selected on this table's validation split only (the test split is not read in tuning; validation "
+    "rows are disjoint from the private training rows): at each ε, the candidate of `TABULAR_GRID` with the highest "
+    "validation {headline} in the tuning runs of the same results file (`--tune`, table below), on top of expected "
+    "private batch 1024, lr 0.3, 13 epochs. Methods without tuning runs keep fusiondp's tabular defaults "
+    "(`TABULAR_SETTINGS`); non-private methods the paper's settings (batch 128, lr 0.07). Every batch is capped at "
+    "a quarter of the training rows and the public batch at the training rows (the runner's small-table rule), "
+    "so the `batch_size` shown in the candidates is an upper bound.")
+
+
+def _user_description(spec, n_rows: int, classes: int, support_rows: int | None) -> str:
+    """The setup paragraph of a user's table: files, roles and the split rule (no data values)."""
+    split = spec.split
+    table = Path(spec.files["all"]).name
+    fr = "/".join(f"{round(100 * f)}" for f in split.fractions)
+    if "support" in spec.files:
+        sup = (f"support set: the file `{Path(spec.files['support']).name}` ({support_rows} rows; public, its rows "
+               "must not be training rows); the table is cut")
+    else:
+        k = split.support_size(n_rows)
+        sup = (f"split: a numpy `default_rng({split.split_seed})` permutation of the rows; the first {k} "
+               f"({100 * (split.support_fraction or k / n_rows):g} %) are the public support set, removed from "
+               "training; the rest is cut")
+    return (f"Your table `{table}` ({n_rows} rows, {classes} classes), target `{spec.target}` (public), "
+            f"sensitive {', '.join(f'`{c}`' for c in spec.sensitive)}"
+            + (f", dropped {', '.join(f'`{c}`' for c in spec.drop)}" if spec.drop else "")
+            + f". {sup[0].upper() + sup[1:]} {fr} into train/val/test (row order kept inside each part). Hybrid: "
+            f"the sensitive columns of the training rows imputed by fusiondp's `{spec.imputer}` imputer fitted on "
+            "the support set (labels not used); preprocessing fitted on the hybrid table only. Model: the default "
+            "MLP (hidden 64-128-64, LayerNorm, GELU, dropout 0.15)."
+            + (f" {spec.description}" if spec.description else ""))
+
+
+def register_table(spec, *, tuned_from: list[dict] | None = None, remake: str = "") -> BenchDataset:
+    """Register a user's table (a `fusiondp.bench.datasets.DatasetSpec` with files.all) for the runner.
+
+    Binary targets are scored by AUROC (headline), AUPR, F1 and accuracy; multi-class ones by macro-F1
+    and accuracy. With `tuned_from` (records holding ``--tune`` runs), each private method uses the candidate
+    with the best validation headline at each ε; otherwise fusiondp's tabular defaults. A name that is a
+    built-in dataset is refused.
+    """
+    from fusiondp.bench.datasets import check_sizes, read_csv
+
+    _load_tabular_specs()
+    existing = DATASETS.get(spec.name)
+    if existing is not None and not existing.remake:
+        raise ConfigError(f"{spec.name!r} is a built-in benchmark dataset; give your table another name (--name).")
+    if "all" not in spec.files or spec.split is None:
+        raise ConfigError(f"Dataset {spec.name!r}: a user's table needs files.all (one table) and a split.")
+    table = read_csv(Path(spec.files["all"]), dataset=spec.name)
+    spec.check_table(table)
+    classes = int(table[spec.target].nunique())
+    if classes < 2:
+        raise ConfigError(f"Target {spec.target!r} of {spec.name!r} holds a single value; nothing to learn.")
+    parts = spec.split.split(table, seed=0)
+    if "support" in spec.files:
+        parts["support"] = read_csv(Path(spec.files["support"]), dataset=spec.name)
+        spec.schema.check_columns(parts["support"], what=f"{spec.name} support set", need_target=False)
+    check_sizes(parts, dataset=spec.name)  # fail before any run starts
+    support_rows = len(parts["support"]) if "support" in spec.files else None
+    headline, metrics = (("auroc", ("auroc", "aupr", "f1", "accuracy")) if classes == 2
+                         else ("macro_f1", ("macro_f1", "accuracy")))
+    config, tuning, per_eps, settings = tabular_config("__user_table__"), _DEFAULT_SETTINGS_TEXT, False, "default"
+    if tuned_from is not None:
+        from fusiondp.bench.runner import select
+
+        chosen = select([r for r in tuned_from if r.get("dataset") == spec.name], headline, per_epsilon=True)
+        if not chosen:
+            raise ConfigError(f"--tuned needs tuning runs of {spec.name!r} in the results file; run with --tune "
+                              "first.")
+        selected = {**TABULAR_SETTINGS, **{m: {e: c["overrides"] for e, c in by_eps.items()}
+                                           for m, by_eps in chosen.items()}}
+
+        def config(method: str, epsilon: float | None) -> TrainConfig:
+            return TrainConfig(**settings_at(selected.get(method, {}), epsilon))
+
+        shown = {"auroc": "AUROC", "macro_f1": "macro-F1"}[headline]
+        tuning, per_eps, settings = _TUNED_SETTINGS_TEXT.format(headline=shown), True, "tuned"
+    entry = tabular_dataset(spec, headline=headline, config=config,
+                            description=_user_description(spec, len(table), classes, support_rows),
+                            tuning=tuning, metrics=metrics, per_epsilon=per_eps,
+                            remake=remake or "rerunning the same `fusiondp bench --table ...` command (finished runs "
+                                             "are skipped)", info={"settings": settings})
+    return register_dataset(entry, force=True)
 
 
 # --------------------------------------------------------------------------- medical_abstracts (issue 6)

@@ -150,16 +150,17 @@ def _tuning_lines(records: list[dict], headline: str, per_epsilon: bool = False)
 
 
 def write_report(dataset: str, results: str | Path, *, docs: str | Path = "docs/results",
-                 command: str | None = None) -> Path:
-    """Write ``<docs>/<dataset>.md`` and ``<docs>/img/<dataset>.png`` from a results file."""
+                 command: str | None = None, page_name: str | None = None) -> Path:
+    """Write ``<docs>/<page_name>.md`` and ``<docs>/img/<page_name>.png`` (default: the dataset's name)."""
     ds = get_dataset(dataset)
     records = [r for r in load_records(results) if r.get("dataset") == dataset]
     bench = [r for r in records if r.get("phase", "bench") == "bench"]
     rows = aggregate(bench, ds.metrics)
     val_rows = aggregate(bench, ds.metrics, split="val")
     docs = Path(docs)
-    page = docs / f"{dataset}.md"
-    img = plot(rows, ds.headline, docs / "img" / f"{dataset}.png",
+    stem = page_name or dataset
+    page = docs / f"{stem}.md"
+    img = plot(rows, ds.headline, docs / "img" / f"{stem}.png",
                f"{dataset}: test {_NAMES.get(ds.headline, ds.headline)} vs privacy budget")
     cmds = sorted({r.get("command", "") for r in bench}) or [command or ""]
     seeds = sorted({r["seed"] for r in bench})
@@ -171,8 +172,8 @@ def write_report(dataset: str, results: str | Path, *, docs: str | Path = "docs/
     relations = sorted({r["relation"] for r in bench if r.get("relation")})
     accountants = sorted({r["accountant"] for r in bench if r.get("accountant")})
     lines = [f"# Benchmark: `{dataset}`", "",
-             "Made by: " + ", ".join(f"`{c}`" for c in cmds) + f"; page and plot by "
-             f"`fusiondp bench-report {dataset} --results {results}`.", "",
+             "Made by: " + ", ".join(f"`{c}`" for c in cmds) + "; page and plot by "
+             + (ds.remake or f"`fusiondp bench-report {dataset} --results {results}`") + ".", "",
              f"Seeds {', '.join(map(str, seeds))}; δ = 1e-5; accountant {', '.join(accountants) or '–'}; "
              f"neighbouring relations {', '.join(relations) or '–'} (`add_remove` = record-level DP for "
              "`dpsgd`/`naive_fusion`, `remove` = feature-level zero-out for `fdp`/`fdp_fm`/`fusiondp`). "

@@ -4,7 +4,10 @@ Each finished run is appended to a JSONL file as one record; a rerun skips every
 (dataset, method, ε, seed) key already there, so a killed grid continues where
 it stopped. Non-private methods run once per seed (their ε is ``None``).
 Test metrics are computed only for the grid (`phase: "bench"`); tuning runs
-(`phase: "tune"`) score the validation split alone.
+(`phase: "tune"`) score the validation split alone. Batch sizes are capped for
+small tables: the expected private batch at a quarter of the training rows
+(at least four Poisson steps per epoch), the public batch at the training rows
+(no effect on the built-in datasets, whose training splits are far larger).
 
 >>> plan_runs(["sgd_ori", "dpsgd"], [1.0, 4.0], [0])
 [('sgd_ori', None, 0), ('dpsgd', 1.0, 0), ('dpsgd', 4.0, 0)]
@@ -92,6 +95,9 @@ def _one_run(ds: BenchDataset, bench: BenchData, method: str, epsilon: float | N
              overrides: dict, *, with_test: bool) -> dict:
     cfg = ds.config(method, epsilon)
     cfg = replace(cfg, **overrides, seed=seed, delta=DELTA, epsilon=epsilon if epsilon is not None else cfg.epsilon)
+    n = bench.data.n
+    cfg = replace(cfg, batch_size=min(cfg.batch_size, max(1, n // 4)),
+                  public_batch_size=min(cfg.public_batch_size, n))
     model = bench.model() if bench.model else None
     res = train(method, bench.data, config=cfg, model=model, progress=False)
     rec = {"dataset": ds.name, "method": method, "epsilon": epsilon, "seed": seed,

@@ -46,9 +46,13 @@ Clip = Annotated[float, Opt("--clip", help="Clipping norm C.")]
 Alpha = Annotated[float, Opt("--alpha", help="Weight α of the noised private term against the public gradient (fdp, fdp_fm, fusiondp).")]
 Beta = Annotated[float, Opt("--beta", help="Weight β of the representation-consistency term (fusiondp); for naive_fusion the weight of its DP-SGD gradient.")]
 Radius = Annotated[float, Opt("--radius", help="Projection radius M (inf disables).")]
-Seed = Annotated[int, Opt("--seed", help="Seed of model initialisation, batch sampling and noise (recorded in "
-                                        "the report).")]
+Seed = Annotated[int, Opt("--seed", help="Seed of what is public: model initialisation, dropout, public-batch "
+                                        "order. The DP noise and Poisson sampling never come from it (OS entropy).")]
 Progress = Annotated[bool, Opt("--progress/--no-progress", help="Show a progress bar.")]
+Model = Annotated[Optional[str], Opt("--model", help="Your network instead of the default MLP: 'module:factory' "
+                                     "or 'path/to/file.py:factory', with factory(n_features, n_outputs) -> "
+                                     "torch.nn.Module (docs/custom_models.md). Cannot be combined with "
+                                     "--save-model.")]
 
 
 def check_inputs(hybrid: Path | None, support: Path | None, epsilon: float) -> None:

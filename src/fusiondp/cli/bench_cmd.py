@@ -1,4 +1,9 @@
-"""`fusiondp bench` (run or resume a benchmark grid) and `fusiondp bench-report` (page + plot)."""
+"""`fusiondp bench` (run or resume a benchmark grid) and `fusiondp bench-report` (page + plot).
+
+`fusiondp bench` takes a built-in dataset name, or the user's own table: `--table FILE --target T
+--sensitive a,b [--support FILE]`, or the same entry as a TOML file, `--dataset-file my.toml` (format:
+`fusiondp.bench.datasets.SPEC_KEYS`; the built-in entries are written in it too).
+"""
 
 from __future__ import annotations
 
@@ -26,7 +31,28 @@ def _floats(text: str | None) -> list[float] | None:
 
 @command("bench")
 def bench(
-    dataset: Annotated[str, typer.Argument(help="A registered benchmark dataset, e.g. medical_abstracts.")],
+    dataset: Annotated[Optional[str], typer.Argument(help="A built-in benchmark dataset, e.g. adult; or give "
+                                                     "--table / --dataset-file instead.")] = None,
+    table: Annotated[Optional[Path], Opt("--table", help="Your own table (CSV or Parquet): split into support / "
+                                         "train / val / test by a seeded permutation (10 % support unless "
+                                         "--support; then 70/10/20).")] = None,
+    target: Annotated[Optional[str], Opt("--target", help="With --table: the label column (public).")] = None,
+    sensitive: Annotated[Optional[str], Opt("--sensitive", help="With --table: sensitive columns, "
+                                            "comma-separated.")] = None,
+    support: Annotated[Optional[Path], Opt("--support", help="With --table: a public support set file (then no "
+                                           "support rows are carved from the table).")] = None,
+    drop: Annotated[str, Opt("--drop", help="With --table: columns to ignore, comma-separated.")] = "",
+    categorical: Annotated[str, Opt("--categorical", help="With --table: extra columns to one-hot "
+                                    "encode.")] = "",
+    imputer: Annotated[str, Opt("--imputer", help="With --table: imputer fitted on the support set.")] = "default",
+    name: Annotated[Optional[str], Opt("--name", help="With --table: the dataset's name (default: the file's "
+                                       "stem); names the results file.")] = None,
+    dataset_file: Annotated[Optional[Path], Opt("--dataset-file", help="Your table described in a TOML file "
+                                                "(keys: fusiondp.bench.datasets.SPEC_KEYS).")] = None,
+    tuned: Annotated[bool, Opt("--tuned", help="With a table of yours: use, per method and ε, the setting with the "
+                               "best validation score among the --tune runs in the results file.")] = False,
+    page: Annotated[Optional[str], Opt("--page", help="File stem of the results page and plot (default: the "
+                                       "dataset's name).")] = None,
     data_dir: Annotated[Optional[Path], Opt("--data-dir", help="Folder holding the dataset's files.")] = None,
     quick: Annotated[bool, Opt("--quick", help="One seed, ε ∈ {1, 4}.")] = False,
     seeds: Annotated[int, Opt("--seeds", help="Number of seeds (0..N-1).")] = 5,
@@ -42,10 +68,19 @@ def bench(
     docs: Annotated[Path, Opt("--docs", help="Folder of the results page.")] = Path("docs/results"),
     progress: Annotated[bool, Opt("--progress/--no-progress")] = True,
 ) -> None:
-    """Run the eight methods over ε × seeds on DATASET (resumable), then write the results page."""
+    """Run the eight methods over ε × seeds on DATASET or your table (resumable), then write the results page."""
     from fusiondp.bench.runner import QUICK_EPSILONS, run_bench, run_tune
 
+    user = _user_table(dataset, table, target, sensitive, support, drop, categorical, imputer, name, dataset_file)
+    if user is not None:
+        dataset = user.name
+    elif tuned:
+        raise ConfigError("--tuned applies to your own table (--table or --dataset-file); the built-in datasets "
+                          "carry their selected settings.")
+    assert dataset is not None
     path = out_path or Path(f"bench_out/{dataset}.jsonl")
+    if user is not None:
+        _register_user(user, path, tuned=tuned, tune=tune)
     eps = _floats(epsilons)
     method_list = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
     if tune:
@@ -56,14 +91,51 @@ def bench(
                         methods=method_list, progress=progress)
     out.print(f"{len(new)} new run(s) appended to {path}")
     if report:
-        _report(dataset, path, docs)
+        _report(dataset, path, docs, page)
 
 
-def _report(dataset: str, path: Path, docs: Path) -> None:
+def _user_table(dataset, table, target, sensitive, support, drop, categorical, imputer, name, dataset_file):
+    """The DatasetSpec of the user's table, or None for a built-in dataset (checks the options combine)."""
+    from fusiondp.bench.datasets import load_dataset_file, table_spec
+
+    given = [x for x, v in (("DATASET", dataset), ("--table", table), ("--dataset-file", dataset_file)) if v]
+    if len(given) != 1:
+        raise ConfigError("Give exactly one of DATASET (built-in), --table FILE or --dataset-file FILE"
+                          + (f"; got {', '.join(given)}." if given else "."))
+    table_only = [o for o, v in (("--target", target), ("--sensitive", sensitive), ("--support", support),
+                                 ("--drop", drop), ("--categorical", categorical), ("--name", name),
+                                 ("--imputer", imputer != "default")) if v]
+    if table is None:
+        if table_only:
+            raise ConfigError(f"{', '.join(table_only)} go with --table (a dataset file holds these settings).")
+        return load_dataset_file(dataset_file) if dataset_file is not None else None
+    if not target or not sensitive:
+        raise ConfigError("--table needs --target and --sensitive.")
+    return table_spec(table, target=target, sensitive=sensitive, support=support, drop=drop,
+                      categorical=categorical, name=name, imputer=imputer)
+
+
+def _register_user(spec, path: Path, *, tuned: bool, tune: bool) -> None:
+    """Register the user's table; refuse to mix grid runs made with default and tuned settings in one file."""
+    from fusiondp.bench.registry import register_table
+    from fusiondp.bench.runner import load_records
+
+    records = load_records(path)
+    if not tune:
+        want = "tuned" if tuned else "default"
+        other = {r.get("info", {}).get("settings", "default") for r in records
+                 if r.get("dataset") == spec.name and r.get("phase", "bench") == "bench"} - {want}
+        if other:
+            raise ConfigError(f"{path} already holds grid runs of {spec.name!r} with {other.pop()} settings; give "
+                              f"another --out for the {want} grid.")
+    register_table(spec, tuned_from=records if tuned and not tune else None)
+
+
+def _report(dataset: str, path: Path, docs: Path, page: str | None = None) -> None:
     from fusiondp.bench.report import write_report
 
-    page = write_report(dataset, path, docs=docs)
-    out.print(f"results page: {page}")
+    written = write_report(dataset, path, docs=docs, page_name=page)
+    out.print(f"results page: {written}")
 
 
 @command("bench-report")
@@ -73,7 +145,11 @@ def bench_report(
                                            "bench_out/DATASET.jsonl).")] = None,
     docs: Annotated[Path, Opt("--docs", help="Folder of the results page.")] = Path("docs/results"),
 ) -> None:
-    """Aggregate a results file into docs/results/DATASET.md (mean ± std table) and a PNG plot."""
+    """Aggregate a results file into docs/results/DATASET.md (mean ± std table) and a PNG plot.
+
+    For your own table, rerun its `fusiondp bench --table ...` command instead: finished runs are skipped and
+    the page is rewritten.
+    """
     path = results or Path(f"bench_out/{dataset}.jsonl")
     if not path.exists():
         raise ConfigError(f"No results file at {path}; run `fusiondp bench {dataset}` first.")

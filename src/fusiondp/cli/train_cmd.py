@@ -64,11 +64,21 @@ def train(
     progress: O.Progress = True,
     save_model: Annotated[Optional[Path], Opt("--save-model", help="Save the trained model with its privacy record "
                                               "(a .safetensors file; see `fusiondp predict`).")] = None,
+    model: O.Model = None,
 ) -> None:
     """Train one method and report its privacy guarantee and test metrics."""
     from fusiondp.pipeline import run
 
     O.check_inputs(hybrid, support, epsilon)
+    factory = None
+    if model is not None:
+        from fusiondp.errors import ConfigError
+        from fusiondp.train.models import load_factory
+
+        if save_model is not None:
+            raise ConfigError("--save-model stores the built-in MLP only; a --model network cannot be saved in a "
+                              "fusiondp model file (save its weights yourself; docs/custom_models.md).")
+        factory = load_factory(model)  # fails before any data is read
     schema = Schema(target, sensitive, drop, categorical)
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, public_batch_size=public_batch_size, lr=lr,
                       optimizer=optimizer, clip=clip,
@@ -81,7 +91,7 @@ def train(
     hybrid_df = O.hybrid_table(train_df, hybrid, support, schema, imputer=imputer, seed=seed, progress=progress)
     result, prepared, rep = run(train_df, hybrid_df, schema, method=method, config=cfg,
                                 val_df=evals.get("validation"), test_df=evals.get("test"), progress=progress,
-                                checkpoint=checkpoint, support_df=public_df)
+                                checkpoint=checkpoint, support_df=public_df, model=factory)
     out.print(f"[bold]{rep['method']}[/]: " + (f"ε = {rep['epsilon']:.4f} (target {epsilon:g}), δ = {delta:g}, "
               f"{rep['neighbouring']} relation, {rep['accountant']}, σ = {rep['noise_multiplier']:.4f}"
               if rep["neighbouring"] else "no formal privacy guarantee" if rep["epsilon"] is None

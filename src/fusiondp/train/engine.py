@@ -32,7 +32,7 @@ from fusiondp.privacy.randomness import private_randomness
 from fusiondp.train.config import TrainConfig
 from fusiondp.train.ghost import supports as ghost_supports
 from fusiondp.train.methods import MethodSpec, get_method
-from fusiondp.train.models import MLP, _WithRepresentation, check_model
+from fusiondp.train.models import ModelLike, _WithRepresentation, build_model
 from fusiondp.train.persample import loss_for, per_sample_term, row_loss_for
 from fusiondp.train.step import Batch, step
 
@@ -131,7 +131,7 @@ def _progress(enabled: bool) -> Progress:
 
 
 def train(method: str | MethodSpec, data: TrainData, *, config: TrainConfig | None = None,
-          model: nn.Module | None = None, val: tuple[torch.Tensor, torch.Tensor] | None = None,
+          model: ModelLike | None = None, val: tuple[torch.Tensor, torch.Tensor] | None = None,
           progress: bool = True, checkpoint: str | Path | None = None,
           on_epoch: Callable[[dict], None] | None = None) -> TrainResult:
     """Train `model` (default: the paper's MLP) with `method` on `data`.
@@ -140,7 +140,8 @@ def train(method: str | MethodSpec, data: TrainData, *, config: TrainConfig | No
         method: a name from `fusiondp.train.methods.METHODS`, or a MethodSpec.
         data: aligned views of the training set.
         config: hyperparameters and budget (defaults: METHOD.md §5).
-        model: a module following the contract in `fusiondp.train.models`.
+        model: a module following the contract in `fusiondp.train.models`, a factory
+            (n_features, n_outputs) -> module, or a "module:factory" string (default: the paper's MLP).
         val: optional (x, y) validation tensors, scored after every epoch (never test data).
         progress: show a progress bar with live ε.
         checkpoint: a file to save after every epoch; if it exists the run resumes from it,
@@ -167,10 +168,9 @@ def train(method: str | MethodSpec, data: TrainData, *, config: TrainConfig | No
     public_gen = torch.Generator().manual_seed(cfg.seed * 2 + 1)
     secret = private_randomness(cfg.insecure_noise_seed)
     sampler, noise_gen = secret.sampler, secret.noise
-    if model is None:
-        model = MLP(int(np.prod(data.x.shape[1:])), cfg.hidden, 1 if data.n_classes == 2 else data.n_classes,
-                    cfg.dropout)
-    check_model(model)
+    model = build_model(model, n_features=int(np.prod(data.x.shape[1:])),
+                        n_outputs=1 if data.n_classes == 2 else data.n_classes, hidden=cfg.hidden,
+                        dropout=cfg.dropout, needs_representation=spec.consistency and cfg.beta > 0)
     wrapper = _WithRepresentation(model)
     loss_fn = loss_for(data.n_classes)
     use_ghost = cfg.per_sample == "ghost" or (cfg.per_sample == "auto" and ghost_supports(model))
