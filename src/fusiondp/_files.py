@@ -22,6 +22,7 @@ Two guarantees every fusiondp writer relies on (docs/reliability.md):
 from __future__ import annotations
 
 import errno
+import json
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -183,3 +184,9 @@ def write_files(files: Mapping[str | Path, bytes | str]) -> list[Path]:
 def write_file(path: str | Path, data: bytes | str) -> Path:
     """Write one file atomically (see `write_files`)."""
     return write_files({path: data})[0]
+
+
+def json_text(payload) -> str:
+    """`payload` as indented JSON (numpy numbers as plain numbers), the format of every fusiondp report."""
+    return json.dumps(payload, indent=2, default=lambda v: v.item() if hasattr(v, "item") else float(v),
+                      allow_nan=True)

@@ -20,7 +20,9 @@ def report(
     = None,
 ) -> None:
     """Write an HTML page (privacy statement, metrics, imputation quality, training and ε plots)."""
-    from fusiondp.report.html import write_html
+    from fusiondp._files import check_output
+    from fusiondp.report.html import load_report, write_html
 
-    target = out_path or run.with_suffix(".html")
-    out.print(f"report: {write_html(run, target)}")
+    target = check_output(out_path or run.with_suffix(".html"), what="--out", suffixes=[".html"], inputs=[run])
+    write_html(load_report(run), target)
+    out.print(f"report: {out_path or run.with_suffix('.html')}")
