@@ -21,9 +21,11 @@ Two guarantees every fusiondp writer relies on (docs/reliability.md):
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
+import signal
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -142,6 +144,21 @@ def _stage(path: Path, data: bytes) -> Path:
     return tmp
 
 
+@contextlib.contextmanager
+def _signals_deferred():
+    """Hold SIGINT/SIGTERM until the block ends, so a temporary file is never created without being recorded
+    for clean-up (the interrupt is then raised right after the block)."""
+    block = getattr(signal, "pthread_sigmask", None)
+    if block is None:  # pragma: no cover - platforms without signal masks
+        yield
+        return
+    old = block(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        block(signal.SIG_SETMASK, old)
+
+
 def write_files(files: Mapping[str | Path, bytes | str]) -> list[Path]:
     """Write every file of `files` (path → content) atomically, all or nothing; returns the paths.
 
@@ -160,11 +177,12 @@ def write_files(files: Mapping[str | Path, bytes | str]) -> list[Path]:
                 missing.append(folder)
                 folder = folder.parent
             payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-            tmp = _stage(path, payload)
-            created += reversed(missing)
-            staged.append((tmp, path))
-        for tmp, path in staged:
-            os.replace(tmp, path)
+            with _signals_deferred():
+                created += reversed(missing)
+                staged.append((_stage(path, payload), path))
+        with _signals_deferred():  # the group lands together
+            for tmp, path in staged:
+                os.replace(tmp, path)
         for folder in {p.parent for _, p in staged}:
             _fsync_dir(folder)
     except BaseException as e:

@@ -112,19 +112,22 @@ def run_cli(argv: list[str] | None = None) -> int:
 
     Usage errors (unknown option, a value of the wrong type) also become one `error:` line, exit code 2.
     """
-    import click
+    try:  # typer >= 0.24 vendors click as typer._click
+        from typer._click.exceptions import ClickException, UsageError
+    except ImportError:  # pragma: no cover - older typer on top of click
+        from click.exceptions import ClickException, UsageError
 
     _load_commands()
     try:
         code = app(args=argv, prog_name="fusiondp", standalone_mode=False)
-    except click.exceptions.UsageError as e:
-        ctx = e.ctx
+    except UsageError as e:
+        ctx = getattr(e, "ctx", None)
         fail(_one_line(e.format_message()), f"see `{ctx.command_path if ctx else 'fusiondp'} --help`")
         return EXIT_USAGE
-    except click.exceptions.Abort:
+    except typer.Abort:
         fail("interrupted; no output was written.")
         return EXIT_INTERRUPTED
-    except click.exceptions.ClickException as e:
+    except ClickException as e:
         fail(_one_line(e.format_message()))
         return e.exit_code
     except KeyboardInterrupt:

@@ -59,7 +59,7 @@ _SIGMA_MIN = 0.2
 # The PLD accountant's memory grows with the number of composed steps (about 2.7 GiB for 1e5 steps at q = 0.16
 # and sigma = 0.2, measured): more steps are refused before anything is allocated (RDP is cheap at any count).
 MAX_PLD_STEPS = 100_000
-MAX_STEPS = 100_000_000
+MAX_STEPS = 1_000_000
 
 
 def _accountant(name: str, relation: str, coarse: bool = False) -> dpa.PrivacyAccountant:
