@@ -122,6 +122,8 @@ def run_cli(argv: list[str] | None = None) -> int:
         code = app(args=argv, prog_name="fusiondp", standalone_mode=False)
     except UsageError as e:
         ctx = getattr(e, "ctx", None)
+        if not _one_line(e.format_message()):  # `fusiondp` alone: the help was shown
+            return e.exit_code
         fail(_one_line(e.format_message()), f"see `{ctx.command_path if ctx else 'fusiondp'} --help`")
         return EXIT_USAGE
     except typer.Abort:

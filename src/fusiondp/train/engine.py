@@ -2,8 +2,7 @@
 
 >>> import torch
 >>> from fusiondp.train.engine import TrainData, train
->>> from fusiondp.train import checkpoint as ckpt
-from fusiondp.train.config import TrainConfig
+>>> from fusiondp.train.config import TrainConfig
 >>> x = torch.randn(256, 5); y = (x[:, 0] > 0).float()
 >>> data = TrainData(x=x, x_hybrid=x.clone(), y=y, x_reference=x.flip(0))
 >>> res = train("fusiondp", data, config=TrainConfig(epochs=1, batch_size=32, public_batch_size=64,
@@ -37,6 +36,7 @@ from fusiondp.train.methods import MethodSpec, get_method
 from fusiondp.train.models import MLP, _WithRepresentation, check_model
 from fusiondp.train.persample import loss_for, per_sample_term, row_loss_for
 from fusiondp.train.step import Batch, step
+
 
 @dataclass
 class TrainData:
@@ -274,4 +274,3 @@ def train(method: str | MethodSpec, data: TrainData, *, config: TrainConfig | No
     model.eval()
     return TrainResult(model=model, method=spec, config=cfg, plan=acct, epsilon=spent, steps=total_steps, ch=ch,
                        seconds=time.perf_counter() - t0, history=history, secure_randomness=secret.secure)
-
