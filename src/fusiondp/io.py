@@ -14,17 +14,23 @@ The JSON document holds:
   its plain-words meaning, accountant, σ, q, steps, clipping norm C, C_h, α, β,
   what happens to labels, the dp-accounting event, the imputer's name and a
   fingerprint of the support set when known;
-* ``weights_sha256``: a digest of the tensors, so a corrupted file is refused.
+* ``sha256``: one digest over this whole JSON document and every tensor (`fusiondp._sealed`),
+  so a corrupted or edited file (a changed ε as much as a changed weight) is refused.
+
+On load the document is also checked against its schema (`check_metadata`): every field
+present with the right type, the architecture consistent with the preprocessing and the
+label classes, scales finite and positive. A file that fails is refused with the field named.
 
 >>> import fusiondp.io as fio
 >>> fio.FORMAT_VERSION
-1
+2
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,10 +39,12 @@ import pandas as pd
 import torch
 
 from fusiondp import __version__
+from fusiondp._files import write_file
+from fusiondp._sealed import SealError, pack, read_meta, unpack
 from fusiondp.errors import DataError, ModelFileError, UnsupportedError
 
 FORMAT = "fusiondp-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _META_KEY = "fusiondp"
 
 
@@ -115,23 +123,32 @@ def _architecture(result, prepared) -> dict:
             "n_outputs": 1 if n_classes == 2 else n_classes, "dropout": float(result.model.dropout_p)}
 
 
-def _digest(tensors: dict[str, torch.Tensor]) -> str:
-    h = hashlib.sha256()
-    for name in sorted(tensors):
-        t = tensors[name].detach().cpu().contiguous()
-        h.update(name.encode())
-        h.update(str(tuple(t.shape)).encode())
-        h.update(t.numpy().tobytes())
-    return h.hexdigest()
-
-
 def _plain(value):
     """JSON-friendly copy (numpy scalars → Python numbers)."""
     return json.loads(json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
 
 
+def to_bytes(result, prepared, report: dict | None = None) -> bytes:
+    """The bytes of the model file `save` writes (so a caller can write it together with other outputs)."""
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in result.model.state_dict().items()}
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "fusiondp_version": __version__,
+        "architecture": _architecture(result, prepared),
+        "preprocessor": _plain(prepared.pre.to_dict()),
+        "label_classes": _plain(list(prepared.labels.classes)),
+        "schema": prepared.pre.schema.to_dict(),
+        "privacy": _plain(privacy_record(result, report)),
+        "config": _plain(result.config.to_dict()),
+        "metrics": _plain((report or {}).get("metrics", {})),
+    }
+    check_metadata(meta)
+    return pack(tensors, meta, key=_META_KEY)
+
+
 def save(path: str | Path, result, prepared, report: dict | None = None) -> Path:
-    """Write a trained run to `path` (a single ``.safetensors`` file); returns the path.
+    """Write a trained run to `path` (a single ``.safetensors`` file, atomically); returns the path.
 
     Args:
         path: destination file; parent folders are created.
@@ -139,29 +156,11 @@ def save(path: str | Path, result, prepared, report: dict | None = None) -> Path
         prepared: the `Prepared` of the same run (preprocessing and labels).
         report: the run's report dict; its ``metrics``, ``accountant``, ``imputer`` and
             ``support_fingerprint`` entries are kept when present.
-    """
-    from safetensors.torch import save_file
 
-    path = Path(path)
-    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in result.model.state_dict().items()}
-    meta = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "fusiondp_version": __version__,
-        "architecture": _architecture(result, prepared),
-        "preprocessor": prepared.pre.to_dict(),
-        "label_classes": _plain(list(prepared.labels.classes)),
-        "schema": prepared.pre.schema.to_dict(),
-        "privacy": _plain(privacy_record(result, report)),
-        "config": _plain(result.config.to_dict()),
-        "metrics": _plain((report or {}).get("metrics", {})),
-        "weights_sha256": _digest(tensors),
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata={_META_KEY: json.dumps(meta, allow_nan=True)})
-    tmp.replace(path)
-    return path
+    Raises:
+        OutputError: the file could not be written (nothing is left behind).
+    """
+    return write_file(Path(path), to_bytes(result, prepared, report))
 
 
 @dataclass
@@ -203,65 +202,130 @@ def _fail(path: Path, why: str) -> ModelFileError:
     return ModelFileError(f"{path} is not a usable fusiondp model file: {why}")
 
 
-def read_metadata(path: str | Path) -> dict:
-    """The JSON document of a saved model, checked for format and version (weights not read)."""
-    from safetensors import safe_open
+def _need(cond: bool, field_name: str, what: str) -> None:
+    if not cond:
+        raise ValueError(f"metadata field {field_name!r} {what}")
 
-    path = Path(path)
-    if not path.is_file():
+
+def _is_str_list(v) -> bool:
+    return isinstance(v, list) and all(isinstance(c, str) for c in v)
+
+
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def check_metadata(meta: dict) -> None:
+    """Check a model's JSON document against its schema; raise ValueError naming the first bad field.
+
+    Checked: the architecture (MLP, positive sizes, dropout in [0, 1)); the preprocessor (column lists,
+    a finite mean and a finite scale > 0 for every numeric column, a non-empty category list for every
+    categorical one, numeric + categorical = columns); the feature count implied by the preprocessor equals
+    the architecture's input size; two or more distinct label classes matching the output size; a privacy
+    record with a method and a finite ε >= 0 (or none), δ in [0, 1) (or none).
+    """
+    arch = meta.get("architecture")
+    _need(isinstance(arch, dict) and arch.get("type") == "MLP", "architecture", "is not a known architecture")
+    for k in ("n_features", "n_outputs"):
+        _need(isinstance(arch.get(k), int) and arch[k] >= 1, f"architecture.{k}", "is not a positive integer")
+    _need(isinstance(arch.get("hidden"), list) and all(isinstance(h, int) and h >= 1 for h in arch["hidden"]),
+          "architecture.hidden", "is not a list of positive integers")
+    _need(_finite(arch.get("dropout")) and 0 <= arch["dropout"] < 1, "architecture.dropout", "is not in [0, 1)")
+    pre = meta.get("preprocessor")
+    _need(isinstance(pre, dict), "preprocessor", "is missing")
+    cols, numeric, cats = pre.get("columns"), pre.get("numeric"), pre.get("categories")
+    _need(_is_str_list(cols) and len(cols) > 0 and len(set(cols)) == len(cols), "preprocessor.columns",
+          "is not a non-empty list of distinct names")
+    _need(_is_str_list(numeric), "preprocessor.numeric", "is not a list of names")
+    _need(isinstance(cats, dict) and all(_is_str_list(v) and v for v in cats.values()),
+          "preprocessor.categories", "is not a map of non-empty category lists")
+    _need(set(numeric) | set(cats) == set(cols) and len(numeric) + len(cats) == len(cols), "preprocessor.columns", "do not match its numeric and categorical lists")
+    for k in ("mean", "scale"):
+        _need(isinstance(pre.get(k), dict) and set(pre[k]) == set(numeric) and all(map(_finite, pre[k].values())),
+              f"preprocessor.{k}", "does not hold a finite number for every numeric column")
+    _need(all(v > 0 for v in pre["scale"].values()), "preprocessor.scale", "holds a scale <= 0")
+    sch = pre.get("schema")
+    _need(isinstance(sch, dict) and isinstance(sch.get("target"), str) and _is_str_list(sch.get("sensitive"))
+          and set(sch["sensitive"]) <= set(cols), "preprocessor.schema", "is not a schema of these columns")
+    width = sum(len(cats[c]) if c in cats else 1 for c in cols)
+    _need(width == arch["n_features"], "architecture.n_features",
+          f"is {arch['n_features']} but the preprocessor produces {width} features")
+    classes = meta.get("label_classes")
+    _need(isinstance(classes, list) and len(classes) >= 2 and len({json.dumps(c) for c in classes}) == len(classes),
+          "label_classes", "is not a list of two or more distinct classes")
+    _need(arch["n_outputs"] == (1 if len(classes) == 2 else len(classes)), "architecture.n_outputs",
+          f"does not fit {len(classes)} label classes")
+    priv = meta.get("privacy")
+    _need(isinstance(priv, dict) and isinstance(priv.get("method"), str), "privacy", "lacks the method")
+    for k in ("epsilon", "delta", "relation", "steps"):
+        _need(k in priv, f"privacy.{k}", "is missing")
+    _need(priv["epsilon"] is None or (_finite(priv["epsilon"]) and priv["epsilon"] >= 0), "privacy.epsilon",
+          "is not a finite number >= 0")
+    _need(priv["delta"] is None or (_finite(priv["delta"]) and 0 <= priv["delta"] < 1), "privacy.delta",
+          "is not in [0, 1)")
+
+
+def _read_bytes(path: Path) -> bytes:
+    if not path.exists():
         raise ModelFileError(f"Model file not found: {path}")
+    if path.is_dir():
+        raise ModelFileError(f"Model path {path} is a folder, not a model file.")
     try:
-        with safe_open(str(path), framework="pt") as f:
-            raw = (f.metadata() or {}).get(_META_KEY)
-    except Exception as e:  # safetensors raises its own error types for foreign or truncated files
-        raise _fail(path, f"not a safetensors file or truncated ({type(e).__name__}: {e})") from None
-    if raw is None:
-        raise _fail(path, "a safetensors file without fusiondp metadata (saved by another program?)")
-    try:
-        meta = json.loads(raw)
-    except json.JSONDecodeError as e:
-        raise _fail(path, f"its fusiondp metadata is not valid JSON ({e})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise _fail(path, f"unexpected format marker {meta.get('format') if isinstance(meta, dict) else meta!r}")
+        return path.read_bytes()
+    except OSError as e:
+        raise ModelFileError(f"Cannot read model file {path}: {e.strerror}.") from None
+
+
+def _check_format(path: Path, meta: dict) -> None:
+    if meta.get("format") != FORMAT:
+        raise _fail(path, f"unexpected format marker {meta.get('format')!r}")
     version = meta.get("format_version")
     if version != FORMAT_VERSION:
         raise _fail(path, f"format version {version!r}; this fusiondp {__version__} reads version {FORMAT_VERSION}"
                     + (" (saved by a newer fusiondp: upgrade)" if isinstance(version, int) and
-                       version > FORMAT_VERSION else ""))
-    for key in ("architecture", "preprocessor", "label_classes", "privacy", "weights_sha256"):
-        if key not in meta:
-            raise _fail(path, f"its metadata lacks {key!r}")
+                       version > FORMAT_VERSION else " (saved by an older fusiondp: save it again)"))
+
+
+def read_metadata(path: str | Path) -> dict:
+    """The JSON document of a saved model, checked for format and version (weights and digest not read)."""
+    path = Path(path)
+    try:
+        meta = read_meta(_read_bytes(path), key=_META_KEY)
+    except SealError as e:
+        raise _fail(path, str(e)) from None
+    _check_format(path, meta)
     return meta
 
 
 def load(path: str | Path) -> SavedModel:
-    """Read a model written by `save`.
+    """Read a model written by `save`, checking its digest (metadata and tensors) and its metadata schema.
 
     Raises:
-        ModelFileError: the file is missing, not a fusiondp model, corrupted, or of another format version.
+        ModelFileError: the file is missing, not a fusiondp model, corrupted or edited, inconsistent, or of
+            another format version.
     """
-    from safetensors.torch import load_file
-
     from fusiondp.data.preprocess import Preprocessor
     from fusiondp.train.models import MLP
 
     path = Path(path)
-    meta = read_metadata(path)
+    data = _read_bytes(path)
     try:
-        tensors = load_file(str(path))
-    except Exception as e:
-        raise _fail(path, f"its tensors cannot be read ({type(e).__name__}: {e})") from None
-    if _digest(tensors) != meta["weights_sha256"]:
-        raise _fail(path, "its weights do not match the recorded digest (corrupted or modified)")
+        _check_format(path, read_meta(data, key=_META_KEY))
+        meta, tensors = unpack(data, key=_META_KEY)
+    except SealError as e:
+        raise _fail(path, str(e)) from None
+    try:
+        check_metadata(meta)
+    except ValueError as e:
+        raise _fail(path, str(e)) from None
     arch = meta["architecture"]
-    if arch.get("type") != "MLP":
-        raise _fail(path, f"unknown architecture {arch.get('type')!r}")
     try:
         model = MLP(int(arch["n_features"]), tuple(arch["hidden"]), int(arch["n_outputs"]), float(arch["dropout"]))
         model.load_state_dict(tensors)
         pre = Preprocessor.from_dict(meta["preprocessor"])
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
-        raise _fail(path, f"its architecture or preprocessing does not fit its weights ({e})") from None
+        raise _fail(path, f"its architecture or preprocessing does not fit its weights ({type(e).__name__})") \
+            from None
     model.eval()
     return SavedModel(model=model, pre=pre, classes=list(meta["label_classes"]), privacy=meta["privacy"],
                       metadata=meta)

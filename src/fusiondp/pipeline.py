@@ -25,7 +25,7 @@ import torch
 from fusiondp import __version__
 from fusiondp.data.preprocess import Preprocessor
 from fusiondp.data.schema import Schema
-from fusiondp.data.tabular import check_hybrid_aligned
+from fusiondp.data.tabular import check_hybrid_aligned, check_target
 from fusiondp.errors import ConfigError, DataError
 from fusiondp.evaluate.metrics import evaluate_splits
 from fusiondp.privacy.accounting import epsilon_by_relation, relation_text
@@ -43,6 +43,7 @@ class LabelEncoder:
 
     @classmethod
     def fit(cls, y: pd.Series) -> "LabelEncoder":
+        check_target(y)
         values = y.dropna().unique()
         if len(values) < 2:
             raise DataError(f"Target {y.name!r} has a single value {values[:1].tolist()}; nothing to learn.")
@@ -183,6 +184,7 @@ def report(result: TrainResult, prepared: Prepared, *, target_epsilon: float | N
         "labels": labels_note,
         "dp_event": acct.event_json() if acct else None,
         "schema": prepared.pre.schema.to_dict(),
+        "preprocessing": list(prepared.pre.notes),
         "config": result.config.to_dict(),
         "metrics": metrics,
         "history": result.history,

@@ -105,5 +105,6 @@ def test_report_shows_the_quality_file(tmp_path, tiny_run_json):
 @pytest.fixture
 def tiny_run_json(tmp_path):
     path = tmp_path / "run.json"
-    path.write_text(json.dumps({"method": "sgd_hybrid", "epsilon": 0.0, "metrics": {}, "history": []}))
+    path.write_text(json.dumps({"method": "sgd_hybrid", "epsilon": 0.0, "neighbouring": None, "metrics": {},
+                                "history": []}))
     return path

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from fusiondp.errors import BudgetError, ConfigError
+from fusiondp.errors import CheckpointError, ConfigError
 from fusiondp.train.config import TrainConfig
 from fusiondp.train.engine import TrainData, train
 
@@ -59,7 +59,7 @@ def test_resume_under_another_budget_is_refused(tmp_path):
     with pytest.raises(Stop):
         train("fusiondp", _data(), config=TrainConfig(**CFG), progress=False, checkpoint=ckpt,
               on_epoch=lambda row: (_ for _ in ()).throw(Stop()))
-    with pytest.raises(BudgetError):
+    with pytest.raises(CheckpointError, match="epsilon = 8.0 here but 3.0"):
         train("fusiondp", _data(), config=TrainConfig(**{**CFG, "epsilon": 8.0}), progress=False, checkpoint=ckpt)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 
@@ -20,13 +19,10 @@ def model_report(saved) -> dict:
 
 
 def write_json(path: str | Path, payload: dict) -> Path:
-    """Write `payload` as JSON via a temporary file (never half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=float, allow_nan=True))
-    tmp.replace(path)
-    return path
+    """Write `payload` as JSON atomically (never half a file; see `fusiondp._files`)."""
+    from fusiondp._files import json_text, write_file
+
+    return write_file(Path(path), json_text(payload))
 
 
 def write_audit_html(report: dict, audit: dict, out: str | Path, *, title: str | None = None) -> Path:

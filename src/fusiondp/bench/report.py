@@ -92,10 +92,14 @@ def plot(rows: list[dict], headline: str, path: Path, title: str) -> Path:
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, loc="lower right", ncol=2)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    import io
+
+    from fusiondp._files import write_file
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format=path.suffix.lstrip(".") or "png")
     plt.close(fig)
-    return path
+    return write_file(path, buf.getvalue())
 
 
 def _fmt(ms: tuple[float, float]) -> str:
@@ -188,6 +192,6 @@ def write_report(dataset: str, results: str | Path, *, docs: str | Path = "docs/
         lines += [kept, ""]
     lines += _tuning_lines(records, ds.headline, ds.per_epsilon)
     lines += ["## Validation split (same runs; for reference)", "", *_table(val_rows, ds.metrics), ""]
-    docs.mkdir(parents=True, exist_ok=True)
-    page.write_text("\n".join(lines))
-    return page
+    from fusiondp._files import write_file
+
+    return write_file(page, "\n".join(lines))

@@ -79,10 +79,13 @@ def _key(rec: dict) -> tuple:
 
 
 def _append(path: Path, rec: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as fh:
-        fh.write(json.dumps(rec, default=float) + "\n")
-        fh.flush()
+    """Add one record, atomically: the file is rewritten whole (never left with half a line)."""
+    from fusiondp._files import write_file
+
+    old = path.read_bytes() if path.exists() else b""
+    if old and not old.endswith(b"\n"):
+        old += b"\n"
+    write_file(path, old + (json.dumps(rec, default=float) + "\n").encode())
 
 
 def _progress(enabled: bool) -> Progress:

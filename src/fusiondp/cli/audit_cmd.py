@@ -25,6 +25,14 @@ def _f(value, digits: int = 3) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
+def _check_outputs(out_path: Path, html: Path | None, inputs: list) -> None:
+    """Both outputs of an audit checked before any work (never an input, writable, right suffix)."""
+    from fusiondp._files import check_distinct, check_output
+
+    check_distinct({"--out": check_output(out_path, what="--out", suffixes=[".json"], inputs=inputs),
+                    "--html": check_output(html, what="--html", suffixes=[".html"], inputs=inputs)})
+
+
 @command("attribute", group=audit_app)
 def attribute(
     model: Annotated[Path, Opt("--model", help="A model saved by `fusiondp train --save-model`.")],
@@ -47,6 +55,7 @@ def attribute(
     from fusiondp.data.tabular import read_table
     from fusiondp.io import load
 
+    _check_outputs(out_path, html, [model, train, heldout, support])
     saved = load(model)
     frames = {k: read_table(p, what=k) for k, p in (("training", train), ("held-out", heldout), ("support", support))}
     result = attribute_audit(saved, frames["training"], frames["held-out"], frames["support"],
@@ -106,6 +115,8 @@ def canary(
     """One-run canary audit: plant canaries, train once, and bound ε from below (Steinke et al. 2023)."""
     from fusiondp.audit.canary import canary_audit
     from fusiondp.audit.report import write_audit_html, write_json
+
+    _check_outputs(out_path, html, [train, hybrid, support])
     from fusiondp.data.schema import Schema
     from fusiondp.data.tabular import read_table
     from fusiondp.pipeline import prepare, report

@@ -18,7 +18,7 @@ from rich.table import Table
 from fusiondp.cli._console import CliConsole
 from fusiondp.cli.app import command
 from fusiondp.data.schema import Schema
-from fusiondp.errors import ConfigError, DataError
+from fusiondp.errors import ConfigError
 from fusiondp.impute import DEFAULT_IMPUTER, IMPUTERS, make_hybrid
 
 out = CliConsole()
@@ -26,14 +26,9 @@ Opt = typer.Option
 
 
 def _read(path: Path, what: str) -> pd.DataFrame:
-    if not path.is_file():
-        raise DataError(f"{what} file not found: {path}")
-    try:
-        frame = pd.read_parquet(path) if path.suffix.lower() in {".parquet", ".pq"} else pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as e:
-        raise DataError(f"Cannot read {what} file {path}: {e}") from e
-    frame.columns = [str(c) for c in frame.columns]
-    return frame
+    from fusiondp.data.tabular import read_table
+
+    return read_table(path, what=what)
 
 
 def _groups(text: str) -> list[list[str]] | None:
@@ -71,6 +66,9 @@ def impute(
                                                "'imputation_quality' section `fusiondp report` can show).")] = None,
 ) -> None:
     """Impute the sensitive columns of --train from its public columns, using a public --support set."""
+    from fusiondp._files import check_output, write_file
+
+    dest = check_output(out_path, what="--out", suffixes=[".csv", ".parquet", ".pq"], inputs=[train, support])
     schema = Schema(target, sensitive, drop, categorical)
     train_df, support_df = _read(train, "--train"), _read(support, "--support")
     kwargs = {} if model_path is None else {"model_path": model_path}
@@ -78,11 +76,8 @@ def impute(
         raise ConfigError(f"--model-path is only used by --imputer tabpfn/tabicl, not {imputer!r}.")
     hybrid = make_hybrid(train_df, support_df, schema, imputer=imputer, use_label=use_label, random_state=seed,
                          progress=progress, onehot_groups=_groups(onehot), **kwargs)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    if out_path.suffix.lower() in {".parquet", ".pq"}:
-        hybrid.to_parquet(out_path, index=False)
-    else:
-        hybrid.to_csv(out_path, index=False)
+    write_file(dest, hybrid.to_parquet(index=False) if dest.suffix.lower() in {".parquet", ".pq"}
+               else hybrid.to_csv(index=False))
     out.print(f"wrote {out_path} ({len(hybrid):,} rows; imputed {', '.join(schema.sensitive)} with "
               f"{imputer if imputer != 'default' else DEFAULT_IMPUTER}{' + label' if use_label else ''})")
     if quality:

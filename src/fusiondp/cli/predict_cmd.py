@@ -23,9 +23,11 @@ def predict(
     """Write the predicted class and class probabilities of every row; dropped columns (ids) are copied."""
     import pandas as pd
 
+    from fusiondp._files import check_output, write_file
     from fusiondp.data.tabular import read_table
     from fusiondp.io import load
 
+    target = check_output(out_path, what="--out", suffixes=[".csv"], inputs=[model, data])
     saved = load(model)
     frame = read_table(data, what="data")
     proba = saved.predict_proba(frame)
@@ -34,8 +36,7 @@ def predict(
     result["prediction"] = saved.predict(frame)
     for i, cls in enumerate(saved.classes):
         result[f"proba_{cls}"] = proba[:, i]
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    result.to_csv(out_path, index=False)
+    write_file(target, result.to_csv(index=False))
     p = saved.privacy
     eps = "no formal guarantee" if p["epsilon"] is None else f"ε = {p['epsilon']:.4g}" + (
         f", δ = {p['delta']:g}, {p['relation']} relation" if p["relation"] else "")

@@ -23,13 +23,16 @@ def report(
                                                     "section.")] = None,
 ) -> None:
     """Write an HTML page (privacy statement, metrics, imputation quality, training and ε plots)."""
+    from fusiondp._files import check_output
     from fusiondp.report.html import load_report, write_html
 
-    target = out_path or run.with_suffix(".html")
+    inputs = [run] + ([quality] if quality is not None else [])
+    target = check_output(out_path or run.with_suffix(".html"), what="--out", suffixes=[".html"], inputs=inputs)
     report = load_report(run)
     if quality is not None:
         report["imputation_quality"] = load_quality(quality)
-    out.print(f"report: {write_html(report, target)}")
+    write_html(report, target)
+    out.print(f"report: {out_path or run.with_suffix('.html')}")
 
 
 def load_quality(path: Path) -> dict:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -21,11 +20,28 @@ Opt = typer.Option
 
 
 def write_json_atomic(path: Path, payload: dict) -> None:
-    """Write JSON to `path` via a temporary file, so a failure never leaves half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=float, allow_nan=True))
-    tmp.replace(path)
+    """Write JSON to `path` atomically, so a failure never leaves half a report (`fusiondp._files`)."""
+    from fusiondp._files import json_text, write_file
+
+    write_file(path, json_text(payload))
+
+
+def check_train_outputs(inputs: list[Path | None], *, report: Path | None, save_model: Path | None,
+                        checkpoint: Path | None) -> dict[str, Path | None]:
+    """Resolve and check every output of a training command before anything is read or trained.
+
+    The report is JSON (``.json``) and its HTML page goes next to it (same name, ``.html``); the model is a
+    ``.safetensors`` file; the checkpoint a ``.ckpt`` file. None may be an input or coincide with another.
+    """
+    from fusiondp._files import check_distinct, check_output
+
+    outs = {"report": check_output(report, what="--report", suffixes=[".json"], inputs=inputs),
+            "model": check_output(save_model, what="--save-model", suffixes=[".safetensors"], inputs=inputs),
+            "checkpoint": check_output(checkpoint, what="--checkpoint", suffixes=[".ckpt"], inputs=inputs)}
+    outs["html page"] = check_output(outs["report"].with_suffix(".html"), what="HTML report", suffixes=[".html"],
+                                     inputs=inputs) if outs["report"] else None
+    check_distinct(outs)
+    return outs
 
 
 @command("train")
@@ -79,6 +95,8 @@ def train(
             raise ConfigError("--save-model stores the built-in MLP only; a --model network cannot be saved in a "
                               "fusiondp model file (save its weights yourself; docs/custom_models.md).")
         factory = load_factory(model)  # fails before any data is read
+    outs = check_train_outputs([train, val, test, hybrid, support, public_reference], report=report, save_model=save_model,
+                               checkpoint=checkpoint)
     schema = Schema(target, sensitive, drop, categorical)
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, public_batch_size=public_batch_size, lr=lr,
                       optimizer=optimizer, clip=clip,
@@ -91,7 +109,7 @@ def train(
     hybrid_df = O.hybrid_table(train_df, hybrid, support, schema, imputer=imputer, seed=seed, progress=progress)
     result, prepared, rep = run(train_df, hybrid_df, schema, method=method, config=cfg,
                                 val_df=evals.get("validation"), test_df=evals.get("test"), progress=progress,
-                                checkpoint=checkpoint, support_df=public_df, model=factory)
+                                checkpoint=outs["checkpoint"], support_df=public_df, model=factory)
     out.print(f"[bold]{rep['method']}[/]: " + (f"ε = {rep['epsilon']:.4f} (target {epsilon:g}), δ = {delta:g}, "
               f"{rep['neighbouring']} relation, {rep['accountant']}, σ = {rep['noise_multiplier']:.4f}"
               if rep["neighbouring"] else "no formal privacy guarantee" if rep["epsilon"] is None
@@ -109,12 +127,21 @@ def train(
         from fusiondp.io import support_fingerprint
 
         rep["imputer"], rep["support_fingerprint"] = imputer, support_fingerprint(read_table(support, what="support"))
+    # Every output is rendered first and written as one all-or-nothing group: a failure leaves none behind.
+    from fusiondp._files import json_text, write_files
+
+    files: dict[Path, bytes | str] = {}
     if report is not None:
-        write_json_atomic(report, rep)
-        from fusiondp.report.html import write_html
+        from fusiondp.report.html import render_html
 
-        out.print(f"  report: {report} and {write_html(rep, report.with_suffix('.html'))}")
+        files[outs["report"]] = json_text(rep)
+        files[outs["html page"]] = render_html(rep)
     if save_model is not None:
-        from fusiondp.io import save
+        from fusiondp.io import to_bytes
 
-        out.print(f"  model: {save(save_model, result, prepared, rep)}")
+        files[outs["model"]] = to_bytes(result, prepared, rep)
+    write_files(files)
+    if report is not None:
+        out.print(f"  report: {report} and {report.with_suffix('.html')}")
+    if save_model is not None:
+        out.print(f"  model: {save_model}")

@@ -9,6 +9,7 @@ hybrid, validation and test rows alike.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,7 +17,7 @@ import pandas as pd
 
 from fusiondp.data.schema import Schema
 from fusiondp.data.tabular import categorical_columns, check_numeric
-from fusiondp.errors import DataError
+from fusiondp.errors import DataError, DataWarning
 
 
 @dataclass
@@ -35,6 +36,14 @@ class Preprocessor:
     mean: dict[str, float] = field(default_factory=dict)
     scale: dict[str, float] = field(default_factory=dict)
     columns: list[str] = field(default_factory=list)  # input columns, in model order
+    notes: list[str] = field(default_factory=list, compare=False)  # what was done with empty columns, ...
+
+    def _note(self, text: str, warn: bool = True) -> None:
+        """Record what preprocessing did (kept in the report) and, by default, say it as a warning."""
+        if text not in self.notes:
+            self.notes.append(text)
+            if warn:
+                warnings.warn(text, DataWarning, stacklevel=3)
 
     @classmethod
     def fit(cls, public_frame: pd.DataFrame, schema: Schema) -> "Preprocessor":
@@ -45,6 +54,14 @@ class Preprocessor:
         numeric = [c for c in columns if c not in cats]
         check_numeric(public_frame, numeric, "the public (hybrid) data")
         pre = cls(schema=schema, numeric=numeric, columns=columns)
+        for c in columns:
+            if public_frame[c].isna().all():
+                if c in schema.sensitive:
+                    raise DataError(f"Sensitive column {c!r} holds no value at all in the hybrid (public) data, so "
+                                    "it cannot be scaled or encoded.",
+                                    hint="impute it (e.g. `fusiondp impute`) or remove it from --sensitive")
+                pre._note(f"Column {c!r} is empty in the public data: it is encoded as a constant "
+                          "(it carries no information); drop it with --drop to silence this.")
         for c in numeric:
             values = pd.to_numeric(public_frame[c], errors="coerce").to_numpy(float)
             if np.isnan(values).all():
@@ -55,6 +72,10 @@ class Preprocessor:
             pre.scale[c] = std if std > 1e-12 else 1.0
         for c in cats:
             pre.categories[c] = sorted(map(str, public_frame[c].dropna().unique()))
+            if c in schema.sensitive:  # stated, not counted: counting would read the private values
+                pre._note(f"Sensitive column {c!r}: a training value outside the public categories "
+                          f"({len(pre.categories[c])} seen in the hybrid data) is encoded as all zeros; such values "
+                          "are not counted, since counting them would read the private values.", warn=False)
         return pre
 
     @property
@@ -96,7 +117,12 @@ class Preprocessor:
             if c in self.categories:
                 vocab = self.categories[c]
                 text = frame[c].map(lambda v: None if pd.isna(v) else str(v))
-                codes = pd.Categorical(text, categories=vocab).codes  # -1: missing or unseen → all-zero row
+                index = {v: i for i, v in enumerate(vocab)}
+                codes = text.map(index).fillna(-1).to_numpy(dtype=np.int64)  # -1: missing or unseen → zeros
+                unseen = int(((codes < 0) & text.notna().to_numpy()).sum())
+                if unseen and not (c in self.schema.sensitive and "training" in what):
+                    self._note(f"{unseen} of {len(frame)} rows of {what} hold a value of column {c!r} that the "
+                               "public data never show; they are encoded as all zeros (as a missing value).")
                 onehot = np.zeros((len(frame), len(vocab)), dtype=np.float32)
                 rows = np.flatnonzero(codes >= 0)
                 onehot[rows, codes[rows]] = 1.0

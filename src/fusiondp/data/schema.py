@@ -15,12 +15,56 @@ import pandas as pd
 from fusiondp.errors import ConfigError, DataError
 
 
+def split_names(text: str) -> list[str]:
+    """Split a comma-separated list of column names; a name in double quotes is taken exactly.
+
+    Unquoted names are stripped of surrounding spaces; quote a name that holds a comma or
+    leading/trailing spaces (``""`` inside quotes is one quote character).
+
+    >>> split_names('age, sex,"a,b"," x"')
+    ['age', 'sex', 'a,b', ' x']
+    """
+    names, buf, quoted, in_quotes, i = [], [], False, False, 0
+    while i < len(text):
+        ch = text[i]
+        if in_quotes:
+            if ch == '"' and text[i + 1:i + 2] == '"':
+                buf.append('"')
+                i += 1
+            elif ch == '"':
+                in_quotes = False
+            else:
+                buf.append(ch)
+        elif ch == '"' and not "".join(buf).strip():
+            in_quotes, quoted, buf = True, True, []
+        elif ch == ",":
+            name = "".join(buf) if quoted else "".join(buf).strip()
+            if name or quoted:
+                names.append(name)
+            buf, quoted = [], False
+        elif not (quoted and ch.isspace()):
+            buf.append(ch)
+        i += 1
+    if in_quotes:
+        raise ConfigError(f"Unbalanced double quote in column list {text!r}.")
+    name = "".join(buf) if quoted else "".join(buf).strip()
+    if name or quoted:
+        names.append(name)
+    return names
+
+
 def _as_list(value: str | Sequence[str] | None) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
+        return split_names(value)
     return [str(v) for v in value]
+
+
+def _near(name: str, columns: set[str]) -> str | None:
+    """A column that differs from `name` only by surrounding spaces or case (the usual reason a name is missed)."""
+    key = name.strip().lower()
+    return next((c for c in sorted(columns) if c != name and c.strip().lower() == key), None)
 
 
 @dataclass(frozen=True)
@@ -73,8 +117,12 @@ class Schema:
         needed = list(self.sensitive) + ([self.target] if need_target else [])
         missing = [c for c in needed if c not in cols]
         if missing:
+            near = next(((m, n) for m in missing if (n := _near(m, cols))), None)
             raise DataError(f"Column(s) {', '.join(map(repr, missing))} not found in {what}; "
-                            f"available: {', '.join(sorted(cols))}.")
+                            f"available: {', '.join(map(repr, sorted(cols)))}.",
+                            hint=(f"the file has {near[1]!r}: put a name with spaces or commas in double quotes, "
+                                  f"e.g. --sensitive '\"{near[1]}\"'") if near else
+                            'put a column name holding a comma or spaces in double quotes: --sensitive \'"a,b",c\'')
         if not self.public_columns(frame):
             raise DataError(f"No public column left in {what}: every feature is the target, sensitive or dropped.")
 

@@ -11,22 +11,50 @@ from fusiondp.data.schema import Schema
 from fusiondp.errors import DataError
 
 
+_PARQUET = {".parquet", ".pq"}
+
+
+def _one_line(e: Exception) -> str:
+    return " ".join(str(e).split())[:300]
+
+
 def read_table(path: str | Path, *, what: str = "table") -> pd.DataFrame:
-    """Read a CSV or Parquet file, with clear errors for missing or empty files."""
+    """Read a CSV or Parquet file, with one clear error for each way it can be unusable.
+
+    Refused: a missing path, a folder, an unreadable or empty file, a file that does not parse, a header
+    without rows, and a CSV whose only column name holds ``;`` or tabs (another delimiter: a hint says so).
+    """
     path = Path(path)
     if not path.exists():
         raise DataError(f"{what} file not found: {path}")
+    if path.is_dir():
+        raise DataError(f"{what} path {path} is a folder, not a table file.",
+                        hint="give the CSV or Parquet file inside it")
     if path.stat().st_size == 0:
         raise DataError(f"{what} file is empty: {path}")
     try:
-        if path.suffix.lower() in {".parquet", ".pq"}:
+        if path.suffix.lower() in _PARQUET:
             frame = pd.read_parquet(path)
         else:
             frame = pd.read_csv(path)
-    except pd.errors.EmptyDataError as e:
-        raise DataError(f"{what} file is empty: {path}") from e
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
-        raise DataError(f"Cannot parse {what} file {path}: {e}") from e
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{what} file is empty: {path}") from None
+    except PermissionError:
+        raise DataError(f"{what} file {path} cannot be read: permission denied.") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as e:
+        raise DataError(f"Cannot parse {what} file {path}: {_one_line(e)}",
+                        hint="fusiondp reads comma-separated UTF-8 CSV or Parquet") from None
+    except Exception as e:  # pyarrow raises its own types for a corrupted Parquet file
+        raise DataError(f"Cannot parse {what} file {path}: {type(e).__name__}.",
+                        hint="fusiondp reads comma-separated UTF-8 CSV or Parquet") from None
+    frame.columns = [str(c) for c in frame.columns]
+    if frame.shape[1] == 1 and path.suffix.lower() not in _PARQUET:
+        sep = next((s for s in (";", "\t", "|") if s in frame.columns[0]), None)
+        if sep is not None:
+            name = {";": "';'", "\t": "tab", "|": "'|'"}[sep]
+            raise DataError(f"{what} file {path} has a single column: its header looks {name}-separated.",
+                            hint=f"fusiondp reads comma-separated CSV; convert the file (e.g. pandas "
+                                 f"read_csv(sep={sep!r}).to_csv()) or save it as Parquet")
     if len(frame) == 0:
         raise DataError(f"{what} file has a header but no rows: {path}")
     if path.suffix.lower() not in {".parquet", ".pq"}:
@@ -44,6 +72,32 @@ def _check_csv_header(path: Path, what: str) -> None:
     with open(path, newline="", encoding="utf-8", errors="replace") as f:
         header = next(csv.reader(f), [])
     check_unique_columns(pd.DataFrame(columns=range(len(header))).set_axis(header, axis=1), f"{what} file {path}")
+
+
+def check_target(y: pd.Series, *, max_classes: int = 100) -> None:
+    """Refuse a target that is not a class label: infinite, non-integer numbers, or too many classes.
+
+    fusiondp trains classifiers; a continuous target would silently become thousands of classes.
+    No target value is quoted in the message (labels of the training rows).
+    """
+    name = y.name
+    values = y.dropna()
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        arr = values.to_numpy(dtype=float)
+        if not np.isfinite(arr).all():
+            raise DataError(f"Target {name!r} holds infinite values (first at row "
+                            f"{values.index[int(np.flatnonzero(~np.isfinite(arr))[0])]}).",
+                            hint="fix or remove those rows; the target must be a class label")
+        if (arr != np.round(arr)).any():
+            raise DataError(f"Target {name!r} holds non-integer numbers: it looks continuous, and fusiondp trains "
+                            "classifiers only (regression is not supported yet).",
+                            hint="bin the target into classes (e.g. above/below a threshold) in a new column and "
+                                 "pass that as --target")
+    n = values.nunique()
+    if n > max_classes:
+        raise DataError(f"Target {name!r} has {n} distinct values, more than the {max_classes} classes fusiondp "
+                        "accepts: it looks like a continuous value or an identifier, not a class label.",
+                        hint="bin it into a few classes in a new column and pass that as --target")
 
 
 def categorical_columns(frame: pd.DataFrame, schema: Schema, columns: list[str]) -> list[str]:
@@ -67,7 +121,8 @@ def categorical_columns(frame: pd.DataFrame, schema: Schema, columns: list[str])
             continue  # numbers stored as text
         if parsed.notna().mean() >= 0.5:
             i = bad.index[0]
-            raise DataError(f"Column {c!r} is numeric but row {i} holds non-numeric text {bad.iloc[0]!r}; "
+            shown = "(value withheld: sensitive column)" if c in schema.sensitive else repr(bad.iloc[0])
+            raise DataError(f"Column {c!r} is numeric but row {i} holds non-numeric text {shown}; "
                             f"fix the value or declare the column categorical.")
         cats.append(c)
     return cats
@@ -113,4 +168,5 @@ def check_hybrid_aligned(train: pd.DataFrame, hybrid: pd.DataFrame, schema: Sche
             row = int(np.flatnonzero(~same.to_numpy())[0])
             # Values are not quoted: a training row's columns stay out of messages (record-level runs).
             raise DataError(f"Hybrid rows are not aligned with training rows: public column {c!r} differs "
-                            f"first at row {row} ({int((~same).sum())} row(s) differ).")
+                            f"first at row {row} (values withheld).",
+                            hint="the hybrid table must hold the training rows in the same order")

@@ -20,6 +20,10 @@ from fusiondp.impute.base import Imputer
 from fusiondp.impute.registry import get_imputer
 
 
+# Fewer support rows than this cannot train an imputer (the default one fails outright on a single row).
+MIN_SUPPORT_ROWS = 2
+
+
 def make_hybrid(train: pd.DataFrame, support: pd.DataFrame, schema: Schema, *, imputer: str | Imputer = "default",
                 use_label: bool = False, random_state: int = 0, progress: bool = True,
                 onehot_groups: Sequence[Sequence[str]] | None = None, **kwargs: Any) -> pd.DataFrame:
@@ -67,6 +71,10 @@ def _impute(public: pd.DataFrame, support: pd.DataFrame, schema: Schema, *, colu
     missing = [c for c in schema.sensitive if c not in support.columns]
     if missing:
         raise DataError(f"The support set lacks sensitive column(s) {missing}; it must hold every column.")
+    if len(support) < MIN_SUPPORT_ROWS:
+        raise DataError(f"The support set has {len(support)} row(s); an imputer needs at least "
+                        f"{MIN_SUPPORT_ROWS}.", hint="use a larger public support set (the paper uses about 10 % "
+                        "of the data)")
     features = schema.public_columns(public)
     if use_label:
         if schema.target not in public.columns or schema.target not in support.columns:

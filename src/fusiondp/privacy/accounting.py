@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import dp_accounting as dpa
 from dp_accounting import pld, rdp
+from dp_accounting.mechanism_calibration import NoBracketIntervalFoundError
 
 from fusiondp._validate import in_open_interval, one_of, positive
 from fusiondp.errors import BudgetError, ConfigError, UnsupportedError
@@ -76,6 +77,10 @@ _FINE = 1e-4
 _COARSE = 1e-3
 # Below this σ the PLD grid gets very large (seconds per evaluation) and ε is far beyond any useful budget.
 _SIGMA_MIN = 0.2
+# The PLD accountant's memory grows with the number of composed steps (about 2.7 GiB for 1e5 steps at q = 0.16
+# and sigma = 0.2, measured): more steps are refused before anything is allocated (RDP is cheap at any count).
+MAX_PLD_STEPS = 100_000
+MAX_STEPS = 1_000_000
 
 
 def _accountant(name: str, relation: str, coarse: bool = False) -> dpa.PrivacyAccountant:
@@ -98,10 +103,17 @@ def training_event(noise_multiplier: float, sample_rate: float, steps: int) -> d
         dpa.PoissonSampledDpEvent(sample_rate, dpa.GaussianDpEvent(noise_multiplier)), int(steps))
 
 
-def _check(sample_rate: float, steps: int, delta: float) -> None:
+def _check(sample_rate: float, steps: int, delta: float, accountant: str | None = None) -> None:
     in_open_interval("sample_rate", sample_rate, 0.0, 1.0 + 1e-12)
     positive(steps=steps)
     in_open_interval("delta", delta, 0.0, 1.0)
+    if steps > MAX_STEPS:
+        raise ConfigError(f"The run would take {int(steps):,} noisy steps, more than fusiondp accepts "
+                          f"({MAX_STEPS:,}).", hint="use fewer --epochs or a larger --batch-size")
+    if accountant == "pld" and steps > MAX_PLD_STEPS:
+        raise ConfigError(f"The PLD accountant cannot account for {int(steps):,} steps here (more than "
+                          f"{MAX_PLD_STEPS:,} would need tens of GiB of memory).",
+                          hint="use fewer --epochs, a larger --batch-size, or --accountant rdp")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -118,7 +130,7 @@ def epsilon(*, noise_multiplier: float, sample_rate: float, steps: int, delta: f
         accountant: 'pld' (default, tighter) or 'rdp' (the paper's).
         coarse: PLD only; a faster, slightly pessimistic grid (an upper bound of the fine value).
     """
-    _check(sample_rate, steps, delta)
+    _check(sample_rate, steps, delta, accountant)
     if noise_multiplier == 0:
         return math.inf
     positive(noise_multiplier=noise_multiplier)
@@ -132,16 +144,24 @@ def calibrate_noise(*, target_epsilon: float, sample_rate: float, steps: int, de
                     relation: str = "remove", accountant: str = "pld") -> float:
     """Smallest noise multiplier σ (to ~0.1%) whose accounted ε is at most `target_epsilon`."""
     positive(target_epsilon=target_epsilon)
-    _check(sample_rate, steps, delta)
+    _check(sample_rate, steps, delta, accountant)
     _accountant(accountant, relation)  # validate names and support before searching
     event = functools.partial(training_event, sample_rate=sample_rate, steps=steps)
     try:
         sigma = dpa.calibrate_dp_mechanism(
             lambda: _accountant(accountant, relation, coarse=True), event, target_epsilon, delta,
             bracket_interval=dpa.LowerEndpointAndGuess(_SIGMA_MIN, 1.0), tol=1e-4)
-    except dpa.NoBracketIntervalFoundError as e:  # pragma: no cover - extreme settings
-        raise ConfigError(f"No noise multiplier above {_SIGMA_MIN} reaches epsilon={target_epsilon} "
-                          f"at delta={delta}, q={sample_rate:.4g}, steps={steps}.") from e
+    except (NoBracketIntervalFoundError, ValueError):
+        at_min = epsilon(noise_multiplier=_SIGMA_MIN, sample_rate=sample_rate, steps=steps, delta=delta,
+                         relation=relation, accountant=accountant, coarse=True)
+        if at_min <= target_epsilon:
+            raise ConfigError(f"epsilon={target_epsilon:g} is larger than calibration can target: the smallest "
+                              f"noise multiplier it searches ({_SIGMA_MIN}) already spends only epsilon="
+                              f"{at_min:.4g}.", hint="give a smaller --epsilon, or fix the noise with "
+                              "--noise-multiplier") from None
+        raise ConfigError(f"No noise multiplier reaches epsilon={target_epsilon:g} at delta={delta:g}, "
+                          f"q={sample_rate:.4g}, steps={steps}.",
+                          hint="give a larger --epsilon or fewer --epochs") from None
     sigma = float(sigma)
     spent = epsilon(noise_multiplier=sigma, sample_rate=sample_rate, steps=steps, delta=delta,
                     relation=relation, accountant=accountant)
@@ -201,6 +221,7 @@ def epsilon_by_relation(p: AccountingPlan, relations: tuple[str, ...]) -> dict[s
 def plan(*, sample_rate: float, steps: int, delta: float, relation: str, accountant: str,
          target_epsilon: float | None = None, noise_multiplier: float | None = None) -> AccountingPlan:
     """Fix σ for a run: calibrated to `target_epsilon`, or given explicitly and checked against it."""
+    _check(sample_rate, steps, delta, accountant)
     if noise_multiplier is None:
         if target_epsilon is None:
             raise ConfigError("Give a target epsilon or an explicit noise multiplier.")

@@ -400,29 +400,44 @@ splits named above; selection used validation data only.</footer>
 """
 
 
+# The entries a run report must hold, with their allowed types (None: the entry may be null).
+_REPORT_SHAPE = {"method": (str,), "epsilon": (int, float, type(None)), "neighbouring": (str, type(None)),
+                 "metrics": (dict,), "history": (list,)}
+
+
 def load_report(path: str | Path) -> dict:
-    """A run report read from its JSON file (DataError when it is missing or not a fusiondp report)."""
+    """Read a JSON run report and check its shape (the entries the page's privacy statement rests on).
+
+    Raises:
+        DataError: missing, unreadable, not JSON, or lacking an entry (named) or holding one of the wrong type.
+    """
     from fusiondp.errors import DataError
 
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"Report file not found: {path}")
+        raise DataError(f"Report file not found: {path}" if not path.exists() else f"{path} is not a file.")
     try:
-        report = json.loads(path.read_text())
+        report = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f"{path} is not a JSON report: {e}") from None
+        raise DataError(f"{path} is not a JSON report: {type(e).__name__} at position "
+                        f"{getattr(e, 'pos', getattr(e, 'start', '?'))}.") from None
+    except OSError as e:
+        raise DataError(f"Cannot read report {path}: {e.strerror}.") from None
     if not isinstance(report, dict) or "method" not in report:
         raise DataError(f"{path} is not a fusiondp run report (no 'method' entry).")
+    for key, types in _REPORT_SHAPE.items():
+        if key not in report:
+            raise DataError(f"{path} is not a complete fusiondp run report: it lacks {key!r}, so its privacy "
+                            "statement cannot be written.", hint="use the JSON written by `fusiondp train --report`")
+        if not isinstance(report[key], types) or isinstance(report[key], bool):
+            raise DataError(f"{path} is not a fusiondp run report: {key!r} is a {type(report[key]).__name__}.")
     return report
 
 
 def write_html(report: dict | str | Path, out: str | Path, *, title: str | None = None) -> Path:
-    """Render `report` (a dict or the path of a JSON report) to the HTML file `out`."""
+    """Render `report` (a dict or the path of a JSON report) to the HTML file `out` (written atomically)."""
+    from fusiondp._files import write_file
+
     if not isinstance(report, dict):
         report = load_report(report)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(render_html(report, title=title), encoding="utf-8")
-    tmp.replace(out)
-    return out
+    return write_file(Path(out), render_html(report, title=title))

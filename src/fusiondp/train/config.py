@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from fusiondp._validate import in_open_interval, non_negative, one_of, positive
+from fusiondp._validate import in_open_interval, integer, non_negative, one_of, plain, positive
 from fusiondp.errors import ConfigError
 from fusiondp.privacy.accounting import ACCOUNTANTS
 
@@ -62,8 +62,14 @@ class TrainConfig:
         positive(epochs=self.epochs, batch_size=self.batch_size, public_batch_size=self.public_batch_size,
                  lr=self.lr, clip=self.clip)
         non_negative(alpha=self.alpha, beta=self.beta, momentum=self.momentum)
-        if not (self.radius == math.inf or (isinstance(self.radius, (int, float)) and self.radius > 0)):
-            raise ConfigError(f"Expected radius > 0 (or inf), got radius={self.radius!r}.")
+        integer("batch_size", self.batch_size, 1, 2**62)
+        integer("public_batch_size", self.public_batch_size, 1, 2**62)
+        integer("seed", self.seed, 0, 2**32 - 1)
+        if self.insecure_noise_seed is not None:
+            integer("insecure_noise_seed", self.insecure_noise_seed, 0, 2**32 - 1)
+        if not (self.radius == math.inf or (isinstance(self.radius, (int, float)) and not isinstance(self.radius, bool)
+                                            and self.radius > 0)):
+            raise ConfigError(f"Expected radius > 0 (or inf), got radius={plain(self.radius)}.")
         one_of("optimizer", self.optimizer, ("sgd", "adam"))
         one_of("per_sample", self.per_sample, ("auto", "ghost", "vmap"))
         one_of("neighbouring relation", self.relation, ("remove", "replace"))
@@ -76,9 +82,9 @@ class TrainConfig:
         if self.noise_multiplier is not None:
             non_negative(noise_multiplier=self.noise_multiplier)
         upper = 1.0 / n_train if n_train else 1.0
-        if not (isinstance(self.delta, (int, float)) and 0 < self.delta < upper):
+        if not (isinstance(self.delta, (int, float)) and not isinstance(self.delta, bool) and 0 < self.delta < upper):
             raise ConfigError(f"Expected 0 < delta < 1/N = {upper:.3g} (N = {n_train} training rows), "
-                              f"got delta={self.delta!r}.")
+                              f"got delta={plain(self.delta)}.")
 
     def to_dict(self) -> dict:
         d = asdict(self)

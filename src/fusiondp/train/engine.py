@@ -29,14 +29,13 @@ from fusiondp.errors import BudgetError, ConfigError, DataError
 from fusiondp.evaluate.metrics import classification_metrics, predict_scores
 from fusiondp.privacy.accounting import AccountingPlan, plan
 from fusiondp.privacy.randomness import private_randomness
+from fusiondp.train import checkpoint as ckpt
 from fusiondp.train.config import TrainConfig
 from fusiondp.train.ghost import supports as ghost_supports
 from fusiondp.train.methods import MethodSpec, get_method
 from fusiondp.train.models import ModelLike, _WithRepresentation, build_model
 from fusiondp.train.persample import loss_for, per_sample_term, row_loss_for
 from fusiondp.train.step import Batch, step
-
-CHECKPOINT_VERSION = 2
 
 
 @dataclass
@@ -209,8 +208,10 @@ def train(method: str | MethodSpec, data: TrainData, *, config: TrainConfig | No
     term = per_sample_term(wrapper, spec, loss_fn, beta=cfg.beta, ch=ch) if spec.is_private else None
 
     start_step, history = 0, []
+    run_id = ckpt.identify(spec, cfg, data) if checkpoint is not None else None
     if checkpoint is not None and Path(checkpoint).exists():
-        start_step, history, ch = _resume(Path(checkpoint), model, opt, public_gen, secret, spec, acct, ch)
+        start_step, history, ch = ckpt.resume(Path(checkpoint), model, opt, public_gen, secret, spec, acct, ch,
+                                              run=run_id)
         term = per_sample_term(wrapper, spec, loss_fn, beta=cfg.beta, ch=ch) if spec.is_private else None
 
     pub_x = data.view(spec.public_rows) if spec.public_rows else None
@@ -262,7 +263,8 @@ def train(method: str | MethodSpec, data: TrainData, *, config: TrainConfig | No
                     info += f"  val {key}={row['val'][key]:.3f}"
                 bar.update(task, info=info)
                 if checkpoint is not None:
-                    _save_checkpoint(Path(checkpoint), model, opt, public_gen, secret, spec, acct, done, history, ch)
+                    ckpt.save(Path(checkpoint), model, opt, public_gen, secret, spec, acct, done, history, ch,
+                              run=run_id, total_steps=total_steps)
                 if on_epoch:
                     on_epoch(row)
             bar.update(task, completed=done)
@@ -272,35 +274,3 @@ def train(method: str | MethodSpec, data: TrainData, *, config: TrainConfig | No
     model.eval()
     return TrainResult(model=model, method=spec, config=cfg, plan=acct, epsilon=spent, steps=total_steps, ch=ch,
                        seconds=time.perf_counter() - t0, history=history, secure_randomness=secret.secure)
-
-
-def _save_checkpoint(path: Path, model, opt, public_gen, secret, spec, acct, step_done, history, ch) -> None:
-    # The secret generators' states are never written: a resumed run draws fresh secret generators.
-    # Only the test-only insecure mode keeps them, so that a resumed test run replays the full run exactly.
-    state = {"version": CHECKPOINT_VERSION, "method": spec.name, "step": step_done,
-             "plan": acct.to_dict() if acct else None, "model": model.state_dict(), "optimizer": opt.state_dict(),
-             "public_rng": public_gen.get_state(), "torch_rng": torch.get_rng_state(),
-             "history": history, "ch": ch}
-    if not secret.secure:
-        state["insecure_rng"] = {"sampler": secret.sampler.get_state(), "noise": secret.noise.get_state()}
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
-
-
-def _resume(path: Path, model, opt, public_gen, secret, spec, acct, ch):
-    state = torch.load(path, weights_only=False)
-    if state.get("version") != CHECKPOINT_VERSION or state.get("method") != spec.name:
-        raise ConfigError(f"Checkpoint {path} is for method {state.get('method')!r} (version "
-                          f"{state.get('version')}), not {spec.name!r}.")
-    if (acct.to_dict() if acct else None) != state["plan"]:
-        raise BudgetError(f"Checkpoint {path} was made under a different privacy plan {state['plan']}; "
-                          "resuming under another plan would misreport epsilon.")
-    model.load_state_dict(state["model"])
-    opt.load_state_dict(state["optimizer"])
-    public_gen.set_state(state["public_rng"])
-    if not secret.secure and "insecure_rng" in state:
-        secret.sampler.set_state(state["insecure_rng"]["sampler"])
-        secret.noise.set_state(state["insecure_rng"]["noise"])
-    torch.set_rng_state(state["torch_rng"])
-    return int(state["step"]), list(state["history"]), state["ch"] if state["ch"] is not None else ch

@@ -1,0 +1,192 @@
+"""Issue 14: every row of `cases.CASES` gets its exit code, one `error:` line without a traceback,
+byte-identical inputs and exactly the expected files afterwards (see cases.py for the table)."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import cases as C  # noqa: E402
+
+from fusiondp.cli.app import run_cli  # noqa: E402
+from fusiondp.errors import FusionDPError  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+    """Relative path → SHA-256 of every file under `folder` (temporary files included)."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() or p.is_symlink()}
+
+
+@contextlib.contextmanager
+def _chdir(folder: Path):
+    old = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+@contextlib.contextmanager
+def interrupt_after_first_save():
+    """Send this process SIGINT right after the first checkpoint is written (a real signal, not a raise)."""
+    from fusiondp.train import checkpoint
+
+    real = checkpoint.save
+
+    def save(*args, **kwargs):
+        real(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    checkpoint.save = save
+    try:
+        yield
+    finally:
+        checkpoint.save = real
+
+
+@pytest.fixture(scope="session")
+def kit(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("kit")
+    with _chdir(folder):
+        C.build_kit(folder, run_cli)
+        C.build_partial_checkpoint(folder, run_cli, interrupt_after_first_save)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(C.KIT_FILES)
+    return folder
+
+
+def _enospc(*args, **kwargs):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def _apply_fault(fault: str | None, monkeypatch, folder: Path) -> contextlib.AbstractContextManager:
+    """Install the row's fault; returns a context manager active while the command runs."""
+    import fusiondp._files as files
+
+    if fault == "enospc":  # the disk fills while the output is being written: its fsync fails
+        monkeypatch.setattr(os, "fsync", _enospc)
+    elif fault == "enospc_third":  # the third file of a group (the model, after report JSON and HTML) fails
+        real, calls = files._stage, []
+
+        def stage(path, data):
+            calls.append(path)
+            if len(calls) == 3:
+                _enospc()
+            return real(path, data)
+
+        monkeypatch.setattr(files, "_stage", stage)
+    elif fault == "sigint_write":
+        real = files._stage
+
+        def stage(path, data):
+            tmp = real(path, data)
+            os.kill(os.getpid(), signal.SIGINT)
+            return tmp
+
+        monkeypatch.setattr(files, "_stage", stage)
+    elif fault == "sigint_train":
+        return interrupt_after_first_save()
+    elif fault == "forbid_training":
+        import fusiondp.pipeline as pipeline
+
+        def forbidden(*a, **k):
+            raise AssertionError("training started before the outputs were checked")
+
+        monkeypatch.setattr(pipeline, "train", forbidden)
+    elif fault == "symlink":
+        (folder / "link.csv").symlink_to(folder / "support.csv")
+    return contextlib.nullcontext()
+
+
+def _sigkill_then_resume(case: C.Case, folder: Path) -> None:
+    """Run the command in a subprocess, SIGKILL it once its first checkpoint exists, check nothing else was
+    written, then let the row's in-process run resume it."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1"}
+    # Slow each step a little so the run cannot finish before the kill.
+    code = ("import time, fusiondp.train.engine as e; real = e.step\n"
+            "def step(*a, **k):\n    time.sleep(0.3); return real(*a, **k)\n"
+            "e.step = step\nfrom fusiondp.cli.app import run_cli; import sys; sys.exit(run_cli(sys.argv[1:]))")
+    proc = subprocess.Popen([sys.executable, "-c", code, *case.argv], cwd=folder, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while not (folder / "k.ckpt").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    left = set(_snapshot(folder))
+    assert "k.ckpt" in left and "run.json" not in left and not any("tmp" in p for p in left), left
+
+
+@pytest.mark.parametrize("case", C.CASES, ids=[c.id for c in C.CASES])
+def test_case(case: C.Case, kit: Path, tmp_path: Path, monkeypatch, capsys):
+    folder = tmp_path / "work"
+    folder.mkdir()
+    for name in case.kit:
+        shutil.copy(kit / name, folder / name)
+    for name, build in case.files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(build(kit))
+
+    if case.api is not None:
+        with _chdir(folder), pytest.raises(FusionDPError) as info:
+            case.api()
+        assert case.message in str(info.value), str(info.value)
+        assert "np.float64" not in str(info.value) and "PWNED" not in _snapshot(folder)
+        return
+
+    if case.fault == "sigkill":
+        _sigkill_then_resume(case, folder)
+    before = _snapshot(folder)
+    ctx = _apply_fault(case.fault, monkeypatch, folder)
+    if case.fault == "symlink":
+        before = _snapshot(folder)
+    capsys.readouterr()
+    with _chdir(folder), ctx:
+        code = run_cli(case.argv)
+    out, err = capsys.readouterr()
+    monkeypatch.undo()
+    after = _snapshot(folder)
+
+    assert code == case.code, f"exit {code}, expected {case.code}\nstdout: {out}\nstderr: {err}"
+    assert "Traceback" not in out + err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    if case.code != 0:
+        errors = [ln for ln in lines if ln.startswith("error:")]
+        hints = [ln for ln in lines if ln.startswith("hint:")]
+        others = [ln for ln in lines if not ln.startswith(("error:", "hint:", "warning:"))]
+        assert len(errors) == 1 and len(hints) <= 1 and not others, err
+        assert case.message in errors[0], err
+        if case.hint:
+            assert hints and case.hint in hints[0], err
+        assert "np.float64" not in err
+    else:
+        assert case.message in out + err, out + err
+    for name, digest in before.items():  # every input byte-identical (or, for a resumed checkpoint, still there)
+        assert name in after, f"{name} disappeared"
+        if name not in case.changed:
+            assert after[name] == digest, f"{name} was modified"
+    assert set(after) == set(before) | set(case.new), f"files afterwards: {sorted(set(after) - set(before))}"
+
+
+def test_table_size():
+    """Issue 14 asks for at least 60 rows, every issue section represented."""
+    assert len(C.CASES) >= 60 and len({c.id for c in C.CASES}) == len(C.CASES)
+    assert {c.group for c in C.CASES} >= {"checkpoint", "model file", "outputs", "atomic", "calibration", "silent",
+                                           "traceback", "rough", "handled"}
