@@ -36,3 +36,7 @@ class ModelFileError(FusionDPError):
 
 class PrivacyLeakWarning(RuntimeWarning):
     """Something would let private information outside the accountant (a data-dependent bound, ...)."""
+
+
+class DistributedError(FusionDPError):
+    """A multi-process run failed: a rank died, timed out, or could not join the process group."""
