@@ -154,13 +154,24 @@ def report(result: TrainResult, prepared: Prepared, *, target_epsilon: float | N
 
 def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, method: str,
         config: TrainConfig | None = None, val_df: pd.DataFrame | None = None, test_df: pd.DataFrame | None = None,
-        progress: bool = True, checkpoint=None) -> tuple[TrainResult, Prepared, dict]:
-    """Prepare, train and report one run on frames."""
+        progress: bool = True, checkpoint=None, nproc: int = 1, device: str | None = None
+        ) -> tuple[TrainResult, Prepared, dict]:
+    """Prepare, train and report one run on frames.
+
+    `nproc` > 1 trains in that many processes on this machine (fusiondp.train.distributed.launch);
+    `device` 'cuda' trains on the GPU (one per process).
+    """
     cfg = config or TrainConfig()
     get_method(method)
     cfg.validate(len(train_df))
     frames = {k: v for k, v in (("val", val_df), ("test", test_df)) if v is not None}
     prepared = prepare(train_df, hybrid_df, schema, seed=cfg.seed, eval_frames=frames)
     val = prepared.eval_sets.get("val")
-    result = train(method, prepared.data, config=cfg, val=val, progress=progress, checkpoint=checkpoint)
+    kwargs = dict(config=cfg, val=val, progress=progress, checkpoint=checkpoint, device=device)
+    if nproc > 1:
+        from fusiondp.train.distributed import launch
+
+        result = launch(train, nproc, (method, prepared.data), kwargs, device=device)
+    else:
+        result = train(method, prepared.data, **kwargs)
     return result, prepared, report(result, prepared, target_epsilon=cfg.epsilon)

@@ -45,6 +45,9 @@ Beta = Annotated[float, Opt("--beta")]
 Radius = Annotated[float, Opt("--radius", help="Projection radius M (inf disables).")]
 Seed = Annotated[int, Opt("--seed")]
 Progress = Annotated[bool, Opt("--progress/--no-progress")]
+NProc = Annotated[int, Opt("--nproc", min=1, help="Processes on this machine (torch.distributed, gloo on CPU, "
+                          "NCCL with --device cuda); same model and ε as one process. See docs/scaling.md.")]
+Device = Annotated[str, Opt("--device", help="cpu or cuda (one GPU per process).")]
 
 
 def check_inputs(hybrid: Path | None, support: Path | None, epsilon: float) -> None:

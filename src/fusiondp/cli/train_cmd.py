@@ -13,6 +13,7 @@ from fusiondp.cli import _training_options as O
 from fusiondp.cli.app import command
 from fusiondp.data.schema import Schema
 from fusiondp.data.tabular import read_table
+from fusiondp.errors import ConfigError
 from fusiondp.train.config import TrainConfig
 
 out = Console()
@@ -60,11 +61,21 @@ def train(
     checkpoint: Annotated[Optional[Path], Opt("--checkpoint", help="Save after every epoch; resume from it if it "
                                               "exists (the accountant's step count is restored).")] = None,
     progress: O.Progress = True,
+    nproc: O.NProc = 1,
+    device: O.Device = "cpu",
     save_model: Annotated[Optional[Path], Opt("--save-model", help="Save the trained model with its privacy record "
                                               "(a .safetensors file; see `fusiondp predict`).")] = None,
 ) -> None:
-    """Train one method and report its privacy guarantee and test metrics."""
+    """Train one method and report its privacy guarantee and test metrics.
+
+    Under torchrun every process runs this command; rank 0 alone prints and writes files.
+    """
     from fusiondp.pipeline import run
+    from fusiondp.train import distributed
+
+    distributed.resolve_device(device)  # a missing GPU is reported before any file is read
+    if distributed.init_from_env(device) is not None and nproc > 1:
+        raise ConfigError("--nproc starts processes on one machine; under torchrun use its --nproc-per-node.")
 
     O.check_inputs(hybrid, support, epsilon)
     schema = Schema(target, sensitive, drop, categorical)
@@ -78,7 +89,9 @@ def train(
     hybrid_df = O.hybrid_table(train_df, hybrid, support, schema, imputer=imputer, seed=seed, progress=progress)
     result, prepared, rep = run(train_df, hybrid_df, schema, method=method, config=cfg,
                                 val_df=evals.get("validation"), test_df=evals.get("test"), progress=progress,
-                                checkpoint=checkpoint)
+                                checkpoint=checkpoint, nproc=nproc, device=device)
+    if not distributed.is_main():
+        return
     out.print(f"[bold]{rep['method']}[/]: " + (f"ε = {rep['epsilon']:.4f} (target {epsilon:g}), δ = {delta:g}, "
               f"{rep['neighbouring']} relation, {rep['accountant']}, σ = {rep['noise_multiplier']:.4f}"
               if rep["neighbouring"] else "no formal privacy guarantee" if rep["epsilon"] is None

@@ -31,6 +31,7 @@ no-op and the engine runs unchanged.
 
 from __future__ import annotations
 
+import atexit
 import os
 import pickle
 import secrets
@@ -57,11 +58,14 @@ _TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 
 def resolve_device(device: str | torch.device | None, local_rank: int = 0) -> torch.device:
     """'cpu' or 'cuda' (one GPU per rank: cuda:LOCAL_RANK); a clear error when CUDA is absent."""
-    dev = torch.device(device or "cpu")
+    try:
+        dev = torch.device(device or "cpu")
+    except (RuntimeError, TypeError):
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda"):
+        raise ConfigError(f"Unsupported device {str(device)!r}: expected 'cpu' or 'cuda'.")
     if dev.type == "cpu":
         return dev
-    if dev.type != "cuda":
-        raise ConfigError(f"Unsupported device {str(device)!r}: expected 'cpu' or 'cuda'.")
     if not torch.cuda.is_available():
         raise BackendUnavailableError(
             f"--device cuda: PyTorch sees no CUDA device here (torch {torch.__version__}, "
@@ -250,7 +254,9 @@ def init_from_env(device: str | None = None, timeout: float | None = None) -> Di
         return None
     if tdist.is_initialized():
         return context(device)
-    return _init_group(device, timeout)
+    d = _init_group(device, timeout)
+    atexit.register(finish)
+    return d
 
 
 def finish() -> None:
