@@ -220,3 +220,16 @@ def _train_with_rank_dependent_model(cfg):
             for p in model.parameters():
                 p.add_(1.0)
     return train("dpsgd", _data(), config=cfg, model=model, progress=False)
+
+
+def test_training_flushes_denormals_and_restores_the_mode(monkeypatch):
+    from fusiondp.train import numerics
+
+    seen = []
+    cfg = TrainConfig(**{**CFG, "epochs": 1, "epsilon": None, "noise_multiplier": 1.0})
+    train("dpsgd", _data(), config=cfg, progress=False, on_epoch=lambda r: seen.append(numerics.flush_denormal_enabled()))
+    assert seen == [True] and not numerics.flush_denormal_enabled()
+    monkeypatch.setenv(numerics.ENV, "0")
+    seen.clear()
+    train("dpsgd", _data(), config=cfg, progress=False, on_epoch=lambda r: seen.append(numerics.flush_denormal_enabled()))
+    assert seen == [False]

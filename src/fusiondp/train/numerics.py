@@ -18,8 +18,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import os
+
 import torch
 
+ENV = "FUSIONDP_FLUSH_DENORMAL"  # "0" keeps IEEE subnormals during training (benchmarks, exotic CPUs)
 _SUBNORMAL = 1e-39  # below float32's smallest normal number (1.18e-38)
 
 
@@ -29,11 +32,14 @@ def flush_denormal_enabled() -> bool:
 
 
 @contextmanager
-def flush_denormal(enabled: bool = True) -> Iterator[bool]:
+def flush_denormal(enabled: bool | None = None) -> Iterator[bool]:
     """Within the block, flush subnormal floats to zero (if the CPU supports it); restore the mode after.
 
-    Yields whether flushing is active. On CPUs without the flags (torch returns False) nothing changes.
+    `enabled` None reads $FUSIONDP_FLUSH_DENORMAL (default on). Yields whether flushing is active.
+    On CPUs without the flags (torch returns False) nothing changes.
     """
+    if enabled is None:
+        enabled = os.environ.get(ENV, "1") != "0"
     before = flush_denormal_enabled()
     active = torch.set_flush_denormal(enabled) and enabled
     try:
