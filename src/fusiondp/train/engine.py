@@ -28,6 +28,7 @@ from torch import nn
 from fusiondp.errors import BudgetError, ConfigError, DataError
 from fusiondp.evaluate.metrics import classification_metrics, predict_scores
 from fusiondp.privacy.accounting import AccountingPlan, plan
+from fusiondp.privacy.randomness import private_randomness
 from fusiondp.train import distributed
 from fusiondp.train.config import TrainConfig
 from fusiondp.train.ghost import supports as ghost_supports
@@ -178,7 +179,8 @@ def _train(method, data, *, config, model, val, progress, checkpoint, on_epoch, 
     # the noise come from secret generators (fusiondp.privacy.randomness), never from the seed.
     torch.manual_seed(cfg.seed)
     public_gen = torch.Generator().manual_seed(cfg.seed * 2 + 1)
-    secret = distributed.randomness(dist, cfg.insecure_noise_seed)
+    secret = (distributed.randomness(dist, cfg.insecure_noise_seed) if dist.active
+              else private_randomness(cfg.insecure_noise_seed))
     sampler, noise_gen = secret.sampler, distributed.noise_generator(dist, secret)
     if model is None:
         model = MLP(int(np.prod(data.x.shape[1:])), cfg.hidden, 1 if data.n_classes == 2 else data.n_classes,
