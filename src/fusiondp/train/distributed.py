@@ -309,6 +309,8 @@ def launch(fn: Callable, nproc: int, args: tuple = (), kwargs: dict | None = Non
     must be importable (a module-level function). Each rank gets ``threads`` torch threads (default:
     this process's threads divided by `nproc`). When a rank fails, the others are stopped and the
     first failure is raised here: a fusiondp error as itself, anything else as DistributedError.
+    The value comes back through a file (torch.save/torch.load): a model passed in `args` is not
+    trained in place; use the returned one.
     """
     import torch.multiprocessing as mp
 
