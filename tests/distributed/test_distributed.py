@@ -227,9 +227,10 @@ def test_training_flushes_denormals_and_restores_the_mode(monkeypatch):
 
     seen = []
     cfg = TrainConfig(**{**CFG, "epochs": 1, "epsilon": None, "noise_multiplier": 1.0})
-    train("dpsgd", _data(), config=cfg, progress=False, on_epoch=lambda r: seen.append(numerics.flush_denormal_enabled()))
+    record = lambda row: seen.append(numerics.flush_denormal_enabled())  # noqa: E731
+    train("dpsgd", _data(), config=cfg, progress=False, on_epoch=record)
     assert seen == [True] and not numerics.flush_denormal_enabled()
     monkeypatch.setenv(numerics.ENV, "0")
     seen.clear()
-    train("dpsgd", _data(), config=cfg, progress=False, on_epoch=lambda r: seen.append(numerics.flush_denormal_enabled()))
+    train("dpsgd", _data(), config=cfg, progress=False, on_epoch=record)
     assert seen == [False]
