@@ -14,8 +14,15 @@ Text model (`--suite text` or `--suite all`): Medical Abstracts, TF-IDF 2,000 fe
 clipping) vs a plain non-private epoch (`sgd_ori`), each in its own forked process
 (`fusiondp.bench.registry.text_speed_case`).
 
+Flush-denormal (`--suite denormal`): the engine flushes subnormal floats to zero while it trains
+(fusiondp.train.numerics). Every case of the tabular suite runs in the same floating-point mode
+(`--flush-denormal`, default on, set in each case process; `--no-flush-denormal` turns it off for
+all cases, engine included), so no ratio compares a flushed case with an unflushed one. The
+denormal suite times the same work with the mode off and on: elementwise, matmul and sigmoid on
+subnormal operands, and `sgd_ori` / `fusiondp` epochs on sepsis.
+
 Usage: python benchmarks/speed.py [--data-dir ../shared/data] [--epochs 2] [--threads 1] [--rounds 2]
-                                  [--suite tabular|text|all]
+                                  [--suite tabular|text|denormal|all] [--no-flush-denormal]
 Prints seconds per epoch, peak RSS, and the ratios the engine issue sets targets for. The cases
 are interleaved over several rounds and each case's fastest epoch is kept, so load from other
 processes on a shared machine biases no case more than another.
@@ -170,12 +177,63 @@ def run_case(name: str, data_dir: Path, epochs: int) -> dict:
         out = case_engine(name, data_dir, epochs)
     elif name == "opacus":
         out = case_opacus(data_dir, epochs)
+    elif name == "denormal_micro":
+        out = case_denormal_micro()
     elif name == "floor":
         out = case_floor(data_dir, epochs)
     else:
         out = case_loop(data_dir)
     out["peak_rss_mb"] = round(_peak_mb(), 1)
     return out
+
+
+def case_denormal_micro() -> dict:
+    """Seconds of elementwise, matmul and sigmoid work on subnormal (1e-39) vs normal operands."""
+    import torch
+
+    def timed(fn, reps):
+        fn()
+        t = time.perf_counter()
+        for _ in range(reps):
+            fn()
+        return (time.perf_counter() - t) / reps
+
+    out = {}
+    for label, val in (("normal", 1.0), ("subnormal", 1e-39)):
+        x = torch.full((1_000_000,), val)
+        a = torch.full((4096, 256), val)
+        w = torch.randn(256, 256, generator=torch.Generator().manual_seed(0)) * 0.1
+        z = torch.full((1_000_000,), -90.0 if val < 1 else -1.0)  # sigmoid(-90) is subnormal
+        out[label] = {"elementwise": timed(lambda: x * 0.7 + x, 20), "matmul": timed(lambda: a @ w, 5),
+                      "sigmoid": timed(lambda: torch.sigmoid(z), 20)}
+    return out
+
+
+def denormal_suite(data_dir: Path, epochs: int, threads: int) -> None:
+    """The same cases with flush-denormal off and on (each in its own process)."""
+    import platform
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else "?"
+    print(f"denormal: CPU {cpu}, {threads} torch thread(s)")
+    for name in ("denormal_micro", "sgd_ori", "fusiondp"):
+        for flush in ("off", "on"):
+            cmd = [sys.executable, __file__, "--case", name, "--data-dir", str(data_dir), "--epochs", str(epochs),
+                   "--threads", str(threads)] + (["--no-flush-denormal"] if flush == "off" else [])
+            env = {**os.environ, "FUSIONDP_FLUSH_DENORMAL": "0" if flush == "off" else "1"}
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            if proc.returncode != 0:
+                print(f"denormal: {name} flush {flush}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
+                continue
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            if name == "denormal_micro":
+                for label in ("normal", "subnormal"):
+                    print(f"denormal: flush {flush:3s} {label:9s} operands: " +
+                          "  ".join(f"{k} {v * 1e3:7.2f} ms" for k, v in r[label].items()))
+            else:
+                print(f"denormal: flush {flush:3s} {name:9s} {r['sec_per_epoch']:7.2f} s/epoch "
+                      f"(fastest of {epochs})", flush=True)
+    print()
 
 
 def text_suite(data_dir: Path, epochs: int) -> None:
@@ -198,10 +256,17 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=2, help="epochs per case; the fastest epoch is reported")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per case")
     ap.add_argument("--rounds", type=int, default=2, help="interleaved repetitions of the whole case list")
-    ap.add_argument("--suite", choices=("tabular", "text", "all"), default="tabular",
-                    help="tabular: sepsis cases; text: the Medical Abstracts text model; all: both")
+    ap.add_argument("--suite", choices=("tabular", "text", "denormal", "all"), default="tabular",
+                    help="tabular: sepsis cases; text: the Medical Abstracts text model; denormal: flush-denormal "
+                         "off vs on; all: every suite")
+    ap.add_argument("--flush-denormal", action=argparse.BooleanOptionalAction, default=True,
+                    help="flush subnormal floats to zero in every case (the engine's training mode)")
     ap.add_argument("--case", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.suite in ("denormal", "all") and not args.case:
+        denormal_suite(Path(args.data_dir), args.epochs, args.threads)
+        if args.suite == "denormal":
+            return
     if args.suite in ("text", "all") and not args.case:
         text_suite(Path(args.data_dir), args.epochs)
         if args.suite == "text":
@@ -210,6 +275,10 @@ def main() -> None:
         import torch
 
         torch.set_num_threads(args.threads)
+        # Same floating-point mode for every case: the engine flushes subnormals while it trains.
+        torch.set_flush_denormal(args.flush_denormal)
+        if not args.flush_denormal:
+            os.environ["FUSIONDP_FLUSH_DENORMAL"] = "0"
         print(json.dumps(run_case(args.case, Path(args.data_dir), args.epochs)))
         return
     results: dict[str, dict] = {}
@@ -217,6 +286,7 @@ def main() -> None:
         for name in CASES:
             cmd = [sys.executable, __file__, "--case", name, "--data-dir", args.data_dir, "--epochs",
                    str(args.epochs), "--threads", str(args.threads)]
+            cmd += [] if args.flush_denormal else ["--no-flush-denormal"]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
                 print(f"{name}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
@@ -231,7 +301,7 @@ def main() -> None:
         rss = f"  RSS after each epoch {r['rss_after_each_epoch_mb']} MB" if "rss_after_each_epoch_mb" in r else ""
         print(f"{name:9s} {r['sec_per_epoch']:7.2f} s/epoch  peak RSS {r['peak_rss_mb']:7.1f} MB{extra}{rss}")
     s = {k: v["sec_per_epoch"] for k, v in results.items()}
-    print(f"\nthreads per case: {args.threads}")
+    print(f"\nthreads per case: {args.threads}; flush-denormal {'on' if args.flush_denormal else 'off'} in every case")
     if {"dpsgd", "opacus"} <= s.keys():
         print(f"dpsgd / opacus     = {s['dpsgd'] / s['opacus']:.2f}   (target <= 0.4)")
     if {"fusiondp", "floor"} <= s.keys():

@@ -2,4 +2,6 @@
 
 from fusiondp.cli.app import main
 
-main()
+# Guarded: processes started by `fusiondp train --nproc` (multiprocessing spawn) re-import this module.
+if __name__ == "__main__":
+    main()

@@ -81,3 +81,7 @@ class PrivacyLeakWarning(RuntimeWarning):
 
 class DataWarning(UserWarning):
     """Preprocessing did something the user should know about (an empty column, unseen categories, ...)."""
+
+
+class DistributedError(FusionDPError):
+    """A multi-process run failed: a rank died, timed out, or could not join the process group."""

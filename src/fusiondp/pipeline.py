@@ -194,14 +194,15 @@ def report(result: TrainResult, prepared: Prepared, *, target_epsilon: float | N
 
 def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, method: str,
         config: TrainConfig | None = None, val_df: pd.DataFrame | None = None, test_df: pd.DataFrame | None = None,
-        progress: bool = True, checkpoint=None, support_df: pd.DataFrame | None = None, model=None
-        ) -> tuple[TrainResult, Prepared, dict]:
+        progress: bool = True, checkpoint=None, support_df: pd.DataFrame | None = None, model=None,
+        nproc: int = 1, device: str | None = None) -> tuple[TrainResult, Prepared, dict]:
     """Prepare, train and report one run on frames.
 
     `support_df` (the public support set) is checked to be disjoint from the training rows, and is
     required by record-level methods (`dpsgd`), whose preprocessing is fitted on it alone. `model` as in
     `fusiondp.train.engine.train` (an nn.Module, a factory (n_features, n_outputs) -> nn.Module, or
-    "module:factory"; default the MLP).
+    "module:factory"; default the MLP). `nproc` > 1 trains in that many processes on this machine
+    (fusiondp.train.distributed.launch); `device` 'cuda' trains on the GPU (one per process).
     """
     cfg = config or TrainConfig()
     spec = get_method(method)
@@ -210,6 +211,11 @@ def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, meth
     prepared = prepare(train_df, hybrid_df, schema, seed=cfg.seed, eval_frames=frames, support_df=support_df,
                        record_level=spec.needs_public_preprocessing)
     val = prepared.eval_sets.get("val")
-    result = train(method, prepared.data, config=cfg, val=val, progress=progress, checkpoint=checkpoint,
-                   model=model)
+    kwargs = dict(config=cfg, val=val, progress=progress, checkpoint=checkpoint, device=device, model=model)
+    if nproc > 1:
+        from fusiondp.train.distributed import launch
+
+        result = launch(train, nproc, (method, prepared.data), kwargs, device=device)
+    else:
+        result = train(method, prepared.data, **kwargs)
     return result, prepared, report(result, prepared, target_epsilon=cfg.epsilon)

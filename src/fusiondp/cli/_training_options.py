@@ -53,6 +53,9 @@ Model = Annotated[Optional[str], Opt("--model", help="Your network instead of th
                                      "or 'path/to/file.py:factory', with factory(n_features, n_outputs) -> "
                                      "torch.nn.Module (docs/custom_models.md). Cannot be combined with "
                                      "--save-model.")]
+NProc = Annotated[int, Opt("--nproc", min=1, help="Processes on this machine (torch.distributed, gloo on CPU, "
+                          "NCCL with --device cuda); same model and ε as one process. See docs/scaling.md.")]
+Device = Annotated[str, Opt("--device", help="cpu or cuda (one GPU per process).")]
 
 
 def check_inputs(hybrid: Path | None, support: Path | None, epsilon: float) -> None:

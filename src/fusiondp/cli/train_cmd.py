@@ -13,6 +13,7 @@ from fusiondp.cli.app import command
 from fusiondp.data.schema import Schema
 from fusiondp.data.tabular import read_table
 from fusiondp.evaluate.labels import METRIC_ORDER
+from fusiondp.errors import ConfigError
 from fusiondp.train.config import TrainConfig
 
 out = CliConsole()
@@ -78,25 +79,34 @@ def train(
     checkpoint: Annotated[Optional[Path], Opt("--checkpoint", help="Save after every epoch; resume from it if it "
                                               "exists (the accountant's step count is restored).")] = None,
     progress: O.Progress = True,
+    nproc: O.NProc = 1,
+    device: O.Device = "cpu",
     save_model: Annotated[Optional[Path], Opt("--save-model", help="Save the trained model with its privacy record "
                                               "(a .safetensors file; see `fusiondp predict`).")] = None,
     model: O.Model = None,
 ) -> None:
-    """Train one method and report its privacy guarantee and test metrics."""
+    """Train one method and report its privacy guarantee and test metrics.
+
+    Under torchrun every process runs this command; rank 0 alone prints and writes files.
+    """
     from fusiondp.pipeline import run
+    from fusiondp.train import distributed
+
+    distributed.resolve_device(device)  # a missing GPU is reported before any file is read
+    if distributed.init_from_env(device) is not None and nproc > 1:
+        raise ConfigError("--nproc starts processes on one machine; under torchrun use its --nproc-per-node.")
 
     O.check_inputs(hybrid, support, epsilon)
     factory = None
     if model is not None:
-        from fusiondp.errors import ConfigError
         from fusiondp.train.models import load_factory
 
         if save_model is not None:
             raise ConfigError("--save-model stores the built-in MLP only; a --model network cannot be saved in a "
                               "fusiondp model file (save its weights yourself; docs/custom_models.md).")
         factory = load_factory(model)  # fails before any data is read
-    outs = check_train_outputs([train, val, test, hybrid, support, public_reference], report=report, save_model=save_model,
-                               checkpoint=checkpoint)
+    outs = check_train_outputs([train, val, test, hybrid, support, public_reference], report=report,
+                               save_model=save_model, checkpoint=checkpoint)
     schema = Schema(target, sensitive, drop, categorical)
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, public_batch_size=public_batch_size, lr=lr,
                       optimizer=optimizer, clip=clip,
@@ -109,7 +119,10 @@ def train(
     hybrid_df = O.hybrid_table(train_df, hybrid, support, schema, imputer=imputer, seed=seed, progress=progress)
     result, prepared, rep = run(train_df, hybrid_df, schema, method=method, config=cfg,
                                 val_df=evals.get("validation"), test_df=evals.get("test"), progress=progress,
-                                checkpoint=outs["checkpoint"], support_df=public_df, model=factory)
+                                checkpoint=outs["checkpoint"], support_df=public_df, model=factory, nproc=nproc,
+                                device=device)
+    if not distributed.is_main():
+        return
     out.print(f"[bold]{rep['method']}[/]: " + (f"ε = {rep['epsilon']:.4f} (target {epsilon:g}), δ = {delta:g}, "
               f"{rep['neighbouring']} relation, {rep['accountant']}, σ = {rep['noise_multiplier']:.4f}"
               if rep["neighbouring"] else "no formal privacy guarantee" if rep["epsilon"] is None

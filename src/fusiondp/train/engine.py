@@ -30,10 +30,12 @@ from fusiondp.evaluate.metrics import classification_metrics, predict_scores
 from fusiondp.privacy.accounting import AccountingPlan, plan
 from fusiondp.privacy.randomness import private_randomness
 from fusiondp.train import checkpoint as ckpt
+from fusiondp.train import distributed
 from fusiondp.train.config import TrainConfig
 from fusiondp.train.ghost import supports as ghost_supports
 from fusiondp.train.methods import MethodSpec, get_method
 from fusiondp.train.models import ModelLike, _WithRepresentation, build_model
+from fusiondp.train.numerics import flush_denormal
 from fusiondp.train.persample import loss_for, per_sample_term, row_loss_for
 from fusiondp.train.step import Batch, step
 
@@ -132,7 +134,7 @@ def _progress(enabled: bool) -> Progress:
 def train(method: str | MethodSpec, data: TrainData, *, config: TrainConfig | None = None,
           model: ModelLike | None = None, val: tuple[torch.Tensor, torch.Tensor] | None = None,
           progress: bool = True, checkpoint: str | Path | None = None,
-          on_epoch: Callable[[dict], None] | None = None) -> TrainResult:
+          on_epoch: Callable[[dict], None] | None = None, device: str | torch.device | None = None) -> TrainResult:
     """Train `model` (default: the paper's MLP) with `method` on `data`.
 
     Args:
@@ -146,10 +148,22 @@ def train(method: str | MethodSpec, data: TrainData, *, config: TrainConfig | No
         checkpoint: a file to save after every epoch; if it exists the run resumes from it,
             with the accountant's step count restored (so ε keeps accumulating).
         on_epoch: called with each epoch's history row.
+        device: 'cpu' (default) or 'cuda'. Inside a torch.distributed process group (torchrun, or
+            `fusiondp.train.distributed.launch`) the call is one rank of a group run: it trains on its
+            shard, and only rank 0 shows progress, scores `val` and writes the checkpoint
+            (fusiondp.train.distributed). Subnormal floats are flushed to zero while training
+            (`fusiondp.train.numerics.flush_denormal`).
 
     Raises:
-        ConfigError, DataError, UnsupportedError, BudgetError.
+        ConfigError, DataError, UnsupportedError, BudgetError, DistributedError.
     """
+    with flush_denormal():
+        return _train(method, data, config=config, model=model, val=val, progress=progress, checkpoint=checkpoint,
+                      on_epoch=on_epoch, device=device)
+
+
+def _train(method, data, *, config, model, val, progress, checkpoint, on_epoch, device) -> TrainResult:
+    dist = distributed.context(device)
     spec = get_method(method) if isinstance(method, str) else method
     cfg = config or TrainConfig()
     cfg.validate(data.n)
@@ -165,11 +179,15 @@ def train(method: str | MethodSpec, data: TrainData, *, config: TrainConfig | No
     # the noise come from secret generators (fusiondp.privacy.randomness), never from the seed.
     torch.manual_seed(cfg.seed)
     public_gen = torch.Generator().manual_seed(cfg.seed * 2 + 1)
-    secret = private_randomness(cfg.insecure_noise_seed)
-    sampler, noise_gen = secret.sampler, secret.noise
+    secret = (distributed.randomness(dist, cfg.insecure_noise_seed) if dist.active
+              else private_randomness(cfg.insecure_noise_seed))
+    sampler, noise_gen = secret.sampler, distributed.noise_generator(dist, secret)
     model = build_model(model, n_features=int(np.prod(data.x.shape[1:])),
                         n_outputs=1 if data.n_classes == 2 else data.n_classes, hidden=cfg.hidden,
                         dropout=cfg.dropout, needs_representation=spec.consistency and cfg.beta > 0)
+    model.to(dist.device)
+    dist.sync_module(model)
+    distributed.reseed_public(dist, cfg.seed)
     wrapper = _WithRepresentation(model)
     loss_fn = loss_for(data.n_classes)
     use_ghost = cfg.per_sample == "ghost" or (cfg.per_sample == "auto" and ghost_supports(model))
@@ -198,7 +216,9 @@ def train(method: str | MethodSpec, data: TrainData, *, config: TrainConfig | No
             raise ConfigError("The consistency term needs C_h: give config.ch or data.x_reference "
                               "(a public perturbation of the hybrid rows).")
         else:
-            ch = measure_ch(model, data.x_hybrid, data.x_reference, cfg.ch_quantile, public_gen)
+            ch = measure_ch(model, data.x_hybrid.to(dist.device), data.x_reference.to(dist.device),
+                            cfg.ch_quantile, public_gen)
+            ch = dist.broadcast_object(ch)
 
     opt: torch.optim.Optimizer
     if cfg.optimizer == "adam":
@@ -209,42 +229,55 @@ def train(method: str | MethodSpec, data: TrainData, *, config: TrainConfig | No
 
     start_step, history = 0, []
     run_id = ckpt.identify(spec, cfg, data) if checkpoint is not None else None
-    if checkpoint is not None and Path(checkpoint).exists():
-        start_step, history, ch = ckpt.resume(Path(checkpoint), model, opt, public_gen, secret, spec, acct, ch,
-                                              run=run_id)
+    if checkpoint is not None and dist.broadcast_object(Path(checkpoint).exists()):
+        if dist.is_main:
+            start_step, history, ch = ckpt.resume(Path(checkpoint), model, opt, public_gen, secret, spec, acct, ch,
+                                                  run=run_id)
+        start_step, history, ch = distributed.sync_resumed(dist, model, opt, public_gen, secret, start_step,
+                                                           history, ch)
+        distributed.reseed_public(dist, cfg.seed, start_step)
         term = per_sample_term(wrapper, spec, loss_fn, beta=cfg.beta, ch=ch) if spec.is_private else None
 
-    pub_x = data.view(spec.public_rows) if spec.public_rows else None
-    priv_x = data.x if spec.is_private else None
-    priv_xt = data.view(spec.private_view) if spec.private_view else data.x
+    # Each rank touches only its shard [lo, hi) of every view (the whole table in one process).
+    lo, hi = dist.shard(n)
+    here = lambda v: v[lo:hi].to(dist.device) if v is not None else None  # noqa: E731
+    pub_x = here(data.view(spec.public_rows)) if spec.public_rows else None
+    priv_x = here(data.x) if spec.is_private else None
+    priv_xt = here(data.view(spec.private_view)) if spec.private_view else priv_x
+    y_here = here(data.y)
     pub_b = min(cfg.public_batch_size, n)
     # Every private method divides the noised sum by the expected batch size b = qN, never the realised
     # size: the realised size is not covered by the Poisson event (METHOD.md §3 step 4).
     denom = float(b)
     sigma = acct.noise_multiplier if acct else 0.0
 
+    reduce = dist.all_reduce_sum if dist.active else None
+    val_x = val[0].to(dist.device) if val is not None else None
+
     t0 = time.perf_counter()
     model.train()
-    bar = _progress(progress)
+    bar = _progress(progress and dist.is_main)
     with bar:
         task = bar.add_task(spec.name, total=total_steps, completed=start_step, info="")
         epoch_loss: list[float] = []
         for t in range(start_step, total_steps):
             if pub_x is not None:
-                idx = torch.randperm(n, generator=public_gen)[:pub_b]
-                px, py = pub_x[idx], data.y[idx]
+                # Every rank draws the same public indices and keeps those in its shard.
+                idx = dist.local(torch.randperm(n, generator=public_gen)[:pub_b], n).to(dist.device)
+                px, py = pub_x[idx], y_here[idx]
             else:
                 px = py = None
             if spec.is_private:
+                # The full length-N mask on every rank (same secret seed): the single-process mechanism.
                 mask = torch.rand(n, generator=sampler) < q
-                sel = mask.nonzero().squeeze(1)
-                batch = Batch(px, py, priv_x[sel], priv_xt[sel], data.y[sel], denom)
+                sel = dist.local(mask.nonzero().squeeze(1), n).to(dist.device)
+                batch = Batch(px, py, priv_x[sel], priv_xt[sel], y_here[sel], denom, pub_b)
             else:
-                empty = data.x[:0]
-                batch = Batch(px, py, empty, empty, data.y[:0], 1.0)
+                empty = y_here.new_zeros((0, *data.x.shape[1:]), dtype=data.x.dtype)
+                batch = Batch(px, py, empty, empty, y_here[:0], 1.0, pub_b)
             stats = step(model, wrapper, opt, batch, spec, term=term, loss_fn=loss_fn, clip=cfg.clip,
                          noise_multiplier=sigma, alpha=cfg.alpha, beta=cfg.beta, radius=cfg.radius,
-                         generator=noise_gen, row_loss=row_loss, ch=ch)
+                         generator=noise_gen, row_loss=row_loss, ch=ch, reduce=reduce)
             epoch_loss.append(stats.public_loss)
             done = t + 1
             epoch_end = math.floor((len(history) + 1) * steps_per_epoch + 1e-9)
@@ -253,16 +286,16 @@ def train(method: str | MethodSpec, data: TrainData, *, config: TrainConfig | No
                        "epsilon": acct.spent(done, coarse=True) if acct else 0.0,
                        "public_loss": float(np.nanmean(epoch_loss)) if not all(map(math.isnan, epoch_loss))
                        else None, "seconds": time.perf_counter() - t0}
-                if val is not None:
-                    row["val"] = classification_metrics(val[1].numpy(), predict_scores(model, val[0]))
+                if val is not None and dist.is_main:
+                    row["val"] = classification_metrics(val[1].numpy(), _scores(model, val_x))
                 history.append(row)
                 epoch_loss = []
                 info = f"epoch {row['epoch']}/{n_epochs}" + (f"  ε={row['epsilon']:.3f}" if acct else "")
-                if val is not None:
+                if "val" in row:
                     key = "auroc" if "auroc" in row["val"] else "accuracy"
                     info += f"  val {key}={row['val'][key]:.3f}"
                 bar.update(task, info=info)
-                if checkpoint is not None:
+                if checkpoint is not None and dist.is_main:
                     ckpt.save(Path(checkpoint), model, opt, public_gen, secret, spec, acct, done, history, ch,
                               run=run_id, total_steps=total_steps)
                 if on_epoch:
@@ -272,5 +305,19 @@ def train(method: str | MethodSpec, data: TrainData, *, config: TrainConfig | No
     if acct and acct.target_epsilon is not None and spent > acct.target_epsilon * (1 + 1e-9):
         raise BudgetError(f"Run spent epsilon={spent:.4f} above its budget {acct.target_epsilon}.")
     model.eval()
+    model.to("cpu")
     return TrainResult(model=model, method=spec, config=cfg, plan=acct, epsilon=spent, steps=total_steps, ch=ch,
                        seconds=time.perf_counter() - t0, history=history, secure_randomness=secret.secure)
+
+
+def _scores(model: nn.Module, x: torch.Tensor):
+    """Validation scores wherever the model lives (metrics are computed on the CPU)."""
+    if x.device.type == "cpu":
+        return predict_scores(model, x)
+    with torch.no_grad():
+        was = model.training
+        model.eval()
+        out = model(x).detach().cpu()
+        model.train(was)
+    return torch.sigmoid(out.reshape(-1)).numpy() if out.ndim == 1 or out.shape[1] == 1 else \
+        torch.softmax(out, dim=1).numpy()

@@ -1,22 +1,26 @@
 """The one training step every method runs (METHOD.md §3), with no method names in it.
 
-Structure, kept explicit so the clipped sum can later be all-reduced across
-processes before the single noise draw:
+Structure, kept explicit so the sums can be all-reduced across processes with a single
+noise draw (fusiondp.train.distributed):
 
 1. public gradient: mean ∇ℓ over the public batch, no clipping, no noise;
 2. private clipped sum: Σ_i clip(u_i, C) over the Poisson-sampled records;
 3. one Gaussian draw N(0, σ²C²I) added to that sum, nothing rescales it before;
+   (in a process group: each rank holds its shard's part of 1 and 2, rank 0 alone adds the
+   draw, and one all-reduce (SUM) of everything gives every rank the same totals)
 4. divide by the private denominator and mix: w_pub·g_pub + w_priv·g_priv;
 5. optimizer step, then projection onto the L2 ball of radius M.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from fusiondp.errors import ConfigError
 from fusiondp.train.ghost import clipped_grad_sum_ghost
 from fusiondp.train.methods import MethodSpec
 from fusiondp.train.persample import LossFn, batched_objective, clipped_grad_sum
@@ -32,6 +36,9 @@ class Batch:
     private_x_tilde: torch.Tensor
     private_y: torch.Tensor
     private_denominator: float
+    # Rows of the whole public batch when this process holds only part of it (a process group):
+    # the local gradient is weighted by rows_here / public_denominator so the all-reduced sum is the mean.
+    public_denominator: float | None = None
 
 
 @dataclass
@@ -41,19 +48,27 @@ class StepStats:
     clipped_fraction: float
 
 
-def public_gradient(model: nn.Module, params: dict, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn
-                    ) -> tuple[dict[str, torch.Tensor], float]:
-    """Noise-free mean gradient over public rows."""
+def public_gradient(model: nn.Module, params: dict, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn,
+                    weight: float = 1.0) -> tuple[dict[str, torch.Tensor], float]:
+    """Noise-free mean gradient over public rows, times `weight` (zeros for no rows)."""
+    if x.shape[0] == 0:
+        return {k: torch.zeros_like(p) for k, p in params.items()}, 0.0
     loss = loss_fn(model(x), y)
+    if weight != 1.0:
+        loss = loss * weight
     grads = torch.autograd.grad(loss, list(params.values()))
     return dict(zip(params, grads)), float(loss.detach())
 
 
 def add_noise(clipped_sum: dict[str, torch.Tensor], std: float, generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """One Gaussian draw of standard deviation `std` (= σ·C) per coordinate."""
+    """One Gaussian draw of standard deviation `std` (= σ·C) per coordinate.
+
+    Drawn on the generator's device (the secret generators live on the CPU) and moved to the sum's.
+    """
     if std == 0:
         return clipped_sum
-    return {k: v + std * torch.randn(v.shape, generator=generator, dtype=v.dtype, device=v.device)
+    return {k: v + std * torch.randn(v.shape, generator=generator, dtype=v.dtype, device=generator.device
+                                     ).to(v.device)
             for k, v in clipped_sum.items()}
 
 
@@ -83,22 +98,29 @@ def private_clipped_sum(model: nn.Module, wrapper: nn.Module, batch: Batch, spec
 
 def step(model: nn.Module, wrapper: nn.Module, optimizer: torch.optim.Optimizer, batch: Batch, spec: MethodSpec,
          *, term, loss_fn: LossFn, clip: float, noise_multiplier: float, alpha: float, beta: float,
-         radius: float, generator: torch.Generator, row_loss: LossFn | None = None,
-         ch: float | None = None) -> StepStats:
+         radius: float, generator: torch.Generator | None, row_loss: LossFn | None = None,
+         ch: float | None = None, reduce: Callable[[dict], dict] | None = None) -> StepStats:
     """Run one step of `spec` on `batch` and update the model in place.
 
     `row_loss` (per-row loss) selects the ghost-clipping path for Linear/LayerNorm models;
     without it the per-sample gradients come from torch.func vmap over `term`.
+    `reduce` (a process group's all-reduce SUM, `Dist.all_reduce_sum`) combines the ranks' public
+    gradients, clipped sums and statistics in one collective; `generator` is then given on rank 0
+    only, so the noise is drawn once. In a single process `reduce` is None and `generator` required.
     """
     params = dict(wrapper.named_parameters())
     w_pub, w_priv = spec.weights(alpha, beta)
-    total = {k: torch.zeros_like(p) for k, p in params.items()}
-    public_loss = float("nan")
+    std = noise_multiplier * clip if noise_multiplier > 0 else 0.0
+    if reduce is None and generator is None and spec.is_private and std > 0:
+        raise ConfigError("A private step needs the noise generator; only a rank of a process group may omit it.")
+    parts: dict[str, torch.Tensor] = {}
     if spec.public_rows is not None:
-        g_pub, public_loss = public_gradient(model, params, batch.public_x, batch.public_y, loss_fn)
-        for k in total:
-            total[k] += w_pub * g_pub[k]
-    clipped_fraction = 0.0
+        rows = batch.public_x.shape[0]
+        weight = rows / batch.public_denominator if batch.public_denominator else 1.0
+        g_pub, public_loss = public_gradient(model, params, batch.public_x, batch.public_y, loss_fn, weight)
+        parts.update({f"pub.{k}": g_pub[k] for k in params})
+        parts["pub_loss"] = torch.tensor([public_loss], dtype=torch.float64)
+    n_clipped = 0
     if spec.is_private:
         # The two rows of a difference term must see the same network: with independent dropout masks
         # ℓ(x) − ℓ(x̃) would be dominated by mask noise, and clipping turns that noise into bias.
@@ -111,13 +133,26 @@ def step(model: nn.Module, wrapper: nn.Module, optimizer: torch.optim.Optimizer,
         finally:
             if paired:
                 model.train()
-        noisy = add_noise(summed, noise_multiplier * clip if noise_multiplier > 0 else 0.0, generator)
+        summed = {k: summed[k] for k in params}  # one fixed order: noise coordinates and the all-reduce layout
+        noisy = add_noise(summed, std, generator) if generator is not None else summed
+        parts.update({f"priv.{k}": noisy[k] for k in params})
+        n_clipped = int((norms > clip).sum()) if norms.numel() else 0
+    parts["counts"] = torch.tensor([batch.private_x.shape[0], n_clipped], dtype=torch.float64)
+    if reduce is not None:
+        parts = reduce(parts)
+    total = {k: torch.zeros_like(p) for k, p in params.items()}
+    public_loss = float("nan")
+    if spec.public_rows is not None:
         for k in total:
-            total[k] += w_priv * noisy[k] / batch.private_denominator
-        clipped_fraction = float((norms > clip).float().mean()) if norms.numel() else 0.0
+            total[k] += w_pub * parts[f"pub.{k}"]
+        public_loss = float(parts["pub_loss"][0])
+    if spec.is_private:
+        for k in total:
+            total[k] += w_priv * parts[f"priv.{k}"] / batch.private_denominator
+    n_private, n_clipped = (int(v) for v in parts["counts"].tolist())
     optimizer.zero_grad(set_to_none=True)
     for k, p in params.items():
         p.grad = total[k]
     optimizer.step()
     project_(params, radius)
-    return StepStats(public_loss, int(batch.private_x.shape[0]), clipped_fraction)
+    return StepStats(public_loss, n_private, n_clipped / n_private if n_private else 0.0)

@@ -1,0 +1,223 @@
+"""How training cost grows with rows (N) and with processes (ranks): seconds per epoch and peak memory.
+
+Synthetic table shaped like sepsis (36 features, four aligned views: original, hybrid, noise,
+reference), `fusiondp` with METHOD.md §5 settings (MLP 36→64→128→64→1, expected private batch
+b = 128, public batch 4096), σ fixed at 1.0 (calibration is not what is timed).
+
+Parts (each case in its own process, so peak memory is per case):
+
+* rows: one process, N ∈ {10⁴, 10⁵, 10⁶}. A fixed number of steps is timed and scaled to an
+  epoch (N / b steps), so the large cases stay short; the per-step cost is split into the
+  O(N) draws every step makes (the length-N Poisson mask and the public-batch permutation) and
+  the rest. Peak RSS is reported next to the size of the four views.
+* ranks: N = 10⁵, 1 process vs `launch(..., nproc=2)` (gloo, one torch thread per rank) on the
+  same rows; seconds per epoch and peak RSS of every rank.
+* gpu (`--device cuda`, only when a GPU is visible): the rows part on one GPU.
+
+Usage: python benchmarks/scaling.py [--part rows|ranks|gpu|all] [--steps 150] [--threads 1] [--rounds 2]
+Prints one line per case; docs/results/scaling.md records a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FEATURES = 36
+SETTINGS = dict(batch_size=128, public_batch_size=4096, lr=0.07, clip=1.8, alpha=3.0, beta=0.5, epsilon=None,
+                noise_multiplier=1.0, delta=1e-7)
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def synthetic(n: int, seed: int = 0):
+    """Four row-aligned views; the last 6 columns play the sensitive block."""
+    import torch
+
+    from fusiondp.train.engine import TrainData
+
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, FEATURES, generator=g)
+    xh = x.clone()
+    xh[:, -6:] = torch.randn(n, 6, generator=g)
+    y = ((x[:, 0] + x[:, -1] + 0.5 * torch.randn(n, generator=g)) > 0).float()
+    return TrainData(x=x, x_hybrid=xh, y=y, x_noise=xh.flip(0), x_reference=xh.roll(1, 0))
+
+
+def _config(n: int, steps: int):
+    from fusiondp.train.config import TrainConfig
+
+    return TrainConfig(epochs=steps * SETTINGS["batch_size"] / n + 1e-9, **SETTINGS)
+
+
+def rank_worker(n: int, steps: int, device: str | None):
+    """One rank (or the only process): train `steps` steps, return its timing and memory."""
+    import torch
+
+    from fusiondp.train import distributed
+    from fusiondp.train.engine import train
+
+    data = synthetic(n)
+    data_mb = sum(t.numel() * t.element_size() for t in (data.x, data.x_hybrid, data.x_noise, data.x_reference,
+                                                         data.y)) / 2**20
+    cfg = _config(n, steps)
+    rss_before = _rss_mb()
+    res = train("fusiondp", data, config=cfg, progress=False, device=device)
+    seconds = res.history[-1]["seconds"]
+    d = distributed.context()
+    if device and device.startswith("cuda"):
+        gpu_mb = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        gpu_mb = None
+    return {"rank": d.rank, "steps": res.steps, "seconds": seconds, "peak_rss_mb": round(_peak_mb(), 1),
+            "rss_before_train_mb": round(rss_before, 1),
+            "data_mb": round(data_mb, 1), "gpu_peak_mb": gpu_mb}
+
+
+def sampling_cost(n: int, reps: int = 50) -> tuple[float, float]:
+    """Seconds per step of the two O(N) draws: the length-N Poisson mask, and the permutation of N rows
+    the public batch is cut from (the engine's own expressions)."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    t = time.perf_counter()
+    for _ in range(reps):
+        (torch.rand(n, generator=g) < 128 / n).nonzero()
+    mask = (time.perf_counter() - t) / reps
+    t = time.perf_counter()
+    for _ in range(reps):
+        torch.randperm(n, generator=g)[:4096]
+    return mask, (time.perf_counter() - t) / reps
+
+
+def case(part: str, n: int, steps: int, threads: int, device: str | None) -> dict:
+    import torch
+
+    torch.set_num_threads(threads)
+    if part == "ranks2":
+        from fusiondp.train.distributed import launch
+
+        all_ranks = launch(_gather_worker, 2, (n, steps, device), threads=threads)
+        return {"ranks": all_ranks}
+    out = rank_worker(n, steps, device)
+    out["mask_s_per_step"], out["perm_s_per_step"] = sampling_cost(n)
+    return out
+
+
+def _gather_worker(n: int, steps: int, device: str | None):
+    """Each rank's numbers, gathered on rank 0."""
+    import torch.distributed as tdist
+
+    mine = rank_worker(n, steps, device)
+    everyone = [None] * tdist.get_world_size()
+    tdist.all_gather_object(everyone, mine)
+    return everyone
+
+
+def _run(part: str, n: int, steps: int, threads: int, device: str | None) -> dict:
+    cmd = [sys.executable, __file__, "--case", part, "--n", str(n), "--steps", str(steps), "--threads", str(threads)]
+    if device:
+        cmd += ["--device", device]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{part} N={n} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def rows_part(steps: int, threads: int, device: str | None, label: str, rounds: int) -> None:
+    print(f"{label}: one process, fusiondp, {steps} steps timed and scaled to N/128 steps per epoch "
+          f"(fastest of {rounds} interleaved rounds); mask / perm: seconds per step of the two O(N) draws; "
+          "RSS: resident MB after the data views are built and peak during the run")
+    print(f"{'N':>9s} {'s/step':>8s} {'mask':>7s} {'perm':>7s} {'s/epoch':>9s} {'views MB':>9s} {'RSS data':>9s} "
+          f"{'peak RSS':>9s} {'peak - data':>12s}" + (f" {'GPU peak MB':>12s}" if device else ""))
+    sizes = (10_000, 100_000, 1_000_000)
+    best: dict[int, dict] = {}
+    for _ in range(rounds):
+        for n in sizes:
+            r = _run("rows", n, steps, threads, device)
+            if n not in best or r["seconds"] < best[n]["seconds"]:
+                best[n] = r
+    base = None
+    for n in sizes:
+        r = best[n]
+        per_step = r["seconds"] / r["steps"]
+        per_epoch = per_step * n / 128
+        base = base or per_epoch / n
+        line = (f"{n:>9,d} {per_step:8.4f} {r['mask_s_per_step']:7.4f} {r['perm_s_per_step']:7.4f} {per_epoch:9.1f} "
+                f"{r['data_mb']:9.1f} {r['rss_before_train_mb']:9.1f} {r['peak_rss_mb']:9.1f} "
+                f"{r['peak_rss_mb'] - r['rss_before_train_mb']:12.1f}")
+        if device:
+            line += f" {r['gpu_peak_mb']:12.1f}"
+        print(line + f"   s/epoch per row vs N=10⁴: {per_epoch / n / base:.2f}", flush=True)
+    print()
+
+
+def ranks_part(steps: int, threads: int, rounds: int) -> None:
+    n = 100_000
+    print(f"ranks: N = {n:,}, fusiondp, {steps} steps timed, {threads} torch thread(s) per rank "
+          f"(fastest of {rounds} interleaved rounds)")
+    one = two = None
+    for _ in range(rounds):
+        r1 = _run("rows", n, steps, threads, None)
+        r2 = _run("ranks2", n, steps, threads, None)["ranks"]
+        one = r1 if one is None or r1["seconds"] < one["seconds"] else one
+        if two is None or max(r["seconds"] for r in r2) < max(r["seconds"] for r in two):
+            two = r2
+    spe = lambda r: r["seconds"] / r["steps"] * n / 128  # noqa: E731
+    print(f"  1 process : {spe(one):7.1f} s/epoch   peak RSS {one['peak_rss_mb']:.1f} MB")
+    for r in two:
+        print(f"  2 processes, rank {r['rank']}: {spe(r):7.1f} s/epoch   peak RSS {r['peak_rss_mb']:.1f} MB")
+    print(f"  speed-up with 2 processes: {spe(one) / max(spe(r) for r in two):.2f}x")
+    print()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--part", choices=("rows", "ranks", "gpu", "all"), default="all")
+    ap.add_argument("--steps", type=int, default=150, help="steps timed per case")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per process")
+    ap.add_argument("--rounds", type=int, default=2, help="interleaved repetitions; the fastest is kept")
+    ap.add_argument("--case", help=argparse.SUPPRESS)
+    ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--device", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.case:
+        print(json.dumps(case(args.case, args.n, args.steps, args.threads, args.device)))
+        return
+    import os
+
+    import torch
+
+    from fusiondp.train.numerics import ENV
+
+    print(f"torch {torch.__version__}, {os.cpu_count()} CPU cores, flush-denormal "
+          f"{'off' if os.environ.get(ENV) == '0' else 'on'} during training\n")
+    if args.part in ("rows", "all"):
+        rows_part(args.steps, args.threads, None, "rows", args.rounds)
+    if args.part in ("ranks", "all"):
+        ranks_part(args.steps, args.threads, args.rounds)
+    if args.part in ("gpu", "all"):
+        if torch.cuda.is_available():
+            rows_part(args.steps, args.threads, "cuda", f"gpu ({torch.cuda.get_device_name(0)})", args.rounds)
+        else:
+            print("gpu: not measured (no CUDA device visible to PyTorch on this machine)")
+
+
+if __name__ == "__main__":
+    main()
