@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 
 import dp_accounting as dpa
 import numpy as np
-from dp_accounting import rdp
+from dp_accounting import dp_event, rdp
 
 from fusiondp._validate import in_open_interval, one_of, positive
 from fusiondp.errors import BudgetError, ConfigError
@@ -45,7 +45,7 @@ def _quiet():
 def repeat_select_event(noise_multiplier: float, sample_rate: float, steps: int, mean: float,
                         shape: float) -> dpa.DpEvent:
     """The DpEvent of a random-repetition search over runs of one training event."""
-    return dpa.RepeatAndSelectDpEvent(training_event(noise_multiplier, sample_rate, steps), float(mean), float(shape))
+    return dp_event.RepeatAndSelectDpEvent(training_event(noise_multiplier, sample_rate, steps), float(mean), float(shape))
 
 
 def repeat_select_epsilon(*, noise_multiplier: float, sample_rate: float, steps: int, delta: float, mean: float,
