@@ -101,8 +101,9 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
             None (default) requires an explicit ``support`` or ``hybrid``.
         categorical: extra columns to one-hot encode.
         epochs, batch_size, public_batch_size, lr, clip, alpha, beta, hidden, dropout:
-            training settings (`fusiondp.train.config.TrainConfig`); ``batch_size``
-            and ``public_batch_size`` are capped at the number of training rows.
+            training settings (`fusiondp.train.config.TrainConfig`); None (the default) lets the rule of
+            `fusiondp.train.defaults.auto_settings` choose from N, ε, δ and the method, as `fusiondp train`
+            does; given ``batch_size`` and ``public_batch_size`` are capped at the number of training rows.
         random_state: seed of imputation and training.
         progress: show a progress bar.
         model: your network instead of the default MLP (then ``hidden`` and ``dropout`` are unused): a
@@ -119,8 +120,9 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
                  delta: float = 1e-5, method: str = "fusiondp", imputer: str = "default", relation: str = "remove",
                  accountant: str = "pld", noise_multiplier: float | None = None,
                  support_fraction: float | None = None, categorical: Sequence[str] | None = None,
-                 epochs: float = 10, batch_size: int = 256, public_batch_size: int = 1024, lr: float = 0.3,
-                 clip: float = 2.0, alpha: float = 1.0, beta: float = 0.5, hidden: tuple[int, ...] = (64, 128, 64),
+                 epochs: float | None = None, batch_size: int | None = None, public_batch_size: int | None = None,
+                 lr: float | None = None, clip: float | None = None, alpha: float | None = None,
+                 beta: float | None = None, hidden: tuple[int, ...] = (64, 128, 64),
                  dropout: float = 0.15, random_state: int = 0, progress: bool = False, model=None) -> None:
         self.sensitive = sensitive
         self.epsilon = epsilon
@@ -237,8 +239,9 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
             hybrid_df[_TARGET] = train[_TARGET].to_numpy()
             fingerprint = support_fingerprint(support)
         n = len(train)
-        cfg = TrainConfig(epochs=self.epochs, batch_size=min(self.batch_size, n),
-                          public_batch_size=min(self.public_batch_size, n), lr=self.lr, clip=self.clip,
+        cap = lambda v: None if v is None else min(v, n)
+        cfg = TrainConfig(epochs=self.epochs, batch_size=cap(self.batch_size),
+                          public_batch_size=cap(self.public_batch_size), lr=self.lr, clip=self.clip,
                           alpha=self.alpha, beta=self.beta, epsilon=self.epsilon, delta=self.delta,
                           relation=self.relation, accountant=self.accountant,
                           noise_multiplier=self.noise_multiplier, seed=self.random_state,

@@ -247,7 +247,10 @@ def check_metadata(meta: dict) -> None:
     sch = pre.get("schema")
     _need(isinstance(sch, dict) and isinstance(sch.get("target"), str) and _is_str_list(sch.get("sensitive"))
           and set(sch["sensitive"]) <= set(cols), "preprocessor.schema", "is not a schema of these columns")
-    width = sum(len(cats[c]) if c in cats else 1 for c in cols)
+    indicators = pre.get("indicators") or []  # one missingness feature per listed numeric column
+    _need(_is_str_list(indicators) and set(indicators) <= set(numeric), "preprocessor.indicators",
+          "is not a list of numeric columns")
+    width = sum(len(cats[c]) if c in cats else 1 for c in cols) + len(indicators)
     _need(width == arch["n_features"], "architecture.n_features",
           f"is {arch['n_features']} but the preprocessor produces {width} features")
     classes = meta.get("label_classes")

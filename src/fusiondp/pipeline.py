@@ -129,7 +129,15 @@ def prepare(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, 
         fit_frame = support_df
     else:
         fit_frame = hybrid_df
-    pre = Preprocessor.fit(fit_frame, schema)
+    # Feature-level: the sensitive columns' statistics and vocabularies come from the support set ∪ hybrid
+    # when a support set is known (it holds true, public values, so a collapsed imputation does not set
+    # the scale or lose levels); record-level: everything from the support set alone.
+    sensitive_frame = None
+    if support_df is not None and not record_level:
+        cols = [c for c in schema.sensitive if c in support_df.columns]
+        if len(cols) == len(schema.sensitive):
+            sensitive_frame = pd.concat([support_df[cols], hybrid_df[cols]], ignore_index=True)
+    pre = Preprocessor.fit(fit_frame, schema, sensitive_frame=sensitive_frame)
     labels = LabelEncoder.fit(fit_frame[schema.target])
     x = pre.transform(train_df, what="training data")
     xh = pre.transform(hybrid_df, what="hybrid data")
@@ -144,7 +152,9 @@ def prepare(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, 
         schema.check_columns(frame, what=f"{name} data")
         evals[name] = (t(pre.transform(frame, what=f"{name} data")),
                        t(labels.transform(frame[schema.target], f"{name} data")))
-    fitted_on = "public reference (support) table only" if record_level else "hybrid table (public)"
+    fitted_on = ("public reference (support) table only" if record_level else
+                 "hybrid table; sensitive columns on support set ∪ hybrid" if sensitive_frame is not None
+                 else "hybrid table (public)")
     return Prepared(pre, labels, data, evals, fitted_on)
 
 

@@ -1,4 +1,8 @@
-"""`fusiondp demo --quick`: runs end to end, writes its reports and shows fusiondp ahead of dpsgd."""
+"""`fusiondp demo --quick`: runs end to end with the library defaults and writes its reports.
+
+With the defaults rule (not settings hand-picked for the demo) fusiondp and dpsgd are within run-to-run noise of
+each other on this synthetic table (test AUROC about 0.87-0.88 each), so the test checks that both learn, not
+which one leads."""
 
 import json
 
@@ -21,8 +25,8 @@ def test_demo_quick(tmp_path):
     res = CliRunner().invoke(app, ["demo", "--quick", "--out", str(tmp_path), "--no-progress"])
     assert res.exit_code == 0, res.output
     rows = {r["method"]: r for r in json.loads((tmp_path / "comparison.json").read_text())["rows"]}
-    assert rows["fusiondp"]["auroc"] > rows["dpsgd"]["auroc"]
+    assert rows["fusiondp"]["auroc"] > 0.8 and rows["dpsgd"]["auroc"] > 0.8
     assert rows["fusiondp"]["epsilon"] <= 2.0 and rows["dpsgd"]["relation"] == "add_remove"
     for name in ("fusiondp.html", "dpsgd.html", "fusiondp.json", "fusiondp.safetensors"):
         assert (tmp_path / name).is_file(), name
-    assert "fusiondp leads" in res.output and "fusiondp.html" in res.output
+    assert " leads by " in res.output and "fusiondp.html" in res.output

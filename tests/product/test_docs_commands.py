@@ -33,10 +33,11 @@ from fusiondp.cli.app import _load_commands, app
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 SHARED = "../shared/data"
-RUN = {"impute", "train", "predict", "report"}
+RUN = {"impute", "train", "predict", "report", "tune"}
 FAST = {  # appended to a command before running it (the last value of an option wins)
     "train": ["--epochs", "0.02", "--batch-size", "32", "--public-batch-size", "64", "--no-progress"],
     "impute": ["--imputer", "mean", "--quality-folds", "2", "--no-progress"],
+    "tune": ["--mode", "compose", "--grid", '[{"lr": 0.3}]', "--no-progress"],
 }
 OUTPUTS = {"--out", "--report", "--save-model", "--html", "--checkpoint", "--quality-out"}
 

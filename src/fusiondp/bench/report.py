@@ -149,7 +149,9 @@ def _tuning_lines(records: list[dict], headline: str, per_epsilon: bool = False)
             f"Tuning command: `{'`, `'.join(cmds)}` (seed {', '.join(map(str, seeds))}). Selection: "
             + (f"highest validation {name} at each ε (bold)" if per_epsilon else
                f"highest mean validation {name} over the ε values shown")
-            + "; the test split is not scored in tuning runs.", "",
+            + "; the test split is not scored in tuning runs. Every candidate below trained on the private "
+            "rows at the ε of its column, so the selection's privacy cost is the composition of all of them, "
+            "not the ε of one run.", "",
             *lines, ""]
 
 

@@ -99,6 +99,8 @@ def _one_run(ds: BenchDataset, bench: BenchData, method: str, epsilon: float | N
     cfg = ds.config(method, epsilon)
     cfg = replace(cfg, **overrides, seed=seed, delta=DELTA, epsilon=epsilon if epsilon is not None else cfg.epsilon)
     n = bench.data.n
+    # Settings left to the defaults rule are fixed first, then small tables get their batch caps.
+    cfg = cfg.resolve(n_rows=n, n_features=int(bench.data.x.shape[1]), method=method)
     cfg = replace(cfg, batch_size=min(cfg.batch_size, max(1, n // 4)),
                   public_batch_size=min(cfg.public_batch_size, n))
     model = bench.model() if bench.model else None
@@ -109,7 +111,7 @@ def _one_run(ds: BenchDataset, bench: BenchData, method: str, epsilon: float | N
            "relation": res.plan.relation if res.plan else None,
            "accountant": res.plan.accountant if res.plan else None,
            "steps": res.steps, "ch": res.ch, "seconds": round(res.seconds, 2),
-           "config": cfg.to_dict(), "overrides": overrides,
+           "config": res.config.to_dict(), "overrides": overrides,
            **evaluate_splits(res.model, {"val": bench.val, **({"test": bench.test} if with_test else {})})}
     return rec
 

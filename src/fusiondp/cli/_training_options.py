@@ -37,14 +37,21 @@ Epsilon = Annotated[float, Opt("--epsilon", help="Privacy budget ε.")]
 Delta = Annotated[float, Opt("--delta", help="δ; must be below 1/N.")]
 Relation = Annotated[str, Opt("--relation", help="Neighbouring relation: remove or replace.")]
 Accountant = Annotated[str, Opt("--accountant", help="pld (default) or rdp.")]
-Epochs = Annotated[float, Opt("--epochs", help="Passes over the training rows (fractions allowed); more epochs spend more ε, so σ grows at a fixed budget.")]
-BatchSize = Annotated[int, Opt("--batch-size", help="Expected private batch size b.")]
-PublicBatchSize = Annotated[int, Opt("--public-batch-size", help="Rows of the noise-free public (hybrid) gradient per step; spends no budget.")]
-Lr = Annotated[float, Opt("--lr", help="Learning rate of the optimizer.")]
+_AUTO = " Default: auto, from N, ε, δ and the method (docs/training.md, 'Default settings')."
+Epochs = Annotated[Optional[float], Opt("--epochs", help="Passes over the training rows (fractions allowed); more "
+                                        "epochs spend more ε, so σ grows at a fixed budget." + _AUTO)]
+BatchSize = Annotated[Optional[int], Opt("--batch-size", help="Expected private (Poisson) batch size b." + _AUTO)]
+PublicBatchSize = Annotated[Optional[int], Opt("--public-batch-size", help="Rows of the noise-free public (hybrid) "
+                                               "gradient per step; spends no budget." + _AUTO)]
+Lr = Annotated[Optional[float], Opt("--lr", help="Learning rate of the optimizer." + _AUTO)]
 Optimizer = Annotated[str, Opt("--optimizer", help="sgd or adam.")]
-Clip = Annotated[float, Opt("--clip", help="Clipping norm C.")]
-Alpha = Annotated[float, Opt("--alpha", help="Weight α of the noised private term against the public gradient (fdp, fdp_fm, fusiondp).")]
-Beta = Annotated[float, Opt("--beta", help="Weight β of the representation-consistency term (fusiondp); for naive_fusion the weight of its DP-SGD gradient.")]
+Clip = Annotated[Optional[float], Opt("--clip", help="Clipping norm C of the private per-record term." + _AUTO)]
+Alpha = Annotated[Optional[float], Opt("--alpha", help="Weight α of the noised private term against the public "
+                                       "gradient (fdp, fdp_fm, fusiondp)." + _AUTO)]
+Beta = Annotated[Optional[float], Opt("--beta", help="Weight β of the representation-consistency term (fusiondp); "
+                                      "for naive_fusion the weight of its DP-SGD gradient." + _AUTO)]
+Settings = Annotated[Optional[Path], Opt("--settings", help="JSON settings file written by `fusiondp tune`; "
+                                         "options given on the command line override it.")]
 Radius = Annotated[float, Opt("--radius", help="Projection radius M (inf disables).")]
 Seed = Annotated[int, Opt("--seed", help="Seed of what is public: model initialisation, dropout, public-batch "
                                         "order. The DP noise and Poisson sampling never come from it (OS entropy).")]

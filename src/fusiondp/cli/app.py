@@ -99,7 +99,7 @@ def command(name: str, group: typer.Typer | None = None) -> Callable:
 def _load_commands() -> None:
     from fusiondp.cli import train_cmd  # noqa: F401  (registers `train`)
 
-    for module in ("impute_cmd", "demo_cmd", "predict_cmd", "report_cmd", "bench_cmd", "audit_cmd"):
+    for module in ("impute_cmd", "demo_cmd", "predict_cmd", "report_cmd", "bench_cmd", "audit_cmd", "tune_cmd"):
         try:
             __import__(f"fusiondp.cli.{module}")
         except ModuleNotFoundError as e:  # a command not built yet

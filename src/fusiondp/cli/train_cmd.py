@@ -63,14 +63,17 @@ def train(
     delta: O.Delta = 1e-5,
     relation: O.Relation = "remove",
     accountant: O.Accountant = "pld",
-    epochs: O.Epochs = 13,
-    batch_size: O.BatchSize = 128,
-    public_batch_size: O.PublicBatchSize = 4096,
-    lr: O.Lr = 0.07,
+    epochs: O.Epochs = None,
+    batch_size: O.BatchSize = None,
+    public_batch_size: O.PublicBatchSize = None,
+    lr: O.Lr = None,
     optimizer: O.Optimizer = "sgd",
-    clip: O.Clip = 1.8,
-    alpha: O.Alpha = 3.0,
-    beta: O.Beta = 0.5,
+    clip: O.Clip = None,
+    alpha: O.Alpha = None,
+    beta: O.Beta = None,
+    settings: O.Settings = None,
+    public_baseline: Annotated[bool, Opt("--public-baseline/--no-public-baseline", help="With --val, also train "
+                               "sgd_hybrid (public, ε = 0) and flag the run if it scores below it.")] = True,
     radius: O.Radius = 10.0,
     noise_multiplier: Annotated[Optional[float], Opt("--noise-multiplier", help="Fix σ instead of calibrating; "
                                                      "ε is then reported, still capped by --epsilon.")] = None,
@@ -108,10 +111,19 @@ def train(
     outs = check_train_outputs([train, val, test, hybrid, support, public_reference], report=report,
                                save_model=save_model, checkpoint=checkpoint)
     schema = Schema(target, sensitive, drop, categorical)
-    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, public_batch_size=public_batch_size, lr=lr,
-                      optimizer=optimizer, clip=clip,
-                      alpha=alpha, beta=beta, radius=radius, epsilon=epsilon, delta=delta, relation=relation,
-                      accountant=accountant, noise_multiplier=noise_multiplier, seed=seed)
+    given = dict(epochs=epochs, batch_size=batch_size, public_batch_size=public_batch_size, lr=lr, clip=clip,
+                 alpha=alpha, beta=beta)
+    from_file = {}
+    if settings is not None:
+        from fusiondp.tune.settings import read_settings
+
+        sf = read_settings(settings)
+        if sf["method"] and sf["method"] != method:
+            out.print(f"[yellow]warning:[/] {settings} was selected for {sf['method']!r}, not {method!r}.")
+        from_file = {k: v for k, v in sf["settings"].items() if k not in given or given[k] is None}
+    cfg = TrainConfig(**{k: v for k, v in given.items() if v is not None}, optimizer=optimizer, radius=radius,
+                      epsilon=epsilon, delta=delta, relation=relation, accountant=accountant,
+                      noise_multiplier=noise_multiplier, seed=seed, **from_file)
     train_df = read_table(train, what="training")
     cfg.validate(len(train_df))
     evals = {k: read_table(p, what=k) for k, p in (("validation", val), ("test", test)) if p is not None}
@@ -136,6 +148,22 @@ def train(
         keys = [k for k in METRIC_ORDER if k in m] + [k for k in m if k not in METRIC_ORDER]
         out.print(f"  {split}: " + "  ".join(f"{k}={m[k]:.4f}" for k in keys))
     out.print(f"  {rep['steps']} steps in {rep['seconds']:.1f} s")
+    rep["representation"] = prepared.pre.describe()
+    source = result.config.config_source or {}
+    rep["config_source"] = {k: ("settings file" if k in from_file else v) for k, v in source.items()}
+    if settings is not None:
+        rep["settings_file"] = {"path": str(settings), "selection": sf["selection"]}
+    auto = [k for k, v in rep["config_source"].items() if v == "auto"]
+    if auto:
+        out.print("  defaults rule: " + ", ".join(f"{k}={getattr(result.config, k):g}" for k in auto))
+    if public_baseline and "val" in prepared.eval_sets and result.method.is_private:
+        from fusiondp.tune.baseline import public_baseline_check
+
+        check = public_baseline_check(prepared.data, prepared.eval_sets["val"], result.config, rep["metrics"]["val"])
+        rep["public_baseline"], rep["below_public_baseline"] = check, check["below_public_baseline"]
+        if check["below_public_baseline"]:
+            out.print(f"[yellow]warning:[/] validation {check['metric']} {check['run']:.4f} is below the free public "
+                      f"baseline sgd_hybrid ({check['baseline']:.4f}, ε = 0): this run bought nothing with its ε.")
     if support is not None:
         from fusiondp.io import support_fingerprint
 

@@ -40,7 +40,7 @@ from fusiondp.errors import CheckpointError
 VERSION = 3
 _KEY = "fusiondp-checkpoint"
 # Settings that select equivalent implementations (same result), not a different run.
-_NOT_IDENTITY = ("per_sample",)
+_NOT_IDENTITY = ("per_sample", "config_source")  # where a value came from is not part of the run
 
 
 @dataclass(frozen=True)

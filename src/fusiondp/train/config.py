@@ -1,9 +1,10 @@
-"""Training settings (defaults: the authors' sepsis settings, METHOD.md §5)."""
+"""Training settings. Fields left at None are chosen by the rule of `fusiondp.train.defaults.auto_settings`
+from public quantities (N, feature count, ε, δ, method) when training starts; explicit values win."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from fusiondp._validate import in_open_interval, integer, non_negative, one_of, plain, positive
 from fusiondp.errors import ConfigError
@@ -13,6 +14,10 @@ from fusiondp.privacy.accounting import ACCOUNTANTS
 @dataclass
 class TrainConfig:
     """Hyperparameters of one run. Everything that bears on privacy is here, nothing is read from data.
+
+    The fields epochs, batch_size, public_batch_size, lr, clip, alpha and beta default to None: "auto", set
+    by :meth:`resolve` (called by the engine) from `fusiondp.train.defaults.auto_settings`. ``config_source``
+    then says, per field, whether the value came from the rule ('auto') or from the caller ('user').
 
     Attributes:
         epochs: passes over the private data; T = round(epochs · N / batch_size) steps.
@@ -34,15 +39,15 @@ class TrainConfig:
             Linear/LayerNorm models, else vmap), 'ghost' or 'vmap'. All give the same result.
     """
 
-    epochs: float = 13
-    batch_size: int = 128
-    public_batch_size: int = 4096
-    lr: float = 0.07
+    epochs: float | None = None
+    batch_size: int | None = None
+    public_batch_size: int | None = None
+    lr: float | None = None
     optimizer: str = "sgd"
     momentum: float = 0.0
-    clip: float = 1.8
-    alpha: float = 3.0
-    beta: float = 0.5
+    clip: float | None = None
+    alpha: float | None = None
+    beta: float | None = None
     radius: float = 10.0
     ch: float | None = None
     ch_quantile: float = 0.9
@@ -56,14 +61,40 @@ class TrainConfig:
     per_sample: str = "auto"
     hidden: tuple[int, ...] = (64, 128, 64)
     dropout: float = 0.15
+    config_source: dict[str, str] | None = None
+
+    @property
+    def is_resolved(self) -> bool:
+        return all(getattr(self, f) is not None for f in _auto_fields())
+
+    def resolve(self, *, n_rows: int, n_features: int, method: str) -> "TrainConfig":
+        """A copy with every None ("auto") field set by `auto_settings`; explicit values are kept.
+
+        Idempotent: a resolved config is returned unchanged.
+        """
+        if self.is_resolved and self.config_source is not None:
+            return self
+        auto = [f for f in _auto_fields() if getattr(self, f) is None]
+        source = {f: ("auto" if f in auto else "user") for f in _auto_fields()}
+        if not auto:
+            return replace(self, config_source=source)
+        from fusiondp.train.defaults import auto_settings
+
+        rule = auto_settings(n_rows, n_features, self.epsilon, self.delta, method, relation=self.relation,
+                             accountant=self.accountant, noise_multiplier=self.noise_multiplier)
+        values = {f: rule[f] for f in auto}
+        return replace(self, **values, config_source=source)
 
     def validate(self, n_train: int | None = None) -> None:
         """Raise ConfigError naming the first bad setting."""
-        positive(epochs=self.epochs, batch_size=self.batch_size, public_batch_size=self.public_batch_size,
-                 lr=self.lr, clip=self.clip)
-        non_negative(alpha=self.alpha, beta=self.beta, momentum=self.momentum)
-        integer("batch_size", self.batch_size, 1, 2**62)
-        integer("public_batch_size", self.public_batch_size, 1, 2**62)
+        given = lambda **kw: {k: v for k, v in kw.items() if v is not None}  # None: chosen by the rule later
+        positive(**given(epochs=self.epochs, batch_size=self.batch_size, public_batch_size=self.public_batch_size,
+                         lr=self.lr, clip=self.clip))
+        non_negative(**given(alpha=self.alpha, beta=self.beta), momentum=self.momentum)
+        if self.batch_size is not None:
+            integer("batch_size", self.batch_size, 1, 2**62)
+        if self.public_batch_size is not None:
+            integer("public_batch_size", self.public_batch_size, 1, 2**62)
         integer("seed", self.seed, 0, 2**32 - 1)
         if self.insecure_noise_seed is not None:
             integer("insecure_noise_seed", self.insecure_noise_seed, 0, 2**32 - 1)
@@ -90,3 +121,9 @@ class TrainConfig:
         d = asdict(self)
         d["hidden"] = list(self.hidden)
         return d
+
+
+def _auto_fields() -> tuple[str, ...]:
+    from fusiondp.train.defaults import AUTO_FIELDS
+
+    return AUTO_FIELDS

@@ -140,7 +140,7 @@ def train(method: str | MethodSpec, data: TrainData, *, config: TrainConfig | No
     Args:
         method: a name from `fusiondp.train.methods.METHODS`, or a MethodSpec.
         data: aligned views of the training set.
-        config: hyperparameters and budget (defaults: METHOD.md §5).
+        config: hyperparameters and budget (None fields: `fusiondp.train.defaults.auto_settings`).
         model: a module following the contract in `fusiondp.train.models`, a factory
             (n_features, n_outputs) -> module, or a "module:factory" string (default: the paper's MLP).
         val: optional (x, y) validation tensors, scored after every epoch (never test data).
@@ -165,7 +165,8 @@ def train(method: str | MethodSpec, data: TrainData, *, config: TrainConfig | No
 def _train(method, data, *, config, model, val, progress, checkpoint, on_epoch, device) -> TrainResult:
     dist = distributed.context(device)
     spec = get_method(method) if isinstance(method, str) else method
-    cfg = config or TrainConfig()
+    cfg = (config or TrainConfig()).resolve(n_rows=data.n, n_features=int(np.prod(data.x.shape[1:])),
+                                            method=spec.name)  # None fields: fusiondp.train.defaults
     cfg.validate(data.n)
     if spec.mix == "convex" and not 0 <= cfg.beta <= 1:
         raise ConfigError(f"Method {spec.name!r} mixes gradients with weights 1-beta and beta: "

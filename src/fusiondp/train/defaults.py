@@ -1,0 +1,125 @@
+"""Default settings derived from public quantities of a run (N, features, ε, δ, method).
+
+`auto_settings` is a pure function: it reads no data, only the row count, the
+feature count, the budget and the method, so it cannot leak a sensitive value
+and it gives the same answer for two tables that differ only in their
+sensitive values. Its constants live in ``defaults.json`` (tuned values are data,
+not literals); docs/training.md, "Default settings", states the rule and the
+evidence behind it.
+
+The rule, for private methods:
+
+* expected batch b = the largest power of two ≤ N / 8 (so the sampling rate
+  q ≤ 1/8 keeps privacy amplification by sampling), between 32 and 1024;
+* steps T = 13 · N / b (the 13 epochs selected on sepsis and Adult), kept within
+  [100, 1000] so tiny tables still take enough steps and large ones stay fast;
+* lr 0.3 (SGD);
+* σ is what the accountant would calibrate for (ε, δ, q, T): it summarises how
+  noisy a step is, and the tuned α (feature-level) and C (`dpsgd`) both follow
+  it: α ≈ 0.668 / σ with C = 16, and `dpsgd`'s C ≈ 11.3 / σ, each rounded to a
+  power of two and clamped to the range seen in tuning.
+
+Non-private methods keep the paper's batch 128 and lr 0.07, with at most 2000 steps.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+from importlib.resources import files
+
+from fusiondp._validate import in_open_interval, positive
+from fusiondp.privacy.accounting import calibrate_noise
+from fusiondp.train.methods import get_method
+
+#: The TrainConfig fields that `auto_settings` chooses (None in a TrainConfig means "use the rule").
+AUTO_FIELDS = ("epochs", "batch_size", "public_batch_size", "lr", "clip", "alpha", "beta")
+
+
+@functools.lru_cache(maxsize=1)
+def constants() -> dict:
+    """The rule's constants (``fusiondp/train/defaults.json``)."""
+    return json.loads(files("fusiondp.train").joinpath("defaults.json").read_text())
+
+
+def _pow2(x: float, low: float, high: float, *, down: bool = False) -> float:
+    """`x` rounded to the nearest power of two on a log scale (or down to one), clamped to [low, high]."""
+    e = math.floor(math.log2(x)) if down else round(math.log2(x))
+    return float(min(high, max(low, 2.0 ** e)))
+
+
+def _steps(n_rows: int, batch: int, epochs: float, min_steps: int, max_steps: int) -> tuple[int, float]:
+    """(T, epochs) with T = ⌊epochs·N/b⌋ clamped; epochs adjusted so the engine counts exactly T steps."""
+    steps = max(1, int(epochs * n_rows / batch))
+    clamped = min(max_steps, max(min_steps, steps))
+    if clamped == steps:
+        return steps, float(epochs)
+    return clamped, (clamped + 0.5) * batch / n_rows
+
+
+def noise_for(n_rows: int, batch: int, steps: int, epsilon: float, delta: float, relation: str,
+              accountant: str) -> float:
+    """σ calibrated by dp-accounting for this run shape (cached; the engine's calibration reuses it)."""
+    absl = logging.getLogger("absl")
+    level = absl.level
+    absl.setLevel(logging.ERROR)  # the RDP accountant logs harmless convergence warnings
+    try:
+        return calibrate_noise(target_epsilon=epsilon, sample_rate=batch / n_rows, steps=steps, delta=delta,
+                               relation=relation, accountant=accountant)
+    finally:
+        absl.setLevel(level)
+
+
+def auto_settings(n_rows: int, n_features: int, epsilon: float | None, delta: float, method: str, *,
+                  relation: str = "remove", accountant: str = "pld",
+                  noise_multiplier: float | None = None) -> dict:
+    """Settings for one run from public quantities only.
+
+    Args:
+        n_rows: training rows N (public: the size of the training set).
+        n_features: encoded input features (recorded; the current rule does not use it, see docs/training.md).
+        epsilon, delta: the budget (ε may be None for a non-private method or when `noise_multiplier` is fixed).
+        method: a method name from `fusiondp.train.methods.METHODS`.
+        relation, accountant: as in TrainConfig; σ is computed as the run will compute it.
+        noise_multiplier: a fixed σ, used instead of calibrating.
+
+    Returns:
+        A dict over :data:`AUTO_FIELDS`, plus ``noise_multiplier_estimate`` (σ used by the rule, or None).
+
+    >>> s = auto_settings(14293, 36, 2.0, 1e-5, "fusiondp")
+    >>> (s["batch_size"], s["epochs"], s["lr"], s["clip"], s["alpha"])
+    (1024, 13.0, 0.3, 16.0, 0.25)
+    """
+    positive(n_rows=n_rows, n_features=n_features)
+    in_open_interval("delta", delta, 0.0, 1.0)
+    spec = get_method(method)
+    k = constants()
+    fl = k["feature_level"]
+    if not spec.is_private:
+        pub = k["public"]
+        b = int(min(pub["batch_size"], n_rows))
+        steps, epochs = _steps(n_rows, b, pub["epochs"], 1, pub["max_steps"])
+        return {"epochs": epochs, "batch_size": b, "public_batch_size": int(pub["public_batch_size"]),
+                "lr": float(pub["lr"]), "clip": fl["clip"], "alpha": 1.0, "beta": fl["beta"],
+                "noise_multiplier_estimate": None}
+    p = k["private"]
+    b = int(_pow2(n_rows / p["batch_rows_per_example"], p["batch_min"], p["batch_max"], down=True))
+    b = min(b, n_rows)
+    steps, epochs = _steps(n_rows, b, p["epochs"], p["min_steps"], p["max_steps"])
+    if noise_multiplier is not None:
+        sigma = float(noise_multiplier)
+    else:
+        positive(epsilon=epsilon)
+        sigma = noise_for(n_rows, b, steps, float(epsilon), delta, spec.relation(relation), accountant)
+    out = {"epochs": epochs, "batch_size": b, "public_batch_size": int(p["public_batch_size"]), "lr": float(p["lr"]),
+           "clip": fl["clip"], "alpha": 1.0, "beta": fl["beta"], "noise_multiplier_estimate": sigma}
+    if spec.level == "feature":
+        out["alpha"] = _pow2(fl["alpha_times_sigma"] / max(sigma, 1e-9), fl["alpha_min"], fl["alpha_max"])
+    elif spec.name == "dpsgd":
+        d = k["dpsgd"]
+        out["clip"] = _pow2(d["clip_times_sigma"] / max(sigma, 1e-9), d["clip_min"], d["clip_max"])
+    else:  # naive_fusion and any other record-level method with a convex mix
+        out["clip"], out["beta"] = float(k["naive_fusion"]["clip"]), float(k["naive_fusion"]["beta"])
+    return out
