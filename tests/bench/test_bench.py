@@ -27,8 +27,10 @@ def _prepare(data_dir, seed):
     xh[:, 0] = xh[:, 0] * 0.5
     data = TrainData(x=x, x_hybrid=xh, y=y, x_noise=torch.randn(200, 4, generator=g), x_reference=xh.flip(0))
     xv = torch.randn(60, 4, generator=g)
-    return BenchData(data, (xv, (xv[:, 0] > 0).float()), (xv.flip(0), (xv.flip(0)[:, 0] > 0).float()),
-                     None, {"train": 200})
+    val, test = (xv, (xv[:, 0] > 0).float()), (xv.flip(0), (xv.flip(0)[:, 0] > 0).float())
+    # Tensors need no preprocessing, so the record-level encoding is the same data.
+    return BenchData(data, val, test, None, {"train": 200},
+                     record_level=BenchData(data, val, test, None, {"train": 200}))
 
 
 def _config(method, epsilon):
@@ -78,6 +80,23 @@ def test_grid_resume_and_report(fake, tmp_path):
     # a hand-written reading section survives regeneration
     page.write_text(text + "\n<!-- reading:start -->\nMy notes.\n<!-- reading:end -->\n")
     assert "My notes." in write_report("fake_tiny", out, docs=tmp_path / "docs").read_text()
+
+
+def test_record_level_method_needs_the_public_encoding(tmp_path):
+    """dpsgd may not run on data whose preprocessing was fitted on training rows."""
+    from fusiondp.errors import ConfigError
+
+    def prepare(data_dir, seed):
+        full = _prepare(data_dir, seed)
+        return BenchData(full.data, full.val, full.test, None, full.info)  # no record_level encoding
+
+    register_dataset(BenchDataset("fake_nosupport", prepare, "auroc", ("auroc",), _config), force=True)
+    try:
+        with pytest.raises(ConfigError, match="no public support set"):
+            run_bench("fake_nosupport", seeds=1, epsilons=[1.0], methods=["dpsgd"], out=tmp_path / "r.jsonl",
+                      progress=False, command="test")
+    finally:
+        registry.DATASETS.pop("fake_nosupport", None)
 
 
 def test_tune_scores_validation_only(fake, tmp_path):

@@ -50,6 +50,9 @@ class BenchData:
         val, test: (x, y) tensors; validation is the only split read for selection.
         model: builds a fresh model (None: the engine's default MLP).
         info: facts for the results page (split sizes, feature width, ...).
+        record_level: the same seed's data encoded for record-level methods (`dpsgd`): preprocessing and
+            label classes fitted on the public support set only, never on training rows (None: the
+            dataset has no support set, and record-level methods are refused).
     """
 
     data: TrainData
@@ -57,6 +60,7 @@ class BenchData:
     test: Tensors
     model: Callable[[], nn.Module] | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    record_level: "BenchData | None" = None
 
 
 @dataclass(frozen=True)
@@ -300,11 +304,19 @@ def tabular_dataset(spec: TabularSpec, *, headline: str = "auroc",
         missing = {"train", "hybrid", "val", "test"} - set(frames)
         if missing:
             raise ConfigError(f"Dataset spec {spec.name!r}.load() lacks frame(s) {sorted(missing)}.")
-        p = pipeline_prepare(frames["train"], frames["hybrid"], spec.schema, seed=seed,
-                             eval_frames={"val": frames["val"], "test": frames["test"]})
-        return BenchData(p.data, p.eval_sets["val"], p.eval_sets["test"], None,
-                         {"train": p.data.n, "val": len(frames["val"]), "test": len(frames["test"]),
-                          "features": int(p.data.x.shape[1]), **(info or {})})
+        evals = {"val": frames["val"], "test": frames["test"]}
+        support = frames.get("support")
+        p = pipeline_prepare(frames["train"], frames["hybrid"], spec.schema, seed=seed, eval_frames=evals,
+                             support_df=support)
+        facts = {"train": p.data.n, "val": len(frames["val"]), "test": len(frames["test"]),
+                 "features": int(p.data.x.shape[1]), **(info or {})}
+        record = None
+        if support is not None:  # dpsgd: everything fitted on the public support set (issue 13 item 2)
+            r = pipeline_prepare(frames["train"], frames["hybrid"], spec.schema, seed=seed, eval_frames=evals,
+                                 support_df=support, record_level=True)
+            record = BenchData(r.data, r.eval_sets["val"], r.eval_sets["test"], None,
+                               {**facts, "features": int(r.data.x.shape[1]), "preprocessing": r.fitted_on})
+        return BenchData(p.data, p.eval_sets["val"], p.eval_sets["test"], None, facts, record)
 
     if grid is None:
         grid = {m: tuple({**_TABULAR_PRIVATE_BASE, **c} for c in cands)
@@ -456,7 +468,8 @@ def prepare_medical_abstracts(data_dir: Path | None, seed: int, *, max_features:
     Order (nothing from a training document's spans reaches anything but the private term):
     1. seeded stratified split of the corpus into support / val / test / train (:data:`TEXT_SPLITS`);
     2. `HybridTextGenerator` fitted on the support split; hybrid texts for train, val and test;
-    3. `TextFeaturizer` fitted on public text only: hybrid training texts + support texts;
+    3. `TextFeaturizer` fitted on public text only: hybrid training texts + support texts (for record-level
+       `dpsgd`, a second featurizer fitted on the support texts alone);
     4. views: x (original train), x_hybrid, x_noise (spans deleted), x_reference (hybrid re-rendered with
        another document's predicted values); val and test are featurised from their original texts.
     """
@@ -482,8 +495,16 @@ def prepare_medical_abstracts(data_dir: Path | None, seed: int, *, max_features:
     info = {"train": len(splits.train), "val": len(splits.val), "test": len(splits.test),
             "support": len(splits.support), "features": d, "classes": n_classes,
             "train_docs_with_spans_changed": changed, "prepare_seconds": round(time.perf_counter() - t0, 1)}
+    # Record-level dpsgd: the vocabulary may not come from training notes (not even their public words).
+    feat_r = TextFeaturizer(max_features=max_features).fit(support)
+    fr, dr = feat_r.transform, feat_r.n_features
+    record = BenchData(TrainData(x=fr(train), x_hybrid=fr(hybrid), y=y(splits.train), n_classes=n_classes),
+                       (fr(pick(splits.val)), y(splits.val)), (fr(pick(splits.test)), y(splits.test)),
+                       lambda: TextClassifier(dr, n_classes, hidden=hidden, dropout=dropout),
+                       {**info, "features": dr, "preprocessing": "vocabulary fitted on support texts only"})
+    info["privacy_statement"] = gen.privacy_statement()
     return BenchData(data, (f(pick(splits.val)), y(splits.val)), (f(pick(splits.test)), y(splits.test)),
-                     lambda: TextClassifier(d, n_classes, hidden=hidden, dropout=dropout), info)
+                     lambda: TextClassifier(d, n_classes, hidden=hidden, dropout=dropout), info, record)
 
 
 #: Non-private methods: Adam, full public batch, no noise.

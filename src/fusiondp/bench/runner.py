@@ -96,6 +96,11 @@ def _progress(enabled: bool) -> Progress:
 
 def _one_run(ds: BenchDataset, bench: BenchData, method: str, epsilon: float | None, seed: int,
              overrides: dict, *, with_test: bool) -> dict:
+    if get_method(method).needs_public_preprocessing:
+        if bench.record_level is None:
+            raise ConfigError(f"Dataset {ds.name!r} has no public support set, so record-level {method!r} cannot "
+                              "fit its preprocessing without reading training rows.")
+        bench = bench.record_level
     cfg = ds.config(method, epsilon)
     cfg = replace(cfg, **overrides, seed=seed, delta=DELTA, epsilon=epsilon if epsilon is not None else cfg.epsilon)
     n = bench.data.n
