@@ -164,6 +164,9 @@ def train(
         if check["below_public_baseline"]:
             out.print(f"[yellow]warning:[/] validation {check['metric']} {check['run']:.4f} is below the free public "
                       f"baseline sgd_hybrid ({check['baseline']:.4f}, ε = 0): this run bought nothing with its ε.")
+        else:
+            out.print(f"  public baseline: sgd_hybrid (ε = 0) validation {check['metric']} {check['baseline']:.4f}, "
+                      f"this run {check['run']:.4f}")
     if support is not None:
         from fusiondp.io import support_fingerprint
 
