@@ -101,3 +101,12 @@ def test_misaligned_hybrid_error_quotes_no_value(files):
     res = _train(files, hybrid="bad.csv")
     assert res.exit_code == 1 and "not aligned" in res.output
     assert "12.345678" not in res.output
+
+
+def test_tune_dpsgd_without_a_public_reference_is_refused(files):
+    make_table(60, seed=9).to_csv(files / "val.csv", index=False)
+    res = runner.invoke(app, ["tune", "--train", str(files / "train.csv"), "--hybrid", str(files / "hybrid.csv"),
+                              "--val", str(files / "val.csv"), "--target", "y", "--sensitive", ",".join(SENSITIVE),
+                              "--drop", "id", "--method", "dpsgd", "--out", str(files / "s.json"), "--no-progress"])
+    _refused(res, files, "public reference")
+    assert not (files / "s.json").exists()

@@ -77,8 +77,13 @@ def tune_cmd(
         prepared = prepare(proxy, proxy_hybrid, schema, seed=seed, eval_frames={"val": val_df})
         n_rows_note = f"public proxy: the {len(proxy)} support rows (imputed in-sample)"
     else:
+        from fusiondp.train.methods import get_method
+
         hybrid_df = O.hybrid_table(train_df, hybrid, support, schema, imputer=imputer, seed=seed, progress=progress)
-        prepared = prepare(train_df, hybrid_df, schema, seed=seed, eval_frames={"val": val_df})
+        # Record-level dpsgd fits its preprocessing on the support set only (never on training rows).
+        prepared = prepare(train_df, hybrid_df, schema, seed=seed, eval_frames={"val": val_df},
+                           support_df=O.public_table(support, None),
+                           record_level=get_method(method).needs_public_preprocessing)
         n_rows_note = f"the {len(train_df)} private training rows"
     res = tune(method, prepared.data, prepared.eval_sets["val"], epsilon=epsilon, delta=delta, mode=mode,
                candidates=candidates, shape=shape, grid=cand_grid, relation=relation, accountant=accountant,
