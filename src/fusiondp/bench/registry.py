@@ -410,7 +410,7 @@ def register_table(spec, *, tuned_from: list[dict] | None = None, remake: str = 
         spec.schema.check_columns(parts["support"], what=f"{spec.name} support set", need_target=False)
     check_sizes(parts, dataset=spec.name)  # fail before any run starts
     support_rows = len(parts["support"]) if "support" in spec.files else None
-    headline, metrics = (("auroc", ("auroc", "aupr", "f1", "accuracy")) if classes == 2
+    headline, metrics = (("auroc", ("auroc", "aupr", "f1_val_threshold", "accuracy")) if classes == 2
                          else ("macro_f1", ("macro_f1", "accuracy")))
     config, tuning, per_eps, settings = tabular_config("__user_table__"), _DEFAULT_SETTINGS_TEXT, False, "default"
     if tuned_from is not None:
