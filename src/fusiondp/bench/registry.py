@@ -378,7 +378,7 @@ def _user_description(spec, n_rows: int, classes: int, support_rows: int | None)
             + (f", dropped {', '.join(f'`{c}`' for c in spec.drop)}" if spec.drop else "")
             + f". {sup[0].upper() + sup[1:]} {fr} into train/val/test (row order kept inside each part). Hybrid: "
             f"the sensitive columns of the training rows imputed by fusiondp's `{spec.imputer}` imputer fitted on "
-            "the support set (labels not used); preprocessing fitted on the hybrid table only. Model: the default "
+            "the support set (labels not used); preprocessing fitted on the hybrid table (sensitive columns on support ∪ hybrid), for record-level `dpsgd` on the support set only. Model: the default "
             "MLP (hidden 64-128-64, LayerNorm, GELU, dropout 0.15)."
             + (f" {spec.description}" if spec.description else ""))
 
