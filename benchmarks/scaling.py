@@ -7,9 +7,11 @@ b = 128, public batch 4096), σ fixed at 1.0 (calibration is not what is timed).
 Parts (each case in its own process, so peak memory is per case):
 
 * rows: one process, N ∈ {10⁴, 10⁵, 10⁶}. A fixed number of steps is timed and scaled to an
-  epoch (N / b steps), so the large cases stay short; the per-step cost is split into the
-  O(N) draws every step makes (the length-N Poisson mask and the public-batch permutation) and
-  the rest. Peak RSS is reported next to the size of the four views.
+  epoch (N / b steps), so the large cases stay short; the per-step cost of the two index draws
+  every step makes (the Poisson batch and the public batch, both O(batch) since
+  `fusiondp.train.sampling`) is reported next to it. The peak RSS during training (the kernel's
+  peak mark is reset once the views are built, where Linux allows it) is reported next to the
+  size of the four views.
 * ranks: N = 10⁵, 1 process vs `launch(..., nproc=2)` (gloo, one torch thread per rank) on the
   same rows; seconds per epoch and peak RSS of every rank.
 * gpu (`--device cuda`, only when a GPU is visible): the rows part on one GPU.
@@ -46,6 +48,24 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _reset_peak() -> bool:
+    """Reset the kernel's peak-RSS mark (VmHWM), so the next reading covers what follows only."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _hwm_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def synthetic(n: int, seed: int = 0):
     """Four row-aligned views; the last 6 columns play the sensitive block."""
     import torch
@@ -78,6 +98,7 @@ def rank_worker(n: int, steps: int, device: str | None):
                                                          data.y)) / 2**20
     cfg = _config(n, steps)
     rss_before = _rss_mb()
+    reset = _reset_peak()  # peak of the training alone, not of building the synthetic views
     res = train("fusiondp", data, config=cfg, progress=False, device=device)
     seconds = res.history[-1]["seconds"]
     d = distributed.context()
@@ -87,23 +108,26 @@ def rank_worker(n: int, steps: int, device: str | None):
         gpu_mb = None
     return {"rank": d.rank, "steps": res.steps, "seconds": seconds, "peak_rss_mb": round(_peak_mb(), 1),
             "rss_before_train_mb": round(rss_before, 1),
+            "train_peak_rss_mb": round(_hwm_mb(), 1) if reset else None,
             "data_mb": round(data_mb, 1), "gpu_peak_mb": gpu_mb}
 
 
 def sampling_cost(n: int, reps: int = 50) -> tuple[float, float]:
-    """Seconds per step of the two O(N) draws: the length-N Poisson mask, and the permutation of N rows
-    the public batch is cut from (the engine's own expressions)."""
+    """Seconds per step of the two index draws the engine makes: the Poisson batch (rate b/N) and the
+    public batch (a uniform subset of P rows), with the engine's own functions."""
     import torch
+
+    from fusiondp.train.sampling import poisson_subset, uniform_subset
 
     g = torch.Generator().manual_seed(0)
     t = time.perf_counter()
     for _ in range(reps):
-        (torch.rand(n, generator=g) < 128 / n).nonzero()
-    mask = (time.perf_counter() - t) / reps
+        poisson_subset(n, SETTINGS["batch_size"] / n, g)
+    poisson = (time.perf_counter() - t) / reps
     t = time.perf_counter()
     for _ in range(reps):
-        torch.randperm(n, generator=g)[:4096]
-    return mask, (time.perf_counter() - t) / reps
+        uniform_subset(n, min(SETTINGS["public_batch_size"], n), g)
+    return poisson, (time.perf_counter() - t) / reps
 
 
 def case(part: str, n: int, steps: int, threads: int, device: str | None) -> dict:
@@ -116,7 +140,7 @@ def case(part: str, n: int, steps: int, threads: int, device: str | None) -> dic
         all_ranks = launch(_gather_worker, 2, (n, steps, device), threads=threads)
         return {"ranks": all_ranks}
     out = rank_worker(n, steps, device)
-    out["mask_s_per_step"], out["perm_s_per_step"] = sampling_cost(n)
+    out["poisson_s_per_step"], out["public_s_per_step"] = sampling_cost(n)
     return out
 
 
@@ -142,10 +166,11 @@ def _run(part: str, n: int, steps: int, threads: int, device: str | None) -> dic
 
 def rows_part(steps: int, threads: int, device: str | None, label: str, rounds: int) -> None:
     print(f"{label}: one process, fusiondp, {steps} steps timed and scaled to N/128 steps per epoch "
-          f"(fastest of {rounds} interleaved rounds); mask / perm: seconds per step of the two O(N) draws; "
-          "RSS: resident MB after the data views are built and peak during the run")
-    print(f"{'N':>9s} {'s/step':>8s} {'mask':>7s} {'perm':>7s} {'s/epoch':>9s} {'views MB':>9s} {'RSS data':>9s} "
-          f"{'peak RSS':>9s} {'peak - data':>12s}" + (f" {'GPU peak MB':>12s}" if device else ""))
+          f"(fastest of {rounds} interleaved rounds); poisson / public: milliseconds per step of the two index draws; "
+          "RSS: resident MB after the data views are built, and peak resident MB during training "
+          "(the kernel's peak mark is reset after the views are built)")
+    print(f"{'N':>9s} {'s/step':>8s} {'poisson':>8s} {'public':>7s} {'s/epoch':>9s} {'views MB':>9s} {'RSS data':>9s} "
+          f"{'train peak':>10s} {'peak - data':>12s}" + (f" {'GPU peak MB':>12s}" if device else ""))
     sizes = (10_000, 100_000, 1_000_000)
     best: dict[int, dict] = {}
     for _ in range(rounds):
@@ -158,10 +183,11 @@ def rows_part(steps: int, threads: int, device: str | None, label: str, rounds: 
         r = best[n]
         per_step = r["seconds"] / r["steps"]
         per_epoch = per_step * n / 128
+        peak = r["train_peak_rss_mb"] if r["train_peak_rss_mb"] is not None else r["peak_rss_mb"]
         base = base or per_epoch / n
-        line = (f"{n:>9,d} {per_step:8.4f} {r['mask_s_per_step']:7.4f} {r['perm_s_per_step']:7.4f} {per_epoch:9.1f} "
-                f"{r['data_mb']:9.1f} {r['rss_before_train_mb']:9.1f} {r['peak_rss_mb']:9.1f} "
-                f"{r['peak_rss_mb'] - r['rss_before_train_mb']:12.1f}")
+        line = (f"{n:>9,d} {per_step:8.4f} {r['poisson_s_per_step'] * 1e3:8.3f} {r['public_s_per_step'] * 1e3:7.3f} {per_epoch:9.1f} "
+                f"{r['data_mb']:9.1f} {r['rss_before_train_mb']:9.1f} {peak:10.1f} "
+                f"{peak - r['rss_before_train_mb']:12.1f}")
         if device:
             line += f" {r['gpu_peak_mb']:12.1f}"
         print(line + f"   s/epoch per row vs N=10⁴: {per_epoch / n / base:.2f}", flush=True)

@@ -16,6 +16,7 @@ from fusiondp.train.config import TrainConfig
 from fusiondp.train.engine import TrainData, train
 from fusiondp.train.methods import get_method
 from fusiondp.train.models import MLP, _WithRepresentation
+from fusiondp.train.sampling import poisson_subset
 from fusiondp.train.step import Batch, step
 
 # Test-only replayable noise and sampling; no dropout (dropout masks are drawn per rank, see docs/scaling.md).
@@ -89,7 +90,7 @@ def _empty_shard_steps(n, batch_size, steps, seed):
     gen = torch.Generator().manual_seed(seed * 2 + 1)  # the insecure sampler's stream
     count = 0
     for _ in range(steps):
-        sel = (torch.rand(n, generator=gen) < batch_size / n).nonzero().squeeze(1)
+        sel = poisson_subset(n, batch_size / n, gen)  # the engine's draw
         lo_rows, hi_rows = int((sel < n // 2).sum()), int((sel >= n // 2).sum())
         count += (lo_rows == 0) != (hi_rows == 0)
     return count

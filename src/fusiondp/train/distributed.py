@@ -4,8 +4,9 @@ The mechanism of an N-process run is the single-process one, exactly (METHOD.md 
 
 * **Sampling.** Rank 0 draws a secret 63-bit seed (OS entropy) and broadcasts it *in memory*
   to every rank; it is never stored. Every rank seeds the same sampler with it, draws the same
-  length-N Poisson mask (each record in with probability q, independently, at every step) and
-  keeps the rows of its own shard. The accountant, its calibration and ε do not depend on N.
+  Poisson sample (each record in with probability q, independently, at every step; drawn in
+  O(b) by `fusiondp.train.sampling.poisson_subset`) and keeps the rows of its own shard. The
+  accountant, its calibration and ε do not depend on N.
 * **Noise.** The noise generator exists on rank 0 only. Rank 0 adds one Gaussian draw
   N(0, σ²C²I) to its local clipped sum before the all-reduce (SUM), so the reduced sum carries
   exactly one draw: std σC, not σC√N (noise on every rank) nor σC/√N (noise then averaging).
@@ -165,7 +166,7 @@ def randomness(d: Dist, insecure_seed: int | None) -> PrivateRandomness:
 
     Single process: `private_randomness` unchanged. In a group, the sampler seed is drawn on rank 0
     from OS entropy and broadcast in memory (never stored), so every rank draws the same Poisson
-    mask; the noise generator is a fresh secret one on rank 0, and on other ranks a generator that
+    sample; the noise generator is a fresh secret one on rank 0, and on other ranks a generator that
     the step never uses for noise (only rank 0 adds noise: see `noise_generator`).
     In the test-only insecure mode every rank seeds both from `insecure_seed`, as one process does.
     """

@@ -37,6 +37,7 @@ from fusiondp.train.methods import MethodSpec, get_method
 from fusiondp.train.models import ModelLike, _WithRepresentation, build_model
 from fusiondp.train.numerics import flush_denormal
 from fusiondp.train.persample import loss_for, per_sample_term, row_loss_for
+from fusiondp.train.sampling import poisson_subset, uniform_subset
 from fusiondp.train.step import Batch, step
 
 
@@ -263,15 +264,16 @@ def _train(method, data, *, config, model, val, progress, checkpoint, on_epoch, 
         epoch_loss: list[float] = []
         for t in range(start_step, total_steps):
             if pub_x is not None:
-                # Every rank draws the same public indices and keeps those in its shard.
-                idx = dist.local(torch.randperm(n, generator=public_gen)[:pub_b], n).to(dist.device)
+                # Every rank draws the same public indices (a uniform pub_b-subset, O(pub_b)) and keeps
+                # those in its shard.
+                idx = dist.local(uniform_subset(n, pub_b, public_gen), n).to(dist.device)
                 px, py = pub_x[idx], y_here[idx]
             else:
                 px = py = None
             if spec.is_private:
-                # The full length-N mask on every rank (same secret seed): the single-process mechanism.
-                mask = torch.rand(n, generator=sampler) < q
-                sel = dist.local(mask.nonzero().squeeze(1), n).to(dist.device)
+                # Poisson sampling in O(b) (Binomial size, then a uniform subset: the same law as a
+                # length-N mask). Every rank draws the same set (same secret seed) and keeps its shard.
+                sel = dist.local(poisson_subset(n, q, sampler), n).to(dist.device)
                 batch = Batch(px, py, priv_x[sel], priv_xt[sel], y_here[sel], denom, pub_b)
             else:
                 empty = y_here.new_zeros((0, *data.x.shape[1:]), dtype=data.x.dtype)
