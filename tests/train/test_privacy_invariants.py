@@ -87,3 +87,29 @@ def test_every_method_spec_is_safe():
     for spec in METHODS.values():
         if spec.is_private:
             assert spec.public_rows != "original", spec.name
+
+
+def test_warm_start_reads_no_private_value():
+    """The warm-start phase trains on hybrid rows only: with the private term off, poisoned sensitive values
+    leave the weights bit-identical, and the warm phase does move them (it is not a no-op)."""
+    table = make_table()
+    hybrid = make_hybrid(table)
+    cfg = dict(SMALL, alpha=0.0, noise_multiplier=0.0, epsilon=None)
+    warm = dict(cfg, warm_start_epochs=1.0)
+    r1, _, _ = run(table, hybrid, SCHEMA, method="fusiondp", config=TrainConfig(**warm), progress=False)
+    r2, _, _ = run(poison(table), hybrid, SCHEMA, method="fusiondp", config=TrainConfig(**warm), progress=False)
+    r0, _, _ = run(table, hybrid, SCHEMA, method="fusiondp", config=TrainConfig(**cfg), progress=False)
+    assert torch.equal(_weights(r1), _weights(r2))
+    assert not torch.equal(_weights(r1), _weights(r0))
+
+
+def test_warm_start_is_ignored_by_dpsgd():
+    """dpsgd may not read hybrid rows (they hold every training row's public columns and labels)."""
+    table = make_table()
+    support = make_table(80, seed=5)
+    cfg = dict(SMALL, insecure_noise_seed=0, epsilon=4.0, delta=1e-4)
+    a, _, _ = run(table, make_hybrid(table), SCHEMA, method="dpsgd", config=TrainConfig(**cfg), progress=False,
+                  support_df=support)
+    b, _, _ = run(table, make_hybrid(table), SCHEMA, method="dpsgd", progress=False, support_df=support,
+                  config=TrainConfig(**cfg, warm_start_epochs=2.0))
+    assert torch.equal(_weights(a), _weights(b))

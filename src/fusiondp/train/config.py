@@ -35,6 +35,9 @@ class TrainConfig:
         insecure_noise_seed: TESTS ONLY. Seeds the Poisson sampling and the noise from a known value so
             runs can be compared exactly; every artefact then says the guarantee does not hold. None (the
             default) draws them from OS entropy (`fusiondp.privacy.randomness`).
+        warm_start_epochs: epochs of noise-free SGD on the hybrid rows (public: no budget) before the
+            private steps, for methods whose public gradient reads hybrid rows (fdp_fm, fusiondp,
+            naive_fusion); 0 disables. Ignored by the other methods (dpsgd may not read hybrid rows).
         per_sample: how per-sample clipped sums are computed: 'auto' (ghost clipping for
             Linear/LayerNorm models, else vmap), 'ghost' or 'vmap'. All give the same result.
     """
@@ -58,6 +61,7 @@ class TrainConfig:
     accountant: str = "pld"
     seed: int = 0
     insecure_noise_seed: int | None = None
+    warm_start_epochs: float = 0.0
     per_sample: str = "auto"
     hidden: tuple[int, ...] = (64, 128, 64)
     dropout: float = 0.15
@@ -90,7 +94,8 @@ class TrainConfig:
         given = lambda **kw: {k: v for k, v in kw.items() if v is not None}  # None: chosen by the rule later
         positive(**given(epochs=self.epochs, batch_size=self.batch_size, public_batch_size=self.public_batch_size,
                          lr=self.lr, clip=self.clip))
-        non_negative(**given(alpha=self.alpha, beta=self.beta), momentum=self.momentum)
+        non_negative(**given(alpha=self.alpha, beta=self.beta), momentum=self.momentum,
+                     warm_start_epochs=self.warm_start_epochs)
         if self.batch_size is not None:
             integer("batch_size", self.batch_size, 1, 2**62)
         if self.public_batch_size is not None:

@@ -159,8 +159,25 @@ def train(method: str | MethodSpec, data: TrainData, *, config: TrainConfig | No
         ConfigError, DataError, UnsupportedError, BudgetError, DistributedError.
     """
     with flush_denormal():
-        return _train(method, data, config=config, model=model, val=val, progress=progress, checkpoint=checkpoint,
+        spec = get_method(method) if isinstance(method, str) else method
+        resuming = checkpoint is not None and Path(checkpoint).exists()
+        if config is not None and config.warm_start_epochs > 0 and spec.public_rows == "hybrid" and not resuming:
+            model = _warm_start(data, config, model, device)
+        return _train(spec, data, config=config, model=model, val=val, progress=progress, checkpoint=checkpoint,
                       on_epoch=on_epoch, device=device)
+
+
+def _warm_start(data: TrainData, cfg: TrainConfig, model, device) -> nn.Module:
+    """Noise-free SGD on the hybrid rows before the private steps (a lever beyond the paper).
+
+    The hybrid table is public, so this phase spends no budget and is not accounted; it starts the
+    private phase from the public optimum's neighbourhood, where the noised difference term only has
+    to correct what the true sensitive values add. Settings: the defaults rule's for `sgd_hybrid`.
+    """
+    warm = TrainConfig(epochs=cfg.warm_start_epochs, seed=cfg.seed, hidden=cfg.hidden, dropout=cfg.dropout,
+                       per_sample=cfg.per_sample, delta=cfg.delta)
+    return _train("sgd_hybrid", data, config=warm, model=model, val=None, progress=False, checkpoint=None,
+                  on_epoch=None, device=device).model
 
 
 def _train(method, data, *, config, model, val, progress, checkpoint, on_epoch, device) -> TrainResult:
