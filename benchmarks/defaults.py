@@ -1,13 +1,30 @@
-"""Defaults rule vs the repository's validation-tuned settings (fusiondp, dpsgd) on the benchmark tables.
+"""Defaults rule vs validation-tuned settings (fusiondp, dpsgd), with `sgd_hybrid` as the free public baseline.
 
-    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/defaults.py --datasets sepsis,adult --epsilons 1,4 \
-        --seeds 0 --out docs/results/defaults_runs.jsonl
+    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/defaults.py --datasets sepsis,adult \
+        --epsilons 0.5,1,2,4,8 --seeds 0 --out docs/results/defaults_runs.jsonl
+    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/defaults.py --datasets diabetes,icu_synth \
+        --epsilons 1,4 --seeds 0 --out docs/results/defaults_runs.jsonl
+    PYTHONPATH=src python benchmarks/defaults.py --report docs/results/defaults_runs.jsonl
 
-"default": `TrainConfig(epsilon=ε, delta=1e-5, seed=s)`, every other setting from
-`fusiondp.train.defaults.auto_settings`. "tuned": the registry's per-ε validation-selected settings
-(`fusiondp.bench.registry.TABULAR_SELECTED`), whose selection cost composes (docs/results/defaults.md).
-`sgd_hybrid` (ε = 0, defaults) is the free public baseline. Both use the current default representation
-(`fusiondp.data.preprocess.Representation()`); the tuned settings were selected under the earlier one.
+Every run goes through the bench runner (`fusiondp.bench.runner._one_run`), so record-level `dpsgd` trains on
+`BenchData.record_level` (preprocessing fitted on the public support set only) and the small-table batch caps
+apply exactly as in `fusiondp bench`.
+
+* "default": `TrainConfig()` (every setting None), so batch, epochs, lr, C and α come from
+  `fusiondp.train.defaults.auto_settings`.
+* "tuned": at each ε, every candidate of the dataset's registered tuning grid (`BenchDataset.grid`, the grid of
+  `fusiondp bench NAME --tune`) is trained on the same private rows and the one with the best **validation**
+  AUROC is kept; its test AUROC is reported. The grid is run at the seeds given by `--tune-seeds` (default: the
+  first seed); at the other seeds the setting selected at the nearest tuned seed is rerun. A candidate whose
+  resolved settings equal the rule's is the same run (not trained twice). The search cost composes (not
+  counted here; see `fusiondp tune`).
+* `sgd_hybrid`: non-private, defaults, once per seed.
+
+Two tables beyond the benchmark's, registered through the same path as `fusiondp bench --table` (generic
+`table_spec` + `register_table`; nothing is special-cased in the library):
+`diabetes` (scikit-learn's bundled diabetes table, benchmarks/own_table_diabetes.py) and `icu_synth` (a table
+drawn by fusiondp's own synthetic generator `fusiondp.data.synthetic.make_icu`, seed 0).
+
 The Poisson mask and the noise come from OS entropy, so reruns differ by run-to-run noise.
 Also `--time-synthetic 30000`: wall time of one default `fusiondp` run on a make_icu table of that size.
 """
@@ -16,70 +33,203 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
-from fusiondp.bench.registry import get_dataset
-from fusiondp.evaluate.metrics import classification_metrics, predict_scores
+from fusiondp.bench.registry import BenchData, BenchDataset, get_dataset, register_table
+from fusiondp.bench.runner import DELTA, _one_run, load_records
 from fusiondp.train.config import TrainConfig
-from fusiondp.train.engine import train
+from fusiondp.train.methods import get_method
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-DELTA = 1e-5
-
-
-def _auroc(res, xy) -> float:
-    return classification_metrics(xy[1].numpy(), predict_scores(res.model, xy[0]))["auroc"]
+ROOT = Path(__file__).resolve().parents[1]
+KEYS = ("batch_size", "public_batch_size", "epochs", "lr", "clip", "alpha", "beta")
 
 
-def compare(datasets, epsilons, seeds, methods, data_dir: Path, out: Path | None) -> list[dict]:
-    rows = []
+# --------------------------------------------------------------------------- the two further tables
+def _register_diabetes(out_dir: Path) -> None:
+    """scikit-learn's diabetes table (benchmarks/own_table_diabetes.py), as `fusiondp bench --table` sees it."""
+    from fusiondp.bench.datasets import table_spec
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from own_table_diabetes import diabetes_table
+
+    path = out_dir / "diabetes.csv"
+    if not path.exists():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        diabetes_table()[0].to_csv(path, index=False)
+    register_table(table_spec(path, target="progression_high", sensitive="age,sex", name="diabetes"))
+
+
+def _register_icu_synth(out_dir: Path) -> None:
+    """A table drawn by fusiondp's synthetic generator (make_icu, seed 0): train+val+test in one file, the
+    generator's support rows as the support file (USER_SPLIT_WITH_SUPPORT cuts the table 70/10/20)."""
+    import pandas as pd
+
+    from fusiondp.bench.datasets import table_spec
+    from fusiondp.data.synthetic import SENSITIVE, TARGET, make_icu
+
+    table, support = out_dir / "icu_synth.csv", out_dir / "icu_synth_support.csv"
+    if not (table.exists() and support.exists()):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        f = make_icu(n_train=7000, n_support=800, n_val=1000, n_test=2000, seed=0).frames
+        pd.concat([f["train"], f["val"], f["test"]], ignore_index=True).to_csv(table, index=False)
+        f["support"].to_csv(support, index=False)
+    register_table(table_spec(table, target=TARGET, sensitive=",".join(SENSITIVE), support=support,
+                              drop="stay_id", name="icu_synth"))
+
+
+EXTRA_TABLES = {"diabetes": _register_diabetes, "icu_synth": _register_icu_synth}
+
+
+# --------------------------------------------------------------------------- runs
+def _resolved(ds: BenchDataset, bench: BenchData, method: str, eps: float | None, overrides: dict) -> dict:
+    """The settings `_one_run` will train with (same resolution and small-table caps), for deduplication."""
+    b = bench.record_level if get_method(method).needs_public_preprocessing else bench
+    cfg = replace(ds.config(method, eps), **overrides, delta=DELTA,
+                  epsilon=eps if eps is not None else ds.config(method, eps).epsilon)
+    cfg = cfg.resolve(n_rows=b.data.n, n_features=int(b.data.x.shape[1]), method=method)
+    cfg = replace(cfg, batch_size=min(cfg.batch_size, max(1, b.data.n // 4)),
+                  public_batch_size=min(cfg.public_batch_size, b.data.n))
+    return {k: getattr(cfg, k) for k in KEYS}
+
+
+def _settings_key(s: dict) -> str:
+    return json.dumps({k: round(float(v), 6) for k, v in s.items()}, sort_keys=True)
+
+
+class Runs:
+    """The JSONL file: one line per role a run plays; a run with equal (table, method, ε, seed, settings) is
+    trained once and its metrics copied to a line for each further role."""
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.rows = load_records(out)
+        self.by_run = {(r["dataset"], r["method"], r["epsilon"], r["seed"], _settings_key(r["settings"])): r
+                       for r in self.rows}
+        self.roles = {(r["dataset"], r["method"], r["epsilon"], r["seed"], r["role"],
+                       json.dumps(r.get("overrides"), sort_keys=True)) for r in self.rows}
+
+    def get(self, ds, bench, method, eps, seed, overrides, role, settings_ds=None) -> dict:
+        sds = settings_ds or ds
+        settings = _resolved(sds, bench, method, eps, overrides)
+        role_key = (ds.name, method, eps, seed, role, json.dumps(overrides, sort_keys=True))
+        run_key = (ds.name, method, eps, seed, _settings_key(settings))
+        if role_key in self.roles:
+            return next(r for r in self.rows if (r["dataset"], r["method"], r["epsilon"], r["seed"], r["role"],
+                                                  json.dumps(r.get("overrides"), sort_keys=True)) == role_key)
+        if run_key in self.by_run:
+            base = self.by_run[run_key]
+            row = {**base, "role": role, "overrides": overrides, "same_run_as": base["role"]}
+        else:
+            rec = _one_run(sds, bench, method, eps, seed, overrides, with_test=True)
+            row = {"dataset": ds.name, "method": method, "epsilon": eps, "seed": seed, "role": role,
+                   "overrides": overrides, "settings": settings, "val_auroc": rec["val"]["auroc"],
+                   "test_auroc": rec["test"]["auroc"], "spent_epsilon": rec["spent_epsilon"],
+                   "sigma": rec["sigma"], "steps": rec["steps"], "seconds": rec["seconds"],
+                   "n_train": (bench.record_level if get_method(method).needs_public_preprocessing else bench).data.n,
+                   "preprocessing": "support only" if get_method(method).needs_public_preprocessing else "hybrid"}
+            assert _settings_key({k: rec["config"][k] for k in KEYS}) == _settings_key(settings), "settings drifted"
+            self.by_run[run_key] = row
+        self.rows.append(row)
+        self.roles.add(role_key)
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        with self.out.open("a") as fh:
+            fh.write(json.dumps(row) + "\n")
+        print(json.dumps({k: row[k] for k in ("dataset", "method", "epsilon", "seed", "role", "val_auroc",
+                                              "test_auroc", "seconds")}), flush=True)
+        return row
+
+
+def compare(datasets, epsilons, seeds, tune_seeds, methods, data_dir: Path | None, out: Path) -> None:
+    runs = Runs(out)
     for name in datasets:
+        if name in EXTRA_TABLES:
+            EXTRA_TABLES[name](ROOT / "bench_out")
         ds = get_dataset(name)
+        rule_ds = replace(ds, config=lambda method, eps: TrainConfig())
         for seed in seeds:
+            t0 = time.perf_counter()
             bench = ds.prepare(data_dir, seed)
-            base = train("sgd_hybrid", bench.data, config=TrainConfig(epsilon=None, delta=DELTA, seed=seed),
-                         progress=False)
+            print(f"# {name} seed {seed}: prepared in {time.perf_counter() - t0:.1f} s", flush=True)
+            runs.get(ds, bench, "sgd_hybrid", None, seed, {}, "sgd_hybrid", settings_ds=rule_ds)
             for eps in epsilons:
                 for method in methods:
-                    for which in ("default", "tuned"):
-                        cfg = TrainConfig(epsilon=eps, delta=DELTA, seed=seed) if which == "default" else \
-                            replace(ds.config(method, eps), epsilon=eps, delta=DELTA, seed=seed)
-                        res = train(method, bench.data, config=cfg, progress=False)
-                        c = res.config
-                        row = {"dataset": name, "method": method, "settings": which, "epsilon": eps, "seed": seed,
-                               "spent": res.epsilon, "val_auroc": _auroc(res, bench.val),
-                               "test_auroc": _auroc(res, bench.test), "sgd_hybrid_val": _auroc(base, bench.val),
-                               "sgd_hybrid_test": _auroc(base, bench.test), "seconds": round(res.seconds, 1),
-                               **{k: getattr(c, k) for k in ("batch_size", "epochs", "lr", "clip", "alpha")}}
-                        print(json.dumps(row), flush=True)
-                        rows.append(row)
-                        if out:
-                            out.parent.mkdir(parents=True, exist_ok=True)
-                            with out.open("a") as fh:
-                                fh.write(json.dumps(row) + "\n")
-    return rows
+                    runs.get(ds, bench, method, eps, seed, {}, "default", settings_ds=rule_ds)
+                    if seed in tune_seeds:
+                        for ov in ds.grid.get(method, ()):
+                            runs.get(ds, bench, method, eps, seed, dict(ov), "candidate")
+                    else:
+                        src = min(tune_seeds, key=lambda t: abs(t - seed))
+                        best = _best(runs.rows, name, method, eps, src)
+                        if best is not None:
+                            runs.get(ds, bench, method, eps, seed, best["overrides"], "tuned_rerun")
+
+
+def _best(rows, name, method, eps, seed) -> dict | None:
+    cands = [r for r in rows if (r["dataset"], r["method"], r["epsilon"], r["seed"], r["role"]) ==
+             (name, method, eps, seed, "candidate")]
+    return max(cands, key=lambda r: r["val_auroc"]) if cands else None
+
+
+# --------------------------------------------------------------------------- the table of the results page
+def _ms(xs: list[float]) -> str:
+    if len(xs) == 1:
+        return f"{xs[0]:.3f}"
+    return f"{statistics.mean(xs):.3f} ± {statistics.stdev(xs):.3f}"
+
+
+def summarise(rows: list[dict]) -> list[dict]:
+    """Per (table, method, ε): default and tuned test AUROC over the seeds that have both, and sgd_hybrid."""
+    out = []
+    cells = sorted({(r["dataset"], r["method"], r["epsilon"]) for r in rows if r["epsilon"] is not None})
+    for name, method, eps in cells:
+        d, t, b, seeds, picked = [], [], [], [], []
+        for seed in sorted({r["seed"] for r in rows if r["dataset"] == name}):
+            default = next((r for r in rows if (r["dataset"], r["method"], r["epsilon"], r["seed"], r["role"]) ==
+                            (name, method, eps, seed, "default")), None)
+            tuned = _best(rows, name, method, eps, seed) or next(
+                (r for r in rows if (r["dataset"], r["method"], r["epsilon"], r["seed"], r["role"]) ==
+                 (name, method, eps, seed, "tuned_rerun")), None)
+            base = next((r for r in rows if (r["dataset"], r["seed"], r["role"]) == (name, seed, "sgd_hybrid")),
+                        None)
+            if default and tuned and base:
+                d.append(default["test_auroc"]), t.append(tuned["test_auroc"]), b.append(base["test_auroc"])
+                seeds.append(seed), picked.append(tuned["settings"])
+                dset = default["settings"]
+        if not seeds:
+            continue
+        diffs = [x - y for x, y in zip(d, t)]
+        out.append({"dataset": name, "method": method, "epsilon": eps, "seeds": seeds, "default": d, "tuned": t,
+                    "sgd_hybrid": b, "diff": diffs, "default_settings": dset, "tuned_settings": picked})
+    return out
+
+
+def _s(s: dict, method: str) -> str:
+    out = f"b {s['batch_size']}, lr {s['lr']:g}, C {s['clip']:g}"
+    return out + (f", α {s['alpha']:g}" if get_method(method).level == "feature" else "")
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| table | ε | method | default: b, C, α | default test AUROC | tuned test AUROC | default − tuned | "
-             "`sgd_hybrid` test AUROC |", "|---|---|---|---|---|---|---|---|"]
-    key = lambda r: (r["dataset"], r["epsilon"], r["method"], r["seed"])
-    by = {}
-    for r in rows:
-        by.setdefault(key(r), {})[r["settings"]] = r
-    for k, pair in sorted(by.items()):
-        d, t = pair.get("default"), pair.get("tuned")
-        if not (d and t):
-            continue
-        lines.append(f"| {k[0]} | {k[1]:g} | `{k[2]}` | {d['batch_size']}, {d['clip']:g}, {d['alpha']:g} | "
-                     f"{d['test_auroc']:.3f} | {t['test_auroc']:.3f} | {d['test_auroc'] - t['test_auroc']:+.3f} | "
-                     f"{d['sgd_hybrid_test']:.3f} |")
+    lines = ["| table | ε | method | seeds | default settings | default test AUROC | tuned test AUROC | "
+             "default − tuned | `sgd_hybrid` | within 0.01 | ≥ `sgd_hybrid` | tuned pick (seed 0) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for c in summarise(rows):
+        md = statistics.mean(c["diff"])
+        within = "yes" if round(md, 3) >= -0.01 else "**no**"
+        above = ("yes" if round(statistics.mean(c["default"]) - statistics.mean(c["sgd_hybrid"]), 3) >= 0
+                 else "**no**") \
+            if c["method"] == "fusiondp" else "–"
+        lines.append(f"| {c['dataset']} | {c['epsilon']:g} | `{c['method']}` | {len(c['seeds'])} | "
+                     f"{_s(c['default_settings'], c['method'])} | {_ms(c['default'])} | {_ms(c['tuned'])} | "
+                     f"{_ms(c['diff'])} | {_ms(c['sgd_hybrid'])} | {within} | {above} | "
+                     f"{_s(c['tuned_settings'][0], c['method'])} |")
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- wall time on a large table
 def time_synthetic(n: int, seed: int = 0) -> dict:
     """Wall time of one default `fusiondp` run (ε = 2) through the pipeline on a make_icu table of n rows."""
     from fusiondp.data.synthetic import make_icu
@@ -98,21 +248,32 @@ def time_synthetic(n: int, seed: int = 0) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--datasets", default="sepsis,adult")
-    ap.add_argument("--epsilons", default="1,4")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--datasets", default="sepsis,adult",
+                    help=f"registered benchmark datasets and/or {', '.join(EXTRA_TABLES)}")
+    ap.add_argument("--epsilons", default="0.5,1,2,4,8")
     ap.add_argument("--seeds", default="0")
+    ap.add_argument("--tune-seeds", default=None, help="seeds at which the whole grid runs (default: the first)")
     ap.add_argument("--methods", default="fusiondp,dpsgd")
-    ap.add_argument("--data", type=Path, default=DATA)
-    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--data", type=Path, default=None, help="data folder (default: $FUSIONDP_DATA or ../shared/data)")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs/results/defaults_runs.jsonl")
+    ap.add_argument("--report", type=Path, default=None, help="print the table of a runs file and exit")
     ap.add_argument("--time-synthetic", type=int, default=0)
     a = ap.parse_args(argv)
+    if a.report:
+        print(table(load_records(a.report)))
+        return 0
     if a.time_synthetic:
         print(json.dumps(time_synthetic(a.time_synthetic)))
         return 0
-    rows = compare(a.datasets.split(","), [float(e) for e in a.epsilons.split(",")],
-                   [int(s) for s in a.seeds.split(",")], a.methods.split(","), a.data, a.out)
-    print(table(rows))
+    import torch
+
+    torch.set_num_threads(1)
+    seeds = [int(s) for s in a.seeds.split(",")]
+    tune_seeds = [int(s) for s in a.tune_seeds.split(",")] if a.tune_seeds else seeds[:1]
+    compare(a.datasets.split(","), [float(e) for e in a.epsilons.split(",")], seeds, tune_seeds,
+            a.methods.split(","), a.data, a.out)
+    print(table(load_records(a.out)))
     return 0
 
 
