@@ -70,3 +70,27 @@ def test_constants_are_the_geometric_means_of_the_anchors():
 
     logs = [math.log(a * sigma(rows["sepsis"], float(e))) for e, a in k["anchors"]["fusiondp_alpha"]["sepsis"].items()]
     assert math.exp(np.mean(logs)) == pytest.approx(k["feature_level"]["alpha_times_sigma"], rel=0.01)
+
+
+@pytest.mark.parametrize("method", ["dpsgd", "fusiondp", "naive_fusion"])
+@pytest.mark.parametrize("n_rows", [279, 7000, 14293])
+def test_noise_cap_bounds_the_private_gradient_noise(method, n_rows):
+    """w·σ·C/b ≤ the cap (or C at its floor): small tables no longer get a C that lets noise swamp the step."""
+    cap = constants()["noise_cap"]
+    for eps in (0.5, 2.0, 8.0):
+        s = auto_settings(n_rows, 10, eps, 1e-5, method)
+        w = s["alpha"] if method == "fusiondp" else s["beta"] if method == "naive_fusion" else 1.0
+        noise = w * s["noise_multiplier_estimate"] * s["clip"] / s["batch_size"]
+        assert noise <= cap["max_noise_std"] or s["clip"] / 2 < cap["clip_floor"], (eps, s)
+
+
+def test_naive_fusion_keeps_its_own_settings():
+    s = auto_settings(14293, 36, 2.0, 1e-5, "naive_fusion")
+    assert s["beta"] == 0.75 and s["alpha"] == 1.0  # not the difference-term α rule
+
+
+def test_noise_cap_leaves_the_tables_it_was_fitted_on_unchanged():
+    """On sepsis and Adult (b = 1024) the cap never acts: the rule still gives the tuned anchors' settings."""
+    for n in (14293, 20755):
+        assert auto_settings(n, 36, 4.0, 1e-5, "fusiondp")["clip"] == 16.0
+        assert auto_settings(n, 36, 4.0, 1e-5, "dpsgd")["clip"] == 8.0

@@ -17,7 +17,11 @@ The rule, for private methods:
 * σ is what the accountant would calibrate for (ε, δ, q, T): it summarises how
   noisy a step is, and the tuned α (feature-level) and C (`dpsgd`) both follow
   it: α ≈ 0.668 / σ with C = 16, and `dpsgd`'s C ≈ 11.3 / σ, each rounded to a
-  power of two and clamped to the range seen in tuning.
+  power of two and clamped to the range seen in tuning;
+* then C is halved while the noise std of the weighted private gradient, w·σ·C/b (w = α, β or 1),
+  exceeds 0.02 (every tuned anchor at b = 1024 is at or below 0.0225): this only acts on small
+  tables, where b is small (added after the 442-row diabetes table failed; see
+  docs/results/defaults.md).
 
 Non-private methods keep the paper's batch 128 and lr 0.07, with at most 2000 steps.
 """
@@ -115,11 +119,27 @@ def auto_settings(n_rows: int, n_features: int, epsilon: float | None, delta: fl
         sigma = noise_for(n_rows, b, steps, float(epsilon), delta, spec.relation(relation), accountant)
     out = {"epochs": epochs, "batch_size": b, "public_batch_size": int(p["public_batch_size"]), "lr": float(p["lr"]),
            "clip": fl["clip"], "alpha": 1.0, "beta": fl["beta"], "noise_multiplier_estimate": sigma}
-    if spec.level == "feature":
+    if spec.private_term == "diff":  # fdp, fdp_fm, fusiondp
         out["alpha"] = _pow2(fl["alpha_times_sigma"] / max(sigma, 1e-9), fl["alpha_min"], fl["alpha_max"])
-    elif spec.name == "dpsgd":
+        weight = out["alpha"]
+    elif spec.mix == "convex":  # naive_fusion (feature-level replace-one) and any other convex mix
+        out["clip"], out["beta"] = float(k["naive_fusion"]["clip"]), float(k["naive_fusion"]["beta"])
+        weight = out["beta"]
+    else:  # dpsgd
         d = k["dpsgd"]
         out["clip"] = _pow2(d["clip_times_sigma"] / max(sigma, 1e-9), d["clip_min"], d["clip_max"])
-    else:  # naive_fusion and any other record-level method with a convex mix
-        out["clip"], out["beta"] = float(k["naive_fusion"]["clip"]), float(k["naive_fusion"]["beta"])
+        weight = 1.0
+    out["clip"] = _capped_clip(out["clip"], weight=weight, sigma=sigma, batch=b, cap=k["noise_cap"])
     return out
+
+
+def _capped_clip(clip: float, *, weight: float, sigma: float, batch: int, cap: dict) -> float:
+    """Lower C (by powers of two) until the private gradient's noise std w·σ·C/b is within the cap.
+
+    On large tables (b = 1024) the cap never acts; on small ones b is small and the noise of the
+    averaged private gradient would swamp the step (docs/results/defaults.md, diabetes).
+    """
+    limit = float(cap["max_noise_std"])
+    while weight * sigma * clip / batch > limit and clip / 2 >= float(cap["clip_floor"]):
+        clip /= 2
+    return clip
