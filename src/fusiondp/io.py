@@ -67,7 +67,7 @@ def privacy_record(result, report: dict | None = None) -> dict:
     (`sgd_hybrid`, `sgd_pub`) read no sensitive value and record 0.
     """
     from fusiondp.privacy.accounting import epsilon_by_relation, relation_text
-    from fusiondp.privacy.randomness import INSECURE_TEXT, SECURE_TEXT
+    from fusiondp.privacy.randomness import randomness_text
 
     spec, acct, cfg = result.method, result.plan, result.config
     report = report or {}
@@ -98,10 +98,9 @@ def privacy_record(result, report: dict | None = None) -> dict:
             "labels are protected (record-level DP)" if spec.level == "record" and not spec.public_rows
             else "labels are read in the clear and get no protection"),
         "epsilon_by_relation": report.get("epsilon_by_relation") or (
-            {r: {**v, "text": relation_text(r, private_view=spec.private_view, level=spec.level)}
-             for r, v in epsilon_by_relation(acct, spec.other_relations(acct.relation)).items()} if acct else {}),
-        "randomness": ((SECURE_TEXT if getattr(result, "secure_randomness", True) else INSECURE_TEXT)
-                       if spec.is_private else None),
+            epsilon_by_relation(acct, spec.other_relations(acct.relation), private_view=spec.private_view,
+                                level=spec.level) if acct else {}),
+        "randomness": randomness_text(getattr(result, "secure_randomness", True)) if spec.is_private else None,
         "preprocessing_fitted_on": report.get("preprocessing_fitted_on"),
         "unprotected_rows": report.get("unprotected_rows"),
         "dp_event": acct.event_json() if acct else None,

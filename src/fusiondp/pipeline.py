@@ -29,7 +29,7 @@ from fusiondp.data.tabular import check_hybrid_aligned, check_target
 from fusiondp.errors import ConfigError, DataError
 from fusiondp.evaluate.metrics import evaluate_splits
 from fusiondp.privacy.accounting import epsilon_by_relation, relation_text
-from fusiondp.privacy.randomness import INSECURE_TEXT, SECURE_TEXT
+from fusiondp.privacy.randomness import randomness_text
 from fusiondp.train.config import TrainConfig
 from fusiondp.train.engine import TrainData, TrainResult, train
 from fusiondp.train.methods import get_method
@@ -163,9 +163,8 @@ def report(result: TrainResult, prepared: Prepared, *, target_epsilon: float | N
     spec, acct = result.method, result.plan
     metrics = evaluate_splits(result.model, prepared.eval_sets)  # binary threshold chosen on "val" only
     relation = acct.relation if acct else None
-    by_relation = epsilon_by_relation(acct, spec.other_relations(relation)) if acct else {}
-    for rel, entry in by_relation.items():
-        entry["text"] = relation_text(rel, private_view=spec.private_view, level=spec.level)
+    by_relation = (epsilon_by_relation(acct, spec.other_relations(relation), private_view=spec.private_view,
+                                       level=spec.level) if acct else {})
     labels_note = ("labels are protected (record-level DP)" if spec.level == "record" and not spec.public_rows
                    else "labels are read in the clear by the noise-free gradient and get no protection")
     return {
@@ -182,7 +181,7 @@ def report(result: TrainResult, prepared: Prepared, *, target_epsilon: float | N
                               if relation else "no formal privacy guarantee"),
         # The same run's ε under every relation that applies to the method (same σ, q, steps, δ).
         "epsilon_by_relation": by_relation,
-        "randomness": (SECURE_TEXT if result.secure_randomness else INSECURE_TEXT) if spec.is_private else None,
+        "randomness": randomness_text(result.secure_randomness) if spec.is_private else None,
         "secure_randomness": result.secure_randomness if spec.is_private else None,
         "preprocessing_fitted_on": prepared.fitted_on,
         "accountant": f"dp-accounting {version('dp-accounting')} {acct.accountant.upper()}" if acct else None,

@@ -37,7 +37,7 @@ def predict_scores(model: nn.Module, x: torch.Tensor, *, batch_size: int = 8192)
     model.eval()
     outs = [model(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)]
     model.train(was_training)
-    logits = torch.cat(outs) if outs else torch.zeros(0, 1)
+    logits = torch.cat(outs).cpu() if outs else torch.zeros(0, 1)  # a model on a GPU: metrics on the CPU
     if logits.ndim == 1 or logits.shape[1] == 1:
         return torch.sigmoid(logits.reshape(-1)).numpy()
     return torch.softmax(logits, dim=1).numpy()

@@ -202,11 +202,13 @@ class AccountingPlan:
                 "target_epsilon": self.target_epsilon}
 
 
-def epsilon_by_relation(p: AccountingPlan, relations: tuple[str, ...]) -> dict[str, dict]:
+def epsilon_by_relation(p: AccountingPlan, relations: tuple[str, ...], *, private_view: str | None = None,
+                        level: str = "feature") -> dict[str, dict]:
     """ε of the same run (σ, q, steps, δ) under each relation in `relations`, plus the accounted one.
 
     The run's own relation keeps its accountant; the others use PLD (the RDP accountant cannot analyse
-    Poisson sampling under replace-one). Each entry is ``{"epsilon", "accountant"}``.
+    Poisson sampling under replace-one). Each entry is ``{"epsilon", "accountant", "text"}``, the text
+    from :func:`relation_text` for the method's `private_view` and `level`.
     """
     out = {p.relation: {"epsilon": p.spent(), "accountant": p.accountant}}
     for r in relations:
@@ -215,6 +217,8 @@ def epsilon_by_relation(p: AccountingPlan, relations: tuple[str, ...]) -> dict[s
         out[r] = {"epsilon": epsilon(noise_multiplier=p.noise_multiplier, sample_rate=p.sample_rate,
                                      steps=p.steps, delta=p.delta, relation=r, accountant="pld"),
                   "accountant": "pld"}
+    for r, entry in out.items():
+        entry["text"] = relation_text(r, private_view=private_view, level=level)
     return out
 
 

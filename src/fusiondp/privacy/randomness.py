@@ -64,7 +64,7 @@ class PrivateRandomness:
 
     @property
     def text(self) -> str:
-        return SECURE_TEXT if self.secure else INSECURE_TEXT
+        return randomness_text(self.secure)
 
 
 def private_randomness(insecure_seed: int | None = None, device: str | torch.device = "cpu") -> PrivateRandomness:
@@ -76,6 +76,6 @@ def private_randomness(insecure_seed: int | None = None, device: str | torch.dev
     return PrivateRandomness(sampler, noise, False)
 
 
-def randomness_text(insecure_seed: int | None) -> str:
+def randomness_text(secure: bool) -> str:
     """The one sentence a report prints about the run's randomness."""
-    return SECURE_TEXT if insecure_seed is None else INSECURE_TEXT
+    return SECURE_TEXT if secure else INSECURE_TEXT

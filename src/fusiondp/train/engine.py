@@ -307,7 +307,7 @@ def _train(method, data, *, config, model, val, progress, checkpoint, on_epoch, 
                        "public_loss": float(np.nanmean(epoch_loss)) if not all(map(math.isnan, epoch_loss))
                        else None, "seconds": time.perf_counter() - t0}
                 if val is not None and dist.is_main:
-                    row["val"] = classification_metrics(val[1].numpy(), _scores(model, val_x))
+                    row["val"] = classification_metrics(val[1].numpy(), predict_scores(model, val_x))
                 history.append(row)
                 epoch_loss = []
                 info = f"epoch {row['epoch']}/{n_epochs}" + (f"  ε={row['epsilon']:.3f}" if acct else "")
@@ -328,16 +328,3 @@ def _train(method, data, *, config, model, val, progress, checkpoint, on_epoch, 
     model.to("cpu")
     return TrainResult(model=model, method=spec, config=cfg, plan=acct, epsilon=spent, steps=total_steps, ch=ch,
                        seconds=time.perf_counter() - t0, history=history, secure_randomness=secret.secure)
-
-
-def _scores(model: nn.Module, x: torch.Tensor):
-    """Validation scores wherever the model lives (metrics are computed on the CPU)."""
-    if x.device.type == "cpu":
-        return predict_scores(model, x)
-    with torch.no_grad():
-        was = model.training
-        model.eval()
-        out = model(x).detach().cpu()
-        model.train(was)
-    return torch.sigmoid(out.reshape(-1)).numpy() if out.ndim == 1 or out.shape[1] == 1 else \
-        torch.softmax(out, dim=1).numpy()

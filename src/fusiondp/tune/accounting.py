@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 import dp_accounting as dpa
 import numpy as np
 from dp_accounting import dp_event, rdp
+from dp_accounting.mechanism_calibration import NoBracketIntervalFoundError
 
 from fusiondp._validate import in_open_interval, one_of, positive
 from fusiondp.errors import BudgetError, ConfigError
@@ -48,35 +49,49 @@ def repeat_select_event(noise_multiplier: float, sample_rate: float, steps: int,
     return dp_event.RepeatAndSelectDpEvent(training_event(noise_multiplier, sample_rate, steps), float(mean), float(shape))
 
 
-def repeat_select_epsilon(*, noise_multiplier: float, sample_rate: float, steps: int, delta: float, mean: float,
-                          shape: float = math.inf, relation: str = "remove") -> float:
-    """Total ε of a Papernot–Steinke search (RDP accountant of dp-accounting)."""
+def _search_event(mode: str, sigma: float, q: float, steps: int, candidates: float, shape: float) -> dpa.DpEvent:
+    """The whole search as one DpEvent: random repetition, or `candidates` runs composed."""
+    if mode == "repeat":
+        return repeat_select_event(sigma, q, steps, candidates, shape)
+    return dpa.SelfComposedDpEvent(training_event(sigma, q, steps), int(candidates))
+
+
+def _search_accountant(mode: str, relation: str, accountant: str) -> dpa.PrivacyAccountant:
+    """RDP for random repetition (the only accountant of dp-accounting that analyses it), else as asked."""
+    if mode != "repeat":
+        return _accountant(accountant, relation)
     one_of("neighbouring relation", relation, RELATIONS)
     if relation == "replace":
         raise ConfigError("The random-repetition analysis runs on dp-accounting's RDP accountant, which cannot "
                           "analyse Poisson sampling under 'replace'; use mode 'compose' with the PLD accountant.")
-    if mean < 1:
-        raise ConfigError(f"Expected a mean number of candidates >= 1, got {mean!r}.")
+    return rdp.RdpAccountant(neighboring_relation=RELATIONS[relation])
+
+
+def _search_epsilon(mode: str, sigma: float, q: float, steps: int, delta: float, candidates: float, shape: float,
+                    relation: str, accountant: str) -> float:
     absl, level = _quiet()
     try:
-        acc = rdp.RdpAccountant(neighboring_relation=RELATIONS[relation])
-        acc.compose(repeat_select_event(noise_multiplier, sample_rate, steps, mean, shape))
+        acc = _search_accountant(mode, relation, accountant)
+        acc.compose(_search_event(mode, sigma, q, steps, candidates, shape))
         return float(acc.get_epsilon(delta))
     finally:
         absl.setLevel(level)
+
+
+def repeat_select_epsilon(*, noise_multiplier: float, sample_rate: float, steps: int, delta: float, mean: float,
+                          shape: float = math.inf, relation: str = "remove") -> float:
+    """Total ε of a Papernot–Steinke search (RDP accountant of dp-accounting)."""
+    if mean < 1:
+        raise ConfigError(f"Expected a mean number of candidates >= 1, got {mean!r}.")
+    return _search_epsilon("repeat", noise_multiplier, sample_rate, steps, delta, mean, shape, relation, "rdp")
 
 
 def compose_epsilon(*, noise_multiplier: float, sample_rate: float, steps: int, delta: float, count: int,
                     relation: str = "remove", accountant: str = "pld") -> float:
     """Total ε of `count` candidates composed (each `steps` Poisson-sampled Gaussian steps)."""
     positive(count=count)
-    absl, level = _quiet()
-    try:
-        acc = _accountant(accountant, relation)
-        acc.compose(training_event(noise_multiplier, sample_rate, steps), int(count))
-        return float(acc.get_epsilon(delta))
-    finally:
-        absl.setLevel(level)
+    return _search_epsilon("compose", noise_multiplier, sample_rate, steps, delta, int(count), math.inf, relation,
+                           accountant)
 
 
 @dataclass(frozen=True)
@@ -103,43 +118,40 @@ class TuningPlan:
         return d
 
 
-def _total(mode: str, sigma: float, q: float, steps: int, delta: float, candidates: float, shape: float,
-           relation: str, accountant: str) -> float:
-    if mode == "repeat":
-        return repeat_select_epsilon(noise_multiplier=sigma, sample_rate=q, steps=steps, delta=delta,
-                                     mean=candidates, shape=shape, relation=relation)
-    return compose_epsilon(noise_multiplier=sigma, sample_rate=q, steps=steps, delta=delta, count=int(candidates),
-                           relation=relation, accountant=accountant)
-
-
 def plan_tuning(*, target_epsilon: float, sample_rate: float, steps: int, delta: float, mode: str,
                 candidates: float, shape: float = math.inf, relation: str = "remove",
                 accountant: str = "pld") -> TuningPlan:
-    """The smallest per-candidate σ (to ~0.1 %) whose *total* search ε is at most `target_epsilon`."""
+    """The smallest per-candidate σ (to ~0.1 %) whose *total* search ε is at most `target_epsilon`.
+
+    The search is one DpEvent (:func:`_search_event`); dp-accounting's `calibrate_dp_mechanism` finds σ,
+    as `fusiondp.privacy.accounting.calibrate_noise` does for a single run.
+    """
     positive(target_epsilon=target_epsilon, candidates=candidates)
     in_open_interval("delta", delta, 0.0, 1.0)
     one_of("tuning mode", mode, MODES)
     if mode == "compose" and int(candidates) != candidates:
         raise ConfigError(f"Mode 'compose' needs a whole number of candidates, got {candidates!r}.")
     if mode == "repeat":
+        if candidates < 1:
+            raise ConfigError(f"Expected a mean number of candidates >= 1, got {candidates!r}.")
         accountant = "rdp"
-    total = lambda s: _total(mode, s, sample_rate, steps, delta, candidates, shape, relation, accountant)
-    lo, hi = _SIGMA_MIN, 1.0
-    while total(hi) > target_epsilon:
-        lo, hi = hi, hi * 2
-        if hi > 1e4:
-            raise ConfigError(f"No noise multiplier reaches a total epsilon of {target_epsilon} for this search.")
-    if total(lo) <= target_epsilon:
-        hi = lo
-    while hi - lo > 1e-3 * hi:
-        mid = math.sqrt(lo * hi)
-        lo, hi = (lo, mid) if total(mid) <= target_epsilon else (mid, hi)
-    spent = total(hi)
-    if spent > target_epsilon * (1 + 1e-9):  # pragma: no cover - the bisection keeps hi feasible
+    _search_accountant(mode, relation, accountant)  # validate names and support before searching
+    absl, level = _quiet()
+    try:
+        sigma = float(dpa.calibrate_dp_mechanism(
+            lambda: _search_accountant(mode, relation, accountant),
+            lambda s: _search_event(mode, s, sample_rate, steps, candidates, shape), target_epsilon, delta,
+            bracket_interval=dpa.LowerEndpointAndGuess(_SIGMA_MIN, 1.0), tol=1e-3))
+    except (NoBracketIntervalFoundError, ValueError):
+        raise ConfigError(f"No noise multiplier reaches a total epsilon of {target_epsilon} for this search.") from None
+    finally:
+        absl.setLevel(level)
+    spent = _search_epsilon(mode, sigma, sample_rate, steps, delta, candidates, shape, relation, accountant)
+    if spent > target_epsilon * (1 + 1e-9):  # never let calibration exceed the budget
         raise BudgetError(f"Calibrated search spends epsilon={spent:.4f} > target {target_epsilon}.")
-    one = compose_epsilon(noise_multiplier=hi, sample_rate=sample_rate, steps=steps, delta=delta, count=1,
+    one = compose_epsilon(noise_multiplier=sigma, sample_rate=sample_rate, steps=steps, delta=delta, count=1,
                           relation=relation, accountant=accountant)
-    return TuningPlan(mode, float(hi), float(sample_rate), int(steps), float(delta), relation, accountant,
+    return TuningPlan(mode, sigma, float(sample_rate), int(steps), float(delta), relation, accountant,
                       float(target_epsilon), float(spent), float(candidates), float(shape) if mode == "repeat"
                       else None, float(one))
 

@@ -37,7 +37,7 @@ def default_grid(method: str, n_rows: int, n_features: int, sigma: float, delta:
     spec = get_method(method)
     rule = auto_settings(n_rows, n_features, None, delta, method, noise_multiplier=sigma)
     lrs = (rule["lr"], rule["lr"] / 3)
-    if spec.level == "feature":
+    if spec.private_term == "diff":  # fdp, fdp_fm, fusiondp (naive_fusion is feature-level too, but no α)
         return [dict(alpha=min(1.0, rule["alpha"] * f), clip=rule["clip"], lr=lr) for f in (0.5, 1.0, 2.0)
                 for lr in lrs]
     if spec.name == "dpsgd":
