@@ -55,31 +55,54 @@ def test_plan_runs_nonprivate_once_per_seed():
 def test_grid_resume_and_report(fake, tmp_path):
     out = tmp_path / "r.jsonl"
     first = run_bench("fake_tiny", seeds=1, epsilons=[1.0, 4.0], methods=METHODS[:3], out=out, progress=False,
-                      command="test")
-    assert len(first) == 4  # sgd_ori, sgd_hybrid once; dpsgd at two ε
+                      command="test", settings="selected")
+    # sgd_ori, sgd_hybrid once; dpsgd at two ε, under add/remove and (equal protection) under replace-one
+    assert len(first) == 6
+    assert sorted(r["relation"] for r in first if r["method"] == "dpsgd") == ["add_remove"] * 2 + ["replace"] * 2
     again = run_bench("fake_tiny", seeds=1, epsilons=[1.0, 4.0], methods=METHODS, out=out, progress=False,
-                      command="test")
+                      command="test", settings="selected")
     assert [(r["method"], r["epsilon"]) for r in again] == [("fusiondp", 1.0), ("fusiondp", 4.0)]
     with out.open("a") as fh:
         fh.write('{"dataset": "fake_tiny", "meth')  # a run killed mid-write
     recs = load_records(out)
-    assert len(recs) == 6 and run_bench("fake_tiny", seeds=1, epsilons=[1.0, 4.0], methods=METHODS, out=out,
-                                         progress=False) == []
+    assert len(recs) == 8 and run_bench("fake_tiny", seeds=1, epsilons=[1.0, 4.0], methods=METHODS, out=out,
+                                         progress=False, settings="selected") == []
     priv = [r for r in recs if r["epsilon"] is not None]
     assert all(r["spent_epsilon"] <= r["epsilon"] * (1 + 1e-9) and r["sigma"] > 0 for r in priv)
-    assert {r["relation"] for r in priv} == {"add_remove", "remove"}
-    assert all("test" in r and "auroc" in r["val"] for r in recs)
+    assert {r["relation"] for r in priv} == {"add_remove", "remove", "replace"}
+    assert all("test" in r and "auroc" in r["val"] and r["settings"] == "selected" for r in recs)
 
     rows = aggregate(recs, ("auroc", "accuracy"))
-    assert len(rows) == 6 and all(r["n"] == 1 for r in rows)
+    assert len(rows) == 8 and all(r["n"] == 1 for r in rows)
+    assert [r["epsilon"] for r in rows if r["method"] == "dpsgd (equal protection)"] == [1.0, 4.0]
     page = write_report("fake_tiny", out, docs=tmp_path / "docs")
     text = page.read_text()
     assert "Made by: `test`" in text and "| `fusiondp` | 4 |" in text and "img/fake_tiny.png" in text
+    assert "Not tuned." in text and "## Two views" in text and "| 4 | `fusiondp` |" in text
     png = tmp_path / "docs" / "img" / "fake_tiny.png"
     assert png.read_bytes()[:4] == b"\x89PNG"
     # a hand-written reading section survives regeneration
     page.write_text(text + "\n<!-- reading:start -->\nMy notes.\n<!-- reading:end -->\n")
     assert "My notes." in write_report("fake_tiny", out, docs=tmp_path / "docs").read_text()
+
+
+def test_defaults_settings_source(fake, tmp_path):
+    """--settings defaults ignores the entry's settings (the rule fills them) and says so on the page."""
+    from fusiondp.errors import ConfigError
+
+    out = tmp_path / "d.jsonl"
+    recs = run_bench("fake_tiny", seeds=1, epsilons=[2.0], methods=["fusiondp"], out=out, progress=False,
+                     command="test")  # 'defaults' is the default source
+    cfg = recs[0]["config"]
+    assert recs[0]["settings"] == "defaults" and cfg["hidden"] != [8] and cfg["noise_multiplier"] is None
+    text = write_report("fake_tiny", out, docs=tmp_path / "docs").read_text()
+    assert "defaults rule" in text and "Not tuned." not in text
+    # the same key under the other source is a different run (not skipped), and unknown sources fail early
+    assert len(run_bench("fake_tiny", seeds=1, epsilons=[2.0], methods=["fusiondp"], out=out, progress=False,
+                         settings="selected")) == 1
+    with pytest.raises(ConfigError, match="settings source"):
+        run_bench("fake_tiny", seeds=1, epsilons=[2.0], methods=["fusiondp"], out=out, progress=False,
+                  settings="tuned")
 
 
 def test_record_level_method_needs_the_public_encoding(tmp_path):
@@ -128,7 +151,8 @@ def test_cli(fake, tmp_path):
     _load_commands()
     out = tmp_path / "c.jsonl"
     res = CliRunner().invoke(app, ["bench", "fake_tiny", "--quick", "--methods", "sgd_ori,dpsgd", "--out",
-                                   str(out), "--docs", str(tmp_path / "docs"), "--no-progress"])
+                                   str(out), "--docs", str(tmp_path / "docs"), "--no-progress", "--settings",
+                                   "selected", "--no-equal-protection"])
     assert res.exit_code == 0, res.output
     assert [json.loads(line)["method"] for line in out.read_text().splitlines()] == ["sgd_ori", "dpsgd", "dpsgd"]
     assert (tmp_path / "docs" / "fake_tiny.md").exists()

@@ -43,17 +43,19 @@ def test_bench_table_end_to_end(app, tmp_path):
     res = runner.invoke(app, _args(tmp_path, table, "--seeds", "1", "--epsilons", "2"))
     assert res.exit_code == 0, res.output
     recs = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
-    assert sorted(r["method"] for r in recs) == sorted(["sgd_ori", "sgd_hybrid", "sgd_pub", "dpsgd", "naive_fusion",
-                                                        "fdp", "fdp_fm", "fusiondp"])  # the eight methods
+    # the eight methods, and dpsgd again calibrated under replace-one (the equal-protection view)
+    assert sorted(r["method"] for r in recs) == sorted(["sgd_ori", "sgd_hybrid", "sgd_pub", "dpsgd", "dpsgd",
+                                                        "naive_fusion", "fdp", "fdp_fm", "fusiondp"])
+    assert all(r["settings"] == "defaults" for r in recs)  # the defaults rule, not settings tuned elsewhere
     assert {r["dataset"] for r in recs} == {"clinic"}
     # 600 rows: 60 support rows carved out and removed from training, then 70/10/20 of the other 540
     assert recs[0]["info"]["train"] == 378 and recs[0]["info"]["val"] == 54 and recs[0]["info"]["test"] == 108
     assert all(r["config"]["batch_size"] <= 378 // 4 for r in recs)  # small-table cap
     priv = [r for r in recs if r["epsilon"] is not None]
-    assert len(priv) == 5 and all(r["spent_epsilon"] <= 2.0 * (1 + 1e-9) for r in priv)
+    assert len(priv) == 6 and all(r["spent_epsilon"] <= 2.0 * (1 + 1e-9) for r in priv)
     page = (tmp_path / "docs" / "clinic.md").read_text()
     assert "Your table `clinic.csv` (600 rows, 2 classes)" in page and "the first 60 (10 %)" in page
-    assert "rerunning the same `fusiondp bench --table" in page
+    assert "rerunning the same `fusiondp bench --table" in page and "defaults rule" in page and "## Two views" in page
     assert (tmp_path / "docs" / "img" / "clinic.png").read_bytes()[:4] == b"\x89PNG"
     # rerun: every run is skipped and the page is rewritten
     res = runner.invoke(app, _args(tmp_path, table, "--seeds", "1", "--epsilons", "2", "--page", "again"))
@@ -139,6 +141,6 @@ def test_tuned_settings_come_from_validation_runs(tmp_path):
             for e, a, v in ((1.0, 0.25, 0.6), (1.0, 1.0, 0.7), (4.0, 0.25, 0.9), (4.0, 1.0, 0.8))]
     entry = registry.register_table(spec, tuned_from=tune)
     assert entry.config("fusiondp", 1.0).alpha == 1.0 and entry.config("fusiondp", 4.0).alpha == 0.25
-    assert entry.config("dpsgd", 1.0).clip == 4.0 and entry.per_epsilon  # untuned method: tabular defaults
+    assert entry.config("dpsgd", 1.0).clip is None and entry.per_epsilon  # untuned method: left to the defaults rule
     with pytest.raises(ConfigError, match="--tune"):
         registry.register_table(spec, tuned_from=[])

@@ -78,6 +78,10 @@ class BenchDataset:
         grid: candidate overrides per method for ``fusiondp bench --tune`` (kept small).
         per_epsilon: the settings in `config` were selected at each ε separately (the tuning table then
             marks the winner per ε) rather than by the mean over the tuning ε values.
+        defaults: ``(method, epsilon or None) -> TrainConfig`` for ``--settings defaults``: nothing selected
+            on this dataset (default: an empty TrainConfig, which the defaults rule fills from N, ε, δ and
+            the method).
+        defaults_text: the "how were the settings chosen" paragraph for ``--settings defaults``.
         remake: how the results page is regenerated (default: ``fusiondp bench-report NAME``); a user's
             table says to rerun its own ``fusiondp bench --table ...`` command (finished runs are skipped).
     """
@@ -92,7 +96,29 @@ class BenchDataset:
     grid: Mapping[str, tuple[dict, ...]] = field(default_factory=dict)
     per_epsilon: bool = False
     remake: str = ""
+    defaults: Callable[[str, float | None], TrainConfig] = field(default=lambda method, epsilon: TrainConfig())
+    defaults_text: str = ""
 
+    def settings(self, source: str) -> Callable[[str, float | None], TrainConfig]:
+        """The `(method, ε) -> TrainConfig` of a settings source: 'defaults' (the rule) or 'selected'."""
+        if source not in SETTINGS_SOURCES:
+            raise ConfigError(f"Unknown settings source {source!r}; expected one of {', '.join(SETTINGS_SOURCES)}.")
+        return self.defaults if source == "defaults" else self.config
+
+    def settings_text(self, source: str) -> str:
+        """The results page's paragraph on how the settings were chosen."""
+        return (self.defaults_text or DEFAULTS_TEXT) if source == "defaults" else self.tuning
+
+
+#: Where a benchmark run's settings come from: the defaults rule (`fusiondp.train.defaults`, public quantities
+#: only, no tuning cost) or the dataset entry's validation-selected settings (whose selection spent budget).
+SETTINGS_SOURCES = ("defaults", "selected")
+DEFAULTS_TEXT = (
+    "Settings: fusiondp's defaults rule for every method (`fusiondp.train.defaults.auto_settings`, docs/training.md "
+    "\"Default settings\"): a function of the training-row count, ε, δ and the method only, the same a user gets "
+    "from `fusiondp train` without tuning flags. Nothing was selected on this dataset, so the ε in the tables is "
+    "the whole privacy cost of each released model. Every batch is capped at a quarter of the training rows and "
+    "the public batch at the training rows (the runner's small-table rule).")
 
 DATASETS: dict[str, BenchDataset] = {}
 
@@ -131,16 +157,27 @@ class TabularSpec(Protocol):
 _TABULAR_PRIVATE_BASE: dict[str, float] = dict(batch_size=1024, lr=0.3)
 _C4, _C16 = {**_TABULAR_PRIVATE_BASE, "clip": 4.0}, {**_TABULAR_PRIVATE_BASE, "clip": 16.0}
 
+def _load_selected() -> tuple[dict, dict]:
+    """The validation-selected settings of the older benchmark pages, read from ``selected_settings.json``
+    (tuned values are data): ``(per-method settings selected on sepsis at ε = 2, {dataset: per-ε settings})``."""
+    import json
+    from importlib.resources import files
+
+    body = json.loads(files("fusiondp.bench").joinpath("selected_settings.json").read_text())
+
+    def conv(entry: dict) -> dict:
+        return {m: ({float(e): dict(c) for e, c in v.items()} if v and all(isinstance(c, dict) for c in v.values())
+                    else dict(v)) for m, v in entry.items()}
+
+    return conv(body["tabular"]), {k: conv(v) for k, v in body["selected"].items()}
+
+
 #: Per-method settings selected by validation AUROC on sepsis at ε = 2, seed 0
-#: (`python benchmarks/tune_sepsis.py --method M`, docs/results/engine_sepsis_tuning*.md); used at every ε.
-#: Non-private methods keep the paper's settings (METHOD.md §5).
-TABULAR_SETTINGS: dict[str, dict[str, float]] = {
-    "dpsgd": _C4,
-    "naive_fusion": {**_C4, "beta": 0.75},
-    "fdp": {**_C16, "alpha": 0.5},
-    "fdp_fm": {**_C16, "alpha": 0.25},
-    "fusiondp": {**_C16, "alpha": 0.25},
-}
+#: (`python benchmarks/tune_sepsis.py --method M`, docs/results/engine_sepsis_tuning*.md); used at every ε by
+#: `--settings registry`. Non-private methods keep the paper's settings (METHOD.md §5).
+#: Per-dataset selections ``{dataset: {method: overrides or {ε: overrides}}}`` (see :func:`settings_at`):
+#: sepsis and Adult per ε by `fusiondp bench sepsis|adult --settings registry --tune --epsilons 0.5,1,2,4,8`.
+TABULAR_SETTINGS, TABULAR_SELECTED = _load_selected()
 
 #: The small validation-only grid of `fusiondp bench <tabular dataset> --tune` (overrides on top of
 #: :data:`_TABULAR_PRIVATE_BASE`); the selection is then written into the dataset's entry below.
@@ -170,38 +207,6 @@ ADULT_PER_EPSILON_GRID: dict[str, tuple[dict, ...]] = {
     **_PER_EPSILON_RECORD_LEVEL, "fdp": _ADULT_FEATURE, "fdp_fm": _ADULT_FEATURE, "fusiondp": _ADULT_FEATURE,
 }
 _GRIDS = {"sepsis": SEPSIS_PER_EPSILON_GRID, "adult": ADULT_PER_EPSILON_GRID}
-
-#: Per-dataset benchmark settings: ``{dataset: {method: overrides or {ε: overrides}}}`` (see
-#: :func:`settings_at`). A dataset without an entry uses :data:`TABULAR_SETTINGS`.
-TABULAR_SELECTED: dict[str, dict[str, dict]] = {
-    # Sepsis: per ε, by `fusiondp bench sepsis --tune --epsilons 0.5,1,2,4,8` (validation AUROC, seed 0;
-    # the tuning table is on docs/results/sepsis.md), over SEPSIS_PER_EPSILON_GRID.
-    "sepsis": {
-        **TABULAR_SETTINGS,
-        "dpsgd": {0.5: {**_C4, "clip": 1.8}, 1.0: _C4, 2.0: _C4, 4.0: {**_C4, "clip": 8.0},
-                  8.0: {**_C4, "clip": 8.0}},
-        "naive_fusion": {0.5: {**_C4, "beta": 0.5}, **{e: {**_C4, "beta": 0.75} for e in (1.0, 2.0, 4.0, 8.0)}},
-        "fdp": {0.5: {**_C16, "alpha": 0.125}, 1.0: {**_C16, "alpha": 0.25},
-                **{e: {**_C16, "alpha": 0.5} for e in (2.0, 4.0, 8.0)}},
-        "fdp_fm": {0.5: {**_C16, "alpha": 0.125}, 1.0: {**_C16, "alpha": 0.25}, 2.0: {**_C16, "alpha": 0.25},
-                   4.0: {**_C16, "alpha": 0.5}, 8.0: {**_C16, "alpha": 0.5}},
-        "fusiondp": {0.5: {**_C16, "alpha": 0.125}, 1.0: {**_C16, "alpha": 0.25}, 2.0: {**_C16, "alpha": 0.25},
-                     4.0: {**_C16, "alpha": 0.5}, 8.0: {**_C16, "alpha": 0.5}},
-    },
-    # Adult: per ε, by `fusiondp bench adult --tune --epsilons 0.5,1,2,4,8` over ADULT_PER_EPSILON_GRID
-    # (validation AUROC, seed 0; table on docs/results/adult.md).
-    "adult": {
-        "dpsgd": {0.5: _C4, 1.0: _C4, 2.0: {**_C4, "clip": 8.0}, 4.0: {**_C4, "clip": 8.0},
-                  8.0: {**_C4, "clip": 8.0}},
-        "naive_fusion": {**_C4, "beta": 0.75},
-        "fdp": {0.5: {**_C4, "alpha": 1.0}, 1.0: {**_C16, "alpha": 0.5}, 2.0: {**_C16, "alpha": 0.5},
-                4.0: {**_C16, "alpha": 0.5}, 8.0: {**_C16, "alpha": 1.0}},
-        "fdp_fm": {0.5: {**_C4, "alpha": 1.0}, 1.0: {**_C16, "alpha": 0.25}, 2.0: {**_C16, "alpha": 0.5},
-                   4.0: {**_C16, "alpha": 0.5}, 8.0: {**_C16, "alpha": 0.5}},
-        "fusiondp": {0.5: {**_C4, "alpha": 1.0}, 1.0: {**_C4, "alpha": 1.0}, 2.0: {**_C4, "alpha": 1.0},
-                     4.0: {**_C16, "alpha": 1.0}, 8.0: {**_C16, "alpha": 1.0}},
-    },
-}
 
 #: The "how were the settings chosen" paragraph of each tabular results page.
 _TABULAR_TUNING = {
@@ -290,7 +295,8 @@ def tabular_dataset(spec: TabularSpec, *, headline: str = "auroc",
                     description: str = "", tuning: str = "",
                     grid: Mapping[str, tuple[dict, ...]] | None = None,
                     metrics: tuple[str, ...] = ("auroc", "aupr", "f1_val_threshold", "accuracy"), per_epsilon: bool | None = None,
-                    remake: str = "", info: Mapping[str, Any] | None = None) -> BenchDataset:
+                    remake: str = "", info: Mapping[str, Any] | None = None,
+                    defaults_text: str = "") -> BenchDataset:
     """Wrap a tabular spec: frames -> `fusiondp.pipeline.prepare` -> BenchData (default MLP).
 
     `config` defaults to :func:`tabular_config` of the spec's name; `grid` (for ``--tune``) to
@@ -324,7 +330,8 @@ def tabular_dataset(spec: TabularSpec, *, headline: str = "auroc",
     if per_epsilon is None:
         per_epsilon = any(map(_is_per_epsilon, TABULAR_SELECTED.get(spec.name, {}).values()))
     return BenchDataset(spec.name, prepare, headline, metrics, config or tabular_config(spec.name), description,
-                        tuning or _TABULAR_TUNING.get(spec.name, ""), grid, per_epsilon=per_epsilon, remake=remake)
+                        tuning or _TABULAR_TUNING.get(spec.name, ""), grid, per_epsilon=per_epsilon, remake=remake,
+                        defaults_text=defaults_text)
 
 
 def _load_tabular_specs() -> None:
@@ -344,18 +351,15 @@ def _load_tabular_specs() -> None:
 
 # --------------------------------------------------------------------------- a user's own table (issue 18)
 _DEFAULT_SETTINGS_TEXT = (
-    "Settings: fusiondp's tabular defaults (`TABULAR_SETTINGS` in fusiondp.bench.registry, selected on sepsis at "
-    "ε = 2), not tuned on this table: expected private batch 1024, lr 0.3, 13 epochs; `dpsgd` C = 4; "
-    "`naive_fusion` β = 0.75, C = 4; `fdp` α = 0.5, C = 16; `fdp_fm` and `fusiondp` α = 0.25, C = 16 (β = 0.5, "
-    "M = 10). Non-private methods: the paper's settings (batch 128, lr 0.07). Every batch is capped at a quarter of "
-    "the training rows and the public batch at the training rows (the runner's small-table rule). To select "
-    "settings on this table's validation split, add `--tune`, then run the grid with `--tuned`.")
+    "To select settings on this table's validation split instead (their selection spends budget: every candidate "
+    "trains on the private rows), add `--tune`, then run the grid with `--tuned`.")
 _TUNED_SETTINGS_TEXT = (
     "Settings selected on this table's validation split only (the test split is not read in tuning; validation "
     "rows are disjoint from the private training rows): at each ε, the candidate of `TABULAR_GRID` with the highest "
     "validation {headline} in the tuning runs of the same results file (`--tune`, table below), on top of expected "
-    "private batch 1024, lr 0.3, 13 epochs. Methods without tuning runs keep fusiondp's tabular defaults "
-    "(`TABULAR_SETTINGS`); non-private methods the paper's settings (batch 128, lr 0.07). Every batch is capped at "
+    "private batch 1024, lr 0.3, 13 epochs. Methods without tuning runs, and the non-private methods, use the "
+    "defaults rule (docs/training.md). Every candidate trained on the private rows, so the selection's cost is "
+    "the composition of all of them (`fusiondp tune` accounts a search). Every batch is capped at "
     "a quarter of the training rows and the public batch at the training rows (the runner's small-table rule), "
     "so the `batch_size` shown in the candidates is an upper bound.")
 
@@ -412,7 +416,7 @@ def register_table(spec, *, tuned_from: list[dict] | None = None, remake: str = 
     support_rows = len(parts["support"]) if "support" in spec.files else None
     headline, metrics = (("auroc", ("auroc", "aupr", "f1_val_threshold", "accuracy")) if classes == 2
                          else ("macro_f1", ("macro_f1", "accuracy")))
-    config, tuning, per_eps, settings = tabular_config("__user_table__"), _DEFAULT_SETTINGS_TEXT, False, "default"
+    config, tuning, per_eps, settings = tabular_config("__user_table__"), "", False, "default"
     if tuned_from is not None:
         from fusiondp.bench.runner import select
 
@@ -420,8 +424,7 @@ def register_table(spec, *, tuned_from: list[dict] | None = None, remake: str = 
         if not chosen:
             raise ConfigError(f"--tuned needs tuning runs of {spec.name!r} in the results file; run with --tune "
                               "first.")
-        selected = {**TABULAR_SETTINGS, **{m: {e: c["overrides"] for e, c in by_eps.items()}
-                                           for m, by_eps in chosen.items()}}
+        selected = {m: {e: c["overrides"] for e, c in by_eps.items()} for m, by_eps in chosen.items()}
 
         def config(method: str, epsilon: float | None) -> TrainConfig:
             return TrainConfig(**settings_at(selected.get(method, {}), epsilon))
@@ -431,6 +434,7 @@ def register_table(spec, *, tuned_from: list[dict] | None = None, remake: str = 
     entry = tabular_dataset(spec, headline=headline, config=config,
                             description=_user_description(spec, len(table), classes, support_rows),
                             tuning=tuning, metrics=metrics, per_epsilon=per_eps,
+                            defaults_text=DEFAULTS_TEXT + " " + _DEFAULT_SETTINGS_TEXT,
                             remake=remake or "rerunning the same `fusiondp bench --table ...` command (finished runs "
                                              "are skipped)", info={"settings": settings})
     return register_dataset(entry, force=True)
@@ -543,6 +547,11 @@ register_dataset(BenchDataset(
     headline="macro_f1",
     metrics=("macro_f1", "macro_auroc", "accuracy"),
     config=_text_config,
+    defaults=lambda method, epsilon: _TEXT_BASE,
+    defaults_text=(
+        "Settings: the text model's base settings for every method, nothing selected on this dataset (the tabular "
+        "defaults rule does not cover the text model): Adam lr 1e-3, 30 epochs, expected private batch 256, public "
+        "batch 512, C = 1, α = 1, β = 0.5, no projection. The ε in the tables is the whole privacy cost."),
     grid=TEXT_GRID,
     description=(
         "Medical Abstracts (2,888 abstracts, 5 classes). Per seed s, a label-stratified split seeded by s "

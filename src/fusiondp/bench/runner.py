@@ -35,7 +35,8 @@ from fusiondp.evaluate.metrics import evaluate_splits
 from fusiondp.train.engine import train
 from fusiondp.train.methods import METHODS, get_method
 
-__all__ = ["EPSILONS", "QUICK_EPSILONS", "plan_runs", "run_bench", "run_tune", "load_records", "select"]
+__all__ = ["EPSILONS", "QUICK_EPSILONS", "plan_runs", "run_bench", "run_tune", "load_records", "select", "variant",
+           "EQUAL_PROTECTION"]
 
 EPSILONS = (0.5, 1.0, 2.0, 4.0, 8.0)
 QUICK_EPSILONS = (1.0, 4.0)
@@ -75,7 +76,20 @@ def load_records(path: str | Path) -> list[dict]:
 def _key(rec: dict) -> tuple:
     eps = rec.get("epsilon")
     return (rec.get("phase", "bench"), rec["dataset"], rec["method"], None if eps is None else float(eps),
-            int(rec["seed"]), json.dumps(rec.get("overrides") or {}, sort_keys=True))
+            int(rec["seed"]), json.dumps(rec.get("overrides") or {}, sort_keys=True), rec.get("settings", "selected"))
+
+
+#: The `dpsgd` variant of the equal-protection view: calibrated under replace-one, so its ε for the sensitive
+#: columns under the zero-out relation is at most ε, like the feature-level methods' (issue 16 item 2).
+#: σ is calibrated at ε (never a fixed noise multiplier), with the PLD accountant (RDP cannot analyse
+#: replace-one under Poisson sampling).
+EQUAL_PROTECTION = {"relation": "replace", "accountant": "pld", "noise_multiplier": None}
+
+
+def variant(rec: dict) -> str:
+    """The row label of a record: the method, or `dpsgd (equal protection)` for its replace-one runs."""
+    ov = rec.get("overrides") or {}
+    return f"{rec['method']} (equal protection)" if ov.get("relation") == "replace" else rec["method"]
 
 
 def _append(path: Path, rec: dict) -> None:
@@ -95,13 +109,13 @@ def _progress(enabled: bool) -> Progress:
 
 
 def _one_run(ds: BenchDataset, bench: BenchData, method: str, epsilon: float | None, seed: int,
-             overrides: dict, *, with_test: bool) -> dict:
+             overrides: dict, *, with_test: bool, settings: str = "selected") -> dict:
     if get_method(method).needs_public_preprocessing:
         if bench.record_level is None:
             raise ConfigError(f"Dataset {ds.name!r} has no public support set, so record-level {method!r} cannot "
                               "fit its preprocessing without reading training rows.")
         bench = bench.record_level
-    cfg = ds.config(method, epsilon)
+    cfg = ds.settings(settings)(method, epsilon)
     cfg = replace(cfg, **overrides, seed=seed, delta=DELTA, epsilon=epsilon if epsilon is not None else cfg.epsilon)
     n = bench.data.n
     # Settings left to the defaults rule are fixed first, then small tables get their batch caps.
@@ -116,16 +130,16 @@ def _one_run(ds: BenchDataset, bench: BenchData, method: str, epsilon: float | N
            "relation": res.plan.relation if res.plan else None,
            "accountant": res.plan.accountant if res.plan else None,
            "steps": res.steps, "ch": res.ch, "seconds": round(res.seconds, 2),
-           "config": res.config.to_dict(), "overrides": overrides,
+           "config": res.config.to_dict(), "overrides": overrides, "settings": settings,
            **evaluate_splits(res.model, {"val": bench.val, **({"test": bench.test} if with_test else {})})}
     return rec
 
 
 def _execute(ds: BenchDataset, data_dir: Path | None, todo: list[tuple[str, float | None, int, dict]],
-             out: Path, *, phase: str, progress: bool, command: str) -> list[dict]:
+             out: Path, *, phase: str, progress: bool, command: str, settings: str = "selected") -> list[dict]:
     torch.set_num_threads(1)
     done_keys = {_key(r) for r in load_records(out)}
-    pending = [t for t in todo if (phase, ds.name, t[0], t[1], t[2], json.dumps(t[3], sort_keys=True))
+    pending = [t for t in todo if (phase, ds.name, t[0], t[1], t[2], json.dumps(t[3], sort_keys=True), settings)
                not in done_keys]
     cache: dict[int, BenchData] = {}
     new: list[dict] = []
@@ -138,7 +152,7 @@ def _execute(ds: BenchDataset, data_dir: Path | None, todo: list[tuple[str, floa
                 cache.clear()  # one seed's data in memory at a time
                 bar.update(task, info=f"seed {seed}: preparing data")
                 cache[seed] = ds.prepare(data_dir, seed)
-            rec = _one_run(ds, cache[seed], method, eps, seed, ov, with_test=phase == "bench")
+            rec = _one_run(ds, cache[seed], method, eps, seed, ov, with_test=phase == "bench", settings=settings)
             rec.update(phase=phase, info=cache[seed].info, command=command, fusiondp_version=version("fusiondp"),
                        finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
             _append(out, rec)
@@ -156,7 +170,8 @@ def _check_methods(methods: Iterable[str]) -> list[str]:
 
 def run_bench(dataset: str, *, data_dir: str | Path | None = None, seeds: int | Sequence[int] = 5,
               epsilons: Sequence[float] | None = None, methods: Sequence[str] | None = None, quick: bool = False,
-              out: str | Path | None = None, progress: bool = True, command: str | None = None) -> list[dict]:
+              out: str | Path | None = None, progress: bool = True, command: str | None = None,
+              settings: str = "defaults", equal_protection: bool = True) -> list[dict]:
     """Run (or resume) the grid and return the records appended by this call.
 
     Args:
@@ -165,6 +180,10 @@ def run_bench(dataset: str, *, data_dir: str | Path | None = None, seeds: int | 
         epsilons: the ε grid (default {0.5, 1, 2, 4, 8}; `quick`: {1, 4}); δ = 1e-5.
         methods: default all eight registered methods.
         out: the JSONL results file (default ``bench_out/<dataset>.jsonl``).
+        settings: 'defaults' (the defaults rule: public quantities only, nothing tuned) or 'selected' (the
+            dataset entry's validation-selected settings, whose selection spent budget).
+        equal_protection: with `dpsgd` in `methods`, also run it calibrated under replace-one
+            (:data:`EQUAL_PROTECTION`), the second comparison view of the results page.
     """
     ds = get_dataset(dataset)
     seed_list = [0] if quick else (list(range(seeds)) if isinstance(seeds, int) else list(seeds))
@@ -176,9 +195,13 @@ def run_bench(dataset: str, *, data_dir: str | Path | None = None, seeds: int | 
             raise ConfigError(f"Expected every epsilon > 0, got {e!r}.")
     ms = _check_methods(methods or METHODS)
     path = Path(out or f"bench_out/{dataset}.jsonl")
+    ds.settings(settings)  # an unknown source fails before any run
     todo = [(m, e, s, {}) for m, e, s in plan_runs(ms, eps, seed_list)]
+    if equal_protection and "dpsgd" in ms:
+        todo += [(m, e, s, dict(EQUAL_PROTECTION)) for m, e, s in plan_runs(["dpsgd"], eps, seed_list)]
+        todo.sort(key=lambda t: t[2])  # one seed's data in memory at a time
     return _execute(ds, Path(data_dir) if data_dir else None, todo, path, phase="bench", progress=progress,
-                    command=command or _argv())
+                    command=command or _argv(), settings=settings)
 
 
 def run_tune(dataset: str, *, data_dir: str | Path | None = None, seed: int = 0,

@@ -61,6 +61,13 @@ def bench(
     methods: Annotated[Optional[str], Opt("--methods", help="Comma-separated methods (default all).")] = None,
     out_path: Annotated[Optional[Path], Opt("--out", help="Results JSONL (default bench_out/DATASET.jsonl); "
                                             "finished runs in it are skipped.")] = None,
+    settings: Annotated[str, Opt("--settings", help="Where the settings come from: 'defaults' (the defaults rule: "
+                                 "public quantities only, nothing tuned, no tuning cost) or 'selected' (the "
+                                 "built-in dataset's validation-selected settings, whose selection spent "
+                                 "budget). --tuned implies 'selected'.")] = "defaults",
+    equal_protection: Annotated[bool, Opt("--equal-protection/--no-equal-protection", help="Also run `dpsgd` "
+                                          "calibrated under replace-one at each ε: the page's second comparison "
+                                          "view (equal protection of the sensitive columns).")] = True,
     tune: Annotated[bool, Opt("--tune", help="Run the dataset's small tuning grid on the validation split "
                               "(seed 0, ε ∈ {1, 4} unless --epsilons) instead of the grid.")] = False,
     report: Annotated[bool, Opt("--report/--no-report", help="Write docs/results/DATASET.md and its plot "
@@ -88,7 +95,8 @@ def bench(
                        progress=progress)
     else:
         new = run_bench(dataset, data_dir=data_dir, seeds=seeds, epsilons=eps, quick=quick, out=path,
-                        methods=method_list, progress=progress)
+                        methods=method_list, progress=progress, settings="selected" if tuned else settings,
+                        equal_protection=equal_protection)
     out.print(f"{len(new)} new run(s) appended to {path}")
     if report:
         _report(dataset, path, docs, page)
@@ -131,7 +139,7 @@ def _register_user(spec, path: Path, *, tuned: bool, tune: bool) -> None:
     register_table(spec, tuned_from=records if tuned and not tune else None)
 
 
-def _report(dataset: str, path: Path, docs: Path, page: str | None = None) -> None:
+def _report(dataset: str, path: Path | list[Path], docs: Path, page: str | None = None) -> None:
     from fusiondp.bench.report import write_report
 
     written = write_report(dataset, path, docs=docs, page_name=page)
@@ -141,8 +149,9 @@ def _report(dataset: str, path: Path, docs: Path, page: str | None = None) -> No
 @command("bench-report")
 def bench_report(
     dataset: Annotated[str, typer.Argument(help="The benchmark dataset.")],
-    results: Annotated[Optional[Path], Opt("--results", help="Results JSONL (default "
-                                           "bench_out/DATASET.jsonl).")] = None,
+    results: Annotated[Optional[list[Path]], Opt("--results", help="Results JSONL (default "
+                                                 "bench_out/DATASET.jsonl); repeat to merge several files, "
+                                                 "e.g. the anchors' runs.")] = None,
     docs: Annotated[Path, Opt("--docs", help="Folder of the results page.")] = Path("docs/results"),
 ) -> None:
     """Aggregate a results file into docs/results/DATASET.md (mean ± std table) and a PNG plot.
@@ -150,7 +159,8 @@ def bench_report(
     For your own table, rerun its `fusiondp bench --table ...` command instead: finished runs are skipped and
     the page is rewritten.
     """
-    path = results or Path(f"bench_out/{dataset}.jsonl")
-    if not path.exists():
-        raise ConfigError(f"No results file at {path}; run `fusiondp bench {dataset}` first.")
-    _report(dataset, path, docs)
+    paths = results or [Path(f"bench_out/{dataset}.jsonl")]
+    for path in paths:
+        if not path.exists():
+            raise ConfigError(f"No results file at {path}; run `fusiondp bench {dataset}` first.")
+    _report(dataset, paths, docs)
