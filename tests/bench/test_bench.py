@@ -105,6 +105,26 @@ def test_defaults_settings_source(fake, tmp_path):
                   settings="tuned")
 
 
+def test_settings_files_of_fusiondp_tune(fake, tmp_path):
+    """--settings FILE: a tune settings file sets its method; the page quotes the search's cost."""
+    from fusiondp.errors import ConfigError
+    from fusiondp.tune.settings import write_settings
+
+    f = write_settings(tmp_path / "fd.json", "fusiondp", {"alpha": 0.5, "clip": 2.0},
+                       selection={"mode": "repeat", "total_epsilon": 2.0})
+    out = tmp_path / "s.jsonl"
+    recs = run_bench("fake_tiny", seeds=1, epsilons=[2.0], methods=["fusiondp", "fdp_fm"], out=out,
+                     progress=False, command="test", settings=str(f))
+    cfg = {r["method"]: r["config"] for r in recs}
+    assert cfg["fusiondp"]["alpha"] == 0.5 and cfg["fusiondp"]["clip"] == 2.0
+    assert cfg["fdp_fm"]["clip"] != 2.0  # no file: the defaults rule
+    text = write_report("fake_tiny", out, docs=tmp_path / "docs").read_text()
+    assert "total ε = 2" in text and "spends its ε on top of the search's" in text
+    with pytest.raises(ConfigError, match="Two settings files"):
+        run_bench("fake_tiny", seeds=1, epsilons=[2.0], methods=["fusiondp"], out=out, progress=False,
+                  settings=f"{f},{f}")
+
+
 def test_record_level_method_needs_the_public_encoding(tmp_path):
     """dpsgd may not run on data whose preprocessing was fitted on training rows."""
     from fusiondp.errors import ConfigError

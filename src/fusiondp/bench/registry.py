@@ -100,14 +100,53 @@ class BenchDataset:
     defaults_text: str = ""
 
     def settings(self, source: str) -> Callable[[str, float | None], TrainConfig]:
-        """The `(method, ε) -> TrainConfig` of a settings source: 'defaults' (the rule) or 'selected'."""
-        if source not in SETTINGS_SOURCES:
-            raise ConfigError(f"Unknown settings source {source!r}; expected one of {', '.join(SETTINGS_SOURCES)}.")
-        return self.defaults if source == "defaults" else self.config
+        """The `(method, ε) -> TrainConfig` of a settings source: 'defaults' (the rule), 'selected' (this
+        entry's validation-selected settings) or settings files of `fusiondp tune` (comma-separated paths,
+        one per method; methods without a file use `defaults`)."""
+        if source in SETTINGS_SOURCES:
+            return self.defaults if source == "defaults" else self.config
+        files = _settings_files(source)
+
+        def config(method: str, epsilon: float | None) -> TrainConfig:
+            if method in files:
+                return replace(self.defaults(method, epsilon), **files[method]["settings"])
+            return self.defaults(method, epsilon)
+
+        return config
 
     def settings_text(self, source: str) -> str:
         """The results page's paragraph on how the settings were chosen."""
-        return (self.defaults_text or DEFAULTS_TEXT) if source == "defaults" else self.tuning
+        if source == "defaults":
+            return self.defaults_text or DEFAULTS_TEXT
+        if source == "selected":
+            return self.tuning
+        parts = []
+        for method, body in _settings_files(source).items():
+            sel = body["selection"]
+            cost = ("a search on public data only (no training-record budget)" if sel.get("mode") == "public"
+                    else f"the search's total ε = {sel['total_epsilon']:.3g}" if sel.get("total_epsilon") is not None
+                    else "its cost is not recorded in the file")
+            parts.append(f"`{method}`: " + ", ".join(f"{k} = {v}" for k, v in body["settings"].items())
+                         + f" ({sel.get('mode', 'unknown')} search; {cost})")
+        return ("Settings read from `fusiondp tune` settings files (" + source + "): " + "; ".join(parts)
+                + ". Other methods use the defaults rule. Each benchmark run trains again with these settings, "
+                "so it spends its ε on top of the search's.")
+
+
+def _settings_files(source: str) -> dict[str, dict]:
+    """``{method: settings file}`` from comma-separated settings-file paths (one file per method)."""
+    from fusiondp.tune.settings import read_settings
+
+    out: dict[str, dict] = {}
+    for path in [p.strip() for p in source.split(",") if p.strip()]:
+        if not Path(path).exists():
+            raise ConfigError(f"Unknown settings source {path!r}: expected one of {', '.join(SETTINGS_SOURCES)} "
+                              "or settings files of `fusiondp tune` (comma-separated paths).")
+        body = read_settings(path)
+        if body["method"] in out:
+            raise ConfigError(f"Two settings files for {body['method']!r} in --settings.")
+        out[body["method"]] = body
+    return out
 
 
 #: Where a benchmark run's settings come from: the defaults rule (`fusiondp.train.defaults`, public quantities

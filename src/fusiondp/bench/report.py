@@ -227,9 +227,8 @@ def write_report(dataset: str, results: str | Path | list[str | Path], *, docs: 
         kept = m.group(0) if m else ""
     relations = sorted({r["relation"] for r in bench if r.get("relation")})
     sources = {r.get("settings", "selected") for r in bench}
-    how = ds.settings_text("defaults") if sources == {"defaults"} else (
-        ds.tuning if sources == {"selected"} else
-        "Rows mix settings sources (" + ", ".join(sorted(sources)) + "); see each record's `settings` field.")
+    how = (ds.settings_text(sources.pop()) if len(sources) == 1 else
+           "Rows mix settings sources (" + ", ".join(sorted(sources)) + "); see each record's `settings` field.")
     accountants = sorted({r["accountant"] for r in bench if r.get("accountant")})
     lines = [f"# Benchmark: `{dataset}`", "",
              "Made by: " + ", ".join(f"`{c}`" for c in cmds) + "; page and plot by "

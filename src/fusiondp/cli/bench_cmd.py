@@ -64,7 +64,9 @@ def bench(
     settings: Annotated[str, Opt("--settings", help="Where the settings come from: 'defaults' (the defaults rule: "
                                  "public quantities only, nothing tuned, no tuning cost) or 'selected' (the "
                                  "built-in dataset's validation-selected settings, whose selection spent "
-                                 "budget). --tuned implies 'selected'.")] = "defaults",
+                                 "budget), or settings files written by `fusiondp tune` (comma-separated, one "
+                                 "per method; other methods use the rule). --tuned implies 'selected'.")
+                  ] = "defaults",
     equal_protection: Annotated[bool, Opt("--equal-protection/--no-equal-protection", help="Also run `dpsgd` "
                                           "calibrated under replace-one at each ε: the page's second comparison "
                                           "view (equal protection of the sensitive columns).")] = True,
