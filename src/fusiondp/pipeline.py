@@ -97,6 +97,7 @@ class Prepared:
     data: TrainData
     eval_sets: dict[str, tuple[torch.Tensor, torch.Tensor]]
     fitted_on: str = "hybrid table (public)"
+    imputation: dict | None = None  # how the hybrid was made (make_hybrid's attrs: support-set numbers only)
 
 
 RECORD_LEVEL_NEEDS_PUBLIC = (
@@ -155,7 +156,9 @@ def prepare(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, 
     fitted_on = ("public reference (support) table only" if record_level else
                  "hybrid table; sensitive columns on support set ∪ hybrid" if sensitive_frame is not None
                  else "hybrid table (public)")
-    return Prepared(pre, labels, data, evals, fitted_on)
+    from fusiondp.impute.hybrid import ATTRS_KEY
+
+    return Prepared(pre, labels, data, evals, fitted_on, hybrid_df.attrs.get(ATTRS_KEY))
 
 
 def report(result: TrainResult, prepared: Prepared, *, target_epsilon: float | None) -> dict:
@@ -184,6 +187,9 @@ def report(result: TrainResult, prepared: Prepared, *, target_epsilon: float | N
         "randomness": randomness_text(result.secure_randomness) if spec.is_private else None,
         "secure_randomness": result.secure_randomness if spec.is_private else None,
         "preprocessing_fitted_on": prepared.fitted_on,
+        # Stage 1 as `make_hybrid` recorded it: chained or not, per-column skill cross-fitted on the public
+        # support set, and which columns fell back to support-marginal draws (None: a hybrid given as a file).
+        "imputation": prepared.imputation,
         "accountant": f"dp-accounting {version('dp-accounting')} {acct.accountant.upper()}" if acct else None,
         "noise_multiplier": acct.noise_multiplier if acct else None,
         "sample_rate": acct.sample_rate if acct else None,

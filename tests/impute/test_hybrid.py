@@ -60,7 +60,7 @@ class Spy(MeanImputer):
 @pytest.mark.parametrize("use_label", [False, True])
 def test_imputer_sees_public_columns_only(train, support, schema, use_label):
     Spy.seen = []
-    make_hybrid(train, support, schema, imputer=Spy(), use_label=use_label, progress=False)
+    make_hybrid(train, support, schema, imputer=Spy(), use_label=use_label, progress=False, joint="off")
     expected = ["hr", "lab", "ward"] + (["y"] if use_label else [])
     for event in Spy.seen:
         for cols in event[1:]:

@@ -27,6 +27,11 @@ Hybrid = Annotated[Optional[Path], Opt("--hybrid", help="Hybrid copy of the trai
 Support = Annotated[Optional[Path], Opt("--support", help="Public support set: impute the hybrid on the fly "
                                         "instead of --hybrid.")]
 Imputer = Annotated[str, Opt("--imputer", help="Imputer used with --support.")]
+Fallback = Annotated[str, Opt("--fallback", help="With --support: 'auto' replaces a sensitive column whose imputer "
+                              "is no better than its marginal (cross-fitted on the support set) with draws from "
+                              "the support marginal; 'off' keeps every imputation (docs/imputation.md).")]
+Joint = Annotated[str, Opt("--joint", help="With --support: 'auto' imputes several sensitive columns as a chain "
+                           "(each also reads the earlier imputed ones); 'off' imputes each on its own.")]
 PublicReference = Annotated[Optional[Path], Opt(
     "--public-reference", help="Public table with every column, disjoint from the training rows, on which "
     "record-level dpsgd fits its preprocessing (default: the --support table).")]
@@ -82,11 +87,12 @@ def public_table(support: Path | None, public_reference: Path | None) -> pd.Data
 
 
 def hybrid_table(train_df: pd.DataFrame, hybrid: Path | None, support: Path | None, schema: Schema, *,
-                 imputer: str, seed: int, progress: bool) -> pd.DataFrame:
+                 imputer: str, seed: int, progress: bool, fallback: str = "auto",
+                 joint: str = "auto") -> pd.DataFrame:
     """The hybrid table: read from `hybrid`, or imputed from the public `support` set (public columns only)."""
     if support is None:
         return read_table(hybrid, what="hybrid")
     from fusiondp.impute import make_hybrid
 
     return make_hybrid(train_df, read_table(support, what="support"), schema, imputer=imputer, random_state=seed,
-                       progress=progress)
+                       progress=progress, fallback=fallback, joint=joint)

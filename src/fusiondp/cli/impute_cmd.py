@@ -20,6 +20,7 @@ from fusiondp.cli.app import command
 from fusiondp.data.schema import Schema
 from fusiondp.errors import ConfigError
 from fusiondp.impute import DEFAULT_IMPUTER, IMPUTERS, make_hybrid
+from fusiondp.impute.hybrid import ATTRS_KEY
 
 out = CliConsole()
 Opt = typer.Option
@@ -58,6 +59,11 @@ def impute(
                                    "imputation (the hybrid then depends on each row's label).")] = False,
     seed: Annotated[int, Opt("--seed", help="Seed of the imputer.")] = 0,
     progress: Annotated[bool, Opt("--progress/--no-progress", help="Show a progress bar.")] = True,
+    fallback: Annotated[str, Opt("--fallback", help="'auto': measure each sensitive column's imputer skill on the "
+                                 "support set (cross-fitted) and replace a column no better than its marginal "
+                                 "with draws from the support marginal; 'off': keep every imputation.")] = "auto",
+    joint: Annotated[str, Opt("--joint", help="'auto': impute several sensitive columns as a chain (each also reads "
+                              "the earlier imputed ones, in --sensitive order); 'off': each on its own.")] = "auto",
     quality: Annotated[bool, Opt("--quality/--no-quality", help="Print the imputer's quality, cross-fitted on the "
                                  "public support set (costs --quality-folds extra imputer fits).")] = True,
     quality_folds: Annotated[int, Opt("--quality-folds", help="Folds of the support set for the quality "
@@ -75,22 +81,28 @@ def impute(
     if model_path is not None and imputer not in {"tabpfn", "tabicl"}:
         raise ConfigError(f"--model-path is only used by --imputer tabpfn/tabicl, not {imputer!r}.")
     hybrid = make_hybrid(train_df, support_df, schema, imputer=imputer, use_label=use_label, random_state=seed,
-                         progress=progress, onehot_groups=_groups(onehot), **kwargs)
+                         progress=progress, onehot_groups=_groups(onehot), fallback=fallback, joint=joint,
+                         **kwargs)
     write_file(dest, hybrid.to_parquet(index=False) if dest.suffix.lower() in {".parquet", ".pq"}
                else hybrid.to_csv(index=False))
     out.print(f"wrote {out_path} ({len(hybrid):,} rows; imputed {', '.join(schema.sensitive)} with "
               f"{imputer if imputer != 'default' else DEFAULT_IMPUTER}{' + label' if use_label else ''})")
+    meta = hybrid.attrs.get(ATTRS_KEY, {})
+    if meta.get("tasks"):
+        out.print(_skill_table(meta))
+    if line := fallback_line(hybrid):
+        out.print(line)
     if quality:
         from fusiondp.cli.train_cmd import write_json_atomic
         from fusiondp.evaluate.imputation import cross_fitted_quality, quality_section
 
         frame = cross_fitted_quality(support_df, schema, imputer=imputer, folds=quality_folds, use_label=use_label,
-                                     random_state=seed, onehot_groups=_groups(onehot), **kwargs)
+                                     random_state=seed, onehot_groups=_groups(onehot), joint=joint, **kwargs)
         where = (f"the public support set, cross-fitted ({quality_folds} folds: each fold imputed by an imputer "
                  "fitted on the other folds)")
         out.print(_quality_table(frame, where))
         if quality_out is not None:
-            write_json_atomic(quality_out, quality_section(frame, where))
+            write_json_atomic(quality_out, quality_section(frame, where) | ({"imputation": meta} if meta else {}))
             out.print(f"quality: {quality_out}")
 
 
@@ -105,4 +117,29 @@ def _quality_table(frame: pd.DataFrame, where: str) -> Table:
                   f(r.macro_f1))
     t.caption = ("R² above 0 beats predicting the mean; accuracy above 'majority' beats always guessing the "
                  "most frequent class.")
+    return t
+
+
+def fallback_line(hybrid: pd.DataFrame) -> str | None:
+    """One console line naming the columns that fell back to support-marginal draws (None: none did)."""
+    cols = hybrid.attrs.get(ATTRS_KEY, {}).get("fallback_columns")
+    if not cols:
+        return None
+    return (f"[yellow]fallback:[/] {', '.join(cols)}: the imputer is no better than the column's marginal on the "
+            "support set (cross-fitted); the hybrid holds draws from the support marginal there (--fallback off "
+            "keeps the imputations).")
+
+
+def _skill_table(meta: dict) -> Table:
+    """Per-task skill against the marginal, cross-fitted on the support set, and the fallback decision."""
+    t = Table(title=f"Imputer skill vs the marginal ({meta['joint']}), measured on {meta['skill_measured_on']}",
+              title_justify="left")
+    for col in ("task", "kind", "rows", "metric", "imputer", "marginal", "skill", "log-loss skill", "hybrid holds"):
+        t.add_column(col, justify="left" if col in ("task", "kind", "metric", "hybrid holds") else "right")
+    f = lambda v: "—" if v is None else f"{v:.3f}"  # noqa: E731
+    for r in meta["tasks"]:
+        t.add_row(r["task"], r["kind"], str(r["rows"]), r["metric"], f(r["score"]), f(r["baseline"]), f(r["skill"]),
+                  f(r["logloss_skill"]), "marginal draws" if r["fallback"] else "imputations")
+    t.caption = (f"skill: R² (numeric) or (accuracy - majority) / (1 - majority) (categorical); at or below "
+                 f"{meta['skill_threshold']:g} the column falls back to draws from its support marginal.")
     return t

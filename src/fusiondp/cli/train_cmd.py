@@ -53,6 +53,8 @@ def train(
     hybrid: O.Hybrid = None,
     support: O.Support = None,
     imputer: O.Imputer = "default",
+    fallback: O.Fallback = "auto",
+    joint: O.Joint = "auto",
     public_reference: O.PublicReference = None,
     val: Annotated[Optional[Path], Opt("--val", help="Validation table (scored each epoch).")] = None,
     test: Annotated[Optional[Path], Opt("--test", help="Test table (scored once at the end).")] = None,
@@ -128,7 +130,13 @@ def train(
     cfg.validate(len(train_df))
     evals = {k: read_table(p, what=k) for k, p in (("validation", val), ("test", test)) if p is not None}
     public_df = O.public_table(support, public_reference)
-    hybrid_df = O.hybrid_table(train_df, hybrid, support, schema, imputer=imputer, seed=seed, progress=progress)
+    hybrid_df = O.hybrid_table(train_df, hybrid, support, schema, imputer=imputer, seed=seed, progress=progress,
+                               fallback=fallback, joint=joint)
+    if support is not None and distributed.is_main():
+        from fusiondp.cli.impute_cmd import fallback_line
+
+        if line := fallback_line(hybrid_df):
+            out.print(line)
     result, prepared, rep = run(train_df, hybrid_df, schema, method=method, config=cfg,
                                 val_df=evals.get("validation"), test_df=evals.get("test"), progress=progress,
                                 checkpoint=outs["checkpoint"], support_df=public_df, model=factory, nproc=nproc,

@@ -29,11 +29,14 @@ __all__ = ["cross_fitted_quality", "quality_section"]
 
 def cross_fitted_quality(support: pd.DataFrame, schema: Schema, *, imputer: str | Imputer = "default",
                          folds: int = 3, use_label: bool = False, random_state: int = 0,
-                         onehot_groups: Sequence[Sequence[str]] | None = None, **kwargs: Any) -> pd.DataFrame:
+                         onehot_groups: Sequence[Sequence[str]] | None = None, joint: str = "auto",
+                         **kwargs: Any) -> pd.DataFrame:
     """Per-column quality (`imputation_quality` columns) of `imputer`, cross-fitted over `folds` support folds.
 
     Reads only the support set (public). Raises ConfigError when the support set
-    has fewer than 2 rows per fold.
+    has fewer than 2 rows per fold. Measures the imputation procedure itself (`joint` as in
+    `make_hybrid`), with the per-column fallback off: the fallback's own skill table is in the
+    hybrid's ``attrs`` (`fusiondp.impute.fallback`).
 
     >>> sup = pd.DataFrame({"hr": np.arange(30.0), "age": 2 * np.arange(30.0), "y": [0, 1] * 15})
     >>> q = cross_fitted_quality(sup, Schema("y", ["age"]), imputer="mean", folds=3)
@@ -51,7 +54,8 @@ def cross_fitted_quality(support: pd.DataFrame, schema: Schema, *, imputer: str 
     for k in range(folds):
         held = support[fold == k]
         parts.append(make_hybrid(held, support[fold != k], schema, imputer=imputer, use_label=use_label,
-                                 random_state=random_state, progress=False, onehot_groups=onehot_groups, **kwargs))
+                                 random_state=random_state, progress=False, onehot_groups=onehot_groups, fallback="off",
+                                 joint=joint, **kwargs))
     imputed = pd.concat(parts).sort_index()
     return imputation_quality(support, imputed, schema)
 

@@ -57,6 +57,8 @@ class Imputer(ABC):
     """
 
     name: ClassVar[str] = "base"
+    reads_features: ClassVar[bool] = True
+    """False for an imputer that ignores the public columns (`mean`): the fallback does not score it."""
 
     def __init__(self, *, categorical: Sequence[str] = (), onehot_groups: Sequence[Sequence[str]] | None = None,
                  random_state: int = 0, progress: bool = False, n_jobs: int = 2) -> None:

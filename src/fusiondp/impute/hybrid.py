@@ -5,28 +5,54 @@ and nothing after that line can reach `train` again, so a training row's
 sensitive values cannot reach the imputer (and cannot be copied into the
 output either: the output is built from the public view plus predictions).
 The imputer is fitted on the support set, whose sensitive values are public.
+
+Two choices on top of the imputer (issue 16), both decided from public data only:
+
+- joint imputation (`joint="auto"`, on when there are several tasks): the sensitive columns are imputed
+  in schema order and each later column's imputer also reads the columns imputed before it (a chain:
+  fitted on the support set's true values of those columns, applied to the imputed ones), so imputed
+  combinations follow the support set's joint distribution (e.g. relationship given sex) instead of
+  being predicted one column at a time;
+- the per-column fallback (`fallback="auto"`, `fusiondp.impute.fallback`): the whole procedure is
+  cross-fitted on the support set, and a column whose imputations are no better than its marginal is
+  replaced with draws from the support marginal.
+
+The result's ``attrs["fusiondp_imputation"]`` records the procedure, each task's cross-fitted skill and
+the fallback decision (support-set numbers only); `fusiondp.pipeline.report` copies it into run reports.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
+from fusiondp._validate import one_of
 from fusiondp.data.schema import Schema
 from fusiondp.errors import DataError
 from fusiondp.impute.base import Imputer
+from fusiondp.impute.fallback import (FALLBACK_MODES, MIN_SKILL_ROWS, SKILL_FOLDS, SKILL_THRESHOLD, TaskSkill,
+                                      cross_fitted_skill, falls_back, marginal_draws)
 from fusiondp.impute.registry import get_imputer
+from fusiondp.impute.targets import Task, build_tasks
 
 
 # Fewer support rows than this cannot train an imputer (the default one fails outright on a single row).
 MIN_SUPPORT_ROWS = 2
 
+JOINT_MODES = ("auto", "off")
+"""`auto`: chain the sensitive columns when there are two or more tasks; `off`: impute each one on its own."""
+
+ATTRS_KEY = "fusiondp_imputation"
+"""Key of the hybrid's ``DataFrame.attrs`` entry that describes how it was made (public numbers only)."""
+
 
 def make_hybrid(train: pd.DataFrame, support: pd.DataFrame, schema: Schema, *, imputer: str | Imputer = "default",
                 use_label: bool = False, random_state: int = 0, progress: bool = True,
-                onehot_groups: Sequence[Sequence[str]] | None = None, **kwargs: Any) -> pd.DataFrame:
+                onehot_groups: Sequence[Sequence[str]] | None = None, fallback: str = "auto", joint: str = "auto",
+                skill_folds: int = SKILL_FOLDS, **kwargs: Any) -> pd.DataFrame:
     """The hybrid table: `train` with every sensitive column predicted from public columns.
 
     Args:
@@ -44,6 +70,13 @@ def make_hybrid(train: pd.DataFrame, support: pd.DataFrame, schema: Schema, *, i
         progress: show a progress bar.
         onehot_groups: one-hot groups among the sensitive columns (None: detect
             from the support set; []: none).
+        fallback: "auto" measures each task's skill on the support set (cross-fitted over `skill_folds`
+            folds) and replaces the imputations of a task no better than its marginal with draws from
+            the support marginal (`fusiondp.impute.fallback`); "off" keeps every imputation. Imputers
+            that read no public column (`mean`) are never scored: they are the marginal baseline itself.
+        joint: "auto" chains the tasks (each later column's imputer also reads the earlier imputed
+            columns) when there are two or more; "off" imputes each task on its own.
+        skill_folds: folds of the cross-fitted skill.
         **kwargs: further options of the named imputer (e.g. model_path).
 
     Returns:
@@ -61,13 +94,16 @@ def make_hybrid(train: pd.DataFrame, support: pd.DataFrame, schema: Schema, *, i
     columns = [c for c in train.columns if c not in schema.drop]  # names only, to restore the order
     public = schema.public_view(train)
     del train  # from here on only the public view exists
-    return _impute(public, support, schema, columns=columns, imputer=imputer, use_label=use_label, random_state=random_state,
-                   progress=progress, onehot_groups=onehot_groups, **kwargs)
+    return _impute(public, support, schema, columns=columns, imputer=imputer, use_label=use_label,
+                   random_state=random_state, progress=progress, onehot_groups=onehot_groups, fallback=fallback,
+                   joint=joint, skill_folds=skill_folds, **kwargs)
 
 
 def _impute(public: pd.DataFrame, support: pd.DataFrame, schema: Schema, *, columns: list, imputer: str | Imputer,
             use_label: bool, random_state: int, progress: bool, onehot_groups: Sequence[Sequence[str]] | None,
-            **kwargs: Any) -> pd.DataFrame:
+            fallback: str, joint: str, skill_folds: int, **kwargs: Any) -> pd.DataFrame:
+    one_of("fallback", fallback, FALLBACK_MODES)
+    one_of("joint", joint, JOINT_MODES)
     missing = [c for c in schema.sensitive if c not in support.columns]
     if missing:
         raise DataError(f"The support set lacks sensitive column(s) {missing}; it must hold every column.")
@@ -92,9 +128,86 @@ def _impute(public: pd.DataFrame, support: pd.DataFrame, schema: Schema, *, colu
                           categorical=categorical, **kwargs)
     else:
         imp = imputer
-    imp.fit(support[features], support[list(schema.sensitive)], unlabeled=public[features])
-    predicted = imp.predict(public[features])
+    sX, sY = support[features], support[list(schema.sensitive)]
+    tasks = build_tasks(sY, categorical=imp.categorical, onehot_groups=imp.onehot_groups)
+    chained = joint == "auto" and len(tasks) > 1
+
+    def procedure(X: pd.DataFrame, Y: pd.DataFrame, T: pd.DataFrame, model: Imputer | None = None):
+        return (_chained(X, Y, T, tasks, imp) if chained
+                else _independent(X, Y, T, model or copy.deepcopy(imp)))
+
+    skills: list[TaskSkill] | None = None
+    scored = fallback == "auto" and imp.reads_features and len(support) >= max(MIN_SKILL_ROWS, 2 * skill_folds)
+    if scored:
+        try:
+            skills = cross_fitted_skill(sX, sY, tasks, procedure, folds=skill_folds, seed=random_state)
+        except DataError:  # a fold without any known value of a column: too little support to score
+            skills = None
+    predicted, _ = procedure(sX, sY, public[features], model=imp)
     out = public.copy()
     for c in schema.sensitive:
         out[c] = predicted[c]
-    return out[columns + [c for c in schema.sensitive if c not in columns]]
+    for i, (task, sk) in enumerate(zip(tasks, skills or [])):
+        if falls_back(sk):
+            sk.fallback = True
+            draws = marginal_draws(sY, task, out.index, seed=random_state * 1009 + i)
+            for c in task.columns:
+                out[c] = draws[c]
+    out = out[columns + [c for c in schema.sensitive if c not in columns]]
+    out.attrs[ATTRS_KEY] = _describe(imp, tasks, chained, fallback, skills, scored, skill_folds, use_label)
+    return out
+
+
+def _independent(X: pd.DataFrame, Y: pd.DataFrame, T: pd.DataFrame, imp: Imputer):
+    """One imputer for every task, each predicted from the public columns alone."""
+    imp.fit(X, Y, unlabeled=T)
+    return imp.predict(T), imp.predict_proba(T)
+
+
+def _chained(X: pd.DataFrame, Y: pd.DataFrame, T: pd.DataFrame, tasks: Sequence[Task], template: Imputer):
+    """Tasks in order; each imputer also reads the earlier tasks' columns (support: true; T: imputed).
+
+    Every sub-imputer is a fresh copy of `template` restricted to one task, so its `predict` still refuses
+    a frame holding the column it predicts; the earlier columns it reads on `T` are imputations (public).
+    """
+    Xa, Ta = X.copy(), T.copy()
+    values, proba = [], {}
+    for task in tasks:
+        cols = list(task.columns)
+        sub = copy.deepcopy(template)
+        sub.onehot_groups = [cols] if task.onehot else []
+        sub.fit(Xa, Y[cols], unlabeled=Ta)
+        pred = sub.predict(Ta)
+        proba.update(sub.predict_proba(Ta))
+        values.append(pred)
+        Xa = pd.concat([Xa, Y[cols]], axis=1)
+        Ta = pd.concat([Ta, pred[cols]], axis=1)
+    return pd.concat(values, axis=1)[list(Y.columns)], proba
+
+
+def _describe(imp: Imputer, tasks: Sequence[Task], chained: bool, fallback: str, skills: list[TaskSkill] | None,
+              scored: bool, folds: int, use_label: bool) -> dict:
+    """The hybrid's metadata: procedure, per-task skill and fallback decision (support-set numbers only)."""
+    if fallback == "off":
+        status = "off"
+    elif not imp.reads_features:
+        status = f"not scored: the {imp.name!r} imputer reads no public column (it is the marginal baseline)"
+    elif skills is None:
+        status = f"not scored: support set too small for {folds}-fold cross-fitting"
+    else:
+        status = "auto"
+    return {
+        "imputer": imp.name,
+        "use_label": bool(use_label),
+        "joint": "chained (schema order)" if chained else "independent",
+        "order": [t.name for t in tasks],
+        "fallback": status,
+        "skill_threshold": SKILL_THRESHOLD,
+        "skill_measured_on": (f"public support set only, cross-fitted ({folds} folds: each fold imputed by the "
+                              "procedure fitted on the other folds)") if skills is not None else None,
+        "tasks": [s.to_dict() for s in skills] if skills is not None else [],
+        "fallback_columns": [c for s in (skills or []) if s.fallback for c in s.columns],
+    }
+
+
+

@@ -24,6 +24,7 @@ class MeanImputer(Imputer):
     """
 
     name = "mean"
+    reads_features = False  # the marginal baseline itself: `make_hybrid(fallback="auto")` leaves it as it is
 
     def _fit_task(self, task: Task, X: np.ndarray, y: np.ndarray, X_unlabeled: np.ndarray | None) -> Any:
         if task.kind == "numeric":
