@@ -2,7 +2,7 @@
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/encodings.py --datasets sepsis,adult --seeds 0,1,2 \
         --encodings standard,quantile,ple --methods sgd_ori,dpsgd,fusiondp --epsilons 1,4
-    PYTHONPATH=src python benchmarks/encodings.py --table      # markdown tables from the runs file
+    PYTHONPATH=src python benchmarks/encodings.py --table --datasets adult --seeds 0,1   # tables of the runs file
 
 Data: the bench's own preparation (`fusiondp.bench.registry.tabular_dataset` over the spec of
 `fusiondp.bench.datasets`, i.e. what `get_dataset(name).prepare` does), with the encoding set through
@@ -126,7 +126,9 @@ def run(args) -> None:
 
 def table(args) -> None:
     """Mean ± std over seeds of validation and test AUROC, per dataset, method, ε, encoding, candidate."""
-    rows = [json.loads(line) for line in Path(args.out).read_text().splitlines() if line.strip()]
+    seeds, names = set(map(int, args.seeds.split(","))), set(args.datasets.split(","))
+    rows = [r for line in Path(args.out).read_text().splitlines() if line.strip()
+            for r in [json.loads(line)] if r["seed"] in seeds and r["dataset"] in names]
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         enc = r["encoding"] + (f"({r['bins']})" if r.get("bins") else "")
