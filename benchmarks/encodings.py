@@ -140,7 +140,7 @@ def table(args) -> None:
     print("| dataset | method | ε | settings | encoding | features | seeds | val AUROC | test AUROC |")
     print("|---|---|---|---|---|---|---|---|---|")
     for (ds, m, eps, cand, enc), rs in sorted(groups.items()):
-        print(f"| {ds} | `{m}` | {eps:g} | {cand} | {enc} | {rs[0]['n_features']} | {len(rs)} | "
+        print(f"| {ds} | `{m}` | {format(eps, 'g') if eps else '—'} | {cand} | {enc} | {rs[0]['n_features']} | {len(rs)} | "
               f"{ms([r['val_auroc'] for r in rs])} | {ms([r['test_auroc'] for r in rs])} |")
 
 
