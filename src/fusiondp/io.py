@@ -41,6 +41,7 @@ import torch
 from fusiondp import __version__
 from fusiondp._files import write_file
 from fusiondp._sealed import SealError, pack, read_meta, unpack
+from fusiondp.data.preprocess import ple_width
 from fusiondp.errors import DataError, ModelFileError, UnsupportedError
 
 FORMAT = "fusiondp-model"
@@ -219,7 +220,9 @@ def check_metadata(meta: dict) -> None:
 
     Checked: the architecture (MLP, positive sizes, dropout in [0, 1)); the preprocessor (column lists,
     a finite mean and a finite scale > 0 for every numeric column, a non-empty category list for every
-    categorical one, numeric + categorical = columns); the feature count implied by the preprocessor equals
+    categorical one, numeric + categorical = columns, strictly increasing bin edges for every numeric column
+    of a 'ple' encoding and none otherwise); the feature count implied by the preprocessor (one feature per
+    'ple' bin) equals
     the architecture's input size; two or more distinct label classes matching the output size; a privacy
     record with a method and a finite ε >= 0 (or none), δ in [0, 1) (or none).
     """
@@ -249,7 +252,17 @@ def check_metadata(meta: dict) -> None:
     indicators = pre.get("indicators") or []  # one missingness feature per listed numeric column
     _need(_is_str_list(indicators) and set(indicators) <= set(numeric), "preprocessor.indicators",
           "is not a list of numeric columns")
-    width = sum(len(cats[c]) if c in cats else 1 for c in cols) + len(indicators)
+    edges = pre.get("edges") or {}  # 'ple': one feature per bin between strictly increasing edges
+    _need(isinstance(edges, dict) and set(edges) <= set(numeric)
+          and all(isinstance(e, list) and e and all(map(_finite, e)) and all(a < b for a, b in zip(e, e[1:]))
+                  for e in edges.values()),
+          "preprocessor.edges", "is not a map of numeric columns to strictly increasing finite bin edges")
+    rep = pre.get("representation") or {}
+    _need(isinstance(rep, dict) and set(edges) == (set(numeric) if rep.get("numeric") == "ple" else set()),
+          "preprocessor.edges", "do not match the representation's numeric encoding (one list per numeric "
+          "column for 'ple', none otherwise)")
+    width = sum(len(cats[c]) if c in cats else ple_width(edges[c]) if c in edges else 1 for c in cols) \
+        + len(indicators)
     _need(width == arch["n_features"], "architecture.n_features",
           f"is {arch['n_features']} but the preprocessor produces {width} features")
     classes = meta.get("label_classes")

@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 
 from fusiondp import __version__
-from fusiondp.data.preprocess import Preprocessor
+from fusiondp.data.preprocess import Preprocessor, Representation
 from fusiondp.data.schema import Schema
 from fusiondp.data.tabular import check_hybrid_aligned, check_target
 from fusiondp.errors import ConfigError, DataError
@@ -108,13 +108,15 @@ RECORD_LEVEL_NEEDS_PUBLIC = (
 
 def prepare(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, seed: int = 0,
             eval_frames: dict[str, pd.DataFrame] | None = None, support_df: pd.DataFrame | None = None,
-            record_level: bool = False) -> Prepared:
+            record_level: bool = False, representation: Representation | None = None) -> Prepared:
     """Validate, fit preprocessing on public data, and encode every view.
 
     Args:
         support_df: a public reference table (the support set), disjoint from the training rows.
         record_level: fit preprocessing and label classes on `support_df` only (required for `dpsgd`,
             whose guarantee covers whole records, public columns and labels included).
+        representation: the encoding options (default: `fusiondp.data.preprocess.default_representation()`);
+            its statistics (scale, quantiles, 'ple' bin edges) are fitted where every statistic is.
     """
     from fusiondp.data.guards import check_relation_inputs
 
@@ -138,7 +140,7 @@ def prepare(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, 
         cols = [c for c in schema.sensitive if c in support_df.columns]
         if len(cols) == len(schema.sensitive):
             sensitive_frame = pd.concat([support_df[cols], hybrid_df[cols]], ignore_index=True)
-    pre = Preprocessor.fit(fit_frame, schema, sensitive_frame=sensitive_frame)
+    pre = Preprocessor.fit(fit_frame, schema, sensitive_frame=sensitive_frame, representation=representation)
     labels = LabelEncoder.fit(fit_frame[schema.target])
     x = pre.transform(train_df, what="training data")
     xh = pre.transform(hybrid_df, what="hybrid data")
@@ -200,6 +202,7 @@ def report(result: TrainResult, prepared: Prepared, *, target_epsilon: float | N
         "dp_event": acct.event_json() if acct else None,
         "schema": prepared.pre.schema.to_dict(),
         "preprocessing": list(prepared.pre.notes),
+        "representation": prepared.pre.describe(),
         "config": result.config.to_dict(),
         "metrics": metrics,
         "history": result.history,
@@ -210,7 +213,8 @@ def report(result: TrainResult, prepared: Prepared, *, target_epsilon: float | N
 def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, method: str,
         config: TrainConfig | None = None, val_df: pd.DataFrame | None = None, test_df: pd.DataFrame | None = None,
         progress: bool = True, checkpoint=None, support_df: pd.DataFrame | None = None, model=None,
-        nproc: int = 1, device: str | None = None) -> tuple[TrainResult, Prepared, dict]:
+        nproc: int = 1, device: str | None = None,
+        representation: Representation | None = None) -> tuple[TrainResult, Prepared, dict]:
     """Prepare, train and report one run on frames.
 
     `support_df` (the public support set) is checked to be disjoint from the training rows, and is
@@ -218,13 +222,15 @@ def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, meth
     `fusiondp.train.engine.train` (an nn.Module, a factory (n_features, n_outputs) -> nn.Module, or
     "module:factory"; default the MLP). `nproc` > 1 trains in that many processes on this machine
     (fusiondp.train.distributed.launch); `device` 'cuda' trains on the GPU (one per process).
+    `representation`: the encoding options (`fusiondp.data.preprocess.Representation`; default: the
+    current default representation).
     """
     cfg = config or TrainConfig()
     spec = get_method(method)
     cfg.validate(len(train_df))
     frames = {k: v for k, v in (("val", val_df), ("test", test_df)) if v is not None}
     prepared = prepare(train_df, hybrid_df, schema, seed=cfg.seed, eval_frames=frames, support_df=support_df,
-                       record_level=spec.needs_public_preprocessing)
+                       record_level=spec.needs_public_preprocessing, representation=representation)
     val = prepared.eval_sets.get("val")
     kwargs = dict(config=cfg, val=val, progress=progress, checkpoint=checkpoint, device=device, model=model)
     if nproc > 1:

@@ -146,6 +146,6 @@ def test_round_trip_and_legacy_dicts():
 
 def test_bad_options_are_config_errors():
     with pytest.raises(ConfigError, match="numeric encoding"):
-        Representation(numeric="ple")
+        Representation(numeric="bogus")
     with pytest.raises(ConfigError, match="min_frequency"):
         Representation(min_frequency=0)

@@ -48,7 +48,9 @@ OTHER = "<other>"
 MISSING = "<missing>"
 #: Suffix of a numeric column's missingness indicator feature.
 INDICATOR_SUFFIX = "__missing"
-NUMERIC_ENCODINGS = ("standard", "clip", "quantile")
+#: Infix of a 'ple' column's bin features (``hr__bin0``, ``hr__bin1``, ...).
+BIN_SUFFIX = "__bin"
+NUMERIC_ENCODINGS = ("standard", "clip", "quantile", "ple")
 _QUANTILE_LEVELS = np.linspace(0.0, 1.0, 101)
 
 
@@ -61,8 +63,12 @@ class Representation:
         numeric: 'standard' (mean/std), 'clip' (clip to the fitted [clip_quantile, 1 − clip_quantile]
             quantiles, then mean/std: robust to outliers and to far-out true values of a sensitive column
             whose imputation had little spread) or 'quantile' (piecewise-linear map through 101 fitted
-            quantiles to a uniform score with unit variance: rank-based, outliers bounded).
+            quantiles to a uniform score with unit variance: rank-based, outliers bounded) or 'ple'
+            (piecewise-linear encoding, Gorishniy et al. 2022: the column becomes one feature per bin, bin
+            edges at `bins` + 1 fitted quantiles (tied edges merged); feature t is 0 below bin t, 1 above it
+            and linear inside, so values beyond the fitted range clamp to all-0 or all-1).
         clip_quantile: tail mass clipped on each side by 'clip'.
+        bins: number of quantile bins of 'ple' (a column with fewer distinct quantiles gets fewer).
         min_frequency: categories seen fewer times than this in the fit data are grouped into '<other>';
             '<other>' also takes categories unseen at fit time (counted in :attr:`Preprocessor.unseen`).
         collapse_ratio: an imputed numeric column whose std is below this fraction of the reference std
@@ -72,6 +78,7 @@ class Representation:
     indicators: bool = True
     numeric: str = "standard"
     clip_quantile: float = 0.005
+    bins: int = 16
     min_frequency: int = 5
     collapse_ratio: float = 0.1
 
@@ -80,6 +87,8 @@ class Representation:
             raise ConfigError(f"Unknown numeric encoding {self.numeric!r}; choose one of {', '.join(NUMERIC_ENCODINGS)}.")
         if not 0 <= self.clip_quantile < 0.5:
             raise ConfigError(f"Expected 0 <= clip_quantile < 0.5, got {self.clip_quantile!r}.")
+        if isinstance(self.bins, bool) or not isinstance(self.bins, int) or self.bins < 1:
+            raise ConfigError(f"Expected an integer bins >= 1, got {self.bins!r}.")
         if int(self.min_frequency) < 1:
             raise ConfigError(f"Expected min_frequency >= 1, got {self.min_frequency!r}.")
         if not 0 <= self.collapse_ratio < 1:
@@ -117,6 +126,28 @@ def _texts(frame: pd.DataFrame, c: str) -> pd.Series:
     return frame[c].map(lambda v: None if pd.isna(v) else str(v))
 
 
+def ple_width(edges: list[float]) -> int:
+    """Features of a 'ple' column with these (strictly increasing) edges: one per bin, at least one."""
+    return max(1, len(edges) - 1)
+
+
+def ple_encode(x: np.ndarray, edges: list[float]) -> np.ndarray:
+    """Piecewise-linear encoding (Gorishniy et al. 2022) of finite values `x`: (rows, ple_width(edges)).
+
+    Feature t is 0 for x ≤ edges[t], 1 for x ≥ edges[t + 1] and linear in between; values outside the
+    fitted range clamp (all 0 below the first edge, all 1 above the last). A column with a single distinct
+    fitted value (one edge) is encoded as one constant 0 feature.
+
+    >>> ple_encode(np.array([-5.0, 0.0, 1.5, 3.0, 99.0]), [0.0, 1.0, 2.0, 3.0]).tolist()
+    [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [1.0, 0.5, 0.0], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
+    """
+    e = np.asarray(edges, dtype=float)
+    if len(e) < 2:
+        return np.zeros((len(x), 1), dtype=np.float32)
+    lo, width = e[:-1], np.diff(e)
+    return np.clip((x[:, None] - lo[None, :]) / width[None, :], 0.0, 1.0).astype(np.float32)
+
+
 @dataclass
 class Preprocessor:
     """Encode numeric columns (scaled, NaN → public fill, optional indicator) and one-hot categorical ones.
@@ -147,6 +178,7 @@ class Preprocessor:
     indicators: list[str] = field(default_factory=list)  # numeric columns with a missingness indicator
     bounds: dict[str, list[float]] = field(default_factory=dict)  # 'clip': [low, high] per numeric column
     quantiles: dict[str, list[float]] = field(default_factory=dict)  # 'quantile': fitted quantile values
+    edges: dict[str, list[float]] = field(default_factory=dict)  # 'ple': strictly increasing bin edges
     collapsed: dict[str, str] = field(default_factory=dict)  # imputed column -> why it looks collapsed
     unseen: dict[str, dict[str, int]] = field(default_factory=dict)  # what -> public column -> rows sent to <other>
 
@@ -211,6 +243,11 @@ class Preprocessor:
             self.quantiles[c] = [float(v) for v in np.quantile(present, _QUANTILE_LEVELS)]
             self.mean[c], self.scale[c] = float(np.median(present)), 1.0
             return
+        if rep.numeric == "ple":
+            levels = np.linspace(0.0, 1.0, rep.bins + 1)
+            self.edges[c] = [float(v) for v in np.unique(np.quantile(present, levels))]
+            self.mean[c], self.scale[c] = float(np.median(present)), 1.0
+            return
         std = float(np.std(present))
         self.mean[c] = float(np.mean(present))
         self.scale[c] = std if std > 1e-12 else 1.0
@@ -251,7 +288,13 @@ class Preprocessor:
 
     # ------------------------------------------------------------------ layout
     def _width(self, c: str) -> int:
-        return len(self.categories[c]) if c in self.categories else 1 + (c in self.indicators)
+        if c in self.categories:
+            return len(self.categories[c])
+        return self._numeric_width(c) + (c in self.indicators)
+
+    def _numeric_width(self, c: str) -> int:
+        """Features of a numeric column's value (1, or one per bin for 'ple'), without its indicator."""
+        return ple_width(self.edges[c]) if c in self.edges else 1
 
     @property
     def n_features(self) -> int:
@@ -263,7 +306,8 @@ class Preprocessor:
             if c in self.categories:
                 names += [f"{c}={v}" for v in self.categories[c]]
             else:
-                names += [c] + ([c + INDICATOR_SUFFIX] if c in self.indicators else [])
+                value = [f"{c}{BIN_SUFFIX}{k}" for k in range(self._numeric_width(c))] if c in self.edges else [c]
+                names += value + ([c + INDICATOR_SUFFIX] if c in self.indicators else [])
         return names
 
     def sensitive_mask(self) -> np.ndarray:
@@ -277,7 +321,8 @@ class Preprocessor:
     def sensitive_blocks(self) -> list[tuple[int, int, bool]]:
         """(start, stop, is_categorical) of each sensitive column's encoded block.
 
-        A numeric block is the value followed by its missingness indicator when the column has one.
+        A numeric block is the value (one feature, or one per bin for 'ple') followed by its missingness
+        indicator when the column has one.
         """
         blocks, start = [], 0
         for c in self.columns:
@@ -291,7 +336,9 @@ class Preprocessor:
     def _encode_numeric(self, c: str, x: np.ndarray) -> np.ndarray:
         missing = np.isnan(x)
         x = np.where(missing, self.mean[c], x)
-        if c in self.quantiles:
+        if c in self.edges:
+            z = ple_encode(x, self.edges[c])
+        elif c in self.quantiles:
             q = np.asarray(self.quantiles[c])
             qs, inverse = np.unique(q, return_inverse=True)
             levels = np.bincount(inverse, weights=_QUANTILE_LEVELS) / np.bincount(inverse)  # ties: mean level
@@ -301,7 +348,7 @@ class Preprocessor:
             if c in self.bounds:
                 x = np.clip(x, *self.bounds[c])
             z = (x - self.mean[c]) / self.scale[c]
-        out = [z.astype(np.float32)[:, None]]
+        out = [z.astype(np.float32).reshape(len(x), -1)]
         if c in self.indicators:
             out.append(missing.astype(np.float32)[:, None])
         return np.concatenate(out, axis=1)
@@ -359,7 +406,7 @@ class Preprocessor:
         return {"schema": self.schema.to_dict(), "numeric": self.numeric, "categories": self.categories,
                 "mean": self.mean, "scale": self.scale, "columns": self.columns,
                 "representation": asdict(self.representation), "indicators": self.indicators,
-                "bounds": self.bounds, "quantiles": self.quantiles, "collapsed": self.collapsed,
+                "bounds": self.bounds, "quantiles": self.quantiles, "edges": self.edges, "collapsed": self.collapsed,
                 "unseen": self.unseen}
 
     @classmethod
@@ -371,5 +418,6 @@ class Preprocessor:
                    indicators=list(d.get("indicators", [])),
                    bounds={k: list(v) for k, v in d.get("bounds", {}).items()},
                    quantiles={k: list(v) for k, v in d.get("quantiles", {}).items()},
+                   edges={k: list(v) for k, v in d.get("edges", {}).items()},
                    collapsed=dict(d.get("collapsed", {})),
                    unseen={k: dict(v) for k, v in d.get("unseen", {}).items()})
