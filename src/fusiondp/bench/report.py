@@ -118,7 +118,8 @@ def _table(rows: list[dict], metrics: tuple[str, ...]) -> list[str]:
         e = r["epsilon"]
         lines.append("| " + " | ".join([
             f"`{r['method']}`", "∞ (none)" if e is None else f"{e:g}",
-            "–" if e is None else f"{r['spent_epsilon']:.3f}", "–" if e is None else f"{r['sigma']:.3f}",
+            "–" if e is None else f"{r['spent_epsilon']:.3f}",
+            "–" if e is None or r["sigma"] is None or math.isnan(r["sigma"]) else f"{r['sigma']:.3f}",
             *(_fmt(r[k]) for k in metrics), str(r["n"]), f"{r['seconds']:.1f}"]) + " |")
     return lines
 
@@ -226,7 +227,7 @@ def write_report(dataset: str, results: str | Path | list[str | Path], *, docs: 
         m = _KEEP.search(page.read_text())
         kept = m.group(0) if m else ""
     relations = sorted({r["relation"] for r in bench if r.get("relation")})
-    sources = {r.get("settings", "selected") for r in bench}
+    sources = {r.get("settings", "selected") for r in bench if not r.get("anchor")}
     how = (ds.settings_text(sources.pop()) if len(sources) == 1 else
            "Rows mix settings sources (" + ", ".join(sorted(sources)) + "); see each record's `settings` field.")
     accountants = sorted({r["accountant"] for r in bench if r.get("accountant")})
