@@ -23,9 +23,15 @@ noised steps), so it is the same on neighbouring datasets; changing one record's
 noise per coordinate is still σC. The accounting is therefore unchanged. The residual u_i − VVᵀu_i is
 dropped (GEP's simplest valid variant; GEP proper noises the residual separately with part of the
 budget): what the subspace misses is lost, which is the bias this lever trades for less noise.
+
+A run resumed from a checkpoint estimates a fresh basis at its first step (the weights of the last
+refresh are not stored), so it follows the uninterrupted run only approximately; ε is unaffected.
+Not supported in a process group (each rank holds only a shard of the public batch).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -43,7 +49,7 @@ def basis_rows(rank: int) -> int:
 
 def flatten(grads: dict[str, torch.Tensor], names: list[str]) -> torch.Tensor:
     """Per-sample gradients name -> (n, *shape) as one (n, P) matrix, parameters in `names` order."""
-    return torch.cat([grads[k].reshape(grads[k].shape[0], -1) for k in names], dim=1)
+    return torch.cat([grads[k].reshape(grads[k].shape[0], math.prod(grads[k].shape[1:])) for k in names], dim=1)
 
 
 def unflatten(vec: torch.Tensor, like: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
