@@ -258,3 +258,12 @@ def test_resume_with_another_lever_is_refused(tmp_path, change):
         train("fusiondp", _data(), config=TrainConfig(**{**first, **change}), progress=False, checkpoint=ckpt)
     resumed = train("fusiondp", _data(), config=TrainConfig(**first), progress=False, checkpoint=ckpt)
     assert [r["epoch"] for r in resumed.history] == [1, 2]
+
+
+@pytest.mark.parametrize("method", ["fdp", "naive_fusion"])
+def test_projection_runs_for_other_views_and_terms(method):
+    """fdp pairs x with the noise view, naive_fusion has a plain loss term (its basis reads reference rows only)."""
+    res = train(method, _data(), config=TrainConfig(**CFG, projection_rank=4, insecure_noise_seed=0), progress=False)
+    base = train(method, _data(), config=TrainConfig(**CFG, insecure_noise_seed=0), progress=False)
+    assert res.epsilon == pytest.approx(base.epsilon)
+    assert not torch.equal(_w(res.model), _w(base.model))

@@ -345,7 +345,8 @@ def _train(method, data, *, config, model, val, progress, checkpoint, on_epoch, 
                 # of fusiondp.train.projection); evenly spaced rows of this step's (sorted, uniform) public batch.
                 m = basis_rows(cfg.projection_rank)
                 rows = idx[::max(1, idx.numel() // m)][:m]
-                basis = public_basis(model, wrapper, spec, ref_x[rows], priv_xt[rows], y_here[rows],
+                view = priv_xt if spec.private_view else ref_x  # a 'loss' term (naive_fusion) has no pair
+                basis = public_basis(model, wrapper, spec, ref_x[rows], view[rows], y_here[rows],
                                      rank=cfg.projection_rank, term=term, row_loss=row_loss, beta=cfg.beta, ch=ch)
             stats = step(model, wrapper, opt, batch, spec, term=term, loss_fn=loss_fn, clip=cfg.clip,
                          noise_multiplier=sigma, alpha=alpha_at(cfg.alpha_schedule, cfg.alpha, t, total_steps),
