@@ -55,6 +55,13 @@ Alpha = Annotated[Optional[float], Opt("--alpha", help="Weight α of the noised 
                                        "gradient (fdp, fdp_fm, fusiondp)." + _AUTO)]
 Beta = Annotated[Optional[float], Opt("--beta", help="Weight β of the representation-consistency term (fusiondp); "
                                       "for naive_fusion the weight of its DP-SGD gradient." + _AUTO)]
+ProjectionRank = Annotated[Optional[int], Opt("--projection-rank", min=1, help="Project the private term onto a "
+                                              "rank-k subspace estimated from public rows, clip and noise it there "
+                                              "(GEP-style; same ε; fdp, fdp_fm, fusiondp, naive_fusion). Default: "
+                                              "off. Measured: docs/results/levers.md.")]
+AlphaSchedule = Annotated[Optional[str], Opt("--alpha-schedule", help="Weight of the private term over the steps, "
+                                             "ending at α: constant (default), linear_up or cosine_up (same ε; "
+                                             "fdp, fdp_fm, fusiondp). Measured: docs/results/levers.md.")]
 Settings = Annotated[Optional[Path], Opt("--settings", help="JSON settings file written by `fusiondp tune`; "
                                          "options given on the command line override it.")]
 Radius = Annotated[float, Opt("--radius", help="Projection radius M (inf disables).")]

@@ -73,6 +73,8 @@ def train(
     clip: O.Clip = None,
     alpha: O.Alpha = None,
     beta: O.Beta = None,
+    projection_rank: O.ProjectionRank = None,
+    alpha_schedule: O.AlphaSchedule = None,
     settings: O.Settings = None,
     public_baseline: Annotated[bool, Opt("--public-baseline/--no-public-baseline", help="With --val, also train "
                                "sgd_hybrid (public, ε = 0) and flag the run if it scores below it.")] = True,
@@ -114,7 +116,7 @@ def train(
                                save_model=save_model, checkpoint=checkpoint)
     schema = Schema(target, sensitive, drop, categorical)
     given = dict(epochs=epochs, batch_size=batch_size, public_batch_size=public_batch_size, lr=lr, clip=clip,
-                 alpha=alpha, beta=beta)
+                 alpha=alpha, beta=beta, projection_rank=projection_rank, alpha_schedule=alpha_schedule)
     from_file = {}
     if settings is not None:
         from fusiondp.tune.settings import read_settings

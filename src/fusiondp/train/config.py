@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, replace
 from fusiondp._validate import in_open_interval, integer, non_negative, one_of, plain, positive
 from fusiondp.errors import ConfigError
 from fusiondp.privacy.accounting import ACCOUNTANTS
+from fusiondp.train.schedules import SCHEDULES
 
 
 @dataclass
@@ -38,6 +39,15 @@ class TrainConfig:
         warm_start_epochs: epochs of noise-free SGD on the hybrid rows (public: no budget) before the
             private steps, for methods whose public gradient reads hybrid rows (fdp_fm, fusiondp,
             naive_fusion); 0 disables. Ignored by the other methods (dpsgd may not read hybrid rows).
+        projection_rank: k > 0 projects the private per-record term onto a rank-k subspace estimated from
+            public stand-in records every few steps, clips it there and adds the noise in k dimensions
+            (GEP-style, `fusiondp.train.projection`; same ε). Methods with a private term and a public
+            gradient (fdp, fdp_fm, fusiondp, naive_fusion); refused for dpsgd (it may not read hybrid rows),
+            ignored by the non-private methods. None (the default) disables it.
+        alpha_schedule: how the private term's weight moves over the steps, ending at α:
+            'constant' (the default, the paper), 'linear_up' or 'cosine_up' (`fusiondp.train.schedules`;
+            same ε). Methods weighted by α (fdp, fdp_fm, fusiondp); refused for dpsgd and naive_fusion,
+            ignored by the non-private methods.
         per_sample: how per-sample clipped sums are computed: 'auto' (ghost clipping for
             Linear/LayerNorm models, else vmap), 'ghost' or 'vmap'. All give the same result.
     """
@@ -62,6 +72,8 @@ class TrainConfig:
     seed: int = 0
     insecure_noise_seed: int | None = None
     warm_start_epochs: float = 0.0
+    projection_rank: int | None = None
+    alpha_schedule: str = "constant"
     per_sample: str = "auto"
     hidden: tuple[int, ...] = (64, 128, 64)
     dropout: float = 0.15
@@ -101,6 +113,9 @@ class TrainConfig:
         if self.public_batch_size is not None:
             integer("public_batch_size", self.public_batch_size, 1, 2**62)
         integer("seed", self.seed, 0, 2**32 - 1)
+        if self.projection_rank is not None:
+            integer("projection_rank", self.projection_rank, 1, 2**31 - 1)
+        one_of("alpha_schedule", self.alpha_schedule, SCHEDULES)
         if self.insecure_noise_seed is not None:
             integer("insecure_noise_seed", self.insecure_noise_seed, 0, 2**32 - 1)
         if not (self.radius == math.inf or (isinstance(self.radius, (int, float)) and not isinstance(self.radius, bool)

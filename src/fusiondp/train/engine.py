@@ -38,7 +38,9 @@ from fusiondp.train.models import ModelLike, _WithRepresentation, build_model
 from fusiondp.train.numerics import flush_denormal
 from fusiondp.train.persample import loss_for, per_sample_term, row_loss_for
 from fusiondp.train.sampling import poisson_subset, uniform_subset
-from fusiondp.train.step import Batch, step
+from fusiondp.train.projection import REFRESH_STEPS, basis_rows, estimate_basis, flatten
+from fusiondp.train.schedules import alpha_at
+from fusiondp.train.step import Batch, private_unit_grads, step
 
 
 @dataclass
@@ -127,6 +129,45 @@ def measure_ch(model: nn.Module, x_hybrid: torch.Tensor, x_reference: torch.Tens
     return ch
 
 
+def _check_levers(spec: MethodSpec, cfg: TrainConfig, data: TrainData, distributed_run: bool) -> bool:
+    """Refuse a lever the method cannot use; True when the private term is projected (projection_rank)."""
+    if not spec.is_private:
+        return False  # nothing private to project or weight (e.g. the sgd_hybrid public baseline)
+    if cfg.alpha_schedule != "constant" and not (spec.mix == "alpha" and spec.public_rows):
+        raise ConfigError(f"alpha_schedule={cfg.alpha_schedule!r} schedules the weight α of a private term beside a "
+                          f"public gradient; method {spec.name!r} does not weight its private term by α.")
+    if cfg.projection_rank is None:
+        return False
+    if spec.public_rows is None:
+        raise ConfigError(f"projection_rank needs public rows to estimate the subspace; method {spec.name!r} "
+                          "reads none (record-level dpsgd may not read hybrid rows).")
+    if data.x_reference is None:
+        raise ConfigError("projection_rank estimates its subspace on the reference view: give "
+                          "data.x_reference (the pipeline builds it from the hybrid rows).")
+    if distributed_run:
+        raise ConfigError("projection_rank is not supported in a process group yet (the subspace would be "
+                          "estimated from each rank's shard); train in one process.")
+    return True
+
+
+def public_basis(model: nn.Module, wrapper: nn.Module, spec: MethodSpec, x_stand_in: torch.Tensor,
+                 x_view: torch.Tensor, y: torch.Tensor, *, rank: int, term, row_loss, beta: float,
+                 ch: float | None) -> torch.Tensor:
+    """An orthonormal basis (P × k) of the private term's gradients on public stand-in records.
+
+    The stand-ins are public rows (reference view paired with the method's public view): nothing of a
+    training record's sensitive values enters the basis. Evaluated without dropout.
+    """
+    was = model.training
+    model.eval()
+    try:
+        grads = private_unit_grads(model, wrapper, x_stand_in, x_view, y, spec, term=term, row_loss=row_loss,
+                                   beta=beta, ch=ch)
+    finally:
+        model.train(was)
+    return estimate_basis(flatten(grads, list(grads)), rank)
+
+
 def _progress(enabled: bool) -> Progress:
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("{task.fields[info]}"), TimeElapsedColumn(), disable=not enabled, transient=False)
@@ -191,6 +232,7 @@ def _train(method, data, *, config, model, val, progress, checkpoint, on_epoch, 
                           f"expected 0 <= beta <= 1, got beta={cfg.beta!r}.")
     for v in spec.views:
         data.view(v)
+    project = _check_levers(spec, cfg, data, dist.active)
     if data.n_classes < 2:
         raise DataError("The training labels hold a single class; nothing to learn.")
 
@@ -273,6 +315,9 @@ def _train(method, data, *, config, model, val, progress, checkpoint, on_epoch, 
     reduce = dist.all_reduce_sum if dist.active else None
     val_x = val[0].to(dist.device) if val is not None else None
 
+    ref_x = here(data.x_reference) if project else None
+    basis: torch.Tensor | None = None
+
     t0 = time.perf_counter()
     model.train()
     bar = _progress(progress and dist.is_main)
@@ -295,9 +340,18 @@ def _train(method, data, *, config, model, val, progress, checkpoint, on_epoch, 
             else:
                 empty = y_here.new_zeros((0, *data.x.shape[1:]), dtype=data.x.dtype)
                 batch = Batch(px, py, empty, empty, y_here[:0], 1.0, pub_b)
+            if project and (basis is None or t % REFRESH_STEPS == 0):
+                # Public stand-ins only: reference rows paired with the method's public view (module docstring
+                # of fusiondp.train.projection); evenly spaced rows of this step's (sorted, uniform) public batch.
+                m = basis_rows(cfg.projection_rank)
+                rows = idx[::max(1, idx.numel() // m)][:m]
+                view = priv_xt if spec.private_view else ref_x  # a 'loss' term (naive_fusion) has no pair
+                basis = public_basis(model, wrapper, spec, ref_x[rows], view[rows], y_here[rows],
+                                     rank=cfg.projection_rank, term=term, row_loss=row_loss, beta=cfg.beta, ch=ch)
             stats = step(model, wrapper, opt, batch, spec, term=term, loss_fn=loss_fn, clip=cfg.clip,
-                         noise_multiplier=sigma, alpha=cfg.alpha, beta=cfg.beta, radius=cfg.radius,
-                         generator=noise_gen, row_loss=row_loss, ch=ch, reduce=reduce)
+                         noise_multiplier=sigma, alpha=alpha_at(cfg.alpha_schedule, cfg.alpha, t, total_steps),
+                         beta=cfg.beta, radius=cfg.radius, generator=noise_gen, row_loss=row_loss, ch=ch,
+                         reduce=reduce, basis=basis)
             epoch_loss.append(stats.public_loss)
             done = t + 1
             epoch_end = math.floor((len(history) + 1) * steps_per_epoch + 1e-9)

@@ -58,6 +58,37 @@ def _pairwise(a: torch.Tensor) -> torch.Tensor:
     return torch.einsum("knd,lnd->nkl", a, a)
 
 
+def _unit_pieces(model: nn.Module, objective, x_rows: torch.Tensor, k: int) -> list[tuple]:
+    """One batched forward/backward; per layer (name, layer, kind, w, gb) with the per-unit factors.
+
+    kind 'ln': w = (n, H) per-unit weight gradient, gb = (n, H) bias gradient;
+    kind 'linear': w = (g, a) with g (k, n, out) and a (k, n, in), gb = (n, out) or None.
+    """
+    n = x_rows.shape[0] // k
+    cap = RowCapture(model)
+    try:
+        h = model.representation(x_rows)
+        values = objective(model.head(h), h)
+    finally:
+        cap.remove()
+    names = [name for name, _ in cap.layers]
+    outs = [cap.outputs[name] for name in names]
+    grads_out = torch.autograd.grad(values.sum(), outs, allow_unused=True)
+    pieces = []
+    for (name, layer), g in zip(cap.layers, grads_out):
+        a = cap.inputs[name]
+        if g is None:
+            g = torch.zeros_like(cap.outputs[name])
+        g = g.detach().reshape(k, n, -1)
+        if isinstance(layer, nn.LayerNorm):
+            ahat = nn.functional.layer_norm(a, layer.normalized_shape, eps=layer.eps).reshape(k, n, -1)
+            pieces.append((name, layer, "ln", (g * ahat).sum(0), g.sum(0)))
+        else:
+            pieces.append((name, layer, "linear", (g, a.reshape(k, n, -1)),
+                           g.sum(0) if layer.bias is not None else None))
+    return pieces
+
+
 def clipped_grad_sum_ghost(model: nn.Module, objective, x_rows: torch.Tensor, k: int, clip: float,
                            prefix: str = "") -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Clipped sum of per-unit gradients for units made of `k` row blocks.
@@ -73,35 +104,16 @@ def clipped_grad_sum_ghost(model: nn.Module, objective, x_rows: torch.Tensor, k:
         prefix: prepended to parameter names in the result (to match a wrapper's names).
     """
     n = x_rows.shape[0] // k
-    cap = RowCapture(model)
-    try:
-        h = model.representation(x_rows)
-        values = objective(model.head(h), h)
-    finally:
-        cap.remove()
-    names = [name for name, _ in cap.layers]
-    outs = [cap.outputs[name] for name in names]
-    grads_out = torch.autograd.grad(values.sum(), outs, allow_unused=True)
+    pieces = _unit_pieces(model, objective, x_rows, k)
     norm2 = x_rows.new_zeros(n)
-    pieces = []
-    for (name, layer), g in zip(cap.layers, grads_out):
-        a = cap.inputs[name]
-        if g is None:
-            g = torch.zeros_like(cap.outputs[name])
-        g = g.detach().reshape(k, n, -1)
-        if isinstance(layer, nn.LayerNorm):
-            ahat = nn.functional.layer_norm(a, layer.normalized_shape, eps=layer.eps).reshape(k, n, -1)
-            gw = (g * ahat).sum(0)  # (n, H) per-unit weight gradient
-            gb = g.sum(0)
-            norm2 += gw.square().sum(1) + gb.square().sum(1)
-            pieces.append((name, layer, "ln", gw, gb))
+    for _, _, kind, w, gb in pieces:
+        if kind == "ln":
+            norm2 += w.square().sum(1) + gb.square().sum(1)
         else:
-            a = a.reshape(k, n, -1)
+            g, a = w
             norm2 += (_pairwise(g) * _pairwise(a)).sum((1, 2))
-            gb = g.sum(0) if layer.bias is not None else None
             if gb is not None:
                 norm2 += gb.square().sum(1)
-            pieces.append((name, layer, "linear", (g, a), gb))
     norms = norm2.clamp_min(0).sqrt()
     factor = torch.clamp(clip / (norms + 1e-12), max=1.0)
     out: dict[str, torch.Tensor] = {}
@@ -116,3 +128,23 @@ def clipped_grad_sum_ghost(model: nn.Module, objective, x_rows: torch.Tensor, k:
             if gb is not None:
                 out[p + "bias"] = factor @ gb
     return out, norms
+
+
+def unit_grads_ghost(model: nn.Module, objective, x_rows: torch.Tensor, k: int,
+                     prefix: str = "") -> dict[str, torch.Tensor]:
+    """Every unit's gradient, materialised: name -> (n, *parameter shape) (same layout as above).
+
+    Used where the per-unit gradients themselves are needed (projection onto a public subspace,
+    `fusiondp.train.projection`), not only their clipped sum; memory n × parameters.
+    """
+    out: dict[str, torch.Tensor] = {}
+    for name, layer, kind, w, gb in _unit_pieces(model, objective, x_rows, k):
+        p = f"{prefix}{name}." if name else prefix
+        if kind == "ln":
+            out[p + "weight"], out[p + "bias"] = w, gb
+        else:
+            g, a = w
+            out[p + "weight"] = torch.einsum("kno,kni->noi", g, a)
+            if gb is not None:
+                out[p + "bias"] = gb
+    return out

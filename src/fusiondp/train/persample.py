@@ -81,11 +81,19 @@ def clipped_grad_sum(term: Callable, params: dict, buffers: dict, x: torch.Tenso
     """
     if x.shape[0] == 0:
         return {k: torch.zeros_like(v) for k, v in params.items()}, x.new_zeros(0)
-    per_ex = vmap(grad(term), in_dims=(None, None, 0, 0, 0), randomness="different")(params, buffers, x, x_tilde, y)
+    per_ex = per_sample_grads(term, params, buffers, x, x_tilde, y)
     norms = torch.sqrt(sum(g.reshape(g.shape[0], -1).square().sum(1) for g in per_ex.values()))
     factor = torch.clamp(clip / (norms + 1e-12), max=1.0)
     summed = {k: torch.einsum("i,i...->...", factor, g) for k, g in per_ex.items()}
     return summed, norms
+
+
+def per_sample_grads(term: Callable, params: dict, buffers: dict, x: torch.Tensor, x_tilde: torch.Tensor,
+                     y: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Every record's gradient of `term`: name -> (n, *parameter shape) (vmap over grad)."""
+    if x.shape[0] == 0:
+        return {k: v.new_zeros((0, *v.shape)) for k, v in params.items()}
+    return vmap(grad(term), in_dims=(None, None, 0, 0, 0), randomness="different")(params, buffers, x, x_tilde, y)
 
 
 def batched_objective(spec: MethodSpec, row_loss: LossFn, y: torch.Tensor, *, beta: float, ch: float | None

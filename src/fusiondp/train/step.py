@@ -6,6 +6,8 @@ noise draw (fusiondp.train.distributed):
 1. public gradient: mean ∇ℓ over the public batch, no clipping, no noise;
 2. private clipped sum: Σ_i clip(u_i, C) over the Poisson-sampled records;
 3. one Gaussian draw N(0, σ²C²I) added to that sum, nothing rescales it before;
+   (with a public basis V, `fusiondp.train.projection`: the per-sample terms are projected onto V and
+   clipped there, and the draw is N(0, σ²C²I_k) on the k coordinates, mapped back by V)
    (in a process group: each rank holds its shard's part of 1 and 2, rank 0 alone adds the
    draw, and one all-reduce (SUM) of everything gives every rank the same totals)
 4. divide by the private denominator and mix: w_pub·g_pub + w_priv·g_priv;
@@ -21,9 +23,10 @@ import torch
 from torch import nn
 
 from fusiondp.errors import ConfigError
-from fusiondp.train.ghost import clipped_grad_sum_ghost
+from fusiondp.train.ghost import clipped_grad_sum_ghost, unit_grads_ghost
 from fusiondp.train.methods import MethodSpec
-from fusiondp.train.persample import LossFn, batched_objective, clipped_grad_sum
+from fusiondp.train.persample import LossFn, batched_objective, clipped_grad_sum, per_sample_grads
+from fusiondp.train.projection import projected_noised_sum
 
 
 @dataclass
@@ -96,10 +99,28 @@ def private_clipped_sum(model: nn.Module, wrapper: nn.Module, batch: Batch, spec
                             batch.private_y, clip)
 
 
+def private_unit_grads(model: nn.Module, wrapper: nn.Module, x: torch.Tensor, x_tilde: torch.Tensor,
+                       y: torch.Tensor, spec: MethodSpec, *, term, row_loss: LossFn | None, beta: float,
+                       ch: float | None) -> dict[str, torch.Tensor]:
+    """Each record's gradient of the private term, name -> (n, *shape) in the wrapper's parameter order.
+
+    Ghost layout when `row_loss` is given (one batched backward), else vmap over `term`.
+    """
+    params = {k: p.detach() for k, p in wrapper.named_parameters()}
+    if row_loss is not None and x.shape[0] > 0:
+        k, objective = batched_objective(spec, row_loss, y, beta=beta, ch=ch)
+        rows = x if k == 1 else torch.cat([x, x_tilde])
+        grads = unit_grads_ghost(model, objective, rows, k, prefix="m.")
+    else:
+        grads = per_sample_grads(term, params, dict(wrapper.named_buffers()), x, x_tilde, y)
+    return {k: grads[k] for k in params}
+
+
 def step(model: nn.Module, wrapper: nn.Module, optimizer: torch.optim.Optimizer, batch: Batch, spec: MethodSpec,
          *, term, loss_fn: LossFn, clip: float, noise_multiplier: float, alpha: float, beta: float,
          radius: float, generator: torch.Generator | None, row_loss: LossFn | None = None,
-         ch: float | None = None, reduce: Callable[[dict], dict] | None = None) -> StepStats:
+         ch: float | None = None, reduce: Callable[[dict], dict] | None = None,
+         basis: torch.Tensor | None = None) -> StepStats:
     """Run one step of `spec` on `batch` and update the model in place.
 
     `row_loss` (per-row loss) selects the ghost-clipping path for Linear/LayerNorm models;
@@ -107,6 +128,9 @@ def step(model: nn.Module, wrapper: nn.Module, optimizer: torch.optim.Optimizer,
     `reduce` (a process group's all-reduce SUM, `Dist.all_reduce_sum`) combines the ranks' public
     gradients, clipped sums and statistics in one collective; `generator` is then given on rank 0
     only, so the noise is drawn once. In a single process `reduce` is None and `generator` required.
+    `basis` (P × k, orthonormal columns, parameters in the wrapper's order; estimated from public rows
+    by the engine) projects the private term onto its span, clips and noises it there
+    (`fusiondp.train.projection`); None leaves the step as in the paper.
     """
     params = dict(wrapper.named_parameters())
     w_pub, w_priv = spec.weights(alpha, beta)
@@ -128,13 +152,21 @@ def step(model: nn.Module, wrapper: nn.Module, optimizer: torch.optim.Optimizer,
         if paired:
             model.eval()
         try:
-            summed, norms = private_clipped_sum(model, wrapper, batch, spec, term=term, row_loss=row_loss,
-                                                clip=clip, beta=beta, ch=ch)
+            if basis is None:
+                summed, norms = private_clipped_sum(model, wrapper, batch, spec, term=term, row_loss=row_loss,
+                                                    clip=clip, beta=beta, ch=ch)
+            else:
+                grads = private_unit_grads(model, wrapper, batch.private_x, batch.private_x_tilde,
+                                           batch.private_y, spec, term=term, row_loss=row_loss, beta=beta, ch=ch)
         finally:
             if paired:
                 model.train()
-        summed = {k: summed[k] for k in params}  # one fixed order: noise coordinates and the all-reduce layout
-        noisy = add_noise(summed, std, generator) if generator is not None else summed
+        if basis is None:
+            summed = {k: summed[k] for k in params}  # one fixed order: noise coordinates and the all-reduce layout
+            noisy = add_noise(summed, std, generator) if generator is not None else summed
+        else:
+            noisy, norms = projected_noised_sum(grads, {k: p.detach() for k, p in params.items()}, basis, clip,
+                                                std, generator)
         parts.update({f"priv.{k}": noisy[k] for k in params})
         n_clipped = int((norms > clip).sum()) if norms.numel() else 0
     parts["counts"] = torch.tensor([batch.private_x.shape[0], n_clipped], dtype=torch.float64)

@@ -23,7 +23,7 @@ FORMAT = "fusiondp-settings"
 VERSION = 1
 #: TrainConfig fields a settings file may set (privacy budget, seeds and test-only switches are not settings).
 SETTABLE = ("epochs", "batch_size", "public_batch_size", "lr", "optimizer", "momentum", "clip", "alpha", "beta",
-            "radius", "ch_quantile", "hidden", "dropout")
+            "radius", "ch_quantile", "hidden", "dropout", "projection_rank", "alpha_schedule")
 
 
 def _check(settings: dict) -> dict:
