@@ -18,9 +18,11 @@ whichever of `fusiondp` and `fdp_fm` has the higher mean *validation* AUROC in t
 validation, reported on test).
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/regime_map.py --seeds 0 --out docs/results/regime_map_runs.jsonl
-    PYTHONPATH=src python benchmarks/regime_map.py --report docs/results/regime_map_runs.jsonl
+    PYTHONPATH=src python benchmarks/regime_map.py --report docs/results/regime_map_runs.jsonl \
+        --page docs/results/regime_map.md
 
-`--report` writes docs/results/img/regime_map.png and prints the tables of docs/results/regime_map.md.
+`--report` writes docs/results/img/regime_map.png and (with `--page`) docs/results/regime_map.md, keeping the
+page's hand-written reading; without `--page` it prints the tables.
 The run is resumable: finished (dataset, seed, N, ε, variant) rows in `--out` are skipped.
 """
 
@@ -62,8 +64,10 @@ def _load(paths: list[Path]) -> list[dict]:
 
 
 def run(datasets: list[str], seeds: list[int], sizes: list[str], epsilons: list[float], out: Path, *,
-        private: bool = True, nonprivate: bool = True) -> None:
-    """Train every missing cell of the grid, appending one JSON line per run to `out`."""
+        variants: list[str] | None = None) -> None:
+    """Train every missing cell of the grid (only `variants` when given), appending one JSON line per run."""
+    private = [v for v, _, _ in PRIVATE if variants is None or v in variants]
+    nonprivate = [v for v in NONPRIVATE if variants is None or v in variants]
     torch.set_num_threads(1)
     out.parent.mkdir(parents=True, exist_ok=True)
     done = {_key(r) for r in _load([out])}
@@ -71,9 +75,8 @@ def run(datasets: list[str], seeds: list[int], sizes: list[str], epsilons: list[
         for name in datasets:
             full = None
             for n_label in sizes:
-                todo = [(e, v) for e in epsilons for v, _, _ in PRIVATE
-                        if private and (name, seed, n_label, e, v) not in done]
-                todo += [(None, v) for v in NONPRIVATE if nonprivate and (name, seed, n_label, None, v) not in done]
+                todo = [(e, v) for e in epsilons for v in private if (name, seed, n_label, e, v) not in done]
+                todo += [(None, v) for v in nonprivate if (name, seed, n_label, None, v) not in done]
                 if not todo:
                     continue
                 if full is None:
@@ -171,7 +174,8 @@ def heatmaps(rows: list[dict], path: Path) -> None:
     names = [d for d in DATASETS if any(k[0] == d for k in reg)]
     lim = max([abs(c["diff"]) for c in reg.values()] + [0.01])
     norm = TwoSlopeNorm(vcenter=0.0, vmin=-lim, vmax=lim)
-    fig, axes = plt.subplots(len(names), len(VIEWS), figsize=(5.2 * len(VIEWS), 3.4 * len(names)), squeeze=False)
+    fig, axes = plt.subplots(len(names), len(VIEWS), figsize=(6.6 * len(VIEWS), 3.6 * len(names)), squeeze=False,
+                             layout="constrained")
     for i, name in enumerate(names):
         sizes = _sizes(rows, name)
         for j, (view, title) in enumerate(VIEWS):
@@ -183,7 +187,7 @@ def heatmaps(rows: list[dict], path: Path) -> None:
                     if c is None:
                         continue
                     grid[a, b] = c["diff"]
-                    mark = "" if c["best"] == "fusiondp" else "ᶠ"
+                    mark = "" if c["best"] == "fusiondp" else " M"
                     ax.text(b, a, f"{c['diff']:+.3f}{mark}", ha="center", va="center", fontsize=8,
                             color="white" if abs(c["diff"]) > 0.6 * lim else "black")
             im = ax.imshow(grid, cmap="RdBu", norm=norm, aspect="auto")
@@ -192,10 +196,10 @@ def heatmaps(rows: list[dict], path: Path) -> None:
             ax.set_xlabel("ε")
             ax.set_ylabel("training rows N")
             ax.set_title(f"{name}: {title}", fontsize=10)
-    fig.colorbar(im, ax=axes, shrink=0.8, label="best feature-level − dpsgd, test AUROC (blue: feature-level ahead)")
+    fig.colorbar(im, ax=axes, shrink=0.8, label="best feature-level − dpsgd test AUROC (blue: feature-level ahead)")
     seeds = sorted({r["seed"] for r in rows})
     fig.suptitle(f"Regime map (defaults rule, δ = 1e-5, mean over seeds {', '.join(map(str, seeds))}; "
-                 "ᶠ: fdp_fm selected on validation, else fusiondp)", fontsize=10)
+                 "M: fdp_fm selected on validation, else fusiondp)", fontsize=10)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
@@ -234,6 +238,8 @@ def tables(rows: list[dict]) -> str:
             ref = [cells.get((name, n_label, None, v), {}) for v in NONPRIVATE]
             ref_txt = [ms([r["test_auroc"] for r in c.values()]) if c else "–" for c in ref]
             for eps in EPSILONS:
+                if not any((name, n_label, eps, v) in cells for v in labels):
+                    continue
                 vals = []
                 for v in labels:
                     c = cells.get((name, n_label, eps, v), {})
@@ -244,25 +250,133 @@ def tables(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+READING_START, READING_END = "<!-- reading: kept by --report -->", "<!-- /reading -->"
+COMMANDS = """```bash
+# one process at a time, 2 shared CPU cores; resumable (finished runs in the file are skipped)
+export OMP_NUM_THREADS=1 PYTHONPATH=src
+python benchmarks/regime_map.py --seeds 0 --only private --out docs/results/regime_map_runs.jsonl
+python benchmarks/regime_map.py --seeds 0 --only sgd_hybrid --out docs/results/regime_map_runs.jsonl
+python benchmarks/regime_map.py --seeds 1 --only private --out docs/results/regime_map_runs.jsonl
+python benchmarks/regime_map.py --seeds 0 --only sgd_ori --out docs/results/regime_map_runs.jsonl
+python benchmarks/regime_map.py --seeds 2 --only private --out docs/results/regime_map_runs.jsonl
+python benchmarks/regime_map.py --seeds 1,2 --only nonprivate --out docs/results/regime_map_runs.jsonl
+python benchmarks/regime_map.py --report docs/results/regime_map_runs.jsonl --page docs/results/regime_map.md
+```"""
+
+
+def summary(rows: list[dict], tie: float = 0.005) -> str:
+    """Per dataset and view: how many cells have feature-level ahead / within ±tie / behind, and the seeds."""
+    reg = regime(rows)
+    out = [f"| table | view | cells | seeds per cell | feature-level ahead by > {tie} | within ±{tie} | "
+           f"`dpsgd` ahead by > {tie} | `fdp_fm` selected |", "|---|---|---|---|---|---|---|---|"]
+    for name in DATASETS:
+        for view, title in VIEWS:
+            cs = [c for k, c in reg.items() if k[0] == name and k[1] == view]
+            if not cs:
+                continue
+            seeds = sorted({c["seeds"] for c in cs})
+            seed_txt = str(seeds[0]) if len(seeds) == 1 else f"{seeds[0]}–{seeds[-1]}"
+            out.append(f"| {name} | {title} | {len(cs)} | {seed_txt} | {sum(c['diff'] > tie for c in cs)} | "
+                       f"{sum(abs(c['diff']) <= tie for c in cs)} | {sum(c['diff'] < -tie for c in cs)} | "
+                       f"{sum(c['best'] == 'fdp_fm' for c in cs)} |")
+    return "\n".join(out)
+
+
+def page(rows: list[dict], image: Path, old: str | None) -> str:
+    """docs/results/regime_map.md: commands, map, summary, tables; the hand-written reading of `old` is kept."""
+    reading = f"{READING_START}\n## Reading\n\n(not written yet)\n{READING_END}"
+    if old and READING_START in old and READING_END in old:
+        reading = old[old.index(READING_START):old.index(READING_END) + len(READING_END)]
+    seeds = sorted({r["seed"] for r in rows})
+    full = {r["dataset"]: r["n_full"] for r in rows}
+    sizes = ", ".join(f"{n} full = {v:,}" for n, v in full.items())
+    return f"""# Regime map: when does feature-level DP beat record-level `dpsgd`?
+
+Issue 16 item 3. Training-set size N × ε on sepsis and Adult, with the **defaults rule's settings** (no tuning:
+`TrainConfig(epsilon=ε, delta=1e-5, seed=s, relation=...)`, resolved by the engine from N, so batch, steps, C
+and α are what a user with N rows and budget ε gets; docs/training.md, "Default settings"). Seeds present:
+{", ".join(map(str, seeds))} (the tables give the seeds of every cell). User-facing summary:
+[when to use feature-level DP](../when_to_use_feature_level_dp.md).
+
+Made by (regenerates this page and the image; the reading section below is kept):
+
+{COMMANDS}
+
+Runs: [regime_map_runs.jsonl](regime_map_runs.jsonl) (one line per training run: settings, σ, ε spent,
+validation and test AUROC, seconds).
+
+**Set-up.**
+
+* **N**: 1,000 / 2,000 / 5,000 / 10,000 / full ({sizes}) training rows: the first N of a numpy
+  `default_rng(seed)` permutation of the training rows (`fusiondp.bench.subsample`), the *same* records in every
+  view (original, hybrid, noise, reference) and in `dpsgd`'s record-level encoding. Validation, test and the public
+  support set are unchanged.
+* **Preprocessing is not refitted** on the subsample: the feature-level encoding is fitted on the full hybrid
+  table (sensitive columns on support ∪ hybrid) and `dpsgd`'s on the support set only. Both are public by
+  construction (the hybrid table reads no sensitive training value), so this reads no private value, but a user
+  with only N rows would fit it on their N hybrid rows; the imputer (fitted on the support set) is also unchanged.
+* **Methods**: `fusiondp` and `fdp_fm` calibrated for ε under zero-out (`remove`); `dpsgd` in two views
+  ([equal_protection.md](equal_protection.md)): **equal nominal ε** (add/remove at ε, the paper's comparison) and
+  **equal protection** (`relation="replace"`: replace-one at ε, so its guarantee for the sensitive columns under
+  zero-out is at most ε, like the feature-level methods'). `sgd_hybrid` (ε = 0 for the sensitive columns; labels
+  unprotected) and `sgd_ori` (non-private) are references, once per (N, seed).
+* **Map cell**: mean over seeds of (best feature-level − `dpsgd`) test AUROC, where *best feature-level* is
+  whichever of `fusiondp` and `fdp_fm` has the higher mean **validation** AUROC in that cell (selected on
+  validation, reported on test; the selection is between two runs on the same private rows, whose ε compose: the
+  released model's cost is up to 2ε by plain composition, not counted here, as in every benchmark table).
+  Positive (blue): feature-level ahead. δ = 1e-5 throughout. The Poisson mask and the noise come from OS
+  entropy, so reruns differ by run-to-run noise.
+
+![regime map](img/regime_map.png)
+
+Cell counts (ahead / tie / behind by more than 0.005 AUROC):
+
+{summary(rows)}
+
+{reading}
+
+## Tables
+{tables(rows)}
+"""
+
+
+def _variants(only: str | None) -> list[str] | None:
+    """`--only` as a list of variant names (None: all)."""
+    if not only:
+        return None
+    groups = {"private": [v for v, _, _ in PRIVATE], "nonprivate": list(NONPRIVATE)}
+    names = [v for part in only.split(",") for v in groups.get(part, [part])]
+    unknown = sorted(set(names) - set(groups["private"]) - set(groups["nonprivate"]))
+    if unknown:
+        raise SystemExit(f"--only: unknown variant(s) {', '.join(unknown)}")
+    return names
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", default=",".join(DATASETS))
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--sizes", default=",".join(SIZES))
     ap.add_argument("--epsilons", default=",".join(f"{e:g}" for e in EPSILONS))
-    ap.add_argument("--only", choices=("private", "nonprivate"), help="run only these variants (default: all)")
+    ap.add_argument("--only", help="comma-separated variants to run, or 'private' / 'nonprivate' (default: all): "
+                    + ", ".join([v for v, _, _ in PRIVATE] + list(NONPRIVATE)))
     ap.add_argument("--out", type=Path, default=Path("bench_out/regime_map.jsonl"))
     ap.add_argument("--report", nargs="*", type=Path)
     ap.add_argument("--image", type=Path, default=ROOT / "docs/results/img/regime_map.png")
+    ap.add_argument("--page", type=Path, help="with --report: write the results page here (its reading is kept)")
     a = ap.parse_args()
     if a.report:
         rows = _load(a.report)
         heatmaps(rows, a.image)
-        print(tables(rows))
+        if a.page:
+            old = a.page.read_text() if a.page.exists() else None
+            a.page.write_text(page(rows, a.image, old))
+            print(f"wrote {a.page} and {a.image}")
+        else:
+            print(summary(rows) + "\n" + tables(rows))
         return
     run(a.datasets.split(","), [int(s) for s in a.seeds.split(",")], a.sizes.split(","),
-        [float(e) for e in a.epsilons.split(",")], a.out, private=a.only != "nonprivate",
-        nonprivate=a.only != "private")
+        [float(e) for e in a.epsilons.split(",")], a.out, variants=_variants(a.only))
 
 
 if __name__ == "__main__":
