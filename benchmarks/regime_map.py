@@ -282,6 +282,20 @@ def summary(rows: list[dict], tie: float = 0.005) -> str:
     return "\n".join(out)
 
 
+def coverage(rows: list[dict]) -> str:
+    """Markdown: which runs the file holds, per dataset and variant (cells of the full grid, seeds)."""
+    out = ["| table | variant | runs | of the full grid (3 seeds) | seeds |", "|---|---|---|---|---|"]
+    for name in DATASETS:
+        for v in [v for v, _, _ in PRIVATE] + list(NONPRIVATE):
+            rs = [r for r in rows if r["dataset"] == name and r["variant"] == v]
+            if not rs:
+                continue
+            grid = len(SIZES) * (len(EPSILONS) if v not in NONPRIVATE else 1) * 3
+            seeds = sorted({r["seed"] for r in rs})
+            out.append(f"| {name} | `{v}` | {len(rs)} | {grid} | {', '.join(map(str, seeds))} |")
+    return "\n".join(out)
+
+
 def page(rows: list[dict], image: Path, old: str | None) -> str:
     """docs/results/regime_map.md: commands, map, summary, tables; the hand-written reading of `old` is kept."""
     reading = f"{READING_START}\n## Reading\n\n(not written yet)\n{READING_END}"
@@ -303,7 +317,9 @@ Made by (regenerates this page and the image; the reading section below is kept)
 {COMMANDS}
 
 Runs: [regime_map_runs.jsonl](regime_map_runs.jsonl) (one line per training run: settings, σ, ε spent,
-validation and test AUROC, seconds).
+validation and test AUROC, seconds). The file holds:
+
+{coverage(rows)}
 
 **Set-up.**
 
