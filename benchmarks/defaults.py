@@ -161,7 +161,8 @@ class Runs:
         return row
 
 
-def compare(datasets, epsilons, seeds, tune_seeds, methods, data_dir: Path | None, out: Path) -> None:
+def compare(datasets, epsilons, seeds, tune_seeds, methods, data_dir: Path | None, out: Path,
+            variant: dict | None = None) -> None:
     runs = Runs(out)
     for name in datasets:
         if name in EXTRA_TABLES:
@@ -176,6 +177,8 @@ def compare(datasets, epsilons, seeds, tune_seeds, methods, data_dir: Path | Non
             for eps in epsilons:
                 for method in methods:
                     runs.get(ds, bench, method, eps, seed, {}, "default", settings_ds=rule_ds)
+                    if variant:  # the rule with a few settings fixed (e.g. the optimiser): role "rule_variant"
+                        runs.get(ds, bench, method, eps, seed, dict(variant), "rule_variant", settings_ds=rule_ds)
                     if seed in tune_seeds:
                         for ov in ds.grid.get(method, ()):
                             runs.get(ds, bench, method, eps, seed, dict(ov), "candidate")
@@ -265,10 +268,32 @@ def table(rows: list[dict], metric: str = "auroc") -> str:
     return "\n".join(lines)
 
 
+def variant_table(rows: list[dict]) -> str:
+    """Runs of the rule with some settings fixed (`--variant`), next to the rule's and the tuned score."""
+    var = [r for r in rows if r["role"] == "rule_variant"]
+    if not var:
+        return ""
+    cells = {c["dataset"] + c["method"] + str(c["epsilon"]): c for c in summarise(rows)}
+    lines = ["| table | ε | method | fixed settings | settings | seeds | rule + fixed: test | rule: test | "
+             "tuned: test | (rule + fixed) − tuned |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, method, eps, ov in sorted({(r["dataset"], r["method"], r["epsilon"], json.dumps(r["overrides"],
+                                                                                              sort_keys=True))
+                                         for r in var}):
+        c = cells.get(name + method + str(eps))
+        rs = sorted((r for r in var if (r["dataset"], r["method"], r["epsilon"]) == (name, method, eps)
+                     and json.dumps(r["overrides"], sort_keys=True) == ov), key=lambda r: r["seed"])
+        v = [_score(r, "test") for r in rs if c is None or r["seed"] in c["seeds"]]
+        diff = [a - b for a, b in zip(v, c["tuned"])] if c and len(v) == len(c["tuned"]) else None
+        lines.append(f"| {name} | {eps:g} | `{method}` | `{ov}` | {_s(rs[0]['settings'], method, True)} | {len(v)} "
+                     f"| {_ms(v)} | {_ms(c['default']) if c else '–'} | {_ms(c['tuned']) if c else '–'} | "
+                     f"{_ms(diff) if diff else '–'} |")
+    return "\n".join(lines)
+
+
 def report(rows: list[dict]) -> str:
-    """One table per metric present in the runs file."""
+    """One table per metric present in the runs file, then the `--variant` runs, if any."""
     metrics = sorted({r.get("metric", "auroc") for r in rows})
-    return "\n\n".join(table(rows, m) for m in metrics)
+    return "\n\n".join([table(rows, m) for m in metrics] + [t for t in [variant_table(rows)] if t])
 
 
 # --------------------------------------------------------------------------- wall time on a large table
@@ -301,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "docs/results/defaults_runs.jsonl")
     ap.add_argument("--report", type=Path, default=None, help="print the table of a runs file and exit")
     ap.add_argument("--time-synthetic", type=int, default=0)
+    ap.add_argument("--variant", type=json.loads, default=None,
+                    help='also run the rule with these settings fixed, e.g. \'{"optimizer": "adam", "lr": 0.001}\'')
     a = ap.parse_args(argv)
     if a.report:
         print(report(load_records(a.report)))
@@ -314,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     seeds = [int(s) for s in a.seeds.split(",")]
     tune_seeds = [int(s) for s in a.tune_seeds.split(",")] if a.tune_seeds else seeds[:1]
     compare(a.datasets.split(","), [float(e) for e in a.epsilons.split(",")], seeds, tune_seeds,
-            a.methods.split(","), a.data, a.out)
+            a.methods.split(","), a.data, a.out, a.variant)
     print(report(load_records(a.out)))
     return 0
 
