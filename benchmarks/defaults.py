@@ -20,10 +20,14 @@ apply exactly as in `fusiondp bench`.
   counted here; see `fusiondp tune`).
 * `sgd_hybrid`: non-private, defaults, once per seed.
 
-Two tables beyond the benchmark's, registered through the same path as `fusiondp bench --table` (generic
+Tables beyond the benchmark's, registered through the same path as `fusiondp bench --table` (generic
 `table_spec` + `register_table`; nothing is special-cased in the library):
-`diabetes` (scikit-learn's bundled diabetes table, benchmarks/own_table_diabetes.py) and `icu_synth` (a table
-drawn by fusiondp's own synthetic generator `fusiondp.data.synthetic.make_icu`, seed 0).
+`diabetes` (scikit-learn's bundled diabetes table, benchmarks/own_table_diabetes.py), `icu_synth` (a table
+drawn by fusiondp's own synthetic generator `fusiondp.data.synthetic.make_icu`, seed 0) and `fair` (statsmodels'
+bundled affairs survey, benchmarks/own_table_fair.py; needs `pip install statsmodels`). Any registered dataset
+works, e.g. `medical_abstracts` (scored by its headline metric, macro-F1).
+
+`--variant JSON` also runs the rule with those settings fixed (role `rule_variant`), e.g. the optimiser.
 
 The Poisson mask and the noise come from OS entropy, so reruns differ by run-to-run noise.
 Also `--time-synthetic 30000`: wall time of one default `fusiondp` run on a make_icu table of that size.
