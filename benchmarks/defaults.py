@@ -14,8 +14,8 @@ apply exactly as in `fusiondp bench`.
   `fusiondp.train.defaults.auto_settings`.
 * "tuned": at each ε, every candidate of the dataset's registered tuning grid (`BenchDataset.grid`, the grid of
   `fusiondp bench NAME --tune`) is trained on the same private rows and the one with the best **validation**
-  score is kept; its test score is reported (AUROC; the dataset's headline metric, macro-F1, for text). The grid is run at the seeds given by `--tune-seeds` (default: the
-  first seed); at the other seeds the setting selected at the nearest tuned seed is rerun. A candidate whose
+  score is kept; its test score is reported (AUROC; the dataset's headline metric, macro-F1, for text). The
+  grid is run at the seeds given by `--tune-seeds` (default: the first seed); at the other seeds the setting selected at the nearest tuned seed is rerun. A candidate whose
   resolved settings equal the rule's is the same run (not trained twice). The search cost composes (not
   counted here; see `fusiondp tune`).
 * `sgd_hybrid`: non-private, defaults, once per seed.
