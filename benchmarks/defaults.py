@@ -14,16 +14,20 @@ apply exactly as in `fusiondp bench`.
   `fusiondp.train.defaults.auto_settings`.
 * "tuned": at each ε, every candidate of the dataset's registered tuning grid (`BenchDataset.grid`, the grid of
   `fusiondp bench NAME --tune`) is trained on the same private rows and the one with the best **validation**
-  AUROC is kept; its test AUROC is reported. The grid is run at the seeds given by `--tune-seeds` (default: the
-  first seed); at the other seeds the setting selected at the nearest tuned seed is rerun. A candidate whose
+  score is kept; its test score is reported (AUROC; the dataset's headline metric, macro-F1, for text). The
+  grid is run at the seeds given by `--tune-seeds` (default: the first seed); at the other seeds the setting selected at the nearest tuned seed is rerun. A candidate whose
   resolved settings equal the rule's is the same run (not trained twice). The search cost composes (not
   counted here; see `fusiondp tune`).
 * `sgd_hybrid`: non-private, defaults, once per seed.
 
-Two tables beyond the benchmark's, registered through the same path as `fusiondp bench --table` (generic
+Tables beyond the benchmark's, registered through the same path as `fusiondp bench --table` (generic
 `table_spec` + `register_table`; nothing is special-cased in the library):
-`diabetes` (scikit-learn's bundled diabetes table, benchmarks/own_table_diabetes.py) and `icu_synth` (a table
-drawn by fusiondp's own synthetic generator `fusiondp.data.synthetic.make_icu`, seed 0).
+`diabetes` (scikit-learn's bundled diabetes table, benchmarks/own_table_diabetes.py), `icu_synth` (a table
+drawn by fusiondp's own synthetic generator `fusiondp.data.synthetic.make_icu`, seed 0) and `fair` (statsmodels'
+bundled affairs survey, benchmarks/own_table_fair.py; needs `pip install statsmodels`). Any registered dataset
+works, e.g. `medical_abstracts` (scored by its headline metric, macro-F1).
+
+`--variant JSON` also runs the rule with those settings fixed (role `rule_variant`), e.g. the optimiser.
 
 The Poisson mask and the noise come from OS entropy, so reruns differ by run-to-run noise.
 Also `--time-synthetic 30000`: wall time of one default `fusiondp` run on a make_icu table of that size.
@@ -45,7 +49,7 @@ from fusiondp.train.config import TrainConfig
 from fusiondp.train.methods import get_method
 
 ROOT = Path(__file__).resolve().parents[1]
-KEYS = ("batch_size", "public_batch_size", "epochs", "lr", "clip", "alpha", "beta")
+KEYS = ("batch_size", "public_batch_size", "epochs", "lr", "clip", "alpha", "beta", "optimizer")
 
 
 # --------------------------------------------------------------------------- the two further tables
@@ -81,7 +85,22 @@ def _register_icu_synth(out_dir: Path) -> None:
                               drop="stay_id", name="icu_synth"))
 
 
-EXTRA_TABLES = {"diabetes": _register_diabetes, "icu_synth": _register_icu_synth}
+def _register_fair(out_dir: Path) -> None:
+    """statsmodels' `fair` table (benchmarks/own_table_fair.py), as `fusiondp bench --table` sees it; chosen
+    after the rule and its noise cap were fixed (needs `pip install statsmodels`)."""
+    from fusiondp.bench.datasets import table_spec
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from own_table_fair import CATEGORICAL, SENSITIVE, TARGET, fair_table
+
+    path = out_dir / "fair.csv"
+    if not path.exists():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fair_table().to_csv(path, index=False)
+    register_table(table_spec(path, target=TARGET, sensitive=SENSITIVE, categorical=CATEGORICAL, name="fair"))
+
+
+EXTRA_TABLES = {"diabetes": _register_diabetes, "icu_synth": _register_icu_synth, "fair": _register_fair}
 
 
 # --------------------------------------------------------------------------- runs
@@ -97,7 +116,9 @@ def _resolved(ds: BenchDataset, bench: BenchData, method: str, eps: float | None
 
 
 def _settings_key(s: dict) -> str:
-    return json.dumps({k: round(float(v), 6) for k, v in s.items()}, sort_keys=True)
+    # Lines written before `optimizer` was recorded ran SGD (every tabular run does).
+    return json.dumps({"optimizer": "sgd", **{k: v if isinstance(v, str) else round(float(v), 6)
+                                              for k, v in s.items()}}, sort_keys=True)
 
 
 class Runs:
@@ -126,8 +147,9 @@ class Runs:
         else:
             rec = _one_run(sds, bench, method, eps, seed, overrides, with_test=True)
             row = {"dataset": ds.name, "method": method, "epsilon": eps, "seed": seed, "role": role,
-                   "overrides": overrides, "settings": settings, "val_auroc": rec["val"]["auroc"],
-                   "test_auroc": rec["test"]["auroc"], "spent_epsilon": rec["spent_epsilon"],
+                   "overrides": overrides, "settings": settings, "metric": _metric(ds),
+                   f"val_{_metric(ds)}": rec["val"][_metric(ds)], f"test_{_metric(ds)}": rec["test"][_metric(ds)],
+                   "spent_epsilon": rec["spent_epsilon"],
                    "sigma": rec["sigma"], "steps": rec["steps"], "seconds": rec["seconds"],
                    "n_train": (bench.record_level if get_method(method).needs_public_preprocessing else bench).data.n,
                    "preprocessing": "support only" if get_method(method).needs_public_preprocessing else "hybrid"}
@@ -138,12 +160,13 @@ class Runs:
         self.out.parent.mkdir(parents=True, exist_ok=True)
         with self.out.open("a") as fh:
             fh.write(json.dumps(row) + "\n")
-        print(json.dumps({k: row[k] for k in ("dataset", "method", "epsilon", "seed", "role", "val_auroc",
-                                              "test_auroc", "seconds")}), flush=True)
+        print(json.dumps({**{k: row[k] for k in ("dataset", "method", "epsilon", "seed", "role", "seconds")},
+                          "val": _score(row, "val"), "test": _score(row, "test")}), flush=True)
         return row
 
 
-def compare(datasets, epsilons, seeds, tune_seeds, methods, data_dir: Path | None, out: Path) -> None:
+def compare(datasets, epsilons, seeds, tune_seeds, methods, data_dir: Path | None, out: Path,
+            variant: dict | None = None) -> None:
     runs = Runs(out)
     for name in datasets:
         if name in EXTRA_TABLES:
@@ -158,6 +181,8 @@ def compare(datasets, epsilons, seeds, tune_seeds, methods, data_dir: Path | Non
             for eps in epsilons:
                 for method in methods:
                     runs.get(ds, bench, method, eps, seed, {}, "default", settings_ds=rule_ds)
+                    if variant:  # the rule with a few settings fixed (e.g. the optimiser): role "rule_variant"
+                        runs.get(ds, bench, method, eps, seed, dict(variant), "rule_variant", settings_ds=rule_ds)
                     if seed in tune_seeds:
                         for ov in ds.grid.get(method, ()):
                             runs.get(ds, bench, method, eps, seed, dict(ov), "candidate")
@@ -171,7 +196,17 @@ def compare(datasets, epsilons, seeds, tune_seeds, methods, data_dir: Path | Non
 def _best(rows, name, method, eps, seed) -> dict | None:
     cands = [r for r in rows if (r["dataset"], r["method"], r["epsilon"], r["seed"], r["role"]) ==
              (name, method, eps, seed, "candidate")]
-    return max(cands, key=lambda r: r["val_auroc"]) if cands else None
+    return max(cands, key=lambda r: _score(r, "val")) if cands else None
+
+
+def _metric(ds: BenchDataset) -> str:
+    """The score selection and the report use: AUROC for binary tables, the dataset's headline otherwise."""
+    return ds.headline
+
+
+def _score(row: dict, split: str) -> float:
+    """A runs-file line's score on `split` (lines without a `metric` field are AUROC)."""
+    return float(row[f"{split}_{row.get('metric', 'auroc')}"])
 
 
 # --------------------------------------------------------------------------- the table of the results page
@@ -196,7 +231,7 @@ def summarise(rows: list[dict]) -> list[dict]:
             base = next((r for r in rows if (r["dataset"], r["seed"], r["role"]) == (name, seed, "sgd_hybrid")),
                         None)
             if default and tuned and base:
-                d.append(default["test_auroc"]), t.append(tuned["test_auroc"]), b.append(base["test_auroc"])
+                d.append(_score(default, "test")), t.append(_score(tuned, "test")), b.append(_score(base, "test"))
                 seeds.append(seed), picked.append(tuned["settings"])
                 dset = default["settings"]
         if not seeds:
@@ -207,13 +242,21 @@ def summarise(rows: list[dict]) -> list[dict]:
     return out
 
 
-def _s(s: dict, method: str) -> str:
+def _s(s: dict, method: str, long: bool = False) -> str:
     out = f"b {s['batch_size']}, lr {s['lr']:g}, C {s['clip']:g}"
-    return out + (f", α {s['alpha']:g}" if get_method(method).level == "feature" else "")
+    out += f", α {s['alpha']:g}" if get_method(method).level == "feature" else ""
+    return out + (f", {s.get('optimizer', 'sgd')}, {s['epochs']:.3g} epochs" if long else "")
 
 
-def table(rows: list[dict]) -> str:
-    lines = ["| table | ε | method | seeds | default settings | default test AUROC | tuned test AUROC | "
+METRIC_NAMES = {"auroc": "AUROC", "macro_f1": "macro-F1"}
+
+
+def table(rows: list[dict], metric: str = "auroc") -> str:
+    """The results table of the runs scored by `metric` (AUROC for the tables, macro-F1 for text)."""
+    rows = [r for r in rows if r.get("metric", "auroc") == metric]
+    m = METRIC_NAMES.get(metric, metric)
+    long = metric != "auroc"  # text: optimiser and epochs differ between the rule and the registered grid
+    lines = [f"| table | ε | method | seeds | default settings | default test {m} | tuned test {m} | "
              "default − tuned | `sgd_hybrid` | within 0.01 | ≥ `sgd_hybrid` | tuned pick (seed 0) |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for c in summarise(rows):
@@ -223,10 +266,38 @@ def table(rows: list[dict]) -> str:
                  else "**no**") \
             if c["method"] == "fusiondp" else "–"
         lines.append(f"| {c['dataset']} | {c['epsilon']:g} | `{c['method']}` | {len(c['seeds'])} | "
-                     f"{_s(c['default_settings'], c['method'])} | {_ms(c['default'])} | {_ms(c['tuned'])} | "
+                     f"{_s(c['default_settings'], c['method'], long)} | {_ms(c['default'])} | {_ms(c['tuned'])} | "
                      f"{_ms(c['diff'])} | {_ms(c['sgd_hybrid'])} | {within} | {above} | "
-                     f"{_s(c['tuned_settings'][0], c['method'])} |")
+                     f"{_s(c['tuned_settings'][0], c['method'], long)} |")
     return "\n".join(lines)
+
+
+def variant_table(rows: list[dict]) -> str:
+    """Runs of the rule with some settings fixed (`--variant`), next to the rule's and the tuned score."""
+    var = [r for r in rows if r["role"] == "rule_variant"]
+    if not var:
+        return ""
+    cells = {c["dataset"] + c["method"] + str(c["epsilon"]): c for c in summarise(rows)}
+    lines = ["| table | ε | method | fixed settings | settings | seeds | rule + fixed: test | rule: test | "
+             "tuned: test | (rule + fixed) − tuned |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, method, eps, ov in sorted({(r["dataset"], r["method"], r["epsilon"], json.dumps(r["overrides"],
+                                                                                              sort_keys=True))
+                                         for r in var}):
+        c = cells.get(name + method + str(eps))
+        rs = sorted((r for r in var if (r["dataset"], r["method"], r["epsilon"]) == (name, method, eps)
+                     and json.dumps(r["overrides"], sort_keys=True) == ov), key=lambda r: r["seed"])
+        v = [_score(r, "test") for r in rs if c is None or r["seed"] in c["seeds"]]
+        diff = [a - b for a, b in zip(v, c["tuned"])] if c and len(v) == len(c["tuned"]) else None
+        lines.append(f"| {name} | {eps:g} | `{method}` | `{ov}` | {_s(rs[0]['settings'], method, True)} | {len(v)} "
+                     f"| {_ms(v)} | {_ms(c['default']) if c else '–'} | {_ms(c['tuned']) if c else '–'} | "
+                     f"{_ms(diff) if diff else '–'} |")
+    return "\n".join(lines)
+
+
+def report(rows: list[dict]) -> str:
+    """One table per metric present in the runs file, then the `--variant` runs, if any."""
+    metrics = sorted({r.get("metric", "auroc") for r in rows})
+    return "\n\n".join([table(rows, m) for m in metrics] + [t for t in [variant_table(rows)] if t])
 
 
 # --------------------------------------------------------------------------- wall time on a large table
@@ -259,9 +330,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "docs/results/defaults_runs.jsonl")
     ap.add_argument("--report", type=Path, default=None, help="print the table of a runs file and exit")
     ap.add_argument("--time-synthetic", type=int, default=0)
+    ap.add_argument("--variant", type=json.loads, default=None,
+                    help='also run the rule with these settings fixed, e.g. \'{"optimizer": "adam", "lr": 0.001}\'')
     a = ap.parse_args(argv)
     if a.report:
-        print(table(load_records(a.report)))
+        print(report(load_records(a.report)))
         return 0
     if a.time_synthetic:
         print(json.dumps(time_synthetic(a.time_synthetic)))
@@ -272,8 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     seeds = [int(s) for s in a.seeds.split(",")]
     tune_seeds = [int(s) for s in a.tune_seeds.split(",")] if a.tune_seeds else seeds[:1]
     compare(a.datasets.split(","), [float(e) for e in a.epsilons.split(",")], seeds, tune_seeds,
-            a.methods.split(","), a.data, a.out)
-    print(table(load_records(a.out)))
+            a.methods.split(","), a.data, a.out, a.variant)
+    print(report(load_records(a.out)))
     return 0
 
 

@@ -16,17 +16,31 @@ from tables import make_hybrid, make_table, poison
 SCHEMA = Schema("y", ["age", "sex", "unit"], drop=["id"])
 
 
-def _rule_for(frame):
+def _rule_for(frame, optimizer="sgd"):
     hybrid = make_hybrid(frame)
     data = prepare(frame, hybrid, SCHEMA).data
-    cfg = TrainConfig(epsilon=2.0, delta=1e-4, accountant="rdp")
+    cfg = TrainConfig(epsilon=2.0, delta=1e-4, accountant="rdp", optimizer=optimizer)
     return cfg.resolve(n_rows=data.n, n_features=data.x.shape[1], method="fusiondp")
 
 
-def test_same_settings_for_tables_differing_only_in_sensitive_values():
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_same_settings_for_tables_differing_only_in_sensitive_values(optimizer):
     table = make_table(600, seed=2)
-    a, b = _rule_for(table), _rule_for(poison(table))
+    a, b = _rule_for(table, optimizer), _rule_for(poison(table), optimizer)
     assert a == b and a.config_source == {f: "auto" for f in AUTO_FIELDS}
+
+
+@pytest.mark.parametrize("method", ["fusiondp", "dpsgd", "sgd_hybrid"])
+def test_adam_gets_its_own_learning_rate_and_nothing_else_changes(method):
+    """The SGD lr (0.3 / 0.07) diverges with Adam: with optimizer 'adam' only lr changes, to `adam_lr`."""
+    k = constants()["adam_lr"]
+    eps = None if method == "sgd_hybrid" else 2.0
+    sgd = auto_settings(14293, 36, eps, 1e-5, method)
+    adam = auto_settings(14293, 36, eps, 1e-5, method, optimizer="adam")
+    assert adam["lr"] == (k["public"] if method == "sgd_hybrid" else k["private"]) and adam["lr"] != sgd["lr"]
+    assert {f: v for f, v in adam.items() if f != "lr"} == {f: v for f, v in sgd.items() if f != "lr"}
+    cfg = TrainConfig(epsilon=eps, delta=1e-5, optimizer="adam").resolve(n_rows=14293, n_features=36, method=method)
+    assert cfg.lr == adam["lr"]
 
 
 def test_explicit_values_override_the_rule():

@@ -97,7 +97,8 @@ class TrainConfig:
         from fusiondp.train.defaults import auto_settings
 
         rule = auto_settings(n_rows, n_features, self.epsilon, self.delta, method, relation=self.relation,
-                             accountant=self.accountant, noise_multiplier=self.noise_multiplier)
+                             accountant=self.accountant, noise_multiplier=self.noise_multiplier,
+                             optimizer=self.optimizer)
         values = {f: rule[f] for f in auto}
         return replace(self, **values, config_source=source)
 

@@ -13,7 +13,7 @@ The rule, for private methods:
   q ≤ 1/8 keeps privacy amplification by sampling), between 32 and 1024;
 * steps T = 13 · N / b (the 13 epochs selected on sepsis and Adult), kept within
   [100, 1000] so tiny tables still take enough steps and large ones stay fast;
-* lr 0.3 (SGD);
+* lr 0.3 (SGD); with optimizer 'adam', 1e-3 (``adam_lr``; the SGD value diverges with Adam);
 * σ is what the accountant would calibrate for (ε, δ, q, T): it summarises how
   noisy a step is, and the tuned α (feature-level) and C (`dpsgd`) both follow
   it: α ≈ 0.668 / σ with C = 16, and `dpsgd`'s C ≈ 11.3 / σ, each rounded to a
@@ -23,7 +23,7 @@ The rule, for private methods:
   tables, where b is small (added after the 442-row diabetes table failed; see
   docs/results/defaults.md).
 
-Non-private methods keep the paper's batch 128 and lr 0.07, with at most 2000 steps.
+Non-private methods keep the paper's batch 128 and lr 0.07 (Adam: 1e-3), with at most 2000 steps.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def noise_for(n_rows: int, batch: int, steps: int, epsilon: float, delta: float,
 
 def auto_settings(n_rows: int, n_features: int, epsilon: float | None, delta: float, method: str, *,
                   relation: str = "remove", accountant: str = "pld",
-                  noise_multiplier: float | None = None) -> dict:
+                  noise_multiplier: float | None = None, optimizer: str = "sgd") -> dict:
     """Settings for one run from public quantities only.
 
     Args:
@@ -88,6 +88,7 @@ def auto_settings(n_rows: int, n_features: int, epsilon: float | None, delta: fl
         method: a method name from `fusiondp.train.methods.METHODS`.
         relation, accountant: as in TrainConfig; σ is computed as the run will compute it.
         noise_multiplier: a fixed σ, used instead of calibrating.
+        optimizer: 'sgd' or 'adam' (a setting, public); only the learning rate depends on it.
 
     Returns:
         A dict over :data:`AUTO_FIELDS`, plus ``noise_multiplier_estimate`` (σ used by the rule, or None).
@@ -106,8 +107,8 @@ def auto_settings(n_rows: int, n_features: int, epsilon: float | None, delta: fl
         b = int(min(pub["batch_size"], n_rows))
         steps, epochs = _steps(n_rows, b, pub["epochs"], 1, pub["max_steps"])
         return {"epochs": epochs, "batch_size": b, "public_batch_size": int(pub["public_batch_size"]),
-                "lr": float(pub["lr"]), "clip": fl["clip"], "alpha": 1.0, "beta": fl["beta"],
-                "noise_multiplier_estimate": None}
+                "lr": _lr(pub["lr"], k, "public", optimizer), "clip": fl["clip"], "alpha": 1.0,
+                "beta": fl["beta"], "noise_multiplier_estimate": None}
     p = k["private"]
     b = int(_pow2(n_rows / p["batch_rows_per_example"], p["batch_min"], p["batch_max"], down=True))
     b = min(b, n_rows)
@@ -117,7 +118,8 @@ def auto_settings(n_rows: int, n_features: int, epsilon: float | None, delta: fl
     else:
         positive(epsilon=epsilon)
         sigma = noise_for(n_rows, b, steps, float(epsilon), delta, spec.relation(relation), accountant)
-    out = {"epochs": epochs, "batch_size": b, "public_batch_size": int(p["public_batch_size"]), "lr": float(p["lr"]),
+    out = {"epochs": epochs, "batch_size": b, "public_batch_size": int(p["public_batch_size"]),
+           "lr": _lr(p["lr"], k, "private", optimizer),
            "clip": fl["clip"], "alpha": 1.0, "beta": fl["beta"], "noise_multiplier_estimate": sigma}
     if spec.private_term == "diff":  # fdp, fdp_fm, fusiondp
         out["alpha"] = _pow2(fl["alpha_times_sigma"] / max(sigma, 1e-9), fl["alpha_min"], fl["alpha_max"])
@@ -131,6 +133,11 @@ def auto_settings(n_rows: int, n_features: int, epsilon: float | None, delta: fl
         weight = 1.0
     out["clip"] = _capped_clip(out["clip"], weight=weight, sigma=sigma, batch=b, cap=k["noise_cap"])
     return out
+
+
+def _lr(sgd_lr: float, k: dict, kind: str, optimizer: str) -> float:
+    """The learning rate for `optimizer`: the SGD constant, or ``adam_lr[kind]`` for Adam."""
+    return float(k["adam_lr"][kind]) if optimizer == "adam" else float(sgd_lr)
 
 
 def _capped_clip(clip: float, *, weight: float, sigma: float, batch: int, cap: dict) -> float:
