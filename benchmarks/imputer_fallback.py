@@ -68,7 +68,8 @@ def unseen_rate(hybrid: pd.DataFrame, support: pd.DataFrame, cols: list[str]) ->
     return float(np.mean([tuple(r) not in seen for r in hybrid[cols].astype(str).to_numpy()]))
 
 
-def run(out: Path, only: list[str] | None, seeds: tuple[int, ...] = SEEDS) -> None:
+def run(out: Path, only: list[str] | None, seeds: tuple[int, ...] = SEEDS,
+        variants: tuple[str, ...] = tuple(VARIANTS)) -> None:
     torch.set_num_threads(1)
     out.parent.mkdir(parents=True, exist_ok=True)
     for name, (f, schema) in tables().items():
@@ -77,6 +78,8 @@ def run(out: Path, only: list[str] | None, seeds: tuple[int, ...] = SEEDS) -> No
         cat = [c for c in schema.sensitive if f["support"][c].dtype == object or str(f["support"][c].dtype)
                .startswith("str") or f["support"][c].nunique() <= 3]
         for variant, kw in VARIANTS.items():
+            if variant not in variants:
+                continue
             t0 = time.perf_counter()
             hyb = make_hybrid(f["train"], f["support"], schema, random_state=0, progress=False, **kw)
             meta = {"kind": "hybrid", "dataset": name, "variant": variant, "seconds": time.perf_counter() - t0,
@@ -142,10 +145,11 @@ if __name__ == "__main__":
     r.add_argument("--out", type=Path, required=True)
     r.add_argument("--only", nargs="*")
     r.add_argument("--seeds", type=int, nargs="*", default=list(SEEDS))
+    r.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
     rep = sub.add_parser("report")
     rep.add_argument("paths", type=Path, nargs="+")
     a = ap.parse_args()
     if a.cmd == "run":
-        run(a.out, a.only, tuple(a.seeds))
+        run(a.out, a.only, tuple(a.seeds), tuple(a.variants))
     else:
         print(report(a.paths))

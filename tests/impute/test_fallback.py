@@ -154,3 +154,24 @@ def test_chain_keeps_imputed_combinations_possible():
     independent = make_hybrid(train, support, sch, fallback="off", joint="off", **FAST)
     assert unseen_rate(chained, support, ["sex", "role"]) < 0.02
     assert unseen_rate(independent, support, ["sex", "role"]) > 0.2
+
+
+def test_fallback_draws_keep_combinations_possible():
+    """Both columns unpredictable from the public ones: both fall back. Chained, the later one is drawn given
+    the earlier one's hybrid value (support rows with that value), so no impossible pair appears; drawn
+    independently from the marginals, ('m', 'wife') and ('f', 'husband') pairs do."""
+    def unpredictable(n: int, seed: int) -> pd.DataFrame:
+        d = dependent(n, seed)
+        d["x"] = np.random.default_rng(seed + 100).normal(size=n)  # sex no longer depends on x
+        return d
+
+    sch = Schema(target="y", sensitive=["sex", "role"])
+    support, train = unpredictable(400, 1), unpredictable(400, 2)
+    chained = make_hybrid(train, support, sch, **FAST)
+    assert all(t["fallback"] for t in skills(chained).values())
+    independent = make_hybrid(train, support, sch, joint="off", **FAST)
+    assert all(t["fallback"] for t in skills(independent).values())
+    assert unseen_rate(chained, support, ["sex", "role"]) == 0.0
+    assert unseen_rate(independent, support, ["sex", "role"]) > 0.1
+    # the drawn pairs follow the support set's conditional law: no 'husband' among drawn women
+    assert not ((chained["sex"] == "f") & (chained["role"] == "husband")).any()

@@ -34,7 +34,8 @@ from fusiondp.data.schema import Schema
 from fusiondp.errors import DataError
 from fusiondp.impute.base import Imputer
 from fusiondp.impute.fallback import (FALLBACK_MODES, MIN_SKILL_ROWS, SKILL_FOLDS, SKILL_THRESHOLD, TaskSkill,
-                                      cross_fitted_skill, falls_back, marginal_draws)
+                                      conditional_draws, cross_fitted_skill, falls_back,
+                                      marginal_draws)
 from fusiondp.impute.registry import get_imputer
 from fusiondp.impute.targets import Task, build_tasks
 
@@ -150,7 +151,12 @@ def _impute(public: pd.DataFrame, support: pd.DataFrame, schema: Schema, *, colu
     for i, (task, sk) in enumerate(zip(tasks, skills or [])):
         if falls_back(sk):
             sk.fallback = True
-            draws = marginal_draws(sY, task, out.index, seed=random_state * 1009 + i)
+            seed_i = random_state * 1009 + i
+            # Chained: a categorical column is drawn given the earlier categorical columns' hybrid values, so
+            # its combinations with them stay ones the support set holds; else from its marginal.
+            given = [t for t in tasks[:i] if t.kind == "categorical"] if chained and task.kind == "categorical" else []
+            draws = (conditional_draws(sY, task, given, out, seed=seed_i) if given
+                     else marginal_draws(sY, task, out.index, seed=seed_i))
             for c in task.columns:
                 out[c] = draws[c]
     out = out[columns + [c for c in schema.sensitive if c not in columns]]
