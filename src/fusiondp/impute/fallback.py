@@ -22,8 +22,10 @@ use; no training row is read):
    Sums are pooled over the folds, so every support row whose value is known is scored exactly once.
 
 2. The fallback (`make_hybrid(fallback="auto")`): a task whose skill is at or below `SKILL_THRESHOLD`
-   is no better than the marginal, and its hybrid values are replaced with independent draws from its
-   support marginal (`marginal_draws`). Why draws and not a shrinkage toward the mean/mode: a shrunken
+   is no better than the marginal, and its hybrid values are replaced with draws from the support set:
+   from its marginal (`marginal_draws`), or, for a categorical task when the tasks are chained, from the
+   support rows sharing the row's values of the earlier categorical tasks (`conditional_draws`), so that
+   combinations stay possible. Why draws and not a shrinkage toward the mean/mode: a shrunken
    column is the collapse described above (constant or near-constant, a bias-like feature whose weight
    the true values then scramble), while draws from the marginal are independent of the label and of
    the public columns, so the public gradient learns to give the column no weight, exactly as the
