@@ -210,7 +210,7 @@ def write_report(dataset: str, results: str | Path | list[str | Path], *, docs: 
     ds = get_dataset(dataset)
     paths = [results] if isinstance(results, (str, Path)) else list(results)
     records = [r for p in paths for r in load_records(p) if r.get("dataset") == dataset]
-    results = ", ".join(str(p) for p in paths)
+    results = " --results ".join(str(p) for p in paths)
     bench = [r for r in records if r.get("phase", "bench") == "bench"]
     rows = aggregate(bench, ds.metrics)
     val_rows = aggregate(bench, ds.metrics, split="val")
@@ -236,7 +236,7 @@ def write_report(dataset: str, results: str | Path | list[str | Path], *, docs: 
              + (ds.remake or f"`fusiondp bench-report {dataset} --results {results}`") + ".", "",
              f"Seeds {', '.join(map(str, seeds))}; δ = 1e-5; accountant {', '.join(accountants) or '–'}; "
              f"neighbouring relations {', '.join(relations) or '–'} (`add_remove` = record-level DP for "
-             "`dpsgd`/`naive_fusion`, `remove` = feature-level zero-out for `fdp`/`fdp_fm`/`fusiondp`, `replace` = "
+             "`dpsgd` and `dp_ebm`, `remove` = feature-level zero-out for `fdp`/`fdp_fm`/`fusiondp`, `replace` = "
              "replace-one for `naive_fusion` and `dpsgd (equal protection)`). "
              "Labels are read in the clear by every method with a noise-free public gradient.", "",
              f"![test {_NAMES.get(ds.headline, ds.headline)} vs ε](img/{img.name})", "",
