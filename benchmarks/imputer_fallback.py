@@ -117,7 +117,7 @@ def report(paths: list[Path]) -> str:
         for t in hy["auto"]["imputation"]["tasks"]:
             lines.append(f"| {t['task']} | {t['kind']} | {t['metric']} | {f(t['score'])} | {f(t['baseline'])} | "
                          f"{f(t['skill'])} | {f(t['logloss_skill'])} | "
-                         f"{'marginal draws' if t['fallback'] else 'imputations'} |")
+                         f"{'support draws' if t['fallback'] else 'imputations'} |")
         cat = ", ".join(hy["auto"]["categorical"])
         lines += ["", f"Hybrid rows whose imputed combination of ({cat}) never occurs in the support set: "
                   f"off {hy['off']['unseen_combinations']:.1%}, auto {hy['auto']['unseen_combinations']:.1%}. "

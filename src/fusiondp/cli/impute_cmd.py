@@ -121,7 +121,7 @@ def _quality_table(frame: pd.DataFrame, where: str) -> Table:
 
 
 def fallback_line(hybrid: pd.DataFrame) -> str | None:
-    """One console line naming the columns that fell back to support-marginal draws (None: none did)."""
+    """One console line naming the columns that fell back to draws from the support set (None: none did)."""
     cols = hybrid.attrs.get(ATTRS_KEY, {}).get("fallback_columns")
     if not cols:
         return None
@@ -139,7 +139,7 @@ def _skill_table(meta: dict) -> Table:
     f = lambda v: "—" if v is None else f"{v:.3f}"  # noqa: E731
     for r in meta["tasks"]:
         t.add_row(r["task"], r["kind"], str(r["rows"]), r["metric"], f(r["score"]), f(r["baseline"]), f(r["skill"]),
-                  f(r["logloss_skill"]), "marginal draws" if r["fallback"] else "imputations")
+                  f(r["logloss_skill"]), "support draws" if r["fallback"] else "imputations")
     t.caption = (f"skill: R² (numeric) or (accuracy - majority) / (1 - majority) (categorical); at or below "
                  f"{meta['skill_threshold']:g} the column falls back to draws from its support marginal.")
     return t
