@@ -75,7 +75,10 @@ def check_support_disjoint(train: pd.DataFrame, support: pd.DataFrame, schema: S
         first = int(inside.to_numpy().nonzero()[0][0])
         raise DataError(f"{k} row(s) of the public support set (first: support row {first}) also appear in the "
                         "training table: the support set must be disjoint from the training rows, whose "
-                        "sensitive values it would otherwise expose.")
+                        "sensitive values it would otherwise expose.",
+                        hint="if these are different people who share every value (coded survey answers, "
+                        "say), remove from the support set the rows whose values occur in the training table; "
+                        "values alone cannot tell them from a copied training record")
 
 
 def check_relation_inputs(train: pd.DataFrame, hybrid: pd.DataFrame, schema: Schema, *,
