@@ -43,6 +43,18 @@ def _chdir(folder: Path):
 
 
 @contextlib.contextmanager
+def sigint_raises():
+    """SIGINT raises KeyboardInterrupt for the duration, as in a terminal. A shell starts background jobs
+    with SIGINT ignored, and Python then keeps it ignored, so a test run launched with `cmd &` would
+    otherwise never see the signals these cases send."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+@contextlib.contextmanager
 def interrupt_after_first_save():
     """Send this process SIGINT right after the first checkpoint is written (a real signal, not a raise)."""
     from fusiondp.train import checkpoint
@@ -55,7 +67,8 @@ def interrupt_after_first_save():
 
     checkpoint.save = save
     try:
-        yield
+        with sigint_raises():
+            yield
     finally:
         checkpoint.save = real
 
@@ -99,6 +112,7 @@ def _apply_fault(fault: str | None, monkeypatch, folder: Path) -> contextlib.Abs
             return tmp
 
         monkeypatch.setattr(files, "_stage", stage)
+        return sigint_raises()
     elif fault == "sigint_train":
         return interrupt_after_first_save()
     elif fault == "forbid_training":
