@@ -44,12 +44,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from fusiondp.bench.registry import BenchData, BenchDataset, get_dataset, register_table
-from fusiondp.bench.runner import DELTA, _one_run, load_records
+from fusiondp.bench.runner import _one_run, load_records, run_settings
 from fusiondp.train.config import TrainConfig
 from fusiondp.train.methods import get_method
 
 ROOT = Path(__file__).resolve().parents[1]
-KEYS = ("batch_size", "public_batch_size", "epochs", "lr", "clip", "alpha", "beta", "optimizer")
+KEYS = ("batch_size", "public_batch_size", "epochs", "lr", "clip", "alpha", "beta", "optimizer", "radius")
 
 
 # --------------------------------------------------------------------------- the two further tables
@@ -105,20 +105,16 @@ EXTRA_TABLES = {"diabetes": _register_diabetes, "icu_synth": _register_icu_synth
 
 # --------------------------------------------------------------------------- runs
 def _resolved(ds: BenchDataset, bench: BenchData, method: str, eps: float | None, overrides: dict) -> dict:
-    """The settings `_one_run` will train with (same resolution and small-table caps), for deduplication."""
-    b = bench.record_level if get_method(method).needs_public_preprocessing else bench
-    cfg = replace(ds.config(method, eps), **overrides, delta=DELTA,
-                  epsilon=eps if eps is not None else ds.config(method, eps).epsilon)
-    cfg = cfg.resolve(n_rows=b.data.n, n_features=int(b.data.x.shape[1]), method=method)
-    cfg = replace(cfg, batch_size=min(cfg.batch_size, max(1, b.data.n // 4)),
-                  public_batch_size=min(cfg.public_batch_size, b.data.n))
+    """The settings `_one_run` will train with (the runner's own resolution), for deduplication."""
+    _, cfg = run_settings(ds, bench, method, eps, 0, overrides)
     return {k: getattr(cfg, k) for k in KEYS}
 
 
 def _settings_key(s: dict) -> str:
-    # Lines written before `optimizer` was recorded ran SGD (every tabular run does).
-    return json.dumps({"optimizer": "sgd", **{k: v if isinstance(v, str) else round(float(v), 6)
-                                              for k, v in s.items()}}, sort_keys=True)
+    # Lines written before `optimizer` and `radius` were recorded ran SGD with M = 10 (every tabular run does;
+    # the text lines of that time were replaced when the text rule changed).
+    return json.dumps({"optimizer": "sgd", "radius": 10.0, **{k: v if isinstance(v, str) else round(float(v), 6)
+                                                              for k, v in s.items()}}, sort_keys=True)
 
 
 class Runs:
@@ -168,6 +164,7 @@ class Runs:
 def compare(datasets, epsilons, seeds, tune_seeds, methods, data_dir: Path | None, out: Path,
             variant: dict | None = None) -> None:
     runs = Runs(out)
+    variants = [] if not variant else variant if isinstance(variant, list) else [variant]
     for name in datasets:
         if name in EXTRA_TABLES:
             EXTRA_TABLES[name](ROOT / "bench_out")
@@ -181,8 +178,8 @@ def compare(datasets, epsilons, seeds, tune_seeds, methods, data_dir: Path | Non
             for eps in epsilons:
                 for method in methods:
                     runs.get(ds, bench, method, eps, seed, {}, "default", settings_ds=rule_ds)
-                    if variant:  # the rule with a few settings fixed (e.g. the optimiser): role "rule_variant"
-                        runs.get(ds, bench, method, eps, seed, dict(variant), "rule_variant", settings_ds=rule_ds)
+                    for v in variants:  # the rule with a few settings fixed (e.g. the optimiser): "rule_variant"
+                        runs.get(ds, bench, method, eps, seed, dict(v), "rule_variant", settings_ds=rule_ds)
                     if seed in tune_seeds:
                         for ov in ds.grid.get(method, ()):
                             runs.get(ds, bench, method, eps, seed, dict(ov), "candidate")
@@ -272,25 +269,44 @@ def table(rows: list[dict], metric: str = "auroc") -> str:
     return "\n".join(lines)
 
 
+def _role_at(rows: list[dict], name: str, method: str, eps: float, seed: int, role: str) -> dict | None:
+    return next((r for r in rows if (r["dataset"], r["method"], r["epsilon"], r["seed"], r["role"]) ==
+                 (name, method, eps, seed, role)), None)
+
+
 def variant_table(rows: list[dict]) -> str:
-    """Runs of the rule with some settings fixed (`--variant`), next to the rule's and the tuned score."""
+    """Runs of the rule with some settings fixed (`--variant`): one line per (table, method, fixed settings),
+    mean test (validation) score per ε over its seeds, then the tuned settings at the same seeds."""
     var = [r for r in rows if r["role"] == "rule_variant"]
     if not var:
         return ""
-    cells = {c["dataset"] + c["method"] + str(c["epsilon"]): c for c in summarise(rows)}
-    lines = ["| table | ε | method | fixed settings | settings | seeds | rule + fixed: test | rule: test | "
-             "tuned: test | (rule + fixed) − tuned |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for name, method, eps, ov in sorted({(r["dataset"], r["method"], r["epsilon"], json.dumps(r["overrides"],
-                                                                                              sort_keys=True))
-                                         for r in var}):
-        c = cells.get(name + method + str(eps))
-        rs = sorted((r for r in var if (r["dataset"], r["method"], r["epsilon"]) == (name, method, eps)
-                     and json.dumps(r["overrides"], sort_keys=True) == ov), key=lambda r: r["seed"])
-        v = [_score(r, "test") for r in rs if c is None or r["seed"] in c["seeds"]]
-        diff = [a - b for a, b in zip(v, c["tuned"])] if c and len(v) == len(c["tuned"]) else None
-        lines.append(f"| {name} | {eps:g} | `{method}` | `{ov}` | {_s(rs[0]['settings'], method, True)} | {len(v)} "
-                     f"| {_ms(v)} | {_ms(c['default']) if c else '–'} | {_ms(c['tuned']) if c else '–'} | "
-                     f"{_ms(diff) if diff else '–'} |")
+    eps_all = sorted({r["epsilon"] for r in var})
+    head = "| table | method | settings | seeds | " + " | ".join(f"ε = {e:g}" for e in eps_all) + " |"
+    lines = [head, "|" + "---|" * (4 + len(eps_all))]
+    groups = sorted({(r["dataset"], r["method"], json.dumps(r["overrides"], sort_keys=True)) for r in var})
+    for name, method in sorted({g[:2] for g in groups}):
+        seeds_used: set[int] = set()
+        for _, _, ov in (g for g in groups if g[:2] == (name, method)):
+            rs = [r for r in var if (r["dataset"], r["method"]) == (name, method)
+                  and json.dumps(r["overrides"], sort_keys=True) == ov]
+            seeds_used |= {r["seed"] for r in rs}
+            cells = []
+            for e in eps_all:
+                here = [r for r in rs if r["epsilon"] == e]
+                cells.append(f"{statistics.mean(_score(r, 'test') for r in here):.3f} "
+                             f"({statistics.mean(_score(r, 'val') for r in here):.3f})" if here else "–")
+            seeds = sorted({r["seed"] for r in rs})
+            lines.append(f"| {name} | `{method}` | rule + `{ov.replace('Infinity', 'inf')}` | {','.join(map(str, seeds))} | "
+                         + " | ".join(cells) + " |")
+        cells = []
+        for e in eps_all:
+            tuned = [t for s in sorted(seeds_used)
+                     for t in [_best(rows, name, method, e, s) or _role_at(rows, name, method, e, s, "tuned_rerun")]
+                     if t is not None]
+            cells.append(f"{statistics.mean(_score(t, 'test') for t in tuned):.3f} "
+                         f"({statistics.mean(_score(t, 'val') for t in tuned):.3f})" if tuned else "–")
+        lines.append(f"| {name} | `{method}` | tuned (grid) | {','.join(map(str, sorted(seeds_used)))} | "
+                     + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -331,7 +347,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report", type=Path, default=None, help="print the table of a runs file and exit")
     ap.add_argument("--time-synthetic", type=int, default=0)
     ap.add_argument("--variant", type=json.loads, default=None,
-                    help='also run the rule with these settings fixed, e.g. \'{"optimizer": "adam", "lr": 0.001}\'')
+                    help='also run the rule with these settings fixed, e.g. \'{"optimizer": "adam", "lr": 0.001}\' '
+                         '(a JSON list runs several)')
     a = ap.parse_args(argv)
     if a.report:
         print(report(load_records(a.report)))

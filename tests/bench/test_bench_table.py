@@ -102,6 +102,7 @@ def test_builtin_entries_are_the_same_format():
 
 @pytest.mark.parametrize("extra, sensitive, expect", [
     ((), "age,weight", "'weight' not found"),
+    (("--settings", "selected"), "age", "a user's table has none until it is tuned"),
     ((), "age,y", "listed as sensitive"),
     (("--categorical", "colour"), "age", "categorical column(s) 'colour' not found"),
     (("--name", "adult"), "age", "built-in benchmark dataset"),

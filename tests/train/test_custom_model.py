@@ -208,3 +208,45 @@ def test_saved_mlp_from_a_factory_records_its_own_width(frames, tmp_path):
     assert np.allclose(loaded.predict_proba(train_df)[:, 1],
                        result.model.eval()(torch.from_numpy(prepared.pre.transform(train_df))).sigmoid()
                        .detach().numpy().ravel(), atol=1e-6)
+
+
+class AdamTiny(Tiny):
+    preferred_optimizer = "adam"
+
+
+@pytest.mark.parametrize("given, used, source", [(None, "adam", "auto"), ("sgd", "sgd", "user")])
+def test_model_states_its_optimizer_and_an_explicit_one_wins(frames, given, used, source):
+    """`optimizer=None` takes the model's `preferred_optimizer` (and the rule's lr for it); a given one wins."""
+    from dataclasses import replace
+
+    from fusiondp.train.defaults import constants
+
+    train_df, hybrid_df = frames
+    cfg = replace(FAST, lr=None, optimizer=given)
+    result, _, _ = run(train_df, hybrid_df, Schema("y", SENSITIVE), method="fusiondp", config=cfg, progress=False,
+                       model=lambda d, k: AdamTiny(d, k))
+    assert result.config.optimizer == used and result.config.config_source["optimizer"] == source
+    k = constants()
+    assert result.config.lr == (k["adam_lr"]["private"] if used == "adam" else k["private"]["lr"])
+    assert result.config.radius == (float("inf") if used == "adam" else 10.0)  # no projection with Adam
+    plain_model, _, _ = run(train_df, hybrid_df, Schema("y", SENSITIVE), method="fusiondp",
+                            config=replace(FAST, optimizer=None), progress=False, model=tiny)
+    assert plain_model.config.optimizer == "sgd"  # a model that states nothing trains with SGD
+
+
+def test_text_classifier_prefers_adam():
+    from fusiondp.text.model import TextClassifier
+    from fusiondp.train.models import preferred_optimizer
+
+    assert preferred_optimizer(TextClassifier(20, 3)) == "adam"
+    assert preferred_optimizer(build_model(None, n_features=4, n_outputs=1)) == "sgd"
+
+
+def test_bad_preferred_optimizer_is_a_config_error(frames):
+    class Odd(Tiny):
+        preferred_optimizer = "rmsprop"
+
+    train_df, hybrid_df = frames
+    with pytest.raises(ConfigError, match="preferred_optimizer must be one of sgd, adam"):
+        run(train_df, hybrid_df, Schema("y", SENSITIVE), method="fusiondp", config=FAST, progress=False,
+            model=lambda d, k: Odd(d, k))

@@ -16,31 +16,39 @@ from tables import make_hybrid, make_table, poison
 SCHEMA = Schema("y", ["age", "sex", "unit"], drop=["id"])
 
 
-def _rule_for(frame, optimizer="sgd"):
+def _rule_for(frame, optimizer=None):
     hybrid = make_hybrid(frame)
     data = prepare(frame, hybrid, SCHEMA).data
     cfg = TrainConfig(epsilon=2.0, delta=1e-4, accountant="rdp", optimizer=optimizer)
     return cfg.resolve(n_rows=data.n, n_features=data.x.shape[1], method="fusiondp")
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("optimizer", [None, "adam"])
 def test_same_settings_for_tables_differing_only_in_sensitive_values(optimizer):
     table = make_table(600, seed=2)
     a, b = _rule_for(table, optimizer), _rule_for(poison(table), optimizer)
-    assert a == b and a.config_source == {f: "auto" for f in AUTO_FIELDS}
+    given = {"optimizer"} if optimizer else set()
+    assert a == b and a.config_source == {f: ("user" if f in given else "auto") for f in AUTO_FIELDS}
 
 
-@pytest.mark.parametrize("method", ["fusiondp", "dpsgd", "sgd_hybrid"])
-def test_adam_gets_its_own_learning_rate_and_nothing_else_changes(method):
-    """The SGD lr (0.3 / 0.07) diverges with Adam: with optimizer 'adam' only lr changes, to `adam_lr`."""
+@pytest.mark.parametrize("method", ["fusiondp", "naive_fusion", "dpsgd", "sgd_hybrid"])
+def test_adam_gets_its_own_learning_rate_and_radius_and_nothing_else_changes(method):
+    """The SGD lr (0.3 / 0.07) diverges with Adam: with optimizer 'adam' the lr is `adam_lr` (dpsgd's own) and
+    there is no projection; batch, steps, C, α and β are the same."""
     k = constants()["adam_lr"]
     eps = None if method == "sgd_hybrid" else 2.0
     sgd = auto_settings(14293, 36, eps, 1e-5, method)
     adam = auto_settings(14293, 36, eps, 1e-5, method, optimizer="adam")
-    assert adam["lr"] == (k["public"] if method == "sgd_hybrid" else k["private"]) and adam["lr"] != sgd["lr"]
-    assert {f: v for f, v in adam.items() if f != "lr"} == {f: v for f, v in sgd.items() if f != "lr"}
+    want = {"sgd_hybrid": k["public"], "dpsgd": k["dpsgd"]}.get(method, k["private"])
+    assert adam["lr"] == want and adam["lr"] != sgd["lr"]
+    assert (adam["optimizer"], sgd["optimizer"]) == ("adam", "sgd")
+    assert (adam["radius"], sgd["radius"]) == (math.inf, 10.0)
+    changed = ("lr", "optimizer", "radius")
+    assert {f: v for f, v in adam.items() if f not in changed} == {f: v for f, v in sgd.items() if f not in changed}
     cfg = TrainConfig(epsilon=eps, delta=1e-5, optimizer="adam").resolve(n_rows=14293, n_features=36, method=method)
-    assert cfg.lr == adam["lr"]
+    assert (cfg.lr, cfg.radius) == (adam["lr"], math.inf)
+    assert TrainConfig(epsilon=eps, delta=1e-5, optimizer="adam", radius=3.0).resolve(
+        n_rows=14293, n_features=36, method=method).radius == 3.0  # a given radius wins
 
 
 def test_explicit_values_override_the_rule():

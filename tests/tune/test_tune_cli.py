@@ -48,3 +48,17 @@ def test_public_mode_needs_support(tmp_path):
     res = runner.invoke(app, ["tune", *common, "--val", str(tmp_path / "val.csv"), "--mode", "public", "--out",
                               str(tmp_path / "s.json")])
     assert res.exit_code == 1 and "--support" in res.output
+
+
+def test_settings_file_may_name_the_optimizer(tmp_path):
+    """A settings file holding `optimizer` (a settable field) trains with it; the option still wins."""
+    from fusiondp.tune.settings import write_settings
+
+    common = _files(tmp_path)
+    write_settings(tmp_path / "s.json", "fusiondp", {"optimizer": "adam", "alpha": 0.5})
+    for extra, want in (([], "adam"), (["--optimizer", "sgd"], "sgd")):
+        res = runner.invoke(app, ["train", *common, "--epsilon", "3", "--settings", str(tmp_path / "s.json"),
+                                  "--epochs", "1", *extra, "--no-progress", "--report", str(tmp_path / "run.json")])
+        assert res.exit_code == 0, res.output
+        rep = json.loads((tmp_path / "run.json").read_text())
+        assert rep["config"]["optimizer"] == want

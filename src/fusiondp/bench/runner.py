@@ -33,7 +33,9 @@ from fusiondp.bench.registry import BenchData, BenchDataset, get_dataset
 from fusiondp.errors import ConfigError
 from fusiondp.evaluate.metrics import evaluate_splits
 from fusiondp.train.engine import train
+from fusiondp.train.config import TrainConfig
 from fusiondp.train.methods import METHODS, get_method
+from fusiondp.train.models import preferred_optimizer
 
 __all__ = ["EPSILONS", "QUICK_EPSILONS", "plan_runs", "run_bench", "run_tune", "load_records", "select", "variant",
            "EQUAL_PROTECTION"]
@@ -108,8 +110,13 @@ def _progress(enabled: bool) -> Progress:
                     disable=not enabled)
 
 
-def _one_run(ds: BenchDataset, bench: BenchData, method: str, epsilon: float | None, seed: int,
-             overrides: dict, *, with_test: bool, settings: str = "selected") -> dict:
+def run_settings(ds: BenchDataset, bench: BenchData, method: str, epsilon: float | None, seed: int,
+                 overrides: dict, settings: str = "selected") -> tuple[BenchData, TrainConfig]:
+    """The data view and the fully resolved TrainConfig one benchmark run trains with.
+
+    Record-level methods get the support-fitted view; settings left to the defaults rule are fixed (with the
+    model's stated optimiser), then small tables get their batch caps.
+    """
     if get_method(method).needs_public_preprocessing:
         if bench.record_level is None:
             raise ConfigError(f"Dataset {ds.name!r} has no public support set, so record-level {method!r} cannot "
@@ -118,11 +125,17 @@ def _one_run(ds: BenchDataset, bench: BenchData, method: str, epsilon: float | N
     cfg = ds.settings(settings)(method, epsilon)
     cfg = replace(cfg, **overrides, seed=seed, delta=DELTA, epsilon=epsilon if epsilon is not None else cfg.epsilon)
     n = bench.data.n
-    # Settings left to the defaults rule are fixed first, then small tables get their batch caps.
-    cfg = cfg.resolve(n_rows=n, n_features=int(bench.data.x.shape[1]), method=method)
-    cfg = replace(cfg, batch_size=min(cfg.batch_size, max(1, n // 4)),
-                  public_batch_size=min(cfg.public_batch_size, n))
-    model = bench.model() if bench.model else None
+    optimizer = preferred_optimizer(bench.model()) if bench.model else "sgd"
+    cfg = cfg.resolve(n_rows=n, n_features=int(bench.data.x.shape[1]), method=method, preferred_optimizer=optimizer)
+    return bench, replace(cfg, batch_size=min(cfg.batch_size, max(1, n // 4)),
+                          public_batch_size=min(cfg.public_batch_size, n))
+
+
+def _one_run(ds: BenchDataset, bench: BenchData, method: str, epsilon: float | None, seed: int,
+             overrides: dict, *, with_test: bool, settings: str = "selected") -> dict:
+    bench, cfg = run_settings(ds, bench, method, epsilon, seed, overrides, settings)
+    # A factory, so the engine builds the model after seeding its initialisation with the run's seed.
+    model = (lambda n_features, n_outputs: bench.model()) if bench.model else None
     res = train(method, bench.data, config=cfg, model=model, progress=False)
     rec = {"dataset": ds.name, "method": method, "epsilon": epsilon, "seed": seed,
            "spent_epsilon": res.epsilon if res.plan else None, "delta": DELTA if res.plan else None,

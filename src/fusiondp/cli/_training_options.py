@@ -49,7 +49,8 @@ BatchSize = Annotated[Optional[int], Opt("--batch-size", help="Expected private 
 PublicBatchSize = Annotated[Optional[int], Opt("--public-batch-size", help="Rows of the noise-free public (hybrid) "
                                                "gradient per step; spends no budget." + _AUTO)]
 Lr = Annotated[Optional[float], Opt("--lr", help="Learning rate of the optimizer." + _AUTO)]
-Optimizer = Annotated[str, Opt("--optimizer", help="sgd or adam.")]
+Optimizer = Annotated[Optional[str], Opt("--optimizer", help="sgd or adam. Default: the model's stated optimiser "
+                                         "(preferred_optimizer), else sgd (the built-in MLP).")]
 Clip = Annotated[Optional[float], Opt("--clip", help="Clipping norm C of the private per-record term." + _AUTO)]
 Alpha = Annotated[Optional[float], Opt("--alpha", help="Weight α of the noised private term against the public "
                                        "gradient (fdp, fdp_fm, fusiondp)." + _AUTO)]
@@ -64,7 +65,8 @@ AlphaSchedule = Annotated[Optional[str], Opt("--alpha-schedule", help="Weight of
                                              "fdp, fdp_fm, fusiondp). Measured: docs/results/levers.md.")]
 Settings = Annotated[Optional[Path], Opt("--settings", help="JSON settings file written by `fusiondp tune`; "
                                          "options given on the command line override it.")]
-Radius = Annotated[float, Opt("--radius", help="Projection radius M (inf disables).")]
+Radius = Annotated[Optional[float], Opt("--radius", help="Projection radius M of the parameters (inf disables). "
+                                        "Default: auto, 10 with SGD (the paper's), none with Adam.")]
 Seed = Annotated[int, Opt("--seed", help="Seed of what is public: model initialisation, dropout, public-batch "
                                         "order. The DP noise and Poisson sampling never come from it (OS entropy).")]
 Progress = Annotated[bool, Opt("--progress/--no-progress", help="Show a progress bar.")]

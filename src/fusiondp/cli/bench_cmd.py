@@ -88,6 +88,10 @@ def bench(
                           "carry their selected settings.")
     assert dataset is not None
     path = out_path or Path(f"bench_out/{dataset}.jsonl")
+    if user is not None and settings == "selected" and not tuned and not tune:
+        raise ConfigError("--settings selected reads settings selected on this table, and a user's table has none "
+                          "until it is tuned: run with --tune, then --tuned (that selection spends budget), or "
+                          "keep --settings defaults (the defaults rule) or pass `fusiondp tune` settings files.")
     if user is not None:
         _register_user(user, path, tuned=tuned, tune=tune)
     eps = _floats(epsilons)

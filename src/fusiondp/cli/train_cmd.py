@@ -69,7 +69,7 @@ def train(
     batch_size: O.BatchSize = None,
     public_batch_size: O.PublicBatchSize = None,
     lr: O.Lr = None,
-    optimizer: O.Optimizer = "sgd",
+    optimizer: O.Optimizer = None,
     clip: O.Clip = None,
     alpha: O.Alpha = None,
     beta: O.Beta = None,
@@ -78,7 +78,7 @@ def train(
     settings: O.Settings = None,
     public_baseline: Annotated[bool, Opt("--public-baseline/--no-public-baseline", help="With --val, also train "
                                "sgd_hybrid (public, ε = 0) and flag the run if it scores below it.")] = True,
-    radius: O.Radius = 10.0,
+    radius: O.Radius = None,
     noise_multiplier: Annotated[Optional[float], Opt("--noise-multiplier", help="Fix σ instead of calibrating; "
                                                      "ε is then reported, still capped by --epsilon.")] = None,
     seed: O.Seed = 0,
@@ -115,7 +115,8 @@ def train(
     outs = check_train_outputs([train, val, test, hybrid, support, public_reference], report=report,
                                save_model=save_model, checkpoint=checkpoint)
     schema = Schema(target, sensitive, drop, categorical)
-    given = dict(epochs=epochs, batch_size=batch_size, public_batch_size=public_batch_size, lr=lr, clip=clip,
+    given = dict(epochs=epochs, batch_size=batch_size, public_batch_size=public_batch_size, lr=lr,
+                 optimizer=optimizer, radius=radius, clip=clip,
                  alpha=alpha, beta=beta, projection_rank=projection_rank, alpha_schedule=alpha_schedule)
     from_file = {}
     if settings is not None:
@@ -125,7 +126,7 @@ def train(
         if sf["method"] and sf["method"] != method:
             out.print(f"[yellow]warning:[/] {settings} was selected for {sf['method']!r}, not {method!r}.")
         from_file = {k: v for k, v in sf["settings"].items() if k not in given or given[k] is None}
-    cfg = TrainConfig(**{k: v for k, v in given.items() if v is not None}, optimizer=optimizer, radius=radius,
+    cfg = TrainConfig(**{k: v for k, v in given.items() if v is not None},
                       epsilon=epsilon, delta=delta, relation=relation, accountant=accountant,
                       noise_multiplier=noise_multiplier, seed=seed, **from_file)
     train_df = read_table(train, what="training")
@@ -165,11 +166,13 @@ def train(
         rep["settings_file"] = {"path": str(settings), "selection": sf["selection"]}
     auto = [k for k, v in rep["config_source"].items() if v == "auto"]
     if auto:
-        out.print("  defaults rule: " + ", ".join(f"{k}={getattr(result.config, k):g}" for k in auto))
+        shown = lambda v: f"{v:g}" if isinstance(v, (int, float)) else str(v)
+        out.print("  defaults rule: " + ", ".join(f"{k}={shown(getattr(result.config, k))}" for k in auto))
     if public_baseline and "val" in prepared.eval_sets and result.method.is_private:
         from fusiondp.tune.baseline import public_baseline_check
 
-        check = public_baseline_check(prepared.data, prepared.eval_sets["val"], result.config, rep["metrics"]["val"])
+        check = public_baseline_check(prepared.data, prepared.eval_sets["val"], result.config, rep["metrics"]["val"],
+                                      model=factory)
         rep["public_baseline"], rep["below_public_baseline"] = check, check["below_public_baseline"]
         if check["below_public_baseline"]:
             out.print(f"[yellow]warning:[/] validation {check['metric']} {check['run']:.4f} is below the free public "

@@ -11,6 +11,9 @@ from fusiondp.errors import ConfigError
 from fusiondp.privacy.accounting import ACCOUNTANTS
 from fusiondp.train.schedules import SCHEDULES
 
+#: The optimisers the engine builds.
+OPTIMIZERS = ("sgd", "adam")
+
 
 @dataclass
 class TrainConfig:
@@ -24,10 +27,13 @@ class TrainConfig:
         epochs: passes over the private data; T = round(epochs · N / batch_size) steps.
         batch_size: expected private (Poisson) batch size b; q = b / N.
         public_batch_size: rows of the noise-free gradient per step (paper: 4096).
-        lr, optimizer, momentum: the optimiser ('sgd' or 'adam').
+        lr, momentum: the optimiser's step size and (SGD) momentum.
+        optimizer: 'sgd' or 'adam'; None ("auto") takes the model's ``preferred_optimizer`` (a public
+            attribute of its class: Adam for `fusiondp.text.TextClassifier`), else SGD.
         clip: clipping norm C of the private per-record term.
         alpha: weight of the private term; beta: consistency weight (convex mix for naive_fusion).
-        radius: projection radius M of the parameters (inf to disable).
+        radius: projection radius M of the parameters (inf to disable); auto: the paper's 10 with SGD, no
+            projection with Adam (docs/training.md, "Default settings").
         ch: C_h of the consistency term; None measures it on public data at initialisation.
         ch_quantile: the quantile used when measuring C_h.
         epsilon, delta: the budget; noise_multiplier overrides calibration when given.
@@ -56,12 +62,12 @@ class TrainConfig:
     batch_size: int | None = None
     public_batch_size: int | None = None
     lr: float | None = None
-    optimizer: str = "sgd"
+    optimizer: str | None = None
     momentum: float = 0.0
     clip: float | None = None
     alpha: float | None = None
     beta: float | None = None
-    radius: float = 10.0
+    radius: float | None = None
     ch: float | None = None
     ch_quantile: float = 0.9
     epsilon: float | None = 2.0
@@ -83,10 +89,12 @@ class TrainConfig:
     def is_resolved(self) -> bool:
         return all(getattr(self, f) is not None for f in _auto_fields())
 
-    def resolve(self, *, n_rows: int, n_features: int, method: str) -> "TrainConfig":
+    def resolve(self, *, n_rows: int, n_features: int, method: str,
+                preferred_optimizer: str = "sgd") -> "TrainConfig":
         """A copy with every None ("auto") field set by `auto_settings`; explicit values are kept.
 
-        Idempotent: a resolved config is returned unchanged.
+        `preferred_optimizer` is the model's (`fusiondp.train.models.preferred_optimizer`), used when
+        ``optimizer`` is None. Idempotent: a resolved config is returned unchanged.
         """
         if self.is_resolved and self.config_source is not None:
             return self
@@ -98,7 +106,7 @@ class TrainConfig:
 
         rule = auto_settings(n_rows, n_features, self.epsilon, self.delta, method, relation=self.relation,
                              accountant=self.accountant, noise_multiplier=self.noise_multiplier,
-                             optimizer=self.optimizer)
+                             optimizer=self.optimizer or preferred_optimizer)
         values = {f: rule[f] for f in auto}
         return replace(self, **values, config_source=source)
 
@@ -119,10 +127,12 @@ class TrainConfig:
         one_of("alpha_schedule", self.alpha_schedule, SCHEDULES)
         if self.insecure_noise_seed is not None:
             integer("insecure_noise_seed", self.insecure_noise_seed, 0, 2**32 - 1)
-        if not (self.radius == math.inf or (isinstance(self.radius, (int, float)) and not isinstance(self.radius, bool)
+        if self.radius is not None and not (
+                self.radius == math.inf or (isinstance(self.radius, (int, float)) and not isinstance(self.radius, bool)
                                             and self.radius > 0)):
             raise ConfigError(f"Expected radius > 0 (or inf), got radius={plain(self.radius)}.")
-        one_of("optimizer", self.optimizer, ("sgd", "adam"))
+        if self.optimizer is not None:
+            one_of("optimizer", self.optimizer, OPTIMIZERS)
         one_of("per_sample", self.per_sample, ("auto", "ghost", "vmap"))
         one_of("neighbouring relation", self.relation, ("remove", "replace"))
         one_of("accountant", self.accountant, ACCOUNTANTS)

@@ -13,7 +13,10 @@ The rule, for private methods:
   q ≤ 1/8 keeps privacy amplification by sampling), between 32 and 1024;
 * steps T = 13 · N / b (the 13 epochs selected on sepsis and Adult), kept within
   [100, 1000] so tiny tables still take enough steps and large ones stay fast;
-* lr 0.3 (SGD); with optimizer 'adam', 1e-3 (``adam_lr``; the SGD value diverges with Adam);
+* lr 0.3 (SGD); with optimizer 'adam' (the text model's own choice), 1e-3, and 1e-2 for `dpsgd`, whose
+  whole step is noised (``adam_lr``; the SGD value diverges with Adam);
+* projection radius M = 10 (the paper's) with SGD; none (M = ∞) with Adam, whose per-coordinate steps
+  leave any fixed ball within a few hundred steps (``radius``);
 * σ is what the accountant would calibrate for (ε, δ, q, T): it summarises how
   noisy a step is, and the tuned α (feature-level) and C (`dpsgd`) both follow
   it: α ≈ 0.668 / σ with C = 16, and `dpsgd`'s C ≈ 11.3 / σ, each rounded to a
@@ -39,7 +42,7 @@ from fusiondp.privacy.accounting import calibrate_noise
 from fusiondp.train.methods import get_method
 
 #: The TrainConfig fields that `auto_settings` chooses (None in a TrainConfig means "use the rule").
-AUTO_FIELDS = ("epochs", "batch_size", "public_batch_size", "lr", "clip", "alpha", "beta")
+AUTO_FIELDS = ("epochs", "batch_size", "public_batch_size", "lr", "optimizer", "radius", "clip", "alpha", "beta")
 
 
 @functools.lru_cache(maxsize=1)
@@ -88,7 +91,8 @@ def auto_settings(n_rows: int, n_features: int, epsilon: float | None, delta: fl
         method: a method name from `fusiondp.train.methods.METHODS`.
         relation, accountant: as in TrainConfig; σ is computed as the run will compute it.
         noise_multiplier: a fixed σ, used instead of calibrating.
-        optimizer: 'sgd' or 'adam' (a setting, public); only the learning rate depends on it.
+        optimizer: 'sgd' or 'adam' (a setting or the model's preference, public); returned as given; the
+            learning rate and the projection radius depend on it.
 
     Returns:
         A dict over :data:`AUTO_FIELDS`, plus ``noise_multiplier_estimate`` (σ used by the rule, or None).
@@ -108,7 +112,8 @@ def auto_settings(n_rows: int, n_features: int, epsilon: float | None, delta: fl
         steps, epochs = _steps(n_rows, b, pub["epochs"], 1, pub["max_steps"])
         return {"epochs": epochs, "batch_size": b, "public_batch_size": int(pub["public_batch_size"]),
                 "lr": _lr(pub["lr"], k, "public", optimizer), "clip": fl["clip"], "alpha": 1.0,
-                "beta": fl["beta"], "noise_multiplier_estimate": None}
+                "beta": fl["beta"], "optimizer": optimizer, "radius": _radius(k, optimizer),
+                "noise_multiplier_estimate": None}
     p = k["private"]
     b = int(_pow2(n_rows / p["batch_rows_per_example"], p["batch_min"], p["batch_max"], down=True))
     b = min(b, n_rows)
@@ -119,8 +124,10 @@ def auto_settings(n_rows: int, n_features: int, epsilon: float | None, delta: fl
         positive(epsilon=epsilon)
         sigma = noise_for(n_rows, b, steps, float(epsilon), delta, spec.relation(relation), accountant)
     out = {"epochs": epochs, "batch_size": b, "public_batch_size": int(p["public_batch_size"]),
-           "lr": _lr(p["lr"], k, "private", optimizer),
-           "clip": fl["clip"], "alpha": 1.0, "beta": fl["beta"], "noise_multiplier_estimate": sigma}
+           "lr": _lr(p["lr"], k, "private" if spec.private_term == "diff" or spec.mix == "convex" else "dpsgd",
+                     optimizer),  # dpsgd's Adam lr is its own: its whole step is noised
+           "clip": fl["clip"], "alpha": 1.0, "beta": fl["beta"], "optimizer": optimizer,
+           "radius": _radius(k, optimizer), "noise_multiplier_estimate": sigma}
     if spec.private_term == "diff":  # fdp, fdp_fm, fusiondp
         out["alpha"] = _pow2(fl["alpha_times_sigma"] / max(sigma, 1e-9), fl["alpha_min"], fl["alpha_max"])
         weight = out["alpha"]
@@ -138,6 +145,12 @@ def auto_settings(n_rows: int, n_features: int, epsilon: float | None, delta: fl
 def _lr(sgd_lr: float, k: dict, kind: str, optimizer: str) -> float:
     """The learning rate for `optimizer`: the SGD constant, or ``adam_lr[kind]`` for Adam."""
     return float(k["adam_lr"][kind]) if optimizer == "adam" else float(sgd_lr)
+
+
+def _radius(k: dict, optimizer: str) -> float:
+    """The projection radius M for `optimizer` (``radius`` in defaults.json; null there means no projection)."""
+    m = k["radius"][optimizer]
+    return math.inf if m is None else float(m)
 
 
 def _capped_clip(clip: float, *, weight: float, sigma: float, batch: int, cap: dict) -> float:

@@ -34,7 +34,7 @@ from fusiondp.train import distributed
 from fusiondp.train.config import TrainConfig
 from fusiondp.train.ghost import supports as ghost_supports
 from fusiondp.train.methods import MethodSpec, get_method
-from fusiondp.train.models import ModelLike, _WithRepresentation, build_model
+from fusiondp.train.models import ModelLike, _WithRepresentation, build_model, preferred_optimizer
 from fusiondp.train.numerics import flush_denormal
 from fusiondp.train.persample import loss_for, per_sample_term, row_loss_for
 from fusiondp.train.sampling import poisson_subset, uniform_subset
@@ -224,28 +224,32 @@ def _warm_start(data: TrainData, cfg: TrainConfig, model, device) -> nn.Module:
 def _train(method, data, *, config, model, val, progress, checkpoint, on_epoch, device) -> TrainResult:
     dist = distributed.context(device)
     spec = get_method(method) if isinstance(method, str) else method
-    cfg = (config or TrainConfig()).resolve(n_rows=data.n, n_features=int(np.prod(data.x.shape[1:])),
-                                            method=spec.name)  # None fields: fusiondp.train.defaults
+    cfg = config or TrainConfig()
     cfg.validate(data.n)
-    if spec.mix == "convex" and not 0 <= cfg.beta <= 1:
-        raise ConfigError(f"Method {spec.name!r} mixes gradients with weights 1-beta and beta: "
-                          f"expected 0 <= beta <= 1, got beta={cfg.beta!r}.")
     for v in spec.views:
         data.view(v)
-    project = _check_levers(spec, cfg, data, dist.active)
     if data.n_classes < 2:
         raise DataError("The training labels hold a single class; nothing to learn.")
 
     # Public randomness (init, dropout, public-batch order, C_h rows) follows --seed; the Poisson mask and
     # the noise come from secret generators (fusiondp.privacy.randomness), never from the seed.
     torch.manual_seed(cfg.seed)
+    n_features = int(np.prod(data.x.shape[1:]))
+    model = build_model(model, n_features=n_features, n_outputs=1 if data.n_classes == 2 else data.n_classes,
+                        hidden=cfg.hidden, dropout=cfg.dropout,  # an auto β is the rule's, always > 0
+                        needs_representation=spec.consistency and (cfg.beta is None or cfg.beta > 0))
+    # None fields: fusiondp.train.defaults (public quantities and the model's stated optimiser)
+    cfg = cfg.resolve(n_rows=data.n, n_features=n_features, method=spec.name,
+                      preferred_optimizer=preferred_optimizer(model))
+    cfg.validate(data.n)
+    if spec.mix == "convex" and not 0 <= cfg.beta <= 1:
+        raise ConfigError(f"Method {spec.name!r} mixes gradients with weights 1-beta and beta: "
+                          f"expected 0 <= beta <= 1, got beta={cfg.beta!r}.")
+    project = _check_levers(spec, cfg, data, dist.active)
     public_gen = torch.Generator().manual_seed(cfg.seed * 2 + 1)
     secret = (distributed.randomness(dist, cfg.insecure_noise_seed) if dist.active
               else private_randomness(cfg.insecure_noise_seed))
     sampler, noise_gen = secret.sampler, distributed.noise_generator(dist, secret)
-    model = build_model(model, n_features=int(np.prod(data.x.shape[1:])),
-                        n_outputs=1 if data.n_classes == 2 else data.n_classes, hidden=cfg.hidden,
-                        dropout=cfg.dropout, needs_representation=spec.consistency and cfg.beta > 0)
     model.to(dist.device)
     dist.sync_module(model)
     distributed.reseed_public(dist, cfg.seed)

@@ -27,6 +27,11 @@ Where a model is accepted (`fusiondp.train.engine.train`, `fusiondp.pipeline.run
 
 Every model is checked before training (:func:`build_model`): a dry forward
 pass on a zero batch (never on data) checks the output width.
+
+A model class may state the optimiser it trains well with as a class attribute
+``preferred_optimizer = "adam"`` (or ``"sgd"``); `TrainConfig(optimizer=None)`, the
+default, then takes it (:func:`preferred_optimizer`). It is part of the architecture,
+public, so choosing by it costs no budget.
 """
 
 from __future__ import annotations
@@ -75,6 +80,22 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.representation(x))
+
+
+def preferred_optimizer(model: nn.Module) -> str:
+    """The optimiser `model` states (``preferred_optimizer`` on it, or on the module `PlainModel` wraps), else 'sgd'.
+
+    >>> preferred_optimizer(MLP(3))
+    'sgd'
+    """
+    from fusiondp.train.config import OPTIMIZERS
+
+    inner = model.module if isinstance(model, PlainModel) else model
+    choice = getattr(inner, "preferred_optimizer", "sgd")
+    if choice not in OPTIMIZERS:
+        raise ConfigError(f"{type(inner).__name__}.preferred_optimizer must be one of {', '.join(OPTIMIZERS)}, "
+                          f"got {choice!r}.")
+    return choice
 
 
 class PlainModel(nn.Module):

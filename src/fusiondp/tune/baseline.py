@@ -10,6 +10,7 @@ from dataclasses import replace
 
 from fusiondp.evaluate.metrics import classification_metrics, predict_scores
 from fusiondp.train.config import TrainConfig
+from fusiondp.train.models import ModelLike
 from fusiondp.train.engine import TrainData, train
 
 BASELINE = "sgd_hybrid"
@@ -23,7 +24,7 @@ def _metric(m: dict) -> tuple[str, float]:
 
 
 def public_baseline_check(data: TrainData, val, config: TrainConfig, run_val_metrics: dict, *,
-                          tolerance: float = 0.0) -> dict:
+                          tolerance: float = 0.0, model: ModelLike | None = None) -> dict:
     """Train `sgd_hybrid` with the run's (resolved) step settings and compare validation scores.
 
     Args:
@@ -32,12 +33,13 @@ def public_baseline_check(data: TrainData, val, config: TrainConfig, run_val_met
         config: the run's resolved config (batch, epochs, lr, seed are reused; no budget is involved).
         run_val_metrics: the run's validation metrics.
         tolerance: the run counts as below the baseline when it scores more than this below it.
+        model: the run's model factory (default: the built-in MLP), so both sides train the same architecture.
 
     Returns:
         ``{"method", "metric", "baseline", "run", "below_public_baseline"}``.
     """
     cfg = replace(config, epsilon=None, noise_multiplier=None)
-    res = train(BASELINE, data, config=cfg, progress=False)
+    res = train(BASELINE, data, config=cfg, model=model, progress=False)
     key, base = _metric(classification_metrics(val[1].numpy(), predict_scores(res.model, val[0])))
     own = float(run_val_metrics[key])
     return {"method": BASELINE, "metric": key, "split": "validation", "baseline": base, "run": own,
