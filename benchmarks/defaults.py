@@ -100,7 +100,23 @@ def _register_fair(out_dir: Path) -> None:
     register_table(table_spec(path, target=TARGET, sensitive=SENSITIVE, categorical=CATEGORICAL, name="fair"))
 
 
-EXTRA_TABLES = {"diabetes": _register_diabetes, "icu_synth": _register_icu_synth, "fair": _register_fair}
+def _register_anes96(out_dir: Path) -> None:
+    """statsmodels' `anes96` table (benchmarks/own_table_anes96.py), as `fusiondp bench --table` sees it; chosen
+    after the rule was fixed, and run once (needs `pip install statsmodels`)."""
+    from fusiondp.bench.datasets import table_spec
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from own_table_anes96 import SENSITIVE, TARGET, anes96_table
+
+    path = out_dir / "anes96.csv"
+    if not path.exists():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        anes96_table().to_csv(path, index=False)
+    register_table(table_spec(path, target=TARGET, sensitive=SENSITIVE, name="anes96"))
+
+
+EXTRA_TABLES = {"diabetes": _register_diabetes, "icu_synth": _register_icu_synth, "fair": _register_fair,
+                "anes96": _register_anes96}
 
 
 # --------------------------------------------------------------------------- runs

@@ -57,7 +57,7 @@ def test_explicit_values_override_the_rule():
     assert (r.alpha, r.batch_size) == (0.7, 64)
     assert r.config_source["alpha"] == r.config_source["batch_size"] == "user"
     assert r.config_source["clip"] == "auto" and r.clip == auto_settings(5000, 10, 2.0, 1e-4, "fusiondp",
-                                                                        accountant="rdp")["clip"]
+                                                                        accountant="rdp", batch_size=64)["clip"]
     assert r.resolve(n_rows=5000, n_features=10, method="fusiondp") is r
 
 
@@ -116,3 +116,22 @@ def test_noise_cap_leaves_the_tables_it_was_fitted_on_unchanged():
     for n in (14293, 20755):
         assert auto_settings(n, 36, 4.0, 1e-5, "fusiondp")["clip"] == 16.0
         assert auto_settings(n, 36, 4.0, 1e-5, "dpsgd")["clip"] == 8.0
+
+
+def test_rule_weights_follow_the_batch_and_epochs_the_caller_fixed():
+    """With b or epochs given, σ (and from it C and α) is worked out for the run as it will be shaped, not for
+    the rule's own b and T: otherwise `--batch-size 128` would get weights fitted to another noise level."""
+    from fusiondp.train.defaults import noise_for
+
+    n = 14293
+    own = auto_settings(n, 36, 2.0, 1e-5, "fusiondp")
+    given = auto_settings(n, 36, 2.0, 1e-5, "fusiondp", batch_size=64, epochs=2.0)
+    sigma = noise_for(n, 64, int(2.0 * n / 64), 2.0, 1e-5, "remove", "pld")
+    assert given["noise_multiplier_estimate"] == pytest.approx(sigma) != pytest.approx(own["noise_multiplier_estimate"])
+    assert (given["batch_size"], given["epochs"]) == (64, 2.0)
+    cfg = TrainConfig(epsilon=2.0, delta=1e-5, batch_size=64, epochs=2.0).resolve(n_rows=n, n_features=36,
+                                                                                  method="fusiondp")
+    assert (cfg.alpha, cfg.clip) == (given["alpha"], given["clip"])
+    assert given["alpha"] != own["alpha"]  # a different noise level: a different weight
+    dp = TrainConfig(epsilon=2.0, delta=1e-5, batch_size=64).resolve(n_rows=n, n_features=36, method="dpsgd")
+    assert dp.clip == auto_settings(n, 36, 2.0, 1e-5, "dpsgd", batch_size=64)["clip"]

@@ -125,6 +125,8 @@ def run_settings(ds: BenchDataset, bench: BenchData, method: str, epsilon: float
     cfg = ds.settings(settings)(method, epsilon)
     cfg = replace(cfg, **overrides, seed=seed, delta=DELTA, epsilon=epsilon if epsilon is not None else cfg.epsilon)
     n = bench.data.n
+    if cfg.batch_size is not None:  # small tables: a given batch is capped first, so the rule's σ is the run's
+        cfg = replace(cfg, batch_size=min(cfg.batch_size, max(1, n // 4)))
     optimizer = preferred_optimizer(bench.model()) if bench.model else "sgd"
     cfg = cfg.resolve(n_rows=n, n_features=int(bench.data.x.shape[1]), method=method, preferred_optimizer=optimizer)
     return bench, replace(cfg, batch_size=min(cfg.batch_size, max(1, n // 4)),

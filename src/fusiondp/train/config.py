@@ -106,7 +106,8 @@ class TrainConfig:
 
         rule = auto_settings(n_rows, n_features, self.epsilon, self.delta, method, relation=self.relation,
                              accountant=self.accountant, noise_multiplier=self.noise_multiplier,
-                             optimizer=self.optimizer or preferred_optimizer)
+                             optimizer=self.optimizer or preferred_optimizer, batch_size=self.batch_size,
+                             epochs=self.epochs)
         values = {f: rule[f] for f in auto}
         return replace(self, **values, config_source=source)
 

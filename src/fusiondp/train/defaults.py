@@ -66,6 +66,14 @@ def _steps(n_rows: int, batch: int, epochs: float, min_steps: int, max_steps: in
     return clamped, (clamped + 0.5) * batch / n_rows
 
 
+def _shape(n_rows: int, batch: int, given_epochs: float | None, epochs: float, min_steps: int,
+           max_steps: int) -> tuple[int, float]:
+    """(T, epochs): the caller's epochs as the engine counts them, else the rule's, clamped (`_steps`)."""
+    if given_epochs is not None:
+        return max(1, int(given_epochs * n_rows / batch)), float(given_epochs)
+    return _steps(n_rows, batch, epochs, min_steps, max_steps)
+
+
 def noise_for(n_rows: int, batch: int, steps: int, epsilon: float, delta: float, relation: str,
               accountant: str) -> float:
     """σ calibrated by dp-accounting for this run shape (cached; the engine's calibration reuses it)."""
@@ -81,7 +89,8 @@ def noise_for(n_rows: int, batch: int, steps: int, epsilon: float, delta: float,
 
 def auto_settings(n_rows: int, n_features: int, epsilon: float | None, delta: float, method: str, *,
                   relation: str = "remove", accountant: str = "pld",
-                  noise_multiplier: float | None = None, optimizer: str = "sgd") -> dict:
+                  noise_multiplier: float | None = None, optimizer: str = "sgd",
+                  batch_size: int | None = None, epochs: float | None = None) -> dict:
     """Settings for one run from public quantities only.
 
     Args:
@@ -93,6 +102,8 @@ def auto_settings(n_rows: int, n_features: int, epsilon: float | None, delta: fl
         noise_multiplier: a fixed σ, used instead of calibrating.
         optimizer: 'sgd' or 'adam' (a setting or the model's preference, public); returned as given; the
             learning rate and the projection radius depend on it.
+        batch_size, epochs: values the caller fixed; the rule then works out σ, and from it C and α, for the
+            run as it will really be shaped (T = ⌊epochs·N/b⌋, not clamped), instead of for its own b and T.
 
     Returns:
         A dict over :data:`AUTO_FIELDS`, plus ``noise_multiplier_estimate`` (σ used by the rule, or None).
@@ -108,16 +119,19 @@ def auto_settings(n_rows: int, n_features: int, epsilon: float | None, delta: fl
     fl = k["feature_level"]
     if not spec.is_private:
         pub = k["public"]
-        b = int(min(pub["batch_size"], n_rows))
-        steps, epochs = _steps(n_rows, b, pub["epochs"], 1, pub["max_steps"])
+        b = int(min(pub["batch_size"] if batch_size is None else batch_size, n_rows))
+        steps, epochs = _shape(n_rows, b, epochs, pub["epochs"], 1, pub["max_steps"])
         return {"epochs": epochs, "batch_size": b, "public_batch_size": int(pub["public_batch_size"]),
                 "lr": _lr(pub["lr"], k, "public", optimizer), "clip": fl["clip"], "alpha": 1.0,
                 "beta": fl["beta"], "optimizer": optimizer, "radius": _radius(k, optimizer),
                 "noise_multiplier_estimate": None}
     p = k["private"]
-    b = int(_pow2(n_rows / p["batch_rows_per_example"], p["batch_min"], p["batch_max"], down=True))
-    b = min(b, n_rows)
-    steps, epochs = _steps(n_rows, b, p["epochs"], p["min_steps"], p["max_steps"])
+    if batch_size is None:
+        b = int(_pow2(n_rows / p["batch_rows_per_example"], p["batch_min"], p["batch_max"], down=True))
+        b = min(b, n_rows)
+    else:
+        b = min(int(batch_size), n_rows)  # a b above N is the engine's error to report; σ needs q <= 1
+    steps, epochs = _shape(n_rows, b, epochs, p["epochs"], p["min_steps"], p["max_steps"])
     if noise_multiplier is not None:
         sigma = float(noise_multiplier)
     else:
