@@ -178,7 +178,7 @@ class Runs:
 
 
 def compare(datasets, epsilons, seeds, tune_seeds, methods, data_dir: Path | None, out: Path,
-            variant: dict | None = None) -> None:
+            variant: dict | list | None = None, skip_default: bool = False) -> None:
     runs = Runs(out)
     variants = [] if not variant else variant if isinstance(variant, list) else [variant]
     for name in datasets:
@@ -193,7 +193,8 @@ def compare(datasets, epsilons, seeds, tune_seeds, methods, data_dir: Path | Non
             runs.get(ds, bench, "sgd_hybrid", None, seed, {}, "sgd_hybrid", settings_ds=rule_ds)
             for eps in epsilons:
                 for method in methods:
-                    runs.get(ds, bench, method, eps, seed, {}, "default", settings_ds=rule_ds)
+                    if not skip_default:
+                        runs.get(ds, bench, method, eps, seed, {}, "default", settings_ds=rule_ds)
                     for v in variants:  # the rule with a few settings fixed (e.g. the optimiser): "rule_variant"
                         runs.get(ds, bench, method, eps, seed, dict(v), "rule_variant", settings_ds=rule_ds)
                     if seed in tune_seeds:
@@ -292,37 +293,38 @@ def _role_at(rows: list[dict], name: str, method: str, eps: float, seed: int, ro
 
 def variant_table(rows: list[dict]) -> str:
     """Runs of the rule with some settings fixed (`--variant`): one line per (table, method, fixed settings),
-    mean test (validation) score per ε over its seeds, then the tuned settings at the same seeds."""
+    mean test (validation) score per ε over its seeds, then the rule as it is and the tuned settings at the
+    same seeds."""
     var = [r for r in rows if r["role"] == "rule_variant"]
     if not var:
         return ""
     eps_all = sorted({r["epsilon"] for r in var})
-    head = "| table | method | settings | seeds | " + " | ".join(f"ε = {e:g}" for e in eps_all) + " |"
-    lines = [head, "|" + "---|" * (4 + len(eps_all))]
-    groups = sorted({(r["dataset"], r["method"], json.dumps(r["overrides"], sort_keys=True)) for r in var})
-    for name, method in sorted({g[:2] for g in groups}):
-        seeds_used: set[int] = set()
-        for _, _, ov in (g for g in groups if g[:2] == (name, method)):
-            rs = [r for r in var if (r["dataset"], r["method"]) == (name, method)
-                  and json.dumps(r["overrides"], sort_keys=True) == ov]
-            seeds_used |= {r["seed"] for r in rs}
-            cells = []
-            for e in eps_all:
-                here = [r for r in rs if r["epsilon"] == e]
-                cells.append(f"{statistics.mean(_score(r, 'test') for r in here):.3f} "
-                             f"({statistics.mean(_score(r, 'val') for r in here):.3f})" if here else "–")
-            seeds = sorted({r["seed"] for r in rs})
-            lines.append(f"| {name} | `{method}` | rule + `{ov.replace('Infinity', 'inf')}` | {','.join(map(str, seeds))} | "
-                         + " | ".join(cells) + " |")
-        cells = []
-        for e in eps_all:
-            tuned = [t for s in sorted(seeds_used)
-                     for t in [_best(rows, name, method, e, s) or _role_at(rows, name, method, e, s, "tuned_rerun")]
-                     if t is not None]
-            cells.append(f"{statistics.mean(_score(t, 'test') for t in tuned):.3f} "
-                         f"({statistics.mean(_score(t, 'val') for t in tuned):.3f})" if tuned else "–")
-        lines.append(f"| {name} | `{method}` | tuned (grid) | {','.join(map(str, sorted(seeds_used)))} | "
-                     + " | ".join(cells) + " |")
+    lines = ["| table | method | settings | seeds | " + " | ".join(f"ε = {e:g}" for e in eps_all) + " |",
+             "|" + "---|" * (4 + len(eps_all))]
+
+    def cells(per_eps: list[list[dict]]) -> str:
+        return " | ".join(f"{statistics.mean(_score(r, 'test') for r in rs):.3f} "
+                          f"({statistics.mean(_score(r, 'val') for r in rs):.3f})" if rs else "–" for rs in per_eps)
+
+    by_group: dict[tuple, list[dict]] = {}
+    for r in var:
+        by_group.setdefault((r["dataset"], r["method"], json.dumps(r["overrides"], sort_keys=True)), []).append(r)
+    blocks: dict[tuple, list[str]] = {}
+    for (name, method, ov), rs in sorted(by_group.items()):
+        blocks.setdefault((name, method, tuple(sorted({r["seed"] for r in rs}))), []).append(ov)
+    for (name, method, seeds), ovs in sorted(blocks.items()):
+        shown = ",".join(map(str, seeds))
+        for ov in ovs:
+            rs = by_group[(name, method, ov)]
+            lines.append(f"| {name} | `{method}` | rule + `{ov.replace('Infinity', 'inf')}` | {shown} | "
+                         + cells([[r for r in rs if r["epsilon"] == e] for e in eps_all]) + " |")
+        rule = [[r for s in seeds for r in [_role_at(rows, name, method, e, s, "default")] if r] for e in eps_all]
+        if any(rule):
+            lines.append(f"| {name} | `{method}` | rule | {shown} | " + cells(rule) + " |")
+        tuned = [[t for s in seeds for t in [_best(rows, name, method, e, s)
+                                             or _role_at(rows, name, method, e, s, "tuned_rerun")] if t]
+                 for e in eps_all]
+        lines.append(f"| {name} | `{method}` | tuned (grid) | {shown} | " + cells(tuned) + " |")
     return "\n".join(lines)
 
 
@@ -365,6 +367,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variant", type=json.loads, default=None,
                     help='also run the rule with these settings fixed, e.g. \'{"optimizer": "adam", "lr": 0.001}\' '
                          '(a JSON list runs several)')
+    ap.add_argument("--skip-default", action="store_true",
+                    help="no 'default' line (for sweeps on the seeds a rule change is chosen on: the results table "
+                         "then reports the rule only on seeds that took no part in the choice)")
     a = ap.parse_args(argv)
     if a.report:
         print(report(load_records(a.report)))
@@ -378,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     seeds = [int(s) for s in a.seeds.split(",")]
     tune_seeds = [int(s) for s in a.tune_seeds.split(",")] if a.tune_seeds else seeds[:1]
     compare(a.datasets.split(","), [float(e) for e in a.epsilons.split(",")], seeds, tune_seeds,
-            a.methods.split(","), a.data, a.out, a.variant)
+            a.methods.split(","), a.data, a.out, a.variant, a.skip_default)
     print(report(load_records(a.out)))
     return 0
 
