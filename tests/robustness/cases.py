@@ -224,7 +224,7 @@ CASES: list[Case] = [
         "--checkpoint", "done.ckpt", "--lr", "0.2", "--report", "run.json"), 1, "lr = 0.2 here but 0.3",
          kit=CKPT),
     Case("ckpt_other_clip", "checkpoint", "resuming with another --clip", train_args(
-        "--checkpoint", "done.ckpt", "--clip", "1.0"), 1, "clip = 1.0 here but", kit=CKPT),
+        "--checkpoint", "done.ckpt", "--clip", "3.0"), 1, "clip = 3.0 here but", kit=CKPT),
     Case("ckpt_other_seed", "checkpoint", "resuming with another --seed", train_args(
         "--checkpoint", "done.ckpt", "--seed", "3"), 1, "seed = 3 here but 0", kit=CKPT),
     Case("ckpt_other_epsilon", "checkpoint", "resuming with another --epsilon", train_args(
