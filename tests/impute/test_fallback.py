@@ -105,6 +105,26 @@ def test_bad_modes_are_config_errors(train, support):
         make_hybrid(train, support, SCHEMA, fallback="maybe", **FAST)
     with pytest.raises(ConfigError, match="joint"):
         make_hybrid(train, support, SCHEMA, joint="yes", **FAST)
+    with pytest.raises(ConfigError, match="skill_scoring"):
+        make_hybrid(train, support, SCHEMA, skill_scoring="quick", **FAST)
+
+
+def test_light_skill_scoring_makes_the_same_decisions_and_the_same_imputations(train, support):
+    """The light scoring copy (fewer blending folds) only measures skill: the decisions agree with the exact
+    copy's, the skills are close, and the imputations (made by the full imputer) are the same."""
+    from fusiondp.impute import get_imputer
+
+    kw = {**FAST, "folds": 5, "n_trees": 20}
+    light = make_hybrid(train, support, SCHEMA, skill_scoring="light", **kw)
+    full = make_hybrid(train, support, SCHEMA, skill_scoring="full", **kw)
+    a, b = skills(light), skills(full)
+    assert {k: v["fallback"] for k, v in a.items()} == {k: v["fallback"] for k, v in b.items()}
+    assert all(abs(a[k]["skill"] - b[k]["skill"]) < 0.05 for k in a)
+    assert a["age"]["skill"] != b["age"]["skill"]  # the light copy really is another estimate
+    assert np.allclose(light["age"], full["age"], atol=1e-9) and light[["junk", "grp"]].equals(full[["junk", "grp"]])
+    assert (light.attrs[ATTRS_KEY]["skill_scoring"], full.attrs[ATTRS_KEY]["skill_scoring"]) == ("light", "full")
+    imp = get_imputer("default", **kw)
+    assert (imp.scoring_copy().folds, imp.scoring_copy(light=False).folds, imp.folds) == (3, 5, 5)
 
 
 class Recorder(MeanImputer):

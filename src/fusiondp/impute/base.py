@@ -21,6 +21,8 @@ public columns, classes seen only once, progress display, thread limits.
 
 from __future__ import annotations
 
+import copy
+
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
@@ -76,6 +78,14 @@ class Imputer(ABC):
     @abstractmethod
     def _predict_task(self, model: Any, task: Task, X: np.ndarray) -> np.ndarray:
         """Values (numeric) or (n, K) class probabilities (categorical)."""
+
+    def scoring_copy(self, *, light: bool = True) -> "Imputer":
+        """An unfitted copy that measures this imputer's skill on support folds (`fusiondp.impute.fallback`).
+
+        `light` lets a backend trade a little accuracy of the estimate for speed (the skill only decides
+        whether a column falls back to support draws); this base version returns a plain copy.
+        """
+        return copy.deepcopy(self)
 
     # -- public API ----------------------------------------------------------
     def fit(self, X: pd.DataFrame, Y: pd.DataFrame, *, unlabeled: pd.DataFrame | None = None) -> "Imputer":

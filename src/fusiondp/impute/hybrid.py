@@ -44,6 +44,8 @@ from fusiondp.impute.targets import Task, build_tasks
 MIN_SUPPORT_ROWS = 2
 
 JOINT_MODES = ("auto", "off")
+#: How the skill is measured: with an exact copy of the imputer (default) or its light scoring copy.
+SKILL_SCORING_MODES = ("full", "light")
 """`auto`: chain the sensitive columns when there are two or more tasks; `off`: impute each one on its own."""
 
 ATTRS_KEY = "fusiondp_imputation"
@@ -53,7 +55,7 @@ ATTRS_KEY = "fusiondp_imputation"
 def make_hybrid(train: pd.DataFrame, support: pd.DataFrame, schema: Schema, *, imputer: str | Imputer = "default",
                 use_label: bool = False, random_state: int = 0, progress: bool = True,
                 onehot_groups: Sequence[Sequence[str]] | None = None, fallback: str = "auto", joint: str = "auto",
-                skill_folds: int = SKILL_FOLDS, **kwargs: Any) -> pd.DataFrame:
+                skill_folds: int = SKILL_FOLDS, skill_scoring: str = "full", **kwargs: Any) -> pd.DataFrame:
     """The hybrid table: `train` with every sensitive column predicted from public columns.
 
     Args:
@@ -78,6 +80,11 @@ def make_hybrid(train: pd.DataFrame, support: pd.DataFrame, schema: Schema, *, i
         joint: "auto" chains the tasks (each later column's imputer also reads the earlier imputed
             columns) when there are two or more; "off" imputes each task on its own.
         skill_folds: folds of the cross-fitted skill.
+        skill_scoring: "full" (default) measures the skill with an exact copy of the imputer; "light" with its
+            light scoring copy (`Imputer.scoring_copy`; the default ensemble: 3 blending folds and 100 trees
+            instead of 5 and 200), about 1.5x faster builds; a column whose skill is near the threshold may
+            then fall back differently (benchmarks/hybrid_speed.py). The imputations always come from the
+            full imputer.
         **kwargs: further options of the named imputer (e.g. model_path).
 
     Returns:
@@ -97,13 +104,14 @@ def make_hybrid(train: pd.DataFrame, support: pd.DataFrame, schema: Schema, *, i
     del train  # from here on only the public view exists
     return _impute(public, support, schema, columns=columns, imputer=imputer, use_label=use_label,
                    random_state=random_state, progress=progress, onehot_groups=onehot_groups, fallback=fallback,
-                   joint=joint, skill_folds=skill_folds, **kwargs)
+                   joint=joint, skill_folds=skill_folds, skill_scoring=skill_scoring, **kwargs)
 
 
 def _impute(public: pd.DataFrame, support: pd.DataFrame, schema: Schema, *, columns: list, imputer: str | Imputer,
             use_label: bool, random_state: int, progress: bool, onehot_groups: Sequence[Sequence[str]] | None,
-            fallback: str, joint: str, skill_folds: int, **kwargs: Any) -> pd.DataFrame:
+            fallback: str, joint: str, skill_folds: int, skill_scoring: str = "full", **kwargs: Any) -> pd.DataFrame:
     one_of("fallback", fallback, FALLBACK_MODES)
+    one_of("skill_scoring", skill_scoring, SKILL_SCORING_MODES)
     one_of("joint", joint, JOINT_MODES)
     missing = [c for c in schema.sensitive if c not in support.columns]
     if missing:
@@ -133,18 +141,21 @@ def _impute(public: pd.DataFrame, support: pd.DataFrame, schema: Schema, *, colu
     tasks = build_tasks(sY, categorical=imp.categorical, onehot_groups=imp.onehot_groups)
     chained = joint == "auto" and len(tasks) > 1
 
-    def procedure(X: pd.DataFrame, Y: pd.DataFrame, T: pd.DataFrame, model: Imputer | None = None):
-        return (_chained(X, Y, T, tasks, imp) if chained
-                else _independent(X, Y, T, model or copy.deepcopy(imp)))
+    def procedure_of(template: Imputer):
+        def procedure(X: pd.DataFrame, Y: pd.DataFrame, T: pd.DataFrame, model: Imputer | None = None):
+            return (_chained(X, Y, T, tasks, template) if chained
+                    else _independent(X, Y, T, model or copy.deepcopy(template)))
+        return procedure
 
     skills: list[TaskSkill] | None = None
     scored = fallback == "auto" and imp.reads_features and len(support) >= max(MIN_SKILL_ROWS, 2 * skill_folds)
     if scored:
+        scorer = imp.scoring_copy(light=skill_scoring == "light")
         try:
-            skills = cross_fitted_skill(sX, sY, tasks, procedure, folds=skill_folds, seed=random_state)
+            skills = cross_fitted_skill(sX, sY, tasks, procedure_of(scorer), folds=skill_folds, seed=random_state)
         except DataError:  # a fold without any known value of a column: too little support to score
             skills = None
-    predicted, _ = procedure(sX, sY, public[features], model=imp)
+    predicted, _ = procedure_of(imp)(sX, sY, public[features], model=imp)
     out = public.copy()
     for c in schema.sensitive:
         out[c] = predicted[c]
@@ -160,7 +171,8 @@ def _impute(public: pd.DataFrame, support: pd.DataFrame, schema: Schema, *, colu
             for c in task.columns:
                 out[c] = draws[c]
     out = out[columns + [c for c in schema.sensitive if c not in columns]]
-    out.attrs[ATTRS_KEY] = _describe(imp, tasks, chained, fallback, skills, scored, skill_folds, use_label)
+    out.attrs[ATTRS_KEY] = _describe(imp, tasks, chained, fallback, skills, scored, skill_folds, use_label,
+                                     skill_scoring)
     return out
 
 
@@ -192,7 +204,7 @@ def _chained(X: pd.DataFrame, Y: pd.DataFrame, T: pd.DataFrame, tasks: Sequence[
 
 
 def _describe(imp: Imputer, tasks: Sequence[Task], chained: bool, fallback: str, skills: list[TaskSkill] | None,
-              scored: bool, folds: int, use_label: bool) -> dict:
+              scored: bool, folds: int, use_label: bool, skill_scoring: str = "full") -> dict:
     """The hybrid's metadata: procedure, per-task skill and fallback decision (support-set numbers only)."""
     if fallback == "off":
         status = "off"
@@ -211,6 +223,7 @@ def _describe(imp: Imputer, tasks: Sequence[Task], chained: bool, fallback: str,
         "skill_threshold": SKILL_THRESHOLD,
         "skill_measured_on": (f"public support set only, cross-fitted ({folds} folds: each fold imputed by the "
                               "procedure fitted on the other folds)") if skills is not None else None,
+        "skill_scoring": skill_scoring if skills is not None else None,
         "tasks": [s.to_dict() for s in skills] if skills is not None else [],
         "fallback_columns": [c for s in (skills or []) if s.fallback for c in s.columns],
     }
