@@ -195,3 +195,16 @@ def test_fallback_draws_keep_combinations_possible():
     assert unseen_rate(independent, support, ["sex", "role"]) > 0.1
     # the drawn pairs follow the support set's conditional law: no 'husband' among drawn women
     assert not ((chained["sex"] == "f") & (chained["role"] == "husband")).any()
+
+
+def test_default_builds_are_bit_identical_with_threaded_forests():
+    """Two builds with the same seed give the same hybrid to the last bit, also when the forests fit in
+    threads (their predictions used to be summed in thread completion order)."""
+    from fusiondp.data.synthetic import make_icu
+
+    d = make_icu(n_train=1500, n_support=400, n_val=10, n_test=10, seed=0)
+    f = d.frames
+    kw = dict(imputer="default", random_state=0, progress=False, n_jobs=2, n_trees=60, folds=3, boosting_rounds=10)
+    a = make_hybrid(f["train"], f["support"], d.schema, **kw)
+    b = make_hybrid(f["train"], f["support"], d.schema, **kw)
+    assert a.equals(b) and a.attrs == b.attrs

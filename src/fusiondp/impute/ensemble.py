@@ -164,6 +164,10 @@ class EnsembleImputer(Imputer):
         return self._linear(X) if name == "linear" else X
 
     def _out(self, model: Any, task: Task, X: np.ndarray, n_classes: int) -> np.ndarray:
+        if getattr(model, "n_jobs", None) not in (None, 1):
+            # A forest predicting in threads sums its trees in completion order, so two identical builds
+            # differed in the last bits; one thread keeps hybrids reproducible (prediction is cheap next to fit).
+            model.n_jobs = 1
         if task.kind == "numeric":
             return model.predict(X)
         p = np.zeros((len(X), n_classes))
