@@ -32,8 +32,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from fusiondp.bench.registry import BenchData, BenchDataset, get_dataset
 from fusiondp.errors import ConfigError
 from fusiondp.evaluate.metrics import evaluate_splits
-from fusiondp.train.engine import train
 from fusiondp.train.config import TrainConfig
+from fusiondp.train.engine import train
 from fusiondp.train.methods import METHODS, get_method
 from fusiondp.train.models import preferred_optimizer
 
