@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import math
 import os
 import signal
 import tempfile
@@ -205,6 +206,24 @@ def write_file(path: str | Path, data: bytes | str) -> Path:
 
 
 def json_text(payload) -> str:
-    """`payload` as indented JSON (numpy numbers as plain numbers), the format of every fusiondp report."""
-    return json.dumps(payload, indent=2, default=lambda v: v.item() if hasattr(v, "item") else float(v),
-                      allow_nan=True)
+    """`payload` as indented, strict JSON, the format of every fusiondp report: numpy numbers as plain numbers,
+    and the non-finite floats JSON has no literal for (radius = inf, a nan loss) as the strings "inf", "-inf"
+    and "nan", so tools other than Python's json (jq, JavaScript) read the file too.
+
+    >>> json_text({"radius": float("inf"), "loss": [float("nan"), 1.5]}).split()
+    ['{', '"radius":', '"inf",', '"loss":', '[', '"nan",', '1.5', ']', '}']
+    """
+    plain = json.loads(json.dumps(payload, default=lambda v: v.item() if hasattr(v, "item") else float(v),
+                                  allow_nan=True))
+    return json.dumps(_finite(plain), indent=2, allow_nan=False)
+
+
+def _finite(value):
+    """`value` with every non-finite float replaced by its name ("inf", "-inf", "nan")."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value

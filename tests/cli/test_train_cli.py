@@ -40,6 +40,21 @@ def test_real_run_writes_complete_report(files):
     assert "ε" in res.output or "epsilon" in res.output.lower()
 
 
+def test_report_is_strict_json_with_adam(files):
+    """With Adam the rule gives radius = inf; the report stays strict JSON (no Infinity/NaN literals)."""
+    res = invoke(files, "--optimizer", "adam", "--test", str(files / "test.csv"))
+    assert res.exit_code == 0, res.output
+
+    def refuse(name):
+        raise ValueError(f"non-standard JSON literal {name}")
+
+    rep = json.loads((files / "out" / "run.json").read_text(), parse_constant=refuse)
+    assert rep["config"]["radius"] == "inf" and rep["config"]["optimizer"] == "adam"
+    assert rep["config_source"]["radius"] == "auto"
+    html = (files / "out" / "run.html").read_text()
+    assert "radius" in html
+
+
 def _bad(files, expect, *extra, **kw):
     res = invoke(files, *extra, **kw)
     assert res.exit_code == 1, res.output
