@@ -28,6 +28,7 @@ import math
 import os
 import signal
 import tempfile
+import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -148,16 +149,38 @@ def _stage(path: Path, data: bytes) -> Path:
 @contextlib.contextmanager
 def _signals_deferred():
     """Hold SIGINT/SIGTERM until the block ends, so a temporary file is never created without being recorded
-    for clean-up (the interrupt is then raised right after the block)."""
-    block = getattr(signal, "pthread_sigmask", None)
-    if block is None:  # pragma: no cover - platforms without signal masks
-        yield
+    for clean-up (the interrupt is then raised right after the block).
+
+    In the main thread the two signals get a handler that only records them, and the recorded signal is
+    passed to the previous handler after the block. A signal mask alone is not enough: it is per thread, and
+    in a process with worker threads (a forest's thread pool) the kernel may deliver the signal to a thread
+    that does not block it, after which Python runs the handler in the main thread inside the block.
+    """
+    if threading.current_thread() is not threading.main_thread():  # handlers can only be set from there
+        block = getattr(signal, "pthread_sigmask", None)
+        if block is None:  # pragma: no cover - platforms without signal masks
+            yield
+            return
+        old_mask = block(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            yield
+        finally:
+            block(signal.SIG_SETMASK, old_mask)
         return
-    old = block(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    received: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in held}
     try:
         yield
     finally:
-        block(signal.SIG_SETMASK, old)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if received:
+            signum, handler = received[0], previous[received[0]]
+            if callable(handler):
+                handler(signum, None)  # e.g. default_int_handler: KeyboardInterrupt
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), signum)  # the default action, now that the block is over
 
 
 def write_files(files: Mapping[str | Path, bytes | str]) -> list[Path]:
