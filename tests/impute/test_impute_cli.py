@@ -38,6 +38,7 @@ def test_writes_hybrid(files, train):
     (["--imputer", "nope"], "Unknown imputer"),
     (["--imputer", "tabpfn"], "needs local weights"),
     (["--imputer", "mean", "--model-path", "x.ckpt"], "only used by"),
+    (["--imputer", "mean", "--skill-scoring", "fast"], "skill_scoring"),
 ])
 def test_bad_inputs_are_one_clear_line(files, extra, msg):
     res = runner.invoke(app, args(files, *extra))
