@@ -30,6 +30,7 @@ from pathlib import Path
 
 import torch
 
+from fusiondp.bench.datasets import resolve_data_dir
 from fusiondp.bench.registry import tabular_dataset
 from fusiondp.data.preprocess import Representation, use_representation
 from fusiondp.evaluate.metrics import evaluate_splits
@@ -38,7 +39,7 @@ from fusiondp.train.engine import train
 from fusiondp.train.methods import get_method
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = Path("/work/shared/data")
+DATA = resolve_data_dir()  # $FUSIONDP_DATA or ../shared/data
 OUT = ROOT / "docs" / "results" / "encodings_runs.jsonl"
 DELTA = 1e-5
 #: Overrides tried for the non-private methods ('rule' = the defaults rule as it stands).

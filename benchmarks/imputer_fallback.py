@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from fusiondp.bench.datasets import DATASETS
+from fusiondp.bench.datasets import DATASETS, resolve_data_dir
 from fusiondp.data.schema import Schema
 from fusiondp.data.synthetic import make_icu
 from fusiondp.evaluate.metrics import classification_metrics, predict_scores
@@ -46,7 +46,7 @@ from fusiondp.train.engine import train
 SEEDS = (0, 1, 2)
 EPSILONS = (1.0, 4.0)
 VARIANTS = {"off": dict(fallback="off", joint="off"), "auto": dict(fallback="auto", joint="auto")}
-DATA = Path("/work/shared/data")
+DATA = resolve_data_dir()  # $FUSIONDP_DATA or ../shared/data
 
 
 def tables() -> dict[str, tuple[dict[str, pd.DataFrame], Schema]]:

@@ -131,7 +131,7 @@ def main() -> None:
     ap.add_argument("--epsilons", default="2")
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--variants", default="baseline,proj:32,sched:linear_up")
-    ap.add_argument("--data", type=Path, default=Path("/work/shared/data"), help="folder of the benchmark tables")
+    ap.add_argument("--data", type=Path, default=None, help="folder of the benchmark tables (default: $FUSIONDP_DATA or ../shared/data)")
     ap.add_argument("--out", help="append one JSON line per run here")
     ap.add_argument("--summarise", type=Path, help="print the tables of a results file and exit")
     a = ap.parse_args()

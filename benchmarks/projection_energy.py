@@ -12,6 +12,7 @@ The training noise comes from OS entropy, so a rerun differs slightly.
 """
 import torch
 from pathlib import Path
+from fusiondp.bench.datasets import resolve_data_dir
 from fusiondp.bench.registry import get_dataset
 from fusiondp.train.config import TrainConfig
 from fusiondp.train.engine import train
@@ -21,7 +22,7 @@ from fusiondp.train.persample import loss_for, row_loss_for, per_sample_term
 from fusiondp.train.step import private_unit_grads
 from fusiondp.train.projection import flatten, estimate_basis
 torch.set_num_threads(1)
-b = get_dataset("sepsis").prepare(Path("/work/shared/data"), 0)
+b = get_dataset("sepsis").prepare(resolve_data_dir(), 0)
 d = b.data
 res = train("fusiondp", d, config=TrainConfig(epsilon=2.0, seed=0, epochs=2), progress=False)
 m = res.model; m.eval(); w = _WithRepresentation(m); spec = METHODS["fusiondp"]
