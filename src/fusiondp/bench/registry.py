@@ -194,7 +194,7 @@ class TabularSpec(Protocol):
 #: Private tabular runs start from these settings (the paper's batch 128 / lr 0.07 are replaced by a larger
 #: Poisson batch, which lowers the noise per record; see docs/results/engine_sepsis_tuning*.md).
 _TABULAR_PRIVATE_BASE: dict[str, float] = dict(batch_size=1024, lr=0.3)
-_C4, _C16 = {**_TABULAR_PRIVATE_BASE, "clip": 4.0}, {**_TABULAR_PRIVATE_BASE, "clip": 16.0}
+
 
 def _load_selected() -> tuple[dict, dict]:
     """The validation-selected settings of the older benchmark pages, read from ``selected_settings.json``
@@ -213,13 +213,13 @@ def _load_selected() -> tuple[dict, dict]:
 
 #: Per-method settings selected by validation AUROC on sepsis at ε = 2, seed 0
 #: (`python benchmarks/tune_sepsis.py --method M`, docs/results/engine_sepsis_tuning*.md); used at every ε by
-#: `--settings registry`. Non-private methods keep the paper's settings (METHOD.md §5).
+#: `--settings selected` on datasets without their own selection. Non-private methods keep the paper's settings (METHOD.md §5).
 #: Per-dataset selections ``{dataset: {method: overrides or {ε: overrides}}}`` (see :func:`settings_at`):
-#: sepsis and Adult per ε by `fusiondp bench sepsis|adult --settings registry --tune --epsilons 0.5,1,2,4,8`.
+#: sepsis and Adult per ε by `fusiondp bench sepsis|adult --settings selected --tune --epsilons 0.5,1,2,4,8`.
 TABULAR_SETTINGS, TABULAR_SELECTED = _load_selected()
 
 #: The small validation-only grid of `fusiondp bench <tabular dataset> --tune` (overrides on top of
-#: :data:`_TABULAR_PRIVATE_BASE`); the selection is then written into the dataset's entry below.
+#: :data:`_TABULAR_PRIVATE_BASE`); the selection is then written into ``selected_settings.json``.
 _ALPHA_CLIP = tuple(dict(alpha=a, clip=c) for a in (0.25, 0.5, 1.0) for c in (4.0, 16.0))
 TABULAR_GRID: dict[str, tuple[dict, ...]] = {
     "dpsgd": (dict(clip=1.0), dict(clip=4.0), dict(clip=4.0, lr=1.0)),
@@ -586,7 +586,6 @@ register_dataset(BenchDataset(
     headline="macro_f1",
     metrics=("macro_f1", "macro_auroc", "accuracy"),
     config=_text_config,
-    defaults=lambda method, epsilon: TrainConfig(),
     defaults_text=(
         "Settings: the defaults rule (docs/training.md, 'Default settings'), nothing selected on this dataset's "
         "private rows. The text model states Adam, so the rule gives Adam with lr 1e-3 (1e-2 for `dpsgd`) and no "

@@ -159,7 +159,6 @@ def train(
         keys = [k for k in METRIC_ORDER if k in m] + [k for k in m if k not in METRIC_ORDER]
         out.print(f"  {split}: " + "  ".join(f"{k}={m[k]:.4f}" for k in keys))
     out.print(f"  {rep['steps']} steps in {rep['seconds']:.1f} s")
-    rep["representation"] = prepared.pre.describe()
     source = result.config.config_source or {}
     rep["config_source"] = {k: ("settings file" if k in from_file else v) for k, v in source.items()}
     if settings is not None:

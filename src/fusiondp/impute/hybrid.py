@@ -44,9 +44,10 @@ from fusiondp.impute.targets import Task, build_tasks
 MIN_SUPPORT_ROWS = 2
 
 JOINT_MODES = ("auto", "off")
-#: How the skill is measured: with an exact copy of the imputer (default) or its light scoring copy.
-SKILL_SCORING_MODES = ("full", "light")
 """`auto`: chain the sensitive columns when there are two or more tasks; `off`: impute each one on its own."""
+
+SKILL_SCORING_MODES = ("full", "light")
+"""How the fallback's skill is measured: with an exact copy of the imputer, or its light scoring copy."""
 
 ATTRS_KEY = "fusiondp_imputation"
 """Key of the hybrid's ``DataFrame.attrs`` entry that describes how it was made (public numbers only)."""
@@ -109,7 +110,7 @@ def make_hybrid(train: pd.DataFrame, support: pd.DataFrame, schema: Schema, *, i
 
 def _impute(public: pd.DataFrame, support: pd.DataFrame, schema: Schema, *, columns: list, imputer: str | Imputer,
             use_label: bool, random_state: int, progress: bool, onehot_groups: Sequence[Sequence[str]] | None,
-            fallback: str, joint: str, skill_folds: int, skill_scoring: str = "full", **kwargs: Any) -> pd.DataFrame:
+            fallback: str, joint: str, skill_folds: int, skill_scoring: str, **kwargs: Any) -> pd.DataFrame:
     one_of("fallback", fallback, FALLBACK_MODES)
     one_of("skill_scoring", skill_scoring, SKILL_SCORING_MODES)
     one_of("joint", joint, JOINT_MODES)
@@ -204,7 +205,7 @@ def _chained(X: pd.DataFrame, Y: pd.DataFrame, T: pd.DataFrame, tasks: Sequence[
 
 
 def _describe(imp: Imputer, tasks: Sequence[Task], chained: bool, fallback: str, skills: list[TaskSkill] | None,
-              scored: bool, folds: int, use_label: bool, skill_scoring: str = "full") -> dict:
+              scored: bool, folds: int, use_label: bool, skill_scoring: str) -> dict:
     """The hybrid's metadata: procedure, per-task skill and fallback decision (support-set numbers only)."""
     if fallback == "off":
         status = "off"

@@ -138,8 +138,7 @@ def auto_settings(n_rows: int, n_features: int, epsilon: float | None, delta: fl
         positive(epsilon=epsilon)
         sigma = noise_for(n_rows, b, steps, float(epsilon), delta, spec.relation(relation), accountant)
     out = {"epochs": epochs, "batch_size": b, "public_batch_size": int(p["public_batch_size"]),
-           "lr": _lr(p["lr"], k, "private" if spec.private_term == "diff" or spec.mix == "convex" else "dpsgd",
-                     optimizer),  # dpsgd's Adam lr is its own: its whole step is noised
+           "lr": _lr(p["lr"], k, "private", optimizer),
            "clip": fl["clip"], "alpha": 1.0, "beta": fl["beta"], "optimizer": optimizer,
            "radius": _radius(k, optimizer), "noise_multiplier_estimate": sigma}
     if spec.private_term == "diff":  # fdp, fdp_fm, fusiondp
@@ -151,6 +150,7 @@ def auto_settings(n_rows: int, n_features: int, epsilon: float | None, delta: fl
     else:  # dpsgd
         d = k["dpsgd"]
         out["clip"] = _pow2(d["clip_times_sigma"] / max(sigma, 1e-9), d["clip_min"], d["clip_max"])
+        out["lr"] = _lr(p["lr"], k, "dpsgd", optimizer)  # its own Adam lr: its whole step is noised
         weight = 1.0
     out["clip"] = _capped_clip(out["clip"], weight=weight, sigma=sigma, batch=b, cap=k["noise_cap"])
     return out
