@@ -53,18 +53,29 @@ KEYS = ("batch_size", "public_batch_size", "epochs", "lr", "clip", "alpha", "bet
 
 
 # --------------------------------------------------------------------------- the two further tables
-def _register_diabetes(out_dir: Path) -> None:
-    """scikit-learn's diabetes table (benchmarks/own_table_diabetes.py), as `fusiondp bench --table` sees it."""
+def _register_csv(out_dir: Path, name: str, make_frame, **spec) -> None:
+    """Write `make_frame()` as ``out_dir/<name>.csv`` (once) and register it as `fusiondp bench --table` would."""
     from fusiondp.bench.datasets import table_spec
 
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from own_table_diabetes import diabetes_table
-
-    path = out_dir / "diabetes.csv"
+    path = out_dir / f"{name}.csv"
     if not path.exists():
         out_dir.mkdir(parents=True, exist_ok=True)
-        diabetes_table()[0].to_csv(path, index=False)
-    register_table(table_spec(path, target="progression_high", sensitive="age,sex", name="diabetes"))
+        make_frame().to_csv(path, index=False)
+    register_table(table_spec(path, name=name, **spec))
+
+
+def _script(module: str):
+    """A table script of this folder (own_table_*.py), imported as a module."""
+    import importlib
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    return importlib.import_module(module)
+
+
+def _register_diabetes(out_dir: Path) -> None:
+    """scikit-learn's diabetes table (benchmarks/own_table_diabetes.py), as `fusiondp bench --table` sees it."""
+    m = _script("own_table_diabetes")
+    _register_csv(out_dir, "diabetes", lambda: m.diabetes_table()[0], target="progression_high", sensitive="age,sex")
 
 
 def _register_icu_synth(out_dir: Path) -> None:
@@ -88,31 +99,15 @@ def _register_icu_synth(out_dir: Path) -> None:
 def _register_fair(out_dir: Path) -> None:
     """statsmodels' `fair` table (benchmarks/own_table_fair.py), as `fusiondp bench --table` sees it; chosen
     after the rule and its noise cap were fixed (needs `pip install statsmodels`)."""
-    from fusiondp.bench.datasets import table_spec
-
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from own_table_fair import CATEGORICAL, SENSITIVE, TARGET, fair_table
-
-    path = out_dir / "fair.csv"
-    if not path.exists():
-        out_dir.mkdir(parents=True, exist_ok=True)
-        fair_table().to_csv(path, index=False)
-    register_table(table_spec(path, target=TARGET, sensitive=SENSITIVE, categorical=CATEGORICAL, name="fair"))
+    m = _script("own_table_fair")
+    _register_csv(out_dir, "fair", m.fair_table, target=m.TARGET, sensitive=m.SENSITIVE, categorical=m.CATEGORICAL)
 
 
 def _register_anes96(out_dir: Path) -> None:
     """statsmodels' `anes96` table (benchmarks/own_table_anes96.py), as `fusiondp bench --table` sees it; chosen
     after the rule was fixed, and run once (needs `pip install statsmodels`)."""
-    from fusiondp.bench.datasets import table_spec
-
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from own_table_anes96 import SENSITIVE, TARGET, anes96_table
-
-    path = out_dir / "anes96.csv"
-    if not path.exists():
-        out_dir.mkdir(parents=True, exist_ok=True)
-        anes96_table().to_csv(path, index=False)
-    register_table(table_spec(path, target=TARGET, sensitive=SENSITIVE, name="anes96"))
+    m = _script("own_table_anes96")
+    _register_csv(out_dir, "anes96", m.anes96_table, target=m.TARGET, sensitive=m.SENSITIVE)
 
 
 EXTRA_TABLES = {"diabetes": _register_diabetes, "icu_synth": _register_icu_synth, "fair": _register_fair,

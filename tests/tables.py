@@ -48,3 +48,25 @@ def poison(frame: pd.DataFrame, seed: int = 99) -> pd.DataFrame:
     p["sex"] = 1 - frame["sex"]
     p["unit"] = np.where(frame["unit"] == "micu", "sicu", "micu")
     return p
+
+
+def encoded_views(n: int = 256, seed: int = 0):
+    """Encoded training views for the engine: 6 features whose last two are the sensitive block (the hybrid
+    view redraws them), a label from features 0 and 5, noise view = hybrid reversed, reference = hybrid rolled."""
+    import torch
+
+    from fusiondp.train.engine import TrainData
+
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 6, generator=g)
+    xh = x.clone()
+    xh[:, -2:] = torch.randn(n, 2, generator=g)
+    y = ((x[:, 0] + x[:, -1]) > 0).float()
+    return TrainData(x=x, x_hybrid=xh, y=y, x_noise=xh.flip(0), x_reference=xh.roll(1, 0))
+
+
+def flat_weights(model):
+    """Every parameter of `model` in one flat tensor (to compare two trained models)."""
+    import torch
+
+    return torch.cat([p.detach().flatten() for p in model.parameters()])

@@ -13,11 +13,12 @@ from torch import nn
 from fusiondp.errors import ConfigError, DistributedError
 from fusiondp.train import distributed
 from fusiondp.train.config import TrainConfig
-from fusiondp.train.engine import TrainData, train
+from fusiondp.train.engine import train
 from fusiondp.train.methods import get_method
 from fusiondp.train.models import MLP, _WithRepresentation
 from fusiondp.train.sampling import poisson_subset
 from fusiondp.train.step import Batch, step
+from tables import encoded_views, flat_weights
 
 # Test-only replayable noise and sampling; no dropout (dropout masks are drawn per rank, see docs/scaling.md).
 CFG = dict(epochs=3, batch_size=32, public_batch_size=64, lr=0.1, delta=1e-4, epsilon=3.0, insecure_noise_seed=7,
@@ -25,16 +26,7 @@ CFG = dict(epochs=3, batch_size=32, public_batch_size=64, lr=0.1, delta=1e-4, ep
 
 
 def _data(n=251, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, 6, generator=g)
-    xh = x.clone()
-    xh[:, -2:] = torch.randn(n, 2, generator=g)
-    y = ((x[:, 0] + x[:, -1]) > 0).float()
-    return TrainData(x=x, x_hybrid=xh, y=y, x_noise=xh.flip(0), x_reference=xh.roll(1, 0))
-
-
-def _w(model):
-    return torch.cat([p.detach().flatten() for p in model.parameters()])
+    return encoded_views(n, seed)
 
 
 def run2(fn, *args, timeout=60.0, **kwargs):
@@ -47,7 +39,7 @@ def test_two_processes_give_the_single_process_weights(method):
     one = train(method, _data(), config=cfg, progress=False)
     two = run2(train, method, _data(), config=cfg, progress=False)
     assert one.steps == two.steps and one.ch == two.ch
-    torch.testing.assert_close(_w(two.model), _w(one.model), atol=1e-6, rtol=0)
+    torch.testing.assert_close(flat_weights(two.model), flat_weights(one.model), atol=1e-6, rtol=0)
     assert two.epsilon == one.epsilon
     assert [r["epsilon"] for r in two.history] == [r["epsilon"] for r in one.history]
 
@@ -65,12 +57,12 @@ def _noise_worker(steps: int, sigma: float, clip: float):
     batch = Batch(None, None, empty, empty, torch.zeros(0), 1.0)
     draws = []
     for _ in range(steps):
-        before = _w(model)
+        before = flat_weights(model)
         step(model, wrapper, opt, batch, get_method("dpsgd"), term=None, loss_fn=None, clip=clip,
              noise_multiplier=sigma, alpha=1.0, beta=0.0, radius=float("inf"), generator=gen,
              reduce=d.all_reduce_sum)
-        draws.append(before - _w(model))
-    w = _w(model)
+        draws.append(before - flat_weights(model))
+    w = flat_weights(model)
     gathered = [torch.empty_like(w) for _ in range(d.world_size)]
     torch.distributed.all_gather(gathered, w)
     return torch.cat(draws), all(torch.equal(g, w) for g in gathered), gen is not None
@@ -110,7 +102,7 @@ def test_ranks_with_empty_private_batches_still_join_and_do_not_hang(method):
     t = time.perf_counter()
     two = run2(train, method, _data(n), config=cfg, progress=False, timeout=20.0)
     assert time.perf_counter() - t < 20
-    torch.testing.assert_close(_w(two.model), _w(one.model), atol=1e-6, rtol=0)
+    torch.testing.assert_close(flat_weights(two.model), flat_weights(one.model), atol=1e-6, rtol=0)
 
 
 def _fail_on_rank_1(kind: str):
@@ -167,7 +159,7 @@ def test_resume_with_another_number_of_ranks(tmp_path, first, second):
     resumed = go(second)
     assert [r["epoch"] for r in resumed.history] == [1, 2, 3]
     assert resumed.epsilon == full.epsilon
-    torch.testing.assert_close(_w(resumed.model), _w(full.model), atol=1e-6, rtol=0)
+    torch.testing.assert_close(flat_weights(resumed.model), flat_weights(full.model), atol=1e-6, rtol=0)
 
 
 def test_single_process_helpers_are_no_ops():
@@ -214,7 +206,7 @@ def test_model_is_broadcast_from_rank_zero():
     one = train("dpsgd", _data(), config=cfg, model=model, progress=False)
     torch.manual_seed(123)
     two = run2(_train_with_rank_dependent_model, cfg)
-    torch.testing.assert_close(_w(two.model), _w(one.model), atol=1e-6, rtol=0)
+    torch.testing.assert_close(flat_weights(two.model), flat_weights(one.model), atol=1e-6, rtol=0)
 
 
 def _train_with_rank_dependent_model(cfg):

@@ -14,6 +14,7 @@ import time
 import pytest
 
 import fusiondp._files as files
+from interrupts import sigint_raises
 
 
 def test_interrupt_delivered_to_another_thread_leaves_no_temporary_file(tmp_path, monkeypatch):
@@ -29,12 +30,10 @@ def test_interrupt_delivered_to_another_thread_leaves_no_temporary_file(tmp_path
         return tmp
 
     monkeypatch.setattr(files, "_stage", stage)
-    old = signal.signal(signal.SIGINT, signal.default_int_handler)  # a test run in the background ignores SIGINT
     try:
-        with pytest.raises(KeyboardInterrupt):
+        with sigint_raises(), pytest.raises(KeyboardInterrupt):
             files.write_files({tmp_path / "out" / "a.txt": b"x", tmp_path / "out" / "b.txt": b"y"})
     finally:
-        signal.signal(signal.SIGINT, old)
         stop.set()
         worker.join()
     assert sorted(p.name for p in tmp_path.rglob("*")) == []  # no temporary file, no half-made folder

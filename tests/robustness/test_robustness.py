@@ -19,6 +19,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 import cases as C  # noqa: E402
+from interrupts import sigint_raises  # noqa: E402
 
 from fusiondp.cli.app import run_cli  # noqa: E402
 from fusiondp.errors import FusionDPError  # noqa: E402
@@ -40,18 +41,6 @@ def _chdir(folder: Path):
         yield
     finally:
         os.chdir(old)
-
-
-@contextlib.contextmanager
-def sigint_raises():
-    """SIGINT raises KeyboardInterrupt for the duration, as in a terminal. A shell starts background jobs
-    with SIGINT ignored, and Python then keeps it ignored, so a test run launched with `cmd &` would
-    otherwise never see the signals these cases send."""
-    old = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
 
 
 @contextlib.contextmanager

@@ -5,26 +5,14 @@ import torch
 
 from fusiondp.errors import CheckpointError, ConfigError
 from fusiondp.train.config import TrainConfig
-from fusiondp.train.engine import TrainData, train
+from fusiondp.train.engine import train
+from tables import encoded_views, flat_weights
 
 CFG = dict(epochs=3, batch_size=32, public_batch_size=64, lr=0.1, delta=1e-4, epsilon=3.0)
 
 
-def _data(n=256, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, 6, generator=g)
-    xh = x.clone()
-    xh[:, -2:] = torch.randn(n, 2, generator=g)
-    y = ((x[:, 0] + x[:, -1]) > 0).float()
-    return TrainData(x=x, x_hybrid=xh, y=y, x_noise=xh.flip(0), x_reference=xh.roll(1, 0))
-
-
-def _w(model):
-    return torch.cat([p.detach().flatten() for p in model.parameters()])
-
-
 def test_epsilon_reported_per_epoch_and_within_budget():
-    res = train("fusiondp", _data(), config=TrainConfig(**CFG), progress=False)
+    res = train("fusiondp", encoded_views(), config=TrainConfig(**CFG), progress=False)
     eps = [row["epsilon"] for row in res.history]
     assert len(eps) == 3 and eps == sorted(eps) and eps[0] > 0
     assert res.epsilon <= 3.0 and eps[-1] <= 3.0 * 1.01  # per-epoch values use a slightly coarser grid
@@ -38,33 +26,33 @@ def test_resume_continues_the_accountant_and_reproduces_the_run(tmp_path):
     """In the test-only replayable mode a resumed run equals the uninterrupted one."""
     ckpt = tmp_path / "run.ckpt"
     cfg = dict(CFG, insecure_noise_seed=0)
-    full = train("fusiondp", _data(), config=TrainConfig(**cfg), progress=False)
+    full = train("fusiondp", encoded_views(), config=TrainConfig(**cfg), progress=False)
 
     def stop_after_first(row):
         if row["epoch"] == 1:
             raise Stop
 
     with pytest.raises(Stop):
-        train("fusiondp", _data(), config=TrainConfig(**cfg), progress=False, checkpoint=ckpt,
+        train("fusiondp", encoded_views(), config=TrainConfig(**cfg), progress=False, checkpoint=ckpt,
               on_epoch=stop_after_first)
     assert ckpt.exists()
-    resumed = train("fusiondp", _data(), config=TrainConfig(**cfg), progress=False, checkpoint=ckpt)
+    resumed = train("fusiondp", encoded_views(), config=TrainConfig(**cfg), progress=False, checkpoint=ckpt)
     assert [r["epoch"] for r in resumed.history] == [1, 2, 3]
     assert resumed.history[-1]["epsilon"] == pytest.approx(full.history[-1]["epsilon"])
-    torch.testing.assert_close(_w(resumed.model), _w(full.model))
+    torch.testing.assert_close(flat_weights(resumed.model), flat_weights(full.model))
 
 
 def test_resume_under_another_budget_is_refused(tmp_path):
     ckpt = tmp_path / "run.ckpt"
     with pytest.raises(Stop):
-        train("fusiondp", _data(), config=TrainConfig(**CFG), progress=False, checkpoint=ckpt,
+        train("fusiondp", encoded_views(), config=TrainConfig(**CFG), progress=False, checkpoint=ckpt,
               on_epoch=lambda row: (_ for _ in ()).throw(Stop()))
     with pytest.raises(CheckpointError, match="epsilon = 8.0 here but 3.0"):
-        train("fusiondp", _data(), config=TrainConfig(**{**CFG, "epsilon": 8.0}), progress=False, checkpoint=ckpt)
+        train("fusiondp", encoded_views(), config=TrainConfig(**{**CFG, "epsilon": 8.0}), progress=False, checkpoint=ckpt)
 
 
 def test_method_needing_a_missing_view_is_refused():
-    d = _data()
+    d = encoded_views()
     d.x_noise = None
     with pytest.raises(ConfigError, match="noise"):
         train("fdp", d, config=TrainConfig(**CFG), progress=False)
@@ -87,7 +75,7 @@ def test_batchnorm_model_is_refused():
             return self.head(self.representation(x))
 
     with pytest.raises(ConfigError, match="BatchNorm"):
-        train("dpsgd", _data(), config=TrainConfig(**CFG), model=BN(), progress=False)
+        train("dpsgd", encoded_views(), config=TrainConfig(**CFG), model=BN(), progress=False)
 
 
 def test_custom_model_through_vmap_path_matches_contract():
@@ -106,11 +94,11 @@ def test_custom_model_through_vmap_path_matches_contract():
         def forward(self, x):
             return self.head(self.representation(x))
 
-    res = train("fusiondp", _data(), config=TrainConfig(**CFG), model=Tiny(), progress=False)
+    res = train("fusiondp", encoded_views(), config=TrainConfig(**CFG), model=Tiny(), progress=False)
     assert res.epsilon <= 3.0
 
 
 def test_ghost_and_vmap_paths_train_identically():
-    a = train("fusiondp", _data(), config=TrainConfig(**CFG, per_sample="ghost", dropout=0.0, insecure_noise_seed=0), progress=False)
-    b = train("fusiondp", _data(), config=TrainConfig(**CFG, per_sample="vmap", dropout=0.0, insecure_noise_seed=0), progress=False)
-    torch.testing.assert_close(_w(a.model), _w(b.model), rtol=1e-4, atol=1e-5)
+    a = train("fusiondp", encoded_views(), config=TrainConfig(**CFG, per_sample="ghost", dropout=0.0, insecure_noise_seed=0), progress=False)
+    b = train("fusiondp", encoded_views(), config=TrainConfig(**CFG, per_sample="vmap", dropout=0.0, insecure_noise_seed=0), progress=False)
+    torch.testing.assert_close(flat_weights(a.model), flat_weights(b.model), rtol=1e-4, atol=1e-5)

@@ -5,13 +5,13 @@ import math
 import pytest
 import torch
 
-from tables import SENSITIVE, make_hybrid, make_table, poison
+from tables import SENSITIVE, encoded_views, flat_weights, make_hybrid, make_table, poison
 from fusiondp.data.schema import Schema
 from fusiondp.errors import CheckpointError, ConfigError
 from fusiondp.pipeline import run
 from fusiondp.train import engine
 from fusiondp.train.config import TrainConfig
-from fusiondp.train.engine import TrainData, train
+from fusiondp.train.engine import train
 from fusiondp.train.methods import METHODS
 from fusiondp.train.models import MLP, _WithRepresentation
 from fusiondp.train.persample import loss_for, per_sample_term, row_loss_for
@@ -23,19 +23,6 @@ from fusiondp.tune.settings import read_settings, write_settings
 SCHEMA = Schema("y", SENSITIVE, drop="id")
 SMALL = dict(epochs=2, batch_size=32, public_batch_size=64, lr=0.1)
 CFG = dict(epochs=2, batch_size=32, public_batch_size=64, lr=0.1, delta=1e-4, epsilon=3.0)
-
-
-def _data(n=256, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, 6, generator=g)
-    xh = x.clone()
-    xh[:, -2:] = torch.randn(n, 2, generator=g)
-    y = ((x[:, 0] + x[:, -1]) > 0).float()
-    return TrainData(x=x, x_hybrid=xh, y=y, x_noise=xh.flip(0), x_reference=xh.roll(1, 0))
-
-
-def _w(model):
-    return torch.cat([p.detach().flatten() for p in model.parameters()])
 
 
 def _orthonormal(p, k, seed=0):
@@ -104,7 +91,7 @@ def _step(method, basis, *, clip, sigma, ghost, seed=0):
     step(model, wrapper, opt, batch, spec, term=term, loss_fn=loss_for(2), clip=clip, noise_multiplier=sigma,
          alpha=0.5, beta=0.0, radius=float("inf"), generator=torch.Generator().manual_seed(1),
          row_loss=row_loss_for(2) if ghost else None, basis=basis)
-    return _w(model)
+    return flat_weights(model)
 
 
 @pytest.mark.parametrize("ghost", [True, False])
@@ -158,28 +145,28 @@ def test_basis_reads_public_rows_only(monkeypatch):
 
 
 def test_projection_changes_training_and_keeps_the_budget():
-    base = train("fusiondp", _data(), config=TrainConfig(**CFG, insecure_noise_seed=0), progress=False)
-    proj = train("fusiondp", _data(), config=TrainConfig(**CFG, insecure_noise_seed=0, projection_rank=4),
+    base = train("fusiondp", encoded_views(), config=TrainConfig(**CFG, insecure_noise_seed=0), progress=False)
+    proj = train("fusiondp", encoded_views(), config=TrainConfig(**CFG, insecure_noise_seed=0, projection_rank=4),
                  progress=False)
     assert proj.epsilon == pytest.approx(base.epsilon) and proj.plan.noise_multiplier == base.plan.noise_multiplier
-    assert not torch.equal(_w(base.model), _w(proj.model))
+    assert not torch.equal(flat_weights(base.model), flat_weights(proj.model))
 
 
 def test_projected_noise_does_not_follow_the_seed():
     cfg = TrainConfig(**CFG, projection_rank=4, seed=3)
-    a = train("fusiondp", _data(), config=cfg, progress=False)
-    b = train("fusiondp", _data(), config=cfg, progress=False)
-    assert a.secure_randomness and not torch.equal(_w(a.model), _w(b.model))  # same --seed, fresh OS noise
+    a = train("fusiondp", encoded_views(), config=cfg, progress=False)
+    b = train("fusiondp", encoded_views(), config=cfg, progress=False)
+    assert a.secure_randomness and not torch.equal(flat_weights(a.model), flat_weights(b.model))  # same --seed, fresh OS noise
     replay = TrainConfig(**CFG, projection_rank=4, seed=3, insecure_noise_seed=11)
-    c = train("fusiondp", _data(), config=replay, progress=False)
-    d = train("fusiondp", _data(), config=replay, progress=False)
-    assert torch.equal(_w(c.model), _w(d.model))  # only the noise generator differed above
+    c = train("fusiondp", encoded_views(), config=replay, progress=False)
+    d = train("fusiondp", encoded_views(), config=replay, progress=False)
+    assert torch.equal(flat_weights(c.model), flat_weights(d.model))  # only the noise generator differed above
 
 
 def test_projection_is_refused_where_it_cannot_apply():
     with pytest.raises(ConfigError, match="projection_rank"):
-        train("dpsgd", _data(), config=TrainConfig(**CFG, projection_rank=4), progress=False)
-    data = _data()
+        train("dpsgd", encoded_views(), config=TrainConfig(**CFG, projection_rank=4), progress=False)
+    data = encoded_views()
     data.x_reference = None
     with pytest.raises(ConfigError, match="reference"):
         train("fdp_fm", data, config=TrainConfig(**CFG, projection_rank=4), progress=False)
@@ -187,9 +174,9 @@ def test_projection_is_refused_where_it_cannot_apply():
         TrainConfig(projection_rank=0).validate()
     # non-private methods have no private term: the option is ignored (the public-baseline check reuses configs)
     cfg = dict(CFG, epsilon=None)
-    a = train("sgd_hybrid", _data(), config=TrainConfig(**cfg, projection_rank=4), progress=False)
-    b = train("sgd_hybrid", _data(), config=TrainConfig(**cfg), progress=False)
-    assert torch.equal(_w(a.model), _w(b.model))
+    a = train("sgd_hybrid", encoded_views(), config=TrainConfig(**cfg, projection_rank=4), progress=False)
+    b = train("sgd_hybrid", encoded_views(), config=TrainConfig(**cfg), progress=False)
+    assert torch.equal(flat_weights(a.model), flat_weights(b.model))
 
 
 # --- α schedules ------------------------------------------------------------------------------------------
@@ -220,7 +207,7 @@ def test_engine_applies_the_schedule_to_alpha(monkeypatch):
         return real(*args, **kw)
 
     monkeypatch.setattr(engine, "step", spy)
-    res = train("fusiondp", _data(), config=TrainConfig(**CFG, alpha=0.4, alpha_schedule="linear_up"),
+    res = train("fusiondp", encoded_views(), config=TrainConfig(**CFG, alpha=0.4, alpha_schedule="linear_up"),
                 progress=False)
     assert len(alphas) == res.steps
     assert alphas[-1] == pytest.approx(0.4) and alphas[0] == pytest.approx(0.4 / res.steps)
@@ -230,7 +217,7 @@ def test_engine_applies_the_schedule_to_alpha(monkeypatch):
 def test_schedule_is_refused_for_methods_not_weighted_by_alpha():
     for method in ("dpsgd", "naive_fusion"):
         with pytest.raises(ConfigError, match="alpha_schedule"):
-            train(method, _data(), config=TrainConfig(**CFG, alpha_schedule="linear_up"), progress=False)
+            train(method, encoded_views(), config=TrainConfig(**CFG, alpha_schedule="linear_up"), progress=False)
 
 
 # --- recorded like every other setting --------------------------------------------------------------------
@@ -251,19 +238,19 @@ def test_resume_with_another_lever_is_refused(tmp_path, change):
     ckpt = tmp_path / "run.ckpt"
     first = dict(CFG, projection_rank=4, alpha_schedule="linear_up")
     with pytest.raises(Stop):
-        train("fusiondp", _data(), config=TrainConfig(**first), progress=False, checkpoint=ckpt,
+        train("fusiondp", encoded_views(), config=TrainConfig(**first), progress=False, checkpoint=ckpt,
               on_epoch=lambda row: (_ for _ in ()).throw(Stop()))
     name = next(iter(change))
     with pytest.raises(CheckpointError, match=name):
-        train("fusiondp", _data(), config=TrainConfig(**{**first, **change}), progress=False, checkpoint=ckpt)
-    resumed = train("fusiondp", _data(), config=TrainConfig(**first), progress=False, checkpoint=ckpt)
+        train("fusiondp", encoded_views(), config=TrainConfig(**{**first, **change}), progress=False, checkpoint=ckpt)
+    resumed = train("fusiondp", encoded_views(), config=TrainConfig(**first), progress=False, checkpoint=ckpt)
     assert [r["epoch"] for r in resumed.history] == [1, 2]
 
 
 @pytest.mark.parametrize("method", ["fdp", "naive_fusion"])
 def test_projection_runs_for_other_views_and_terms(method):
     """fdp pairs x with the noise view, naive_fusion has a plain loss term (its basis reads reference rows only)."""
-    res = train(method, _data(), config=TrainConfig(**CFG, projection_rank=4, insecure_noise_seed=0), progress=False)
-    base = train(method, _data(), config=TrainConfig(**CFG, insecure_noise_seed=0), progress=False)
+    res = train(method, encoded_views(), config=TrainConfig(**CFG, projection_rank=4, insecure_noise_seed=0), progress=False)
+    base = train(method, encoded_views(), config=TrainConfig(**CFG, insecure_noise_seed=0), progress=False)
     assert res.epsilon == pytest.approx(base.epsilon)
-    assert not torch.equal(_w(res.model), _w(base.model))
+    assert not torch.equal(flat_weights(res.model), flat_weights(base.model))
