@@ -92,8 +92,8 @@ def _empty_shard_steps(n, batch_size, steps, seed):
 def test_ranks_with_empty_private_batches_still_join_and_do_not_hang(method):
     n, b = 64, 1
     # C given: with b = 1 the defaults rule would cap C at its floor (1/64), where rounding differences of the
-    # all-reduce grow through the projection (M = 10) to ~4e-4 over 128 steps (docs/scaling.md); this test is
-    # about joining, not that.
+    # all-reduce grow through the projection (M = 10) to ~4e-4 over 128 steps (benchmarks/distributed_drift.py);
+    # this test is about joining, not that.
     cfg = TrainConfig(**{**CFG, "batch_size": b, "public_batch_size": 4, "epochs": 2, "delta": 1e-3,
                          "epsilon": None, "noise_multiplier": 1.0, "clip": 1.0})
     steps = int(cfg.epochs * n / b)
