@@ -1,4 +1,4 @@
-"""ε and σ from fusiondp agree with independent implementations (METHOD.md §1 reference values, Opacus)."""
+"""ε and σ from fusiondp agree with independent implementations (the shared specification's reference values, Opacus)."""
 
 import math
 

@@ -213,7 +213,7 @@ def _load_selected() -> tuple[dict, dict]:
 
 #: Per-method settings selected by validation AUROC on sepsis at ε = 2, seed 0
 #: (`python benchmarks/tune_sepsis.py --method M`, docs/results/engine_sepsis_tuning*.md); used at every ε by
-#: `--settings selected` on datasets without their own selection. Non-private methods keep the paper's settings (METHOD.md §5).
+#: `--settings selected` on datasets without their own selection. Non-private methods keep the paper's settings (docs/method.md §7).
 #: Per-dataset selections ``{dataset: {method: overrides or {ε: overrides}}}`` (see :func:`settings_at`):
 #: sepsis and Adult per ε by `fusiondp bench sepsis|adult --settings selected --tune --epsilons 0.5,1,2,4,8`.
 TABULAR_SETTINGS, TABULAR_SELECTED = _load_selected()
@@ -228,7 +228,7 @@ TABULAR_GRID: dict[str, tuple[dict, ...]] = {
 }
 
 #: Sepsis: C was already selected at ε = 2 (docs/results/engine_sepsis_tuning*.md); this grid re-selects the
-#: weight of the private term (α, β) and dpsgd's C at *each* ε (METHOD.md §6: fixed α, β, C across ε is a
+#: weight of the private term (α, β) and dpsgd's C at *each* ε (docs/method.md §8: fixed α, β, C across ε is a
 #: pitfall), with `fusiondp bench sepsis --tune --epsilons 0.5,1,2,4,8`.
 _PER_EPSILON_RECORD_LEVEL: dict[str, tuple[dict, ...]] = {
     "dpsgd": (dict(clip=1.8), dict(clip=4.0), dict(clip=8.0)),
@@ -259,7 +259,7 @@ _TABULAR_TUNING = {
         "ε in the tables is that of one run, not of the search; `fusiondp tune` accounts a whole search "
         "(docs/results/defaults.md). (1) At ε = 2, seed 0: batch, lr and C per method (`python benchmarks/tune_sepsis.py --method M`, "
         "docs/results/engine_sepsis_tuning*.md): expected private batch 1024, lr 0.3, 13 epochs, C = 16 for the "
-        "feature-level methods, C = 4 for `naive_fusion`. (2) At each ε, seed 0 (METHOD.md §6): the weight of the "
+        "feature-level methods, C = 4 for `naive_fusion`. (2) At each ε, seed 0 (docs/method.md §8): the weight of the "
         "private term and `dpsgd`'s C (`fusiondp bench sepsis --tune --epsilons 0.5,1,2,4,8`, table below): "
         "`fusiondp` and `fdp_fm` α = 0.125 / 0.25 / 0.25 / 0.5 / 0.5 at ε = 0.5 / 1 / 2 / 4 / 8, `fdp` α = 0.125 / "
         "0.25 / 0.5 / 0.5 / 0.5, `naive_fusion` β = 0.5 / 0.75 / 0.75 / 0.75 / 0.75, `dpsgd` C = 1.8 / 4 / 4 / 8 / 8 "

@@ -2,7 +2,7 @@
 
 Scaling statistics, missing-value fills, missingness indicators and category
 vocabularies are learned from public frames, never from the original training
-rows, whose sensitive columns are private (METHOD.md §3, the first pitfall of §6):
+rows, whose sensitive columns are private (docs/method.md §3 and §8):
 
 * public columns from ``public_frame`` (the hybrid table for feature-level
   methods, the support set for record-level ones);

@@ -72,7 +72,7 @@ class Schema:
     """Column roles of a table.
 
     Args:
-        target: name of the label column (public, see METHOD.md §1).
+        target: name of the label column (public, see docs/method.md §1).
         sensitive: the sensitive columns, protected at feature level.
         drop: columns ignored entirely (ids, leaky copies of sensitive columns).
         categorical: columns to one-hot encode; columns holding text are
@@ -98,7 +98,7 @@ class Schema:
             raise ConfigError("At least one sensitive column is required (--sensitive a,b,c).")
         if target in sens:
             raise ConfigError(f"The target {target!r} is listed as sensitive; labels are public in this setting "
-                              "(METHOD.md §1). If labels are sensitive, use record-level `dpsgd`.")
+                              "(docs/method.md §1). If labels are sensitive, use record-level `dpsgd`.")
         dup = sorted({c for c in sens if sens.count(c) > 1})
         if dup:
             raise ConfigError(f"Sensitive columns listed twice: {', '.join(dup)}.")

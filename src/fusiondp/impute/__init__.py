@@ -1,4 +1,4 @@
-"""Stage 1 of FusionDP: impute sensitive columns from public ones (METHOD.md §2).
+"""Stage 1 of FusionDP: impute sensitive columns from public ones (docs/method.md §3).
 
 >>> import pandas as pd
 >>> from fusiondp.data.schema import Schema

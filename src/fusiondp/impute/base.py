@@ -1,4 +1,4 @@
-"""The imputer interface (METHOD.md §2: x̂_priv = F(x_pub)).
+"""The imputer interface (docs/method.md §3: x̂_priv = F(x_pub)).
 
 An imputer is fitted on a public *support set* (public columns X and the
 sensitive columns Y, both free to use) and then predicts every sensitive column

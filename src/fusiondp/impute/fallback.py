@@ -29,7 +29,7 @@ use; no training row is read):
    column is the collapse described above (constant or near-constant, a bias-like feature whose weight
    the true values then scramble), while draws from the marginal are independent of the label and of
    the public columns, so the public gradient learns to give the column no weight, exactly as the
-   noise view of `fdp`/`sgd_pub` does (METHOD.md §3/§4) -- but on the column's real scale and levels,
+   noise view of `fdp`/`sgd_pub` does (docs/method.md §6) -- but on the column's real scale and levels,
    so preprocessing statistics (support ∪ hybrid) and the collapse check stay meaningful, and the
    private term ℓ(x) − ℓ(x̃) of FusionDP still learns the column's true effect under noise.
 

@@ -13,7 +13,7 @@ internet access, from the model's own distribution (e.g. the Prior-Labs
 Hugging Face repositories for TabPFN, soda-inria for TabICL).
 
 Both models condition on the support set in context (no gradient training),
-which is the setting of the published FusionDP hybrid (METHOD.md §2).
+which is the setting of the published FusionDP hybrid (docs/method.md §3).
 """
 
 from __future__ import annotations

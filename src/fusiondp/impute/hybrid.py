@@ -1,4 +1,4 @@
-"""`make_hybrid`: the hybrid copy of a training table (METHOD.md §2, Stage 1).
+"""`make_hybrid`: the hybrid copy of a training table (docs/method.md §3, Stage 1).
 
 The training table is reduced to `schema.public_view(train)` on the first line
 and nothing after that line can reach `train` again, so a training row's
@@ -67,7 +67,7 @@ def make_hybrid(train: pd.DataFrame, support: pd.DataFrame, schema: Schema, *, i
         imputer: a registered name (`"default"`, `"ensemble"`, `"mean"`,
             `"tabpfn"`, `"tabicl"`) or an unfitted `Imputer`.
         use_label: also use the label column (`schema.target`) as a feature.
-            Labels are public in this setting (METHOD.md §1), and with
+            Labels are public in this setting (docs/method.md §1), and with
             `use_label` the hybrid of a row depends on its label; leave it off
             when labels must stay out of the hybrid (e.g. labels treated as private).
         random_state: seed of the imputer.

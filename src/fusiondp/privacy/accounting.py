@@ -1,11 +1,11 @@
 """Privacy accounting: describe the run as a dp-accounting event and let the library compute ε.
 
 Nothing here re-derives privacy maths. A training run is a Poisson-subsampled
-Gaussian mechanism composed over T steps (METHOD.md §3); we build that
+Gaussian mechanism composed over T steps (docs/method.md §5); we build that
 `DpEvent`, pick an accountant and a neighbouring relation, and ask
 dp-accounting for ε or for the noise multiplier that meets a target.
 
-Neighbouring relations (METHOD.md §1):
+Neighbouring relations (docs/method.md §2):
 
 * ``remove``: feature-level zero-out relation (dp-accounting's REPLACE_SPECIAL):
   one record's sensitive values replaced by their imputed public values, which

@@ -5,7 +5,7 @@ between a released model and its training records. If they can be replayed
 (a published ``--seed``), an attacker who knows the other records retrains once
 per candidate value and finds the one that reproduces the released weights
 exactly: ε is then infinite, and a known sampling mask voids amplification by
-subsampling (METHOD.md §3 step 4, §6 first pitfall).
+subsampling (docs/method.md §4 step 4, §8).
 
 So both come from generators seeded from the operating system's entropy pool
 (:func:`secrets.randbits`, a cryptographically secure source) at every run.

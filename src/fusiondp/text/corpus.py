@@ -5,8 +5,8 @@ Data location, in order: the ``path`` argument, the environment variable
 Files are never copied into the project (see the data README).
 
 Splits (:func:`split_corpus`) are stratified by label and seeded. The
-``support`` split is the *public* part of the corpus in the sense of METHOD.md
-§2: its full text, sensitive spans included, may be used to fit the hybrid
+``support`` split is the *public* part of the corpus in the sense of docs/method.md
+§1: its full text, sensitive spans included, may be used to fit the hybrid
 predictor and the vectoriser. ``train`` holds the private documents (their
 sensitive spans are protected), ``val`` is for model selection and ``test`` for
 the final numbers. Default fractions: support 10%, val 10%, test 20%, train the

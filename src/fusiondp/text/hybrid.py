@@ -1,6 +1,6 @@
 """Hybrid text: every sensitive span replaced by a value predicted from the public rest.
 
-This is Stage 1 of FusionDP for text (METHOD.md §2): x̃ = (x̂_priv, x_pub). For
+This is Stage 1 of FusionDP for text (docs/method.md §3): x̃ = (x̂_priv, x_pub). For
 each document the sensitive spans are found (:mod:`fusiondp.text.spans`) and
 masked; a small predictor reads *only the masked document* and predicts the
 document's age group, sex and ethnicity; each slot is then filled with the

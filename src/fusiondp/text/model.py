@@ -2,7 +2,7 @@
 
 Features: :class:`TextFeaturizer` fits a TF-IDF vocabulary and IDF weights (and,
 optionally, a truncated SVD) on *public* text only: the hybrid corpus and/or the
-support split, never the original training documents (METHOD.md §3: every
+support split, never the original training documents (docs/method.md §5: every
 preprocessing statistic must be free of private values). Transforming a document
 afterwards is a per-row map (counts, fixed IDF, row L2 norm), so the original
 document i changes row i only.

@@ -1,7 +1,7 @@
 """Sensitive-span detection: inspectable regex rules, extensible by the user.
 
-A *span* is a piece of a document that carries a sensitive attribute (METHOD.md
-§2, text): an age, a sex or gender word or pronoun, an ethnicity, a name, a
+A *span* is a piece of a document that carries a sensitive attribute (docs/method.md
+§3, text): an age, a sex or gender word or pronoun, an ethnicity, a name, a
 date or a place. Every span has a type and a normalised value, so the hybrid
 step can predict a replacement and the evaluation can score the value.
 

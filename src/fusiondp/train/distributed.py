@@ -1,6 +1,6 @@
 """Private training across processes on torch.distributed: process group, shards, collectives.
 
-The mechanism of an N-process run is the single-process one, exactly (METHOD.md §3):
+The mechanism of an N-process run is the single-process one, exactly (docs/method.md §4-5):
 
 * **Sampling.** Rank 0 draws a secret 63-bit seed (OS entropy) and broadcasts it *in memory*
   to every rank; it is never stored. Every rank seeds the same sampler with it, draws the same

@@ -312,7 +312,7 @@ def _train(method, data, *, config, model, val, progress, checkpoint, on_epoch, 
     y_here = here(data.y)
     pub_b = min(cfg.public_batch_size, n)
     # Every private method divides the noised sum by the expected batch size b = qN, never the realised
-    # size: the realised size is not covered by the Poisson event (METHOD.md §3 step 4).
+    # size: the realised size is not covered by the Poisson event (docs/method.md §4 step 4).
     denom = float(b)
     sigma = acct.noise_multiplier if acct else 0.0
 

@@ -1,4 +1,4 @@
-"""The eight methods of METHOD.md §4, as data.
+"""The eight methods of docs/method.md §6, as data.
 
 Each method is one `MethodSpec` row saying which rows feed the noise-free
 (public) gradient, which per-sample term is clipped and noised, and how the

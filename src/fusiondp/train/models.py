@@ -2,7 +2,7 @@
 
 Contract: a `torch.nn.Module` mapping a float batch (B, n_features) to logits,
 shape (B,) or (B, 1) for a binary target, (B, K) for K classes. For the
-representation-consistency term R_i of `fusiondp` (METHOD.md §3, used when
+representation-consistency term R_i of `fusiondp` (docs/method.md §4, used when
 β > 0) it must also have
 
 * ``representation(x) -> h``: the last hidden layer, shape (B, H);

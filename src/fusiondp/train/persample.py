@@ -1,6 +1,6 @@
 """Vectorised per-sample gradients and their clipped sum (torch.func vmap over grad).
 
-The private per-record term u_i (METHOD.md §3, step 3) is differentiated for
+The private per-record term u_i (docs/method.md §4, step 3) is differentiated for
 all sampled records at once; no Python loop over samples.
 """
 
@@ -43,7 +43,7 @@ def row_loss_for(n_classes: int) -> LossFn:
 
 
 def consistency(h: torch.Tensor, h_tilde: torch.Tensor, ch: float) -> torch.Tensor:
-    """R_i = ‖clip(h − h̃, C_h)‖² / C_h², in [0, 1] (METHOD.md §3).
+    """R_i = ‖clip(h − h̃, C_h)‖² / C_h², in [0, 1] (docs/method.md §4).
 
     The clipping factor is treated as a constant (as in DP-SGD clipping), so a
     clipped Δ still gets a gradient pulling h towards h̃.

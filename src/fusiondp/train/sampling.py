@@ -1,7 +1,7 @@
 """Batch index draws in O(batch) time: Poisson subsampling and uniform fixed-size subsets.
 
 The training loop draws two index sets per step: the private batch (Poisson subsampling with rate
-q, METHOD.md §3 step 4, from the secret sampler) and the public batch (a uniform subset of P rows,
+q, docs/method.md §4 step 2, from the secret sampler) and the public batch (a uniform subset of P rows,
 from the public ``--seed`` generator). Drawing them as ``rand(N) < q`` and ``randperm(N)[:P]``
 costs O(N) per step, so an epoch (N / b steps) costs O(N²); here both cost O(batch).
 

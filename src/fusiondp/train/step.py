@@ -1,4 +1,4 @@
-"""The one training step every method runs (METHOD.md §3), with no method names in it.
+"""The one training step every method runs (docs/method.md §4), with no method names in it.
 
 Structure, kept explicit so the sums can be all-reduced across processes with a single
 noise draw (fusiondp.train.distributed):
