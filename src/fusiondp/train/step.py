@@ -42,6 +42,9 @@ class Batch:
     # Rows of the whole public batch when this process holds only part of it (a process group):
     # the local gradient is weighted by rows_here / public_denominator so the all-reduced sum is the mean.
     public_denominator: float | None = None
+    # Positions of the public rows in the training views (None when a caller's own public source gave
+    # them): the projection lever picks its public stand-in records among them.
+    public_index: torch.Tensor | None = None
 
 
 @dataclass
@@ -121,7 +124,27 @@ def step(model: nn.Module, wrapper: nn.Module, optimizer: torch.optim.Optimizer,
          radius: float, generator: torch.Generator | None, row_loss: LossFn | None = None,
          ch: float | None = None, reduce: Callable[[dict], dict] | None = None,
          basis: torch.Tensor | None = None) -> StepStats:
-    """Run one step of `spec` on `batch` and update the model in place.
+    """Run one step of `spec` on `batch` and update the model in place: :func:`noised_gradient`, then
+    ``optimizer.step()`` and the projection onto the ball of radius M (steps 1-5 of the module docstring)."""
+    params = dict(wrapper.named_parameters())
+    total, stats = noised_gradient(model, wrapper, batch, spec, term=term, loss_fn=loss_fn, clip=clip,
+                                   noise_multiplier=noise_multiplier, alpha=alpha, beta=beta, generator=generator,
+                                   row_loss=row_loss, ch=ch, reduce=reduce, basis=basis)
+    optimizer.zero_grad(set_to_none=True)
+    for k, p in params.items():
+        p.grad = total[k]
+    optimizer.step()
+    project_(params, radius)
+    return stats
+
+
+def noised_gradient(model: nn.Module, wrapper: nn.Module, batch: Batch, spec: MethodSpec, *, term, loss_fn: LossFn,
+                    clip: float, noise_multiplier: float, alpha: float, beta: float,
+                    generator: torch.Generator | None, row_loss: LossFn | None = None, ch: float | None = None,
+                    reduce: Callable[[dict], dict] | None = None, basis: torch.Tensor | None = None
+                    ) -> tuple[dict[str, torch.Tensor], StepStats]:
+    """The gradient one step of `spec` applies on `batch` (steps 1-4 of the module docstring), by the
+    wrapper's parameter names, and the step's statistics. Nothing is written to the model.
 
     `row_loss` (per-row loss) selects the ghost-clipping path for Linear/LayerNorm models;
     without it the per-sample gradients come from torch.func vmap over `term`.
@@ -182,9 +205,4 @@ def step(model: nn.Module, wrapper: nn.Module, optimizer: torch.optim.Optimizer,
         for k in total:
             total[k] += w_priv * parts[f"priv.{k}"] / batch.private_denominator
     n_private, n_clipped = (int(v) for v in parts["counts"].tolist())
-    optimizer.zero_grad(set_to_none=True)
-    for k, p in params.items():
-        p.grad = total[k]
-    optimizer.step()
-    project_(params, radius)
-    return StepStats(public_loss, n_private, n_clipped / n_private if n_private else 0.0)
+    return total, StepStats(public_loss, n_private, n_clipped / n_private if n_private else 0.0)
