@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import dp_accounting as dpa
@@ -139,35 +140,67 @@ def epsilon(*, noise_multiplier: float, sample_rate: float, steps: int, delta: f
     return float(acc.get_epsilon(delta))
 
 
-@functools.lru_cache(maxsize=1024)
-def calibrate_noise(*, target_epsilon: float, sample_rate: float, steps: int, delta: float,
-                    relation: str = "remove", accountant: str = "pld") -> float:
-    """Smallest noise multiplier σ (to ~0.1%) whose accounted ε is at most `target_epsilon`."""
+#: Relative tolerance of every noise calibration (a single run's σ and a search's per-candidate σ alike).
+CALIBRATION_TOL = 1e-4
+
+
+def calibrate(make_accountant: Callable[[], dpa.PrivacyAccountant], make_event: Callable[[float], dpa.DpEvent], *,
+              target_epsilon: float, delta: float, spent: Callable[[float], float] | None = None,
+              what: str = "the run") -> float:
+    """The smallest noise multiplier σ (to :data:`CALIBRATION_TOL`) whose accounted ε is at most `target_epsilon`.
+
+    The one noise calibration of fusiondp: dp-accounting's ``calibrate_dp_mechanism`` over
+    ``make_event(σ)`` (one run, or a whole hyperparameter search as one event) from σ = 0.2 up, then a
+    check that `spent(σ)` (the ε that will be reported; default: `make_accountant`'s) meets the budget.
+
+    Raises:
+        ConfigError: no σ ≥ 0.2 reaches the target, or the target is larger than σ = 0.2 already gives.
+        BudgetError: the reported ε of the calibrated σ is above the target (never expected).
+    """
     positive(target_epsilon=target_epsilon)
-    _check(sample_rate, steps, delta, accountant)
-    _accountant(accountant, relation)  # validate names and support before searching
-    event = functools.partial(training_event, sample_rate=sample_rate, steps=steps)
+
+    def accounted(sigma: float) -> float:
+        acc = make_accountant()
+        acc.compose(make_event(sigma))
+        return float(acc.get_epsilon(delta))
+
     try:
-        sigma = dpa.calibrate_dp_mechanism(
-            lambda: _accountant(accountant, relation, coarse=True), event, target_epsilon, delta,
-            bracket_interval=dpa.LowerEndpointAndGuess(_SIGMA_MIN, 1.0), tol=1e-4)
+        sigma = float(dpa.calibrate_dp_mechanism(make_accountant, make_event, target_epsilon, delta,
+                                                 bracket_interval=dpa.LowerEndpointAndGuess(_SIGMA_MIN, 1.0),
+                                                 tol=CALIBRATION_TOL))
     except (NoBracketIntervalFoundError, ValueError):
-        at_min = epsilon(noise_multiplier=_SIGMA_MIN, sample_rate=sample_rate, steps=steps, delta=delta,
-                         relation=relation, accountant=accountant, coarse=True)
+        at_min = accounted(_SIGMA_MIN)
         if at_min <= target_epsilon:
             raise ConfigError(f"epsilon={target_epsilon:g} is larger than calibration can target: the smallest "
                               f"noise multiplier it searches ({_SIGMA_MIN}) already spends only epsilon="
-                              f"{at_min:.4g}.", hint="give a smaller --epsilon, or fix the noise with "
+                              f"{at_min:.4g} for {what}.", hint="give a smaller --epsilon, or fix the noise with "
                               "--noise-multiplier") from None
-        raise ConfigError(f"No noise multiplier reaches epsilon={target_epsilon:g} at delta={delta:g}, "
-                          f"q={sample_rate:.4g}, steps={steps}.",
+        raise ConfigError(f"No noise multiplier reaches epsilon={target_epsilon:g} at delta={delta:g} for {what}.",
                           hint="give a larger --epsilon or fewer --epochs") from None
-    sigma = float(sigma)
-    spent = epsilon(noise_multiplier=sigma, sample_rate=sample_rate, steps=steps, delta=delta,
-                    relation=relation, accountant=accountant)
-    if spent > target_epsilon * (1 + 1e-9):  # never let calibration exceed the budget
-        raise BudgetError(f"Calibrated sigma={sigma:.5f} spends epsilon={spent:.4f} > target {target_epsilon}.")
+    total = (spent or accounted)(sigma)
+    if total > target_epsilon * (1 + 1e-9):  # never let calibration exceed the budget
+        raise BudgetError(f"Calibrated sigma={sigma:.5f} spends epsilon={total:.4f} > target {target_epsilon} "
+                          f"for {what}.")
     return sigma
+
+
+@functools.lru_cache(maxsize=1024)
+def calibrate_noise(*, target_epsilon: float, sample_rate: float, steps: int, delta: float,
+                    relation: str = "remove", accountant: str = "pld") -> float:
+    """Smallest noise multiplier σ whose accounted ε for one run is at most `target_epsilon` (:func:`calibrate`).
+
+    The search runs on the PLD accountant's coarse grid (pessimistic: a σ that meets the target there
+    meets it on the fine grid); the check uses the fine grid that reports ε.
+    """
+    positive(target_epsilon=target_epsilon)
+    _check(sample_rate, steps, delta, accountant)
+    _accountant(accountant, relation)  # validate names and support before searching
+    return calibrate(lambda: _accountant(accountant, relation, coarse=True),
+                     functools.partial(training_event, sample_rate=sample_rate, steps=steps),
+                     target_epsilon=target_epsilon, delta=delta,
+                     spent=lambda sigma: epsilon(noise_multiplier=sigma, sample_rate=sample_rate, steps=steps,
+                                                 delta=delta, relation=relation, accountant=accountant),
+                     what=f"q={sample_rate:.4g}, steps={steps}")
 
 
 @dataclass(frozen=True)

@@ -26,14 +26,12 @@ from dataclasses import asdict, dataclass
 import dp_accounting as dpa
 import numpy as np
 from dp_accounting import dp_event, rdp
-from dp_accounting.mechanism_calibration import NoBracketIntervalFoundError
 
 from fusiondp._validate import in_open_interval, one_of, positive
-from fusiondp.errors import BudgetError, ConfigError
-from fusiondp.privacy.accounting import RELATIONS, _accountant, training_event
+from fusiondp.errors import ConfigError
+from fusiondp.privacy.accounting import RELATIONS, _accountant, calibrate, training_event
 
 MODES = ("repeat", "compose")
-_SIGMA_MIN = 0.05
 
 
 def _quiet():
@@ -121,10 +119,10 @@ class TuningPlan:
 def plan_tuning(*, target_epsilon: float, sample_rate: float, steps: int, delta: float, mode: str,
                 candidates: float, shape: float = math.inf, relation: str = "remove",
                 accountant: str = "pld") -> TuningPlan:
-    """The smallest per-candidate σ (to ~0.1 %) whose *total* search ε is at most `target_epsilon`.
+    """The smallest per-candidate σ whose *total* search ε is at most `target_epsilon`.
 
-    The search is one DpEvent (:func:`_search_event`); dp-accounting's `calibrate_dp_mechanism` finds σ,
-    as `fusiondp.privacy.accounting.calibrate_noise` does for a single run.
+    The search is one DpEvent (:func:`_search_event`), calibrated by the same function as a single run
+    (`fusiondp.privacy.accounting.calibrate`: one tolerance, one lower end of the search, one budget check).
     """
     positive(target_epsilon=target_epsilon, candidates=candidates)
     in_open_interval("delta", delta, 0.0, 1.0)
@@ -138,17 +136,12 @@ def plan_tuning(*, target_epsilon: float, sample_rate: float, steps: int, delta:
     _search_accountant(mode, relation, accountant)  # validate names and support before searching
     absl, level = _quiet()
     try:
-        sigma = float(dpa.calibrate_dp_mechanism(
-            lambda: _search_accountant(mode, relation, accountant),
-            lambda s: _search_event(mode, s, sample_rate, steps, candidates, shape), target_epsilon, delta,
-            bracket_interval=dpa.LowerEndpointAndGuess(_SIGMA_MIN, 1.0), tol=1e-3))
-    except (NoBracketIntervalFoundError, ValueError):
-        raise ConfigError(f"No noise multiplier reaches a total epsilon of {target_epsilon} for this search.") from None
+        sigma = calibrate(lambda: _search_accountant(mode, relation, accountant),
+                          lambda s: _search_event(mode, s, sample_rate, steps, candidates, shape),
+                          target_epsilon=target_epsilon, delta=delta, what=f"this search ({mode})")
     finally:
         absl.setLevel(level)
     spent = _search_epsilon(mode, sigma, sample_rate, steps, delta, candidates, shape, relation, accountant)
-    if spent > target_epsilon * (1 + 1e-9):  # never let calibration exceed the budget
-        raise BudgetError(f"Calibrated search spends epsilon={spent:.4f} > target {target_epsilon}.")
     one = compose_epsilon(noise_multiplier=sigma, sample_rate=sample_rate, steps=steps, delta=delta, count=1,
                           relation=relation, accountant=accountant)
     return TuningPlan(mode, sigma, float(sample_rate), int(steps), float(delta), relation, accountant,
