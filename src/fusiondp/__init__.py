@@ -7,7 +7,7 @@ only for what the true sensitive values add. See docs/concepts.md.
 
 __version__ = "0.1.0"
 
-__all__ = ["FusionDPClassifier", "load", "save", "__version__"]
+__all__ = ["FeatureDPEngine", "FusionDPClassifier", "PrivacyAccountant", "load", "save", "__version__"]
 
 
 def __getattr__(name: str):
@@ -16,6 +16,10 @@ def __getattr__(name: str):
         from fusiondp.estimator import FusionDPClassifier
 
         return FusionDPClassifier
+    if name in ("FeatureDPEngine", "PrivacyAccountant"):
+        from fusiondp.train import core
+
+        return getattr(core, name)
     if name in ("load", "save"):
         from fusiondp import io
 

@@ -558,6 +558,11 @@ class FeatureDPEngine:
         self._prepared = True
         return module, self.optimizer, self.batches
 
+    @property
+    def uses_ghost(self) -> bool:
+        """True when per-record clipped sums come from ghost clipping, False for torch.func vmap."""
+        return self._row_loss is not None
+
     def _set_term(self) -> None:
         self._term = (per_sample_term(self._wrapper, self.spec, self._loss_fn, beta=self._step_args["beta"],
                                       ch=self.ch) if self.spec.is_private else None)
