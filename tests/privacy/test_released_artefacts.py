@@ -180,16 +180,16 @@ def test_fdp_relation_text_names_the_noise_view():
 
 def test_private_sum_is_divided_by_the_expected_batch_size(monkeypatch):
     """The realised Poisson batch size is not covered by the accountant: it must not scale the update."""
-    import fusiondp.train.engine as engine
+    import fusiondp.train.core as core
 
     seen = []
-    real = engine.step
+    real = core.noised_gradient
 
-    def spy(model, wrapper, opt, batch, spec, **kw):
+    def spy(model, wrapper, batch, spec, **kw):
         seen.append(batch.private_denominator)
-        return real(model, wrapper, opt, batch, spec, **kw)
+        return real(model, wrapper, batch, spec, **kw)
 
-    monkeypatch.setattr(engine, "step", spy)
+    monkeypatch.setattr(core, "noised_gradient", spy)
     table = make_table(200)
     run(table, make_hybrid(table), SCHEMA, method="fusiondp", config=TrainConfig(**RUN), progress=False)
     assert set(seen) == {32.0}

@@ -30,10 +30,10 @@ EXPECTED_FAILED_CHECKS: dict[str, str] = {}
 
 @parametrize_with_checks([_checked()], expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS)
 def test_sklearn_checks(estimator, check, monkeypatch):
-    import fusiondp.train.engine as engine
+    import fusiondp.train.core as core
     from fusiondp.privacy.randomness import private_randomness
 
-    monkeypatch.setattr(engine, "private_randomness", lambda seed=None: private_randomness(0))
+    monkeypatch.setattr(core, "private_randomness", lambda seed=None: private_randomness(0))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         check(estimator)

@@ -9,7 +9,7 @@ from tables import SENSITIVE, encoded_views, flat_weights, make_hybrid, make_tab
 from fusiondp.data.schema import Schema
 from fusiondp.errors import CheckpointError, ConfigError
 from fusiondp.pipeline import run
-from fusiondp.train import engine
+from fusiondp.train import core
 from fusiondp.train.config import TrainConfig
 from fusiondp.train.engine import train
 from fusiondp.train.methods import METHODS
@@ -130,8 +130,8 @@ def test_basis_reads_public_rows_only(monkeypatch):
         seen[-1].append(v)
         return v
 
-    real = engine.estimate_basis
-    monkeypatch.setattr(engine, "estimate_basis", record)
+    real = core.estimate_basis
+    monkeypatch.setattr(core, "estimate_basis", record)
     table = make_table()
     cfg = TrainConfig(**SMALL, alpha=0.0, noise_multiplier=0.0, epsilon=None, projection_rank=4)
     for frame, hybrid in ((table, make_hybrid(table)), (poison(table), make_hybrid(table)),
@@ -200,13 +200,13 @@ def test_schedule_values_and_endpoints():
 
 def test_engine_applies_the_schedule_to_alpha(monkeypatch):
     alphas = []
-    real = engine.step
+    real = core.noised_gradient
 
     def spy(*args, **kw):
         alphas.append(kw["alpha"])
         return real(*args, **kw)
 
-    monkeypatch.setattr(engine, "step", spy)
+    monkeypatch.setattr(core, "noised_gradient", spy)
     res = train("fusiondp", encoded_views(), config=TrainConfig(**CFG, alpha=0.4, alpha_schedule="linear_up"),
                 progress=False)
     assert len(alphas) == res.steps

@@ -170,9 +170,9 @@ class FeatureDPOptimizer(torch.optim.Optimizer):
     Shares the wrapped optimiser's ``param_groups``, ``state`` and ``defaults`` (as Opacus's
     DPOptimizer does), so learning-rate schedulers, ``state_dict()`` and changes to the learning rate
     act on the same objects. ``step()`` refuses to run unless :meth:`FeatureDPEngine.backward` has just
-    put the private gradient in ``.grad`` and nothing replaced it since (a plain ``loss.backward()`` on
-    training rows would bypass clipping and noise). Post-processing the gradient in place (e.g.
-    ``torch.nn.utils.clip_grad_norm_``) is allowed: it only reads the noised gradient.
+    put the private gradient in ``.grad`` and nothing changed it since (a plain ``loss.backward()`` on
+    training rows would add an unclipped, un-noised gradient to it, in place). Post-processing the
+    noised gradient would be private too, but cannot be told apart from that, so it is refused as well.
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer, engine: FeatureDPEngine) -> None:
@@ -593,7 +593,7 @@ class FeatureDPEngine:
         params = dict(self._wrapper.named_parameters())
         for k, p in params.items():
             p.grad = total[k]
-        self._pending = {k: total[k] for k in params}
+        self._pending = {k: (total[k], total[k]._version) for k in params}
         self.steps_done = t + 1
         return stats
 
@@ -613,11 +613,14 @@ class FeatureDPEngine:
             raise ConfigError("optimizer.step() without engine.backward(batch) first: the step would apply a "
                               "gradient that was not clipped and noised.")
         for k, p in self._wrapper.named_parameters():
-            if p.grad is not self._pending[k]:
+            grad, version = self._pending[k]
+            # Identity catches a replaced .grad, the version counter an in-place change (autograd accumulates a
+            # loss.backward() into an existing .grad in place, which cannot be told apart from post-processing).
+            if p.grad is not grad or grad._version != version:
                 self._pending = None
-                raise ConfigError(f"The gradient of {k[2:]} was replaced after engine.backward(batch) (e.g. by "
-                                  "loss.backward() on training rows); refusing to step on it. Post-process "
-                                  "gradients in place only.")
+                raise ConfigError(f"The gradient of {k[2:]} changed after engine.backward(batch) (e.g. a "
+                                  "loss.backward() on training rows added to it); refusing to step on it. Change "
+                                  "the update through the optimiser's settings, not the gradient.")
 
     def _after_step(self) -> None:
         self._pending = None
