@@ -85,15 +85,18 @@ class PrivacyAccountant:
         delta: δ of `get_epsilon()` and of the budget.
         target_epsilon: the budget; :meth:`step` raises BudgetError rather than exceed it.
 
-    >>> acc = PrivacyAccountant(noise_multiplier=1.0, sample_rate=0.01, delta=1e-5, target_epsilon=0.5)
+    >>> acc = PrivacyAccountant(noise_multiplier=1.0, sample_rate=0.01, accountant="rdp", delta=1e-5,
+    ...                         target_epsilon=2.0)
     >>> acc.step(10); acc.steps
     10
-    >>> acc.get_epsilon() < 0.5
+    >>> acc.get_epsilon() < 2.0
     True
-    >>> acc.step(100_000)
+    >>> acc.step(5000)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    fusiondp.errors.BudgetError: Step 100010 would spend epsilon=... above the budget 0.5 (delta=1e-05, pld accountant, remove relation).
+    fusiondp.errors.BudgetError: Step 5010 would spend epsilon=... above the budget 2 (delta=1e-05, rdp accountant, remove relation).
+    >>> acc.steps  # unchanged: the refused steps were not taken
+    10
     """
 
     def __init__(self, *, noise_multiplier: float, sample_rate: float, relation: str = "remove",
