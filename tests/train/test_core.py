@@ -170,3 +170,19 @@ def test_engine_state_resumes_the_accountant():
     assert fresh.accountant.steps == 3 and fresh.get_epsilon() == engine.get_epsilon()
     assert len(fresh.batches) == fresh.total_steps - 3
     assert "noise" not in str(state.keys()) and "sampler" not in str(state.keys())
+
+
+def test_public_batches_from_the_users_own_source():
+    data = encoded_views(256)
+    calls = []
+
+    def public_source():
+        calls.append(1)
+        idx = torch.randint(0, 256, (64,))
+        return data.x_hybrid[idx], data.y[idx]
+
+    engine, model, opt, batches = _engine(public_source=public_source)
+    _loop(engine, opt, batches)
+    assert len(calls) == engine.total_steps and engine.get_epsilon() <= 2.0
+    with pytest.raises(ConfigError, match="public_source"):
+        _engine(public_source=public_source, projection_rank=2)
