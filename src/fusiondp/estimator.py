@@ -288,7 +288,7 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
 
         frame = self._check_X(X)
         try:
-            x = self.preprocessor_.transform(frame, what="X")
+            x = self.preprocessor_.transform(frame, what="X", public_rows=True)
         except DataError as e:
             raise ValueError(str(e)) from None
         scores = predict_scores(self.model_, torch.from_numpy(x))

@@ -188,7 +188,7 @@ class SavedModel:
         if missing:
             raise DataError(f"Column(s) {', '.join(map(repr, missing))} needed by the model are not in the data; "
                             f"it expects {', '.join(self.pre.columns)}.")
-        x = torch.from_numpy(self.pre.transform(frame, what="prediction data"))
+        x = torch.from_numpy(self.pre.transform(frame, what="prediction data", public_rows=True))
         scores = predict_scores(self.model, x)
         return np.stack([1 - scores, scores], axis=1) if scores.ndim == 1 else scores
 

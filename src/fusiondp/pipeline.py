@@ -153,7 +153,7 @@ def prepare(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, 
     evals = {}
     for name, frame in (eval_frames or {}).items():
         schema.check_columns(frame, what=f"{name} data")
-        evals[name] = (t(pre.transform(frame, what=f"{name} data")),
+        evals[name] = (t(pre.transform(frame, what=f"{name} data", public_rows=True)),
                        t(labels.transform(frame[schema.target], f"{name} data")))
     fitted_on = ("public reference (support) table only" if record_level else
                  "hybrid table; sensitive columns on support set ∪ hybrid" if sensitive_frame is not None
