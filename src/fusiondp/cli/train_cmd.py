@@ -132,8 +132,9 @@ def train(
     train_df = read_table(train, what="training")
     cfg.validate(len(train_df))
     evals = {k: read_table(p, what=k) for k, p in (("validation", val), ("test", test)) if p is not None}
-    public_df = O.public_table(support, public_reference)
-    hybrid_df = O.hybrid_table(train_df, hybrid, support, schema, imputer=imputer, seed=seed, progress=progress,
+    support_df = O.read_support(support)  # read once: public reference, imputer and fingerprint share it
+    public_df = O.public_table(support_df, public_reference)
+    hybrid_df = O.hybrid_table(train_df, hybrid, support_df, schema, imputer=imputer, seed=seed, progress=progress,
                                fallback=fallback, joint=joint)
     if support is not None and distributed.is_main():
         from fusiondp.cli.impute_cmd import fallback_line
@@ -182,7 +183,7 @@ def train(
     if support is not None:
         from fusiondp.io import support_fingerprint
 
-        rep["imputer"], rep["support_fingerprint"] = imputer, support_fingerprint(read_table(support, what="support"))
+        rep["imputer"], rep["support_fingerprint"] = imputer, support_fingerprint(support_df)
     # Every output is rendered first and written as one all-or-nothing group: a failure leaves none behind.
     from fusiondp._files import json_text, write_files
 
