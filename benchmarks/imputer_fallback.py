@@ -37,8 +37,7 @@ from fusiondp.bench.datasets import DATASETS, resolve_data_dir
 from fusiondp.data.schema import Schema
 from fusiondp.data.synthetic import make_icu
 from fusiondp.evaluate.metrics import classification_metrics, predict_scores
-from fusiondp.impute import make_hybrid
-from fusiondp.impute.hybrid import ATTRS_KEY
+from fusiondp.impute import impute_hybrid
 from fusiondp.pipeline import prepare
 from fusiondp.train.config import TrainConfig
 from fusiondp.train.engine import train
@@ -81,10 +80,11 @@ def run(out: Path, only: list[str] | None, seeds: tuple[int, ...] = SEEDS,
             if variant not in variants:
                 continue
             t0 = time.perf_counter()
-            hyb = make_hybrid(f["train"], f["support"], schema, random_state=0, progress=False, **kw)
+            made = impute_hybrid(f["train"], f["support"], schema, random_state=0, progress=False, **kw)
+            hyb = made.frame
             meta = {"kind": "hybrid", "dataset": name, "variant": variant, "seconds": time.perf_counter() - t0,
                     "categorical": cat, "unseen_combinations": unseen_rate(hyb, f["support"], cat),
-                    "imputation": hyb.attrs.get(ATTRS_KEY)}
+                    "imputation": made.provenance}
             _write(out, meta)
             for seed in seeds:
                 p = prepare(f["train"], hyb, schema, seed=seed, eval_frames={"val": f["val"], "test": f["test"]},

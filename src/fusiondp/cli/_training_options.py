@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import pandas as pd
 import typer
@@ -16,6 +16,9 @@ from fusiondp.data.schema import Schema
 from fusiondp.data.tabular import read_table
 from fusiondp.errors import ConfigError
 from fusiondp.train.methods import METHODS
+
+if TYPE_CHECKING:
+    from fusiondp.impute.hybrid import Hybrid
 
 Opt = typer.Option
 
@@ -106,11 +109,12 @@ def public_table(support: Path | pd.DataFrame | None, public_reference: Path | N
 
 def hybrid_table(train_df: pd.DataFrame, hybrid: Path | None, support: Path | pd.DataFrame | None, schema: Schema,
                  *, imputer: str, seed: int, progress: bool, fallback: str = "auto",
-                 joint: str = "auto") -> pd.DataFrame:
-    """The hybrid table: read from `hybrid`, or imputed from the public `support` set (a path or its frame)."""
-    if support is None:
-        return read_table(hybrid, what="hybrid")
-    from fusiondp.impute import make_hybrid
+                 joint: str = "auto") -> Hybrid:
+    """The hybrid table and its provenance: read from `hybrid` (provenance None), or imputed from the public
+    `support` set (a path or its frame) with the imputation record of `fusiondp.impute.impute_hybrid`."""
+    from fusiondp.impute.hybrid import Hybrid, impute_hybrid
 
-    return make_hybrid(train_df, read_support(support), schema, imputer=imputer, random_state=seed,
-                       progress=progress, fallback=fallback, joint=joint)
+    if support is None:
+        return Hybrid(read_table(hybrid, what="hybrid"), None)
+    return impute_hybrid(train_df, read_support(support), schema, imputer=imputer, random_state=seed,
+                         progress=progress, fallback=fallback, joint=joint)

@@ -80,7 +80,8 @@ def tune_cmd(
         from fusiondp.train.methods import get_method
 
         support_df = O.read_support(support)  # read once
-        hybrid_df = O.hybrid_table(train_df, hybrid, support_df, schema, imputer=imputer, seed=seed, progress=progress)
+        hybrid_df = O.hybrid_table(train_df, hybrid, support_df, schema, imputer=imputer, seed=seed,
+                                   progress=progress).frame
         # Record-level dpsgd fits its preprocessing on the support set only (never on training rows).
         prepared = prepare(train_df, hybrid_df, schema, seed=seed, eval_frames={"val": val_df},
                            support_df=support_df,
