@@ -102,7 +102,7 @@ def test_builtin_entries_are_the_same_format():
 
 @pytest.mark.parametrize("extra, sensitive, expect", [
     ((), "age,weight", "'weight' not found"),
-    (("--settings", "selected"), "age", "a user's table has none until it is tuned"),
+    (("--settings", "selected"), "age", "a user's table has none"),
     ((), "age,y", "listed as sensitive"),
     (("--categorical", "colour"), "age", "categorical column(s) 'colour' not found"),
     (("--name", "adult"), "age", "built-in benchmark dataset"),
@@ -128,20 +128,7 @@ def test_tiny_table_and_option_mixes(app, tmp_path):
     assert res.exit_code == 1 and "go with --table" in res.output
     res = runner.invoke(app, ["bench", "--table", str(table), "--target", "y"])
     assert res.exit_code == 1 and "--sensitive" in res.output
-    res = runner.invoke(app, ["bench", "adult", "--tuned"])
-    assert res.exit_code == 1 and "--tuned applies to your own table" in res.output
     with pytest.raises(DataError, match="too small"):
         registry.register_table(table_spec(table, target="y", sensitive="age"))
 
 
-def test_tuned_settings_come_from_validation_runs(tmp_path):
-    make_table(400).to_csv(tmp_path / "t.csv", index=False)
-    spec = table_spec(tmp_path / "t.csv", target="y", sensitive="age,sex", name="tt")
-    tune = [{"dataset": "tt", "phase": "tune", "method": "fusiondp", "epsilon": e, "seed": 0,
-             "overrides": {"alpha": a, "clip": 4.0}, "val": {"auroc": v}}
-            for e, a, v in ((1.0, 0.25, 0.6), (1.0, 1.0, 0.7), (4.0, 0.25, 0.9), (4.0, 1.0, 0.8))]
-    entry = registry.register_table(spec, tuned_from=tune)
-    assert entry.config("fusiondp", 1.0).alpha == 1.0 and entry.config("fusiondp", 4.0).alpha == 0.25
-    assert entry.config("dpsgd", 1.0).clip is None and entry.per_epsilon  # untuned method: left to the defaults rule
-    with pytest.raises(ConfigError, match="--tune"):
-        registry.register_table(spec, tuned_from=[])

@@ -8,7 +8,8 @@ the cheap ones run end to end on small generated tables.
    temporary folder, on small tables generated from the command's own `--target/--sensitive/--drop/--onehot`
    (a hybrid file is the training table with its sensitive columns replaced by their mean). A few options
    are appended to keep it fast (tiny epochs, the mean imputer). Paths under `../shared/data` use the real
-   data when present (`FUSIONDP_DATA` or ../shared/data) and are skipped otherwise. `demo` and `audit`
+   data when present (`FUSIONDP_DATA` or ../shared/data) in a slow case (`--run-slow`; skipped otherwise), and
+   on generated tables in their place in the default, fast case. `demo` and `audit`
    are parse-checked only (each takes tens of seconds; they have their own tests).
 """
 
@@ -179,20 +180,31 @@ RUNNABLE = {}
 for _doc, _argv in COMMANDS:
     if _argv[0] in RUN:
         RUNNABLE.setdefault(_doc, []).append(_argv)
+# A file whose commands read ../shared/data runs twice: on generated tables in its place (fast, always), and
+# on the real data (slow: minutes on 2 cores; `--run-slow`, and skipped when the data is absent).
+REAL = {d for d, cmds in RUNNABLE.items() if any(SHARED in a for argv in cmds for a in argv)}
+CASES = [pytest.param(d, False, id=d) for d in sorted(RUNNABLE)] + \
+    [pytest.param(d, True, id=f"{d}:real-data", marks=pytest.mark.slow) for d in sorted(REAL)]
 
 
-@pytest.mark.parametrize("doc", sorted(RUNNABLE))
-def test_documented_commands_run(doc, tmp_path, monkeypatch):
+@pytest.mark.parametrize("doc,real", CASES)
+def test_documented_commands_run(doc, real, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
     produced: set[str] = set()
     schema_argv: list[str] = []
     for argv in RUNNABLE[doc]:
         if any(SHARED in a for a in argv):
-            data = _data_dir()
-            if data is None:
-                pytest.skip(f"{doc}: needs {SHARED} (set FUSIONDP_DATA); see docs/data.md")
-            argv = [a.replace(SHARED, str(data)) for a in argv]
+            if real:
+                data = _data_dir()
+                if data is None:
+                    pytest.skip(f"{doc}: needs {SHARED} (set FUSIONDP_DATA); see docs/data.md")
+                argv = [a.replace(SHARED, str(data)) for a in argv]
+            else:  # generated tables stand in for the real files
+                argv = [a.replace(SHARED, "shared-data") for a in argv]
+                for a in argv:
+                    if a.startswith("shared-data/"):
+                        Path(a).parent.mkdir(parents=True, exist_ok=True)
         if "--sensitive" in argv:
             schema_argv = argv
         _prepare_inputs(argv, produced, schema_argv)

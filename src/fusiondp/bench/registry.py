@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from fusiondp._seeds import stream
 from fusiondp.errors import ConfigError
 from fusiondp.train.config import TrainConfig
 from fusiondp.train.engine import TrainData
@@ -390,17 +391,8 @@ def _load_tabular_specs() -> None:
 
 # --------------------------------------------------------------------------- a user's own table (issue 18)
 _DEFAULT_SETTINGS_TEXT = (
-    "To select settings on this table's validation split instead (their selection spends budget: every candidate "
-    "trains on the private rows), add `--tune`, then run the grid with `--tuned`.")
-_TUNED_SETTINGS_TEXT = (
-    "Settings selected on this table's validation split only (the test split is not read in tuning; validation "
-    "rows are disjoint from the private training rows): at each ε, the candidate of `TABULAR_GRID` with the highest "
-    "validation {headline} in the tuning runs of the same results file (`--tune`, table below), on top of expected "
-    "private batch 1024, lr 0.3, 13 epochs. Methods without tuning runs, and the non-private methods, use the "
-    "defaults rule (docs/training.md). Every candidate trained on the private rows, so the selection's cost is "
-    "the composition of all of them (`fusiondp tune` accounts a search). Every batch is capped at "
-    "a quarter of the training rows and the public batch at the training rows (the runner's small-table rule), "
-    "so the `batch_size` shown in the candidates is an upper bound.")
+    "To bench settings tuned on this table instead, select them with `fusiondp tune` (it accounts the whole "
+    "search: every candidate trains on the private rows) and pass its settings files with `--settings`.")
 
 
 def _user_description(spec, n_rows: int, classes: int, support_rows: int | None) -> str:
@@ -426,13 +418,12 @@ def _user_description(spec, n_rows: int, classes: int, support_rows: int | None)
             + (f" {spec.description}" if spec.description else ""))
 
 
-def register_table(spec, *, tuned_from: list[dict] | None = None, remake: str = "") -> BenchDataset:
+def register_table(spec, *, remake: str = "") -> BenchDataset:
     """Register a user's table (a `fusiondp.bench.datasets.DatasetSpec` with files.all) for the runner.
 
     Binary targets are scored by AUROC (headline), AUPR, F1 and accuracy; multi-class ones by macro-F1
-    and accuracy. With `tuned_from` (records holding ``--tune`` runs), each private method uses the candidate
-    with the best validation headline at each ε; otherwise fusiondp's tabular defaults. A name that is a
-    built-in dataset is refused.
+    and accuracy. Settings: the defaults rule, or `fusiondp tune` settings files (``--settings``); tuned
+    settings are never selected here (an unaccounted search). A name that is a built-in dataset is refused.
     """
     from fusiondp.bench.datasets import check_sizes, read_csv
 
@@ -455,27 +446,12 @@ def register_table(spec, *, tuned_from: list[dict] | None = None, remake: str = 
     support_rows = len(parts["support"]) if "support" in spec.files else None
     headline, metrics = (("auroc", ("auroc", "aupr", "f1_val_threshold", "accuracy")) if classes == 2
                          else ("macro_f1", ("macro_f1", "accuracy")))
-    config, tuning, per_eps, settings = tabular_config("__user_table__"), "", False, "default"
-    if tuned_from is not None:
-        from fusiondp.bench.runner import select
-
-        chosen = select([r for r in tuned_from if r.get("dataset") == spec.name], headline, per_epsilon=True)
-        if not chosen:
-            raise ConfigError(f"--tuned needs tuning runs of {spec.name!r} in the results file; run with --tune "
-                              "first.")
-        selected = {m: {e: c["overrides"] for e, c in by_eps.items()} for m, by_eps in chosen.items()}
-
-        def config(method: str, epsilon: float | None) -> TrainConfig:
-            return TrainConfig(**settings_at(selected.get(method, {}), epsilon))
-
-        shown = {"auroc": "AUROC", "macro_f1": "macro-F1"}[headline]
-        tuning, per_eps, settings = _TUNED_SETTINGS_TEXT.format(headline=shown), True, "tuned"
-    entry = tabular_dataset(spec, headline=headline, config=config,
+    entry = tabular_dataset(spec, headline=headline, config=tabular_config("__user_table__"),
                             description=_user_description(spec, len(table), classes, support_rows),
-                            tuning=tuning, metrics=metrics, per_epsilon=per_eps,
+                            metrics=metrics, per_epsilon=False, grid={},
                             defaults_text=DEFAULTS_TEXT + " " + _DEFAULT_SETTINGS_TEXT,
                             remake=remake or "rerunning the same `fusiondp bench --table ...` command (finished runs "
-                                             "are skipped)", info={"settings": settings})
+                                             "are skipped)", info={"settings": "default"})
     return register_dataset(entry, force=True)
 
 
@@ -526,7 +502,7 @@ def prepare_medical_abstracts(data_dir: Path | None, seed: int, *, max_features:
     support, train = pick(splits.support), pick(splits.train)
     gen = HybridTextGenerator().fit(support)
     hybrid = gen.transform(train)
-    rng = np.random.default_rng(seed + 20_000)
+    rng = stream(seed, "text_views")  # public; its own SeedSequence child of the run's seed
     feat = TextFeaturizer(max_features=max_features).fit(hybrid + support)
     f = feat.transform
     y = lambda rows: torch.from_numpy(frame["label"].to_numpy()[rows].astype(np.int64))  # noqa: E731
