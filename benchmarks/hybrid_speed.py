@@ -45,9 +45,9 @@ def tables(data_dir: str | None) -> dict[str, tuple[pd.DataFrame, pd.DataFrame, 
     s = icu.schema
     out["icu_noise"] = (noisy["train"], noisy["support"], Schema(s.target, [*s.sensitive, "score", "flag"], list(s.drop)))
     try:
-        from fusiondp.bench.datasets import DATASETS, resolve_data_dir
+        from fusiondp.bench.datasets import get_spec, resolve_data_dir
 
-        spec = DATASETS["adult"]
+        spec = get_spec("adult")
         frames = spec.frames(resolve_data_dir(data_dir), 0)
         out["adult"] = (frames["train"], frames["support"], spec.schema)
     except Exception as e:  # noqa: BLE001 (the data are optional here)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from fusiondp.bench import registry
+from fusiondp.bench import registry, settings
 from fusiondp.bench.registry import BenchData, BenchDataset, register_dataset
 from fusiondp.bench.report import aggregate, write_report
 from fusiondp.bench.runner import load_records, plan_runs, run_bench, select
@@ -212,9 +212,9 @@ def test_select_per_epsilon_and_settings_at():
     per = select(recs, "auroc", per_epsilon=True)["fusiondp"]
     assert per[1.0]["overrides"] == {"alpha": 0.25} and per[4.0]["overrides"] == {"alpha": 1.0}
     table = {e: v["overrides"] for e, v in per.items()}
-    assert registry.settings_at(table, 0.5) == {"alpha": 0.25}   # nearest tuned ε on a log scale
-    assert registry.settings_at(table, 3.0) == {"alpha": 1.0}
-    assert registry.settings_at(table, 2.0) == {"alpha": 0.25}   # a tie goes to the more private ε
-    assert registry.settings_at({"alpha": 0.5}, 8.0) == {"alpha": 0.5}
+    assert settings.settings_at(table, 0.5) == {"alpha": 0.25}   # nearest tuned ε on a log scale
+    assert settings.settings_at(table, 3.0) == {"alpha": 1.0}
+    assert settings.settings_at(table, 2.0) == {"alpha": 0.25}   # a tie goes to the more private ε
+    assert settings.settings_at({"alpha": 0.5}, 8.0) == {"alpha": 0.5}
     with pytest.raises(ConfigError):
-        registry.settings_at(table, None)
+        settings.settings_at(table, None)

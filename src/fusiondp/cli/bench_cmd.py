@@ -135,7 +135,7 @@ def _user_table(dataset, table, target, sensitive, support, drop, categorical, i
 def _register_user(spec, path: Path) -> None:
     """Register the user's table; refuse to add to a file whose grid runs used settings tuned by the old,
     unaccounted ``--tune`` grid."""
-    from fusiondp.bench.registry import register_table
+    from fusiondp.bench.user_table import register_table
     from fusiondp.bench.runner import load_records
 
     other = {r.get("info", {}).get("settings", "default") for r in load_records(path)
