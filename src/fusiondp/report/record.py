@@ -42,11 +42,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from importlib.metadata import version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dp_accounting as dpa
 
 from fusiondp.privacy.relations import Relation
+
+if TYPE_CHECKING:
+    from fusiondp.privacy.accounting import AccountingPlan
 
 #: JSON-report name -> model-file privacy-record name, for the entries whose names differ.
 REPORT_NAMES = {"neighbouring": "relation", "neighbouring_text": "relation_text", "privacy_level": "level"}
@@ -153,6 +156,7 @@ class RunRecord(Mapping):
     delta: float | None
     accountant: str | None  # e.g. "dp-accounting 0.6.0 PLD"
     accountant_name: str | None  # 'pld' or 'rdp'
+    plan: AccountingPlan | None  # the accounting plan fixed before training (σ, q, steps, δ, relation, accountant)
     noise_multiplier: float | None
     sample_rate: float | None
     steps: int
@@ -217,7 +221,7 @@ class RunRecord(Mapping):
             relation_text=rel_text, epsilon=eps, target_epsilon=acct.target_epsilon if acct else None,
             delta=acct.delta if acct else None,
             accountant=f"dp-accounting {version('dp-accounting')} {acct.accountant.upper()}" if acct else None,
-            accountant_name=acct.accountant if acct else None,
+            accountant_name=acct.accountant if acct else None, plan=acct,
             noise_multiplier=acct.noise_multiplier if acct else None, sample_rate=acct.sample_rate if acct else None,
             steps=int(result.steps), event=_event(acct), epsilon_by_relation=by_relation,
             secure_randomness=secure if spec.is_private else None,
