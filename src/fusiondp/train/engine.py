@@ -25,6 +25,7 @@ import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import nn
 
+from fusiondp._seeds import torch_seed
 from fusiondp.errors import BudgetError, ConfigError, DataError
 from fusiondp.evaluate.metrics import classification_metrics, predict_scores
 from fusiondp.privacy.accounting import AccountingPlan, plan
@@ -246,7 +247,7 @@ def _train(method, data, *, config, model, val, progress, checkpoint, on_epoch, 
         raise ConfigError(f"Method {spec.name!r} mixes gradients with weights 1-beta and beta: "
                           f"expected 0 <= beta <= 1, got beta={cfg.beta!r}.")
     project = _check_levers(spec, cfg, data, dist.active)
-    public_gen = torch.Generator().manual_seed(cfg.seed * 2 + 1)
+    public_gen = torch.Generator().manual_seed(torch_seed(cfg.seed, "public_batches"))  # SeedSequence child
     secret = (distributed.randomness(dist, cfg.insecure_noise_seed) if dist.active
               else private_randomness(cfg.insecure_noise_seed))
     sampler, noise_gen = secret.sampler, distributed.noise_generator(dist, secret)
