@@ -9,7 +9,8 @@ the cheap ones run end to end on small generated tables.
    (a hybrid file is the training table with its sensitive columns replaced by their mean). A few options
    are appended to keep it fast (tiny epochs, the mean imputer). Paths under `../shared/data` use the real
    data when present (`FUSIONDP_DATA` or ../shared/data) in a slow case (`--run-slow`; skipped otherwise), and
-   on generated tables in their place in the default, fast case. `demo` and `audit`
+   on generated tables in their place in the default, fast case, which also leaves out `tune` (minutes) and
+   the commands that read its output (the slow case runs them). `demo` and `audit`
    are parse-checked only (each takes tens of seconds; they have their own tests).
 """
 
@@ -180,11 +181,15 @@ RUNNABLE = {}
 for _doc, _argv in COMMANDS:
     if _argv[0] in RUN:
         RUNNABLE.setdefault(_doc, []).append(_argv)
-# A file whose commands read ../shared/data runs twice: on generated tables in its place (fast, always), and
-# on the real data (slow: minutes on 2 cores; `--run-slow`, and skipped when the data is absent).
-REAL = {d for d, cmds in RUNNABLE.items() if any(SHARED in a for argv in cmds for a in argv)}
+# The default (fast) case of a file runs its commands on generated tables, with `../shared/data` replaced by
+# generated tables too, and leaves out `tune` (a search trains full-length candidates: minutes on 2 cores)
+# and the commands that read its settings file. The full case (slow: `--run-slow`) runs every command, on the
+# real data where a command names it (skipped when the data is absent).
+SLOW_COMMANDS = {"tune"}
+FULL = {d for d, cmds in RUNNABLE.items()
+        if any(SHARED in a for argv in cmds for a in argv) or any(argv[0] in SLOW_COMMANDS for argv in cmds)}
 CASES = [pytest.param(d, False, id=d) for d in sorted(RUNNABLE)] + \
-    [pytest.param(d, True, id=f"{d}:real-data", marks=pytest.mark.slow) for d in sorted(REAL)]
+    [pytest.param(d, True, id=f"{d}:full", marks=pytest.mark.slow) for d in sorted(FULL)]
 
 
 @pytest.mark.parametrize("doc,real", CASES)
@@ -192,8 +197,12 @@ def test_documented_commands_run(doc, real, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
     produced: set[str] = set()
+    skipped: set[str] = set()
     schema_argv: list[str] = []
     for argv in RUNNABLE[doc]:
+        if not real and (argv[0] in SLOW_COMMANDS or any(a in skipped for a in argv)):
+            skipped |= {argv[i + 1] for i, w in enumerate(argv[:-1]) if w in OUTPUTS}  # parse-checked above
+            continue
         if any(SHARED in a for a in argv):
             if real:
                 data = _data_dir()
