@@ -21,7 +21,7 @@ def pytest_addoption(parser):
 def pytest_collection_modifyitems(config, items):
     if config.getoption("--run-slow") or os.environ.get("FUSIONDP_RUN_SLOW") == "1":
         return
-    skip = pytest.mark.skip(reason="slow (real data): run with --run-slow or FUSIONDP_RUN_SLOW=1")
+    skip = pytest.mark.skip(reason="slow (real data or minutes of training): run with --run-slow or FUSIONDP_RUN_SLOW=1")
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)

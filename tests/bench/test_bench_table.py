@@ -101,6 +101,9 @@ def test_builtin_entries_are_the_same_format():
         spec = get_spec(name)
         assert registry.get_dataset(name).spec is spec
         assert spec_from_toml(text) == spec and spec_from_dict(spec_to_dict(spec)) == spec
+    import fusiondp.bench.datasets as datasets_module
+
+    assert not hasattr(datasets_module, "DATASETS")  # one registry: fusiondp.bench.registry.DATASETS
     adult = get_spec("adult")
     assert adult.split.support_rows == 512 and adult.split.support_fraction is None
     assert adult.description.startswith("UCI Adult (30,162 complete rows)")
