@@ -1,7 +1,7 @@
 """Issue 7 evidence: attribute inference and one-run canary audits on sepsis (docs/results/audit.md).
 
 For each configuration (sgd_ori; dpsgd, fdp, fusiondp at ε ∈ {1, 4}) with the tuned settings of
-`fusiondp.bench.registry.TABULAR_SETTINGS` (13 epochs, published TabPFN hybrid):
+`fusiondp.bench.settings.TABULAR_SETTINGS` (13 epochs, published TabPFN hybrid):
 
 * attribute: the released model (trained exactly as in the benchmark) is attacked on 3,000 training rows
   and 3,000 test rows; the attacker's imputers are fitted once on the support set (val.csv);
@@ -27,8 +27,8 @@ from pathlib import Path
 import torch
 
 from fusiondp.audit import attribute_audit, canary_audit, fit_attacker
-from fusiondp.bench.datasets import DATASETS
-from fusiondp.bench.registry import TABULAR_SETTINGS
+from fusiondp.bench.datasets import get_spec
+from fusiondp.bench.settings import TABULAR_SETTINGS
 from fusiondp.pipeline import prepare, run
 from fusiondp.train.config import TrainConfig
 
@@ -64,7 +64,7 @@ def _config(method: str, eps: float | None, seed: int) -> TrainConfig:
 def compute(seeds: list[int], canary_seeds: list[int]) -> None:
     from fusiondp import io as fio
 
-    spec = DATASETS["sepsis"]
+    spec = get_spec("sepsis")
     frames = spec.load()
     done = _done()
     attacker = None

@@ -43,7 +43,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from fusiondp.bench.registry import BenchData, BenchDataset, get_dataset, register_table
+from fusiondp.bench.registry import BenchData, BenchDataset, get_dataset
+from fusiondp.bench.user_table import register_table
 from fusiondp.bench.runner import _one_run, load_records, run_settings
 from fusiondp.train.config import TrainConfig
 from fusiondp.train.methods import get_method

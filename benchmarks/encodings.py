@@ -4,7 +4,7 @@
         --encodings standard,quantile,ple --methods sgd_ori,dpsgd,fusiondp --epsilons 1,4
     PYTHONPATH=src python benchmarks/encodings.py --table --datasets adult --seeds 0,1   # tables of the runs file
 
-Data: the bench's own preparation (`fusiondp.bench.registry.tabular_dataset` over the spec of
+Data: the bench's own preparation (`fusiondp.bench.tabular.tabular_dataset` over the spec of
 `fusiondp.bench.datasets`, i.e. what `get_dataset(name).prepare` does), with the encoding set through
 `fusiondp.data.preprocess.use_representation`; each seed's frames (and Adult's imputation) are loaded once
 and encoded three times. Feature-level methods get preprocessing fitted on the hybrid table (sensitive
@@ -30,8 +30,8 @@ from pathlib import Path
 
 import torch
 
-from fusiondp.bench.datasets import resolve_data_dir
-from fusiondp.bench.registry import tabular_dataset
+from fusiondp.bench.datasets import get_spec, resolve_data_dir
+from fusiondp.bench.tabular import tabular_dataset
 from fusiondp.data.preprocess import Representation, use_representation
 from fusiondp.evaluate.metrics import evaluate_splits
 from fusiondp.train.config import TrainConfig
@@ -67,9 +67,8 @@ class _Cached:
 
 @functools.lru_cache(maxsize=None)
 def _entry(name: str):
-    from fusiondp.bench import datasets
 
-    return tabular_dataset(_Cached(datasets.DATASETS[name]))
+    return tabular_dataset(_Cached(get_spec(name)))
 
 
 def _key(r: dict) -> tuple:

@@ -26,8 +26,7 @@ import pandas as pd
 
 from fusiondp.data.schema import Schema
 from fusiondp.data.synthetic import make_icu
-from fusiondp.impute import make_hybrid
-from fusiondp.impute.hybrid import ATTRS_KEY
+from fusiondp.impute import impute_hybrid
 
 VARIANTS = ("full", "light")
 
@@ -46,9 +45,9 @@ def tables(data_dir: str | None) -> dict[str, tuple[pd.DataFrame, pd.DataFrame, 
     s = icu.schema
     out["icu_noise"] = (noisy["train"], noisy["support"], Schema(s.target, [*s.sensitive, "score", "flag"], list(s.drop)))
     try:
-        from fusiondp.bench.datasets import DATASETS, resolve_data_dir
+        from fusiondp.bench.datasets import get_spec, resolve_data_dir
 
-        spec = DATASETS["adult"]
+        spec = get_spec("adult")
         frames = spec.frames(resolve_data_dir(data_dir), 0)
         out["adult"] = (frames["train"], frames["support"], spec.schema)
     except Exception as e:  # noqa: BLE001 (the data are optional here)
@@ -68,15 +67,15 @@ def main() -> None:
         for _ in range(a.reps):
             for v in VARIANTS:
                 t0 = time.perf_counter()
-                last[v] = make_hybrid(train, support, schema, imputer="default", random_state=0, progress=False,
+                last[v] = impute_hybrid(train, support, schema, imputer="default", random_state=0, progress=False,
                                       skill_scoring=v)
                 times[v].append(time.perf_counter() - t0)
         sk = {v: {t["task"]: (round(t["skill"], 3) if t["skill"] is not None else None, t["fallback"])
-                  for t in last[v].attrs[ATTRS_KEY]["tasks"]} for v in VARIANTS}
+                  for t in last[v].provenance["tasks"]} for v in VARIANTS}
         same_decisions = {k: d for k, (_, d) in sk["full"].items()} == {k: d for k, (_, d) in sk["light"].items()}
-        numeric = [c for c in schema.sensitive if pd.api.types.is_numeric_dtype(last["full"][c])]
-        diff = max((float((last["full"][c] - last["light"][c]).abs().max()) for c in numeric), default=0.0)
-        cat_same = all(last["full"][c].astype(str).equals(last["light"][c].astype(str))
+        numeric = [c for c in schema.sensitive if pd.api.types.is_numeric_dtype(last["full"].frame[c])]
+        diff = max((float((last["full"].frame[c] - last["light"].frame[c]).abs().max()) for c in numeric), default=0.0)
+        cat_same = all(last["full"].frame[c].astype(str).equals(last["light"].frame[c].astype(str))
                        for c in schema.sensitive if c not in numeric)
         row = {"table": name, "train_rows": len(train), "support_rows": len(support),
                "full_s": round(statistics.median(times["full"]), 1), "light_s": round(statistics.median(times["light"]), 1),

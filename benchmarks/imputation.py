@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import sklearn
 
-from fusiondp.bench.datasets import DATASETS, resolve_data_dir
+from fusiondp.bench.datasets import get_spec, resolve_data_dir
 from fusiondp.impute import imputation_quality, make_hybrid
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +79,7 @@ def table(spec, frames: dict, runs: dict[str, pd.DataFrame], compare: tuple[str,
 
 
 def sepsis(args, out: list[str]) -> None:
-    spec = DATASETS["sepsis"]
+    spec = get_spec("sepsis")
     frames = spec.frames(args.data_dir)
     runs, times = {}, {}
     runs["TabPFN (published)"] = frames["published_hybrid"][frames["train"].columns.intersection(
@@ -107,7 +107,7 @@ def sepsis(args, out: list[str]) -> None:
 
 
 def adult(args, out: list[str]) -> None:
-    spec = DATASETS["adult"]
+    spec = get_spec("adult")
     frames = spec.frames(args.data_dir)
     runs, times = {}, {}
     runs["mean/mode"], times["mean/mode"] = run_ours(frames, spec, use_label=False, imputer="mean", seed=args.seed)

@@ -12,7 +12,7 @@ Each hybrid is encoded with `fusiondp.pipeline.prepare` (as `fusiondp bench` doe
 The unseen-combination rate (share of hybrid rows whose imputed categorical combination never occurs in
 the support set) is recorded for both hybrids. Tables:
 
-- ``adult``: `fusiondp.bench.datasets.DATASETS["adult"]` (512 support rows, 20,755 training rows);
+- ``adult``: `fusiondp.bench.datasets.get_spec("adult")` (512 support rows, 20,755 training rows);
 - ``icu_noise``: `fusiondp.data.synthetic.make_icu(seed=0)` (800 support rows, 6,000 training rows) with two
   extra sensitive columns that no public column predicts: ``score`` (N(0, 1)) and ``flag`` (3 levels),
   independent of everything else, the label included.
@@ -33,12 +33,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from fusiondp.bench.datasets import DATASETS, resolve_data_dir
+from fusiondp.bench.datasets import get_spec, resolve_data_dir
 from fusiondp.data.schema import Schema
 from fusiondp.data.synthetic import make_icu
 from fusiondp.evaluate.metrics import classification_metrics, predict_scores
-from fusiondp.impute import make_hybrid
-from fusiondp.impute.hybrid import ATTRS_KEY
+from fusiondp.impute import impute_hybrid
 from fusiondp.pipeline import prepare
 from fusiondp.train.config import TrainConfig
 from fusiondp.train.engine import train
@@ -50,7 +49,7 @@ DATA = resolve_data_dir()  # $FUSIONDP_DATA or ../shared/data
 
 
 def tables() -> dict[str, tuple[dict[str, pd.DataFrame], Schema]]:
-    spec = DATASETS["adult"]
+    spec = get_spec("adult")
     out = {"adult": (spec.frames(DATA, 0), spec.schema)}
     icu = make_icu(seed=0)
     frames = {}
@@ -81,10 +80,11 @@ def run(out: Path, only: list[str] | None, seeds: tuple[int, ...] = SEEDS,
             if variant not in variants:
                 continue
             t0 = time.perf_counter()
-            hyb = make_hybrid(f["train"], f["support"], schema, random_state=0, progress=False, **kw)
+            made = impute_hybrid(f["train"], f["support"], schema, random_state=0, progress=False, **kw)
+            hyb = made.frame
             meta = {"kind": "hybrid", "dataset": name, "variant": variant, "seconds": time.perf_counter() - t0,
                     "categorical": cat, "unseen_combinations": unseen_rate(hyb, f["support"], cat),
-                    "imputation": hyb.attrs.get(ATTRS_KEY)}
+                    "imputation": made.provenance}
             _write(out, meta)
             for seed in seeds:
                 p = prepare(f["train"], hyb, schema, seed=seed, eval_frames={"val": f["val"], "test": f["test"]},

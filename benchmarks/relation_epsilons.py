@@ -11,7 +11,7 @@ spend under the replace-one relation, and the σ a run needs to meet the nominal
 
 from __future__ import annotations
 
-from fusiondp.bench.registry import tabular_config
+from fusiondp.bench.settings import tabular_config
 from fusiondp.privacy.accounting import calibrate_noise, epsilon
 
 EPSILONS = (0.5, 1.0, 2.0, 4.0, 8.0)

@@ -12,7 +12,7 @@ Cases, each run in its own subprocess so peak memory (max RSS) is per case:
 Text model (`--suite text` or `--suite all`): Medical Abstracts, TF-IDF 2,000 features,
 `TextClassifier`; seconds per epoch and peak memory of the private step (`dpsgd`, `fusiondp`, ghost
 clipping) vs a plain non-private epoch (`sgd_ori`), each in its own forked process
-(`fusiondp.bench.registry.text_speed_case`).
+(`fusiondp.bench.text_speed.text_speed_case`).
 
 Flush-denormal (`--suite denormal`): the engine flushes subnormal floats to zero while it trains
 (fusiondp.train.numerics). Every case of the tabular suite runs in the same floating-point mode
@@ -238,7 +238,7 @@ def denormal_suite(data_dir: Path, epochs: int, threads: int) -> None:
 
 def text_suite(data_dir: Path, epochs: int) -> None:
     """Print the text model's private-step vs plain-epoch line (one torch thread)."""
-    from fusiondp.bench.registry import text_speed_case
+    from fusiondp.bench.text_speed import text_speed_case
 
     rows = text_speed_case(data_dir, epochs=float(epochs))
     print(f"text model: {'case':42s} {'s/epoch':>8s} {'peak MB':>8s} {'steps':>6s}")

@@ -113,7 +113,8 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
 
     Fitted attributes:
         model_, preprocessor_, classes_, n_features_in_, feature_names_in_ (DataFrame input),
-        epsilon_spent_, privacy_record_ (the same record `fusiondp.io.save` stores), report_.
+        epsilon_spent_, privacy_record_ (the same record `fusiondp.io.save` stores), report_, run_record_ (the
+        `fusiondp.report.record.RunRecord` both are serialised from).
     """
 
     def __init__(self, sensitive: Sequence[str | int] | str | int | None = None, *, epsilon: float | None = 2.0,
@@ -182,8 +183,9 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
         import torch
 
         from fusiondp.data.schema import Schema
-        from fusiondp.io import privacy_record, support_fingerprint
+        from fusiondp.io import support_fingerprint
         from fusiondp.pipeline import run
+        from fusiondp.report.record import Provenance
         from fusiondp.train.config import TrainConfig
 
         if y is None:
@@ -214,7 +216,7 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"Classifier can't train when only one class is present (y holds only {y[0]!r}).")
         train = frame.assign(**{_TARGET: y})
         schema = Schema(_TARGET, names, categorical=self.categorical)
-        fingerprint, unprotected = None, None
+        fingerprint, unprotected, imputation = None, None, None
         if support is not None:
             support = _frame(support, list(frame.columns) if not isinstance(support, pd.DataFrame) else None)
         if hybrid is not None:
@@ -232,10 +234,11 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
                 unprotected = {"count": k, "rows": f"the first {k} rows of X (support_fraction={self.support_fraction})",
                                "why": "used in the clear as the public support set (imputer, preprocessing): "
                                       "no privacy guarantee covers these rows"}
-            from fusiondp.impute import make_hybrid
+            from fusiondp.impute import impute_hybrid
 
-            hybrid_df = make_hybrid(train, support, schema, imputer=self.imputer, random_state=self.random_state,
-                                    progress=self.progress)
+            made = impute_hybrid(train, support, schema, imputer=self.imputer, random_state=self.random_state,
+                                 progress=self.progress)
+            hybrid_df, imputation = made.frame, made.provenance
             hybrid_df[_TARGET] = train[_TARGET].to_numpy()
             fingerprint = support_fingerprint(support)
         n = len(train)
@@ -249,13 +252,14 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
         threads = torch.get_num_threads()
         try:
             model = copy.deepcopy(self.model) if isinstance(self.model, torch.nn.Module) else self.model
-            result, prepared, report = run(train, hybrid_df, schema, method=self.method, config=cfg,
-                                           progress=self.progress, support_df=support, model=model)
+            provenance = Provenance(imputer=self.imputer if hybrid is None else "given hybrid table",
+                                    imputation=imputation, support_fingerprint=fingerprint,
+                                    unprotected_rows=unprotected)
+            result, prepared, record = run(train, hybrid_df, schema, method=self.method, config=cfg,
+                                           progress=self.progress, support_df=support, model=model,
+                                           provenance=provenance)
         finally:
             torch.set_num_threads(threads)
-        report["imputer"] = self.imputer if hybrid is None else "given hybrid table"
-        report["support_fingerprint"] = fingerprint
-        report["unprotected_rows"] = unprotected
         self.model_ = result.model.eval()
         self.preprocessor_ = prepared.pre
         self.classes_ = np.asarray(prepared.labels.classes)
@@ -265,9 +269,10 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
             self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        self.privacy_record_ = privacy_record(result, report)
+        self.privacy_record_ = record.privacy_record()
         self.epsilon_spent_ = self.privacy_record_["epsilon"]
-        self.report_ = report
+        self.report_ = record.to_report()
+        self.run_record_ = record
         return self
 
     def _check_X(self, X) -> pd.DataFrame:
@@ -288,7 +293,7 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
 
         frame = self._check_X(X)
         try:
-            x = self.preprocessor_.transform(frame, what="X")
+            x = self.preprocessor_.transform(frame, what="X", public_rows=True)
         except DataError as e:
             raise ValueError(str(e)) from None
         scores = predict_scores(self.model_, torch.from_numpy(x))

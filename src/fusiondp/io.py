@@ -61,54 +61,31 @@ def support_fingerprint(support: pd.DataFrame) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def privacy_record(result, report: dict | None = None) -> dict:
-    """The privacy record of a trained run (`TrainResult`), completed from its report when given.
+def run_record(result, prepared=None, report=None):
+    """The run record (`fusiondp.report.record.RunRecord`) of a trained run.
+
+    `report` is the record `fusiondp.pipeline.run` returned (used as is), or, for callers of older versions,
+    a report dict whose ``imputer``, ``imputation``, ``support_fingerprint``, ``unprotected_rows`` and
+    ``metrics`` entries are kept; the privacy statement is always computed from `result`.
+    """
+    from fusiondp.report.record import Provenance, RunRecord
+
+    if isinstance(report, RunRecord):
+        return report
+    report = report or {}
+    provenance = Provenance(imputer=report.get("imputer"), imputation=report.get("imputation"),
+                            support_fingerprint=report.get("support_fingerprint"),
+                            unprotected_rows=report.get("unprotected_rows"))
+    return RunRecord.build(result, prepared, provenance=provenance, metrics=report.get("metrics"))
+
+
+def privacy_record(result, report=None) -> dict:
+    """The privacy record of a trained run (`TrainResult`): `RunRecord.privacy_record` of its run record.
 
     ε is ``None`` for `sgd_ori` (no guarantee at all, not "ε = 0"); the ε = 0 methods
     (`sgd_hybrid`, `sgd_pub`) read no sensitive value and record 0.
     """
-    from fusiondp.privacy.accounting import epsilon_by_relation, relation_text
-    from fusiondp.privacy.randomness import randomness_text
-
-    spec, acct, cfg = result.method, result.plan, result.config
-    report = report or {}
-    if spec.is_private:
-        eps = float(result.epsilon)
-    else:
-        eps = None if "original" in spec.views else 0.0
-    record = {
-        "method": spec.name,
-        "method_summary": spec.summary,
-        "level": spec.level,
-        "epsilon": eps,
-        "target_epsilon": acct.target_epsilon if acct else None,
-        "delta": acct.delta if acct else None,
-        "relation": acct.relation if acct else None,
-        "relation_text": relation_text(acct.relation, private_view=spec.private_view, level=spec.level) if acct else (
-            "no formal privacy guarantee" if eps is None else
-            "sensitive features are never read: feature-level epsilon = 0"),
-        "accountant": report.get("accountant") or (acct.accountant if acct else None),
-        "noise_multiplier": acct.noise_multiplier if acct else None,
-        "sample_rate": acct.sample_rate if acct else None,
-        "steps": int(result.steps),
-        "clip": cfg.clip if spec.is_private else None,
-        "ch": result.ch,
-        "alpha": cfg.alpha if spec.is_private else None,
-        "beta": cfg.beta if spec.consistency or spec.mix == "convex" else None,
-        "labels": report.get("labels") or (
-            "labels are protected (record-level DP)" if spec.level == "record" and not spec.public_rows
-            else "labels are read in the clear and get no protection"),
-        "epsilon_by_relation": report.get("epsilon_by_relation") or (
-            epsilon_by_relation(acct, spec.other_relations(acct.relation), private_view=spec.private_view,
-                                level=spec.level) if acct else {}),
-        "randomness": randomness_text(getattr(result, "secure_randomness", True)) if spec.is_private else None,
-        "preprocessing_fitted_on": report.get("preprocessing_fitted_on"),
-        "unprotected_rows": report.get("unprotected_rows"),
-        "dp_event": acct.event_json() if acct else None,
-        "imputer": report.get("imputer"),
-        "support_fingerprint": report.get("support_fingerprint"),
-    }
-    return record
+    return run_record(result, None, report).privacy_record()
 
 
 def _architecture(result, prepared) -> dict:
@@ -130,6 +107,7 @@ def _plain(value):
 
 def to_bytes(result, prepared, report: dict | None = None) -> bytes:
     """The bytes of the model file `save` writes (so a caller can write it together with other outputs)."""
+    record = run_record(result, prepared, report)
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in result.model.state_dict().items()}
     meta = {
         "format": FORMAT,
@@ -139,9 +117,9 @@ def to_bytes(result, prepared, report: dict | None = None) -> bytes:
         "preprocessor": _plain(prepared.pre.to_dict()),
         "label_classes": _plain(list(prepared.labels.classes)),
         "schema": prepared.pre.schema.to_dict(),
-        "privacy": _plain(privacy_record(result, report)),
-        "config": _plain(result.config.to_dict()),
-        "metrics": _plain((report or {}).get("metrics", {})),
+        "privacy": _plain(record.privacy_record()),
+        "config": _plain(dict(record.settings)),
+        "metrics": _plain(dict(record.metrics)),
     }
     check_metadata(meta)
     return pack(tensors, meta, key=_META_KEY)
@@ -154,8 +132,8 @@ def save(path: str | Path, result, prepared, report: dict | None = None) -> Path
         path: destination file; parent folders are created.
         result: the `TrainResult` of `fusiondp.pipeline.run`.
         prepared: the `Prepared` of the same run (preprocessing and labels).
-        report: the run's report dict; its ``metrics``, ``accountant``, ``imputer`` and
-            ``support_fingerprint`` entries are kept when present.
+        report: the run's record (the third value `fusiondp.pipeline.run` returns); its privacy record and
+            metrics are stored. Without it the privacy record is built from `result` alone.
 
     Raises:
         OutputError: the file could not be written (nothing is left behind).
@@ -188,7 +166,7 @@ class SavedModel:
         if missing:
             raise DataError(f"Column(s) {', '.join(map(repr, missing))} needed by the model are not in the data; "
                             f"it expects {', '.join(self.pre.columns)}.")
-        x = torch.from_numpy(self.pre.transform(frame, what="prediction data"))
+        x = torch.from_numpy(self.pre.transform(frame, what="prediction data", public_rows=True))
         scores = predict_scores(self.model, x)
         return np.stack([1 - scores, scores], axis=1) if scores.ndim == 1 else scores
 

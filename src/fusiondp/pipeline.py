@@ -16,20 +16,18 @@ anything but the clipped, noised private term:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib.metadata import version
 
 import numpy as np
 import pandas as pd
 import torch
 
-from fusiondp import __version__
+from fusiondp._seeds import stream
 from fusiondp.data.preprocess import Preprocessor, Representation
 from fusiondp.data.schema import Schema
 from fusiondp.data.tabular import check_hybrid_aligned, check_target
 from fusiondp.errors import ConfigError, DataError
 from fusiondp.evaluate.metrics import evaluate_splits
-from fusiondp.privacy.accounting import epsilon_by_relation, relation_text
-from fusiondp.privacy.randomness import randomness_text
+from fusiondp.report.record import Provenance, RunRecord, SettingsOrigin
 from fusiondp.train.config import TrainConfig
 from fusiondp.train.engine import TrainData, TrainResult, train
 from fusiondp.train.methods import get_method
@@ -97,7 +95,6 @@ class Prepared:
     data: TrainData
     eval_sets: dict[str, tuple[torch.Tensor, torch.Tensor]]
     fitted_on: str = "hybrid table (public)"
-    imputation: dict | None = None  # how the hybrid was made (make_hybrid's attrs: support-set numbers only)
 
 
 RECORD_LEVEL_NEEDS_PUBLIC = (
@@ -144,7 +141,7 @@ def prepare(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, 
     labels = LabelEncoder.fit(fit_frame[schema.target])
     x = pre.transform(train_df, what="training data")
     xh = pre.transform(hybrid_df, what="hybrid data")
-    rng = np.random.default_rng(seed + 10_000)
+    rng = stream(seed, "views")  # public; its own SeedSequence child of the run's seed
     t = lambda a: torch.from_numpy(np.ascontiguousarray(a).copy())
     y = labels.transform(train_df[schema.target], "training data")
     data = TrainData(x=t(x), x_hybrid=t(xh), y=t(y).float() if len(labels.classes) == 2 else t(y),
@@ -153,68 +150,32 @@ def prepare(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, 
     evals = {}
     for name, frame in (eval_frames or {}).items():
         schema.check_columns(frame, what=f"{name} data")
-        evals[name] = (t(pre.transform(frame, what=f"{name} data")),
+        evals[name] = (t(pre.transform(frame, what=f"{name} data", public_rows=True)),
                        t(labels.transform(frame[schema.target], f"{name} data")))
     fitted_on = ("public reference (support) table only" if record_level else
                  "hybrid table; sensitive columns on support set ∪ hybrid" if sensitive_frame is not None
                  else "hybrid table (public)")
-    from fusiondp.impute.hybrid import ATTRS_KEY
-
-    return Prepared(pre, labels, data, evals, fitted_on, hybrid_df.attrs.get(ATTRS_KEY))
+    return Prepared(pre, labels, data, evals, fitted_on)
 
 
-def report(result: TrainResult, prepared: Prepared, *, target_epsilon: float | None) -> dict:
-    """The JSON report of a run: privacy statement, settings, metrics and history."""
-    spec, acct = result.method, result.plan
-    metrics = evaluate_splits(result.model, prepared.eval_sets)  # binary threshold chosen on "val" only
-    relation = acct.relation if acct else None
-    by_relation = (epsilon_by_relation(acct, spec.other_relations(relation), private_view=spec.private_view,
-                                       level=spec.level) if acct else {})
-    labels_note = ("labels are protected (record-level DP)" if spec.level == "record" and not spec.public_rows
-                   else "labels are read in the clear by the noise-free gradient and get no protection")
-    return {
-        "fusiondp_version": __version__,
-        "method": spec.name,
-        "method_summary": spec.summary,
-        "privacy_level": spec.level,
-        # None: no guarantee at all (sgd_ori), not "epsilon = 0"; 0.0: never read a sensitive value.
-        "epsilon": result.epsilon if acct else (None if "original" in spec.views else 0.0),
-        "target_epsilon": target_epsilon if spec.is_private else None,
-        "delta": acct.delta if acct else None,
-        "neighbouring": relation,
-        "neighbouring_text": (relation_text(relation, private_view=spec.private_view, level=spec.level)
-                              if relation else "no formal privacy guarantee"),
-        # The same run's ε under every relation that applies to the method (same σ, q, steps, δ).
-        "epsilon_by_relation": by_relation,
-        "randomness": randomness_text(result.secure_randomness) if spec.is_private else None,
-        "secure_randomness": result.secure_randomness if spec.is_private else None,
-        "preprocessing_fitted_on": prepared.fitted_on,
-        # Stage 1 as `make_hybrid` recorded it: chained or not, per-column skill cross-fitted on the public
-        # support set, and which columns fell back to support-marginal draws (None: a hybrid given as a file).
-        "imputation": prepared.imputation,
-        "accountant": f"dp-accounting {version('dp-accounting')} {acct.accountant.upper()}" if acct else None,
-        "noise_multiplier": acct.noise_multiplier if acct else None,
-        "sample_rate": acct.sample_rate if acct else None,
-        "steps": result.steps,
-        "clip": result.config.clip if spec.is_private else None,
-        "ch": result.ch,
-        "labels": labels_note,
-        "dp_event": acct.event_json() if acct else None,
-        "schema": prepared.pre.schema.to_dict(),
-        "preprocessing": list(prepared.pre.notes),
-        "representation": prepared.pre.describe(),
-        "config": result.config.to_dict(),
-        "metrics": metrics,
-        "history": result.history,
-        "seconds": result.seconds,
-    }
+def report(result: TrainResult, prepared: Prepared, *, provenance: Provenance | None = None,
+           settings_file: SettingsOrigin | None = None) -> RunRecord:
+    """The run record of a trained run: privacy statement, provenance, settings, metrics and history.
+
+    Built once (`fusiondp.report.record.RunRecord.build`); the JSON report, the model file's privacy record
+    and the HTML page are serialisations of it. Metrics: every evaluation split of `prepared` (a binary
+    threshold is chosen on "val" only).
+    """
+    metrics = evaluate_splits(result.model, prepared.eval_sets)
+    return RunRecord.build(result, prepared, provenance=provenance, settings_file=settings_file, metrics=metrics)
 
 
 def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, method: str,
         config: TrainConfig | None = None, val_df: pd.DataFrame | None = None, test_df: pd.DataFrame | None = None,
         progress: bool = True, checkpoint=None, support_df: pd.DataFrame | None = None, model=None,
-        nproc: int = 1, device: str | None = None,
-        representation: Representation | None = None) -> tuple[TrainResult, Prepared, dict]:
+        nproc: int = 1, device: str | None = None, representation: Representation | None = None,
+        provenance: Provenance | None = None,
+        settings_file: SettingsOrigin | None = None) -> tuple[TrainResult, Prepared, RunRecord]:
     """Prepare, train and report one run on frames.
 
     `support_df` (the public support set) is checked to be disjoint from the training rows, and is
@@ -223,7 +184,9 @@ def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, meth
     "module:factory"; default the MLP). `nproc` > 1 trains in that many processes on this machine
     (fusiondp.train.distributed.launch); `device` 'cuda' trains on the GPU (one per process).
     `representation`: the encoding options (`fusiondp.data.preprocess.Representation`; default: the
-    current default representation).
+    current default representation). `provenance` (imputer, the hybrid's imputation record, support
+    fingerprint) and `settings_file` go into the run record (`report`), returned third: read it as the JSON
+    report (``record["epsilon"]``) or serialise it (``record.to_report()``).
     """
     cfg = config or TrainConfig()
     spec = get_method(method)
@@ -239,4 +202,4 @@ def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, meth
         result = launch(train, nproc, (method, prepared.data), kwargs, device=device)
     else:
         result = train(method, prepared.data, **kwargs)
-    return result, prepared, report(result, prepared, target_epsilon=cfg.epsilon)
+    return result, prepared, report(result, prepared, provenance=provenance, settings_file=settings_file)

@@ -13,7 +13,7 @@ pytest.importorskip("interpret")
 
 from fusiondp.bench import anchors  # noqa: E402
 from fusiondp.bench.anchors import ANCHORS, fit_anchor, public_reference, run_anchor  # noqa: E402
-from fusiondp.bench.registry import tabular_dataset  # noqa: E402
+from fusiondp.bench.tabular import tabular_dataset  # noqa: E402
 from fusiondp.data.synthetic import make_icu  # noqa: E402
 from fusiondp.errors import BackendUnavailableError, ConfigError  # noqa: E402
 

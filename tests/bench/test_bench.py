@@ -8,10 +8,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from fusiondp.bench import registry
+from fusiondp.bench import registry, settings
 from fusiondp.bench.registry import BenchData, BenchDataset, register_dataset
 from fusiondp.bench.report import aggregate, write_report
-from fusiondp.bench.runner import load_records, plan_runs, run_bench, run_tune, select
+from fusiondp.bench.runner import load_records, plan_runs, run_bench, select
 from fusiondp.errors import ConfigError
 from fusiondp.train.config import TrainConfig
 from fusiondp.train.engine import TrainData
@@ -142,18 +142,36 @@ def test_record_level_method_needs_the_public_encoding(tmp_path):
         registry.DATASETS.pop("fake_nosupport", None)
 
 
-def test_tune_scores_validation_only(fake, tmp_path):
+def test_old_tuning_records_still_make_their_page(fake, tmp_path):
+    """Results files written by older versions hold `phase: "tune"` records; their page still shows them, and
+    they never enter the results table (tuning itself now goes through `fusiondp tune` only)."""
     out = tmp_path / "t.jsonl"
-    recs = run_tune("fake_tiny", out=out, progress=False)
-    assert len(recs) == 2 and all("test" not in r and r["phase"] == "tune" for r in recs)
-    best = select(load_records(out), "auroc")
-    assert best["sgd_ori"]["overrides"] in ({"lr": 0.1}, {"lr": 0.2})
-    assert aggregate(load_records(out), ("auroc",)) == []  # tuning runs never enter the results table
-    page = write_report("fake_tiny", out, docs=tmp_path / "d").read_text()
-    assert "Hyperparameter selection" in page
-    assert run_tune("fake_tiny", out=tmp_path / "none.jsonl", methods=["dpsgd"], progress=False) == []
-    with pytest.raises(ConfigError):
-        run_tune("fake_tiny", out=tmp_path / "bad.jsonl", methods=["no_such_method"], progress=False)
+    rec = {"phase": "tune", "dataset": "fake_tiny", "method": "sgd_ori", "epsilon": None, "seed": 0,
+           "overrides": {"lr": 0.1}, "settings": "selected", "val": {"auroc": 0.7}}
+    out.write_text(json.dumps(rec) + "\n" + json.dumps({**rec, "overrides": {"lr": 0.2}, "val": {"auroc": 0.8}}) + "\n")
+    assert select(load_records(out), "auroc")["sgd_ori"]["overrides"] == {"lr": 0.2}
+    assert aggregate(load_records(out), ("auroc",)) == []
+    assert "Hyperparameter selection" in write_report("fake_tiny", out, docs=tmp_path / "d").read_text()
+
+
+def test_bench_tune_is_refused_with_a_pointer_to_the_accounted_search(tmp_path):
+    """`fusiondp bench --tune` trained a grid on the private rows without accounting it: it now refuses and
+    points at `fusiondp tune` + `--settings FILE`; nothing is run or written."""
+    from typer.testing import CliRunner
+
+    from fusiondp.cli.app import _load_commands, app
+
+    _load_commands()
+    for flag in ("--tune", "--tuned"):
+        res = CliRunner().invoke(app, ["bench", "adult", flag, "--out", str(tmp_path / "r.jsonl"), "--no-report"])
+        text = " ".join(res.output.split())
+        assert res.exit_code == 1, res.output
+        assert f"{flag} was removed" in text and "without accounting" in text
+        assert "fusiondp tune" in text and "--settings" in text
+    assert not (tmp_path / "r.jsonl").exists()
+    import fusiondp.bench.runner as runner_module
+
+    assert not hasattr(runner_module, "run_tune")
 
 
 def test_bad_inputs(fake, tmp_path):
@@ -194,9 +212,9 @@ def test_select_per_epsilon_and_settings_at():
     per = select(recs, "auroc", per_epsilon=True)["fusiondp"]
     assert per[1.0]["overrides"] == {"alpha": 0.25} and per[4.0]["overrides"] == {"alpha": 1.0}
     table = {e: v["overrides"] for e, v in per.items()}
-    assert registry.settings_at(table, 0.5) == {"alpha": 0.25}   # nearest tuned ε on a log scale
-    assert registry.settings_at(table, 3.0) == {"alpha": 1.0}
-    assert registry.settings_at(table, 2.0) == {"alpha": 0.25}   # a tie goes to the more private ε
-    assert registry.settings_at({"alpha": 0.5}, 8.0) == {"alpha": 0.5}
+    assert settings.settings_at(table, 0.5) == {"alpha": 0.25}   # nearest tuned ε on a log scale
+    assert settings.settings_at(table, 3.0) == {"alpha": 1.0}
+    assert settings.settings_at(table, 2.0) == {"alpha": 0.25}   # a tie goes to the more private ε
+    assert settings.settings_at({"alpha": 0.5}, 8.0) == {"alpha": 0.5}
     with pytest.raises(ConfigError):
-        registry.settings_at(table, None)
+        settings.settings_at(table, None)

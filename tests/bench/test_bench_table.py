@@ -8,8 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from fusiondp.bench import registry
-from fusiondp.bench.datasets import (BUILTIN_ENTRIES, DATASETS, USER_SPLIT, load_dataset_file, spec_from_dict,
+from fusiondp.bench.datasets import (USER_SPLIT, builtin_specs, get_spec, load_dataset_file, spec_from_dict,
                                      spec_from_toml, spec_to_dict, table_spec)
+from fusiondp.bench.user_table import register_table
 from fusiondp.errors import ConfigError, DataError
 from tables import make_table
 
@@ -90,11 +91,20 @@ def test_support_file_and_dataset_file(tmp_path):
 
 
 def test_builtin_entries_are_the_same_format():
-    assert set(BUILTIN_ENTRIES) == set(DATASETS)
-    for name, text in BUILTIN_ENTRIES.items():
-        spec = DATASETS[name]
+    """The built-in entries are TOML data files in the user's format, and the one registry holds them."""
+    from importlib.resources import files
+
+    folder = files("fusiondp.bench").joinpath("entries")
+    texts = {f.name.removesuffix(".toml"): f.read_text() for f in folder.iterdir() if f.name.endswith(".toml")}
+    assert set(texts) == {s.name for s in builtin_specs()} == {"adult", "sepsis", "sepsis_ours"}
+    for name, text in texts.items():
+        spec = get_spec(name)
+        assert registry.get_dataset(name).spec is spec
         assert spec_from_toml(text) == spec and spec_from_dict(spec_to_dict(spec)) == spec
-    adult = DATASETS["adult"]
+    import fusiondp.bench.datasets as datasets_module
+
+    assert not hasattr(datasets_module, "DATASETS")  # one registry: fusiondp.bench.registry.DATASETS
+    adult = get_spec("adult")
     assert adult.split.support_rows == 512 and adult.split.support_fraction is None
     assert adult.description.startswith("UCI Adult (30,162 complete rows)")
     assert USER_SPLIT.support_fraction == 0.1 and USER_SPLIT.fractions == (0.7, 0.1, 0.2)
@@ -102,7 +112,7 @@ def test_builtin_entries_are_the_same_format():
 
 @pytest.mark.parametrize("extra, sensitive, expect", [
     ((), "age,weight", "'weight' not found"),
-    (("--settings", "selected"), "age", "a user's table has none until it is tuned"),
+    (("--settings", "selected"), "age", "a user's table has none"),
     ((), "age,y", "listed as sensitive"),
     (("--categorical", "colour"), "age", "categorical column(s) 'colour' not found"),
     (("--name", "adult"), "age", "built-in benchmark dataset"),
@@ -128,20 +138,7 @@ def test_tiny_table_and_option_mixes(app, tmp_path):
     assert res.exit_code == 1 and "go with --table" in res.output
     res = runner.invoke(app, ["bench", "--table", str(table), "--target", "y"])
     assert res.exit_code == 1 and "--sensitive" in res.output
-    res = runner.invoke(app, ["bench", "adult", "--tuned"])
-    assert res.exit_code == 1 and "--tuned applies to your own table" in res.output
     with pytest.raises(DataError, match="too small"):
-        registry.register_table(table_spec(table, target="y", sensitive="age"))
+        register_table(table_spec(table, target="y", sensitive="age"))
 
 
-def test_tuned_settings_come_from_validation_runs(tmp_path):
-    make_table(400).to_csv(tmp_path / "t.csv", index=False)
-    spec = table_spec(tmp_path / "t.csv", target="y", sensitive="age,sex", name="tt")
-    tune = [{"dataset": "tt", "phase": "tune", "method": "fusiondp", "epsilon": e, "seed": 0,
-             "overrides": {"alpha": a, "clip": 4.0}, "val": {"auroc": v}}
-            for e, a, v in ((1.0, 0.25, 0.6), (1.0, 1.0, 0.7), (4.0, 0.25, 0.9), (4.0, 1.0, 0.8))]
-    entry = registry.register_table(spec, tuned_from=tune)
-    assert entry.config("fusiondp", 1.0).alpha == 1.0 and entry.config("fusiondp", 4.0).alpha == 0.25
-    assert entry.config("dpsgd", 1.0).clip is None and entry.per_epsilon  # untuned method: left to the defaults rule
-    with pytest.raises(ConfigError, match="--tune"):
-        registry.register_table(spec, tuned_from=[])

@@ -137,3 +137,22 @@ def test_bad_sensitive_value_is_reported_without_quoting_it(files):
     assert res.exit_code == 1
     assert "'age'" in res.output and "row 3" in res.output
     assert "secret-age-41" not in res.output
+
+
+def test_support_file_is_read_once(files, monkeypatch):
+    """Issue 24: `fusiondp train --support` reads the support file once (reference table, imputer, fingerprint)."""
+    import fusiondp.cli._training_options as O
+    import fusiondp.cli.train_cmd as T
+
+    make_table(120, seed=11).to_csv(files / "support.csv", index=False)
+    reads = []
+    for mod in (O, T):
+        real = mod.read_table
+        monkeypatch.setattr(mod, "read_table", lambda p, *a, _r=real, **k: (reads.append(str(p)), _r(p, *a, **k))[1])
+    args = ["train", "--train", str(files / "train.csv"), "--support", str(files / "support.csv"), "--imputer", "mean",
+            "--target", "y", "--sensitive", ",".join(SENSITIVE), "--drop", "id",
+            "--report", str(files / "out" / "run.json"), *FAST]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert reads.count(str(files / "support.csv")) == 1, reads
+    assert json.loads((files / "out" / "run.json").read_text())["support_fingerprint"].startswith("sha256:")

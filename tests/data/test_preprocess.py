@@ -60,7 +60,7 @@ def test_unseen_category_goes_to_other_and_is_counted():
     pre = Preprocessor.fit(hybrid, SCHEMA)
     test = train.copy()
     test.loc[:9, "ward"] = "zz-new-ward"
-    x = pre.transform(test, what="test data")
+    x = pre.transform(test, what="test data", public_rows=True)
     names = pre.feature_names()
     block = [i for i, n in enumerate(names) if n.startswith("ward=")]
     assert (x[:, block].sum(axis=1) == 1).all()  # never an all-zero row
@@ -76,6 +76,19 @@ def test_unseen_sensitive_category_is_not_counted():
     x = pre.transform(t, what="training data")
     assert x[:5, pre.feature_names().index(f"unit={OTHER}")].tolist() == [1.0] * 5
     assert "unit" not in pre.unseen.get("training data", {})
+
+
+def test_unseen_counts_follow_the_typed_flag_not_the_label():
+    """Issue 24: whether rows are private is a typed flag; no wording of `what` turns counting on or off."""
+    train, hybrid = _frames()
+    pre = Preprocessor.fit(hybrid, SCHEMA)
+    t = train.copy()
+    t.loc[:9, "ward"] = "zz-new-ward"
+    for label in ("test data", "validation", "rows", "trainingless data"):  # labels the old substring rule read
+        pre.transform(t, what=label)  # default: private rows, never counted
+    assert pre.unseen == {} and not any("never show" in n for n in pre.notes)
+    pre.transform(t, what="my training-like data", public_rows=True)
+    assert pre.unseen == {"my training-like data": {"ward": 10}}
 
 
 def test_rare_levels_are_grouped():

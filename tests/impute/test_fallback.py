@@ -13,9 +13,8 @@ import pytest
 
 from fusiondp.data.schema import Schema
 from fusiondp.errors import ConfigError
-from fusiondp.impute import MeanImputer, make_hybrid
+from fusiondp.impute import MeanImputer, impute_hybrid
 from fusiondp.impute.fallback import SKILL_THRESHOLD
-from fusiondp.impute.hybrid import ATTRS_KEY
 
 FAST = dict(progress=False, n_trees=10, folds=3, n_jobs=1, boosting_rounds=20)
 SCHEMA = Schema(target="y", sensitive=["age", "junk", "grp"], drop=["rowid"])
@@ -31,8 +30,8 @@ def table(n: int, seed: int) -> pd.DataFrame:
                          "y": (hr + 5 * lab > 85).astype(int), "rowid": np.arange(n)})
 
 
-def skills(hybrid: pd.DataFrame) -> dict[str, dict]:
-    return {t["task"]: t for t in hybrid.attrs[ATTRS_KEY]["tasks"]}
+def skills(hybrid) -> dict[str, dict]:
+    return {t["task"]: t for t in hybrid.provenance["tasks"]}
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +46,7 @@ def train() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def hybrid(train, support) -> pd.DataFrame:
-    return make_hybrid(train, support, SCHEMA, **FAST)
+    return impute_hybrid(train, support, SCHEMA, **FAST)
 
 
 def test_noise_columns_fall_back_predictable_column_does_not(hybrid, support):
@@ -55,27 +54,27 @@ def test_noise_columns_fall_back_predictable_column_does_not(hybrid, support):
     assert s["age"]["skill"] > 0.8 and not s["age"]["fallback"]
     for noise in ("junk", "grp"):
         assert s[noise]["skill"] <= SKILL_THRESHOLD and s[noise]["fallback"]
-    assert hybrid.attrs[ATTRS_KEY]["fallback_columns"] == ["junk", "grp"]
+    assert hybrid.provenance["fallback_columns"] == ["junk", "grp"]
     # marginal draws: support values, with the support's spread (an imputation would be collapsed)
-    assert set(hybrid["junk"]) <= set(support["junk"]) and hybrid["junk"].std() > 0.7
-    assert set(hybrid["grp"]) == {"a", "b", "c"}
-    assert hybrid["age"].std() > 10  # the imputed column is kept
+    assert set(hybrid.frame["junk"]) <= set(support["junk"]) and hybrid.frame["junk"].std() > 0.7
+    assert set(hybrid.frame["grp"]) == {"a", "b", "c"}
+    assert hybrid.frame["age"].std() > 10  # the imputed column is kept
 
 
 def test_off_keeps_every_imputation(train, support, hybrid):
-    off = make_hybrid(train, support, SCHEMA, fallback="off", **FAST)
-    assert off.attrs[ATTRS_KEY]["fallback"] == "off" and off.attrs[ATTRS_KEY]["tasks"] == []
-    pd.testing.assert_series_equal(off["age"], hybrid["age"])
-    assert off["junk"].std() < 0.3 * support["junk"].std()  # the collapsed imputation the fallback replaces
-    assert not set(off["junk"]) <= set(support["junk"])
+    off = impute_hybrid(train, support, SCHEMA, fallback="off", **FAST)
+    assert off.provenance["fallback"] == "off" and off.provenance["tasks"] == []
+    pd.testing.assert_series_equal(off.frame["age"], hybrid.frame["age"])
+    assert off.frame["junk"].std() < 0.3 * support["junk"].std()  # the collapsed imputation the fallback replaces
+    assert not set(off.frame["junk"]) <= set(support["junk"])
 
 
 def test_hybrid_and_skills_independent_of_training_sensitive_values(train, support, hybrid):
     poisoned = train.copy()
     poisoned["age"], poisoned["junk"], poisoned["grp"] = 1e9, -7.0, "poison"
-    other = make_hybrid(poisoned, support, SCHEMA, **FAST)
-    pd.testing.assert_frame_equal(hybrid, other, check_exact=True)
-    assert hybrid.attrs == other.attrs
+    other = impute_hybrid(poisoned, support, SCHEMA, **FAST)
+    pd.testing.assert_frame_equal(hybrid.frame, other.frame, check_exact=True)
+    assert hybrid.provenance == other.provenance
 
 
 def test_skill_is_measured_on_the_support_set_not_on_training_rows(support):
@@ -85,28 +84,28 @@ def test_skill_is_measured_on_the_support_set_not_on_training_rows(support):
     """
     train = table(300, 3)
     train["junk"] = (train["hr"] - 80) / 10  # perfectly predictable on the training rows only
-    s = skills(make_hybrid(train, support, SCHEMA, **FAST))
+    s = skills(impute_hybrid(train, support, SCHEMA, **FAST))
     assert s["junk"]["skill"] <= SKILL_THRESHOLD and s["junk"]["fallback"]
     assert s["junk"]["rows"] == len(support)
     # ... and the converse: junk predictable on the support set is kept, whatever the training rows hold
     sup = support.assign(junk=(support["hr"] - 80) / 10)
-    s = skills(make_hybrid(train.assign(junk=0.0), sup, SCHEMA, **FAST))
+    s = skills(impute_hybrid(train.assign(junk=0.0), sup, SCHEMA, **FAST))
     assert s["junk"]["skill"] > 0.5 and not s["junk"]["fallback"]
 
 
 def test_mean_imputer_is_not_scored(train, support):
-    h = make_hybrid(train, support, SCHEMA, imputer="mean", progress=False)
-    assert h["junk"].nunique() == 1 and h.attrs[ATTRS_KEY]["tasks"] == []
-    assert "not scored" in h.attrs[ATTRS_KEY]["fallback"]
+    h = impute_hybrid(train, support, SCHEMA, imputer="mean", progress=False)
+    assert h.frame["junk"].nunique() == 1 and h.provenance["tasks"] == []
+    assert "not scored" in h.provenance["fallback"]
 
 
 def test_bad_modes_are_config_errors(train, support):
     with pytest.raises(ConfigError, match="fallback"):
-        make_hybrid(train, support, SCHEMA, fallback="maybe", **FAST)
+        impute_hybrid(train, support, SCHEMA, fallback="maybe", **FAST)
     with pytest.raises(ConfigError, match="joint"):
-        make_hybrid(train, support, SCHEMA, joint="yes", **FAST)
+        impute_hybrid(train, support, SCHEMA, joint="yes", **FAST)
     with pytest.raises(ConfigError, match="skill_scoring"):
-        make_hybrid(train, support, SCHEMA, skill_scoring="quick", **FAST)
+        impute_hybrid(train, support, SCHEMA, skill_scoring="quick", **FAST)
 
 
 def test_light_skill_scoring_makes_the_same_decisions_and_the_same_imputations(train, support):
@@ -115,14 +114,14 @@ def test_light_skill_scoring_makes_the_same_decisions_and_the_same_imputations(t
     from fusiondp.impute import get_imputer
 
     kw = {**FAST, "folds": 5, "n_trees": 20}
-    light = make_hybrid(train, support, SCHEMA, skill_scoring="light", **kw)
-    full = make_hybrid(train, support, SCHEMA, skill_scoring="full", **kw)
+    light = impute_hybrid(train, support, SCHEMA, skill_scoring="light", **kw)
+    full = impute_hybrid(train, support, SCHEMA, skill_scoring="full", **kw)
     a, b = skills(light), skills(full)
     assert {k: v["fallback"] for k, v in a.items()} == {k: v["fallback"] for k, v in b.items()}
     assert all(abs(a[k]["skill"] - b[k]["skill"]) < 0.05 for k in a)
     assert a["age"]["skill"] != b["age"]["skill"]  # the light copy really is another estimate
-    assert np.allclose(light["age"], full["age"], atol=1e-9) and light[["junk", "grp"]].equals(full[["junk", "grp"]])
-    assert (light.attrs[ATTRS_KEY]["skill_scoring"], full.attrs[ATTRS_KEY]["skill_scoring"]) == ("light", "full")
+    assert np.allclose(light.frame["age"], full.frame["age"], atol=1e-9) and light.frame[["junk", "grp"]].equals(full.frame[["junk", "grp"]])
+    assert (light.provenance["skill_scoring"], full.provenance["skill_scoring"]) == ("light", "full")
     imp = get_imputer("default", **kw)
     assert (imp.scoring_copy().folds, imp.scoring_copy(light=False).folds, imp.folds) == (3, 5, 5)
 
@@ -140,11 +139,11 @@ class Recorder(MeanImputer):
 def test_chain_reads_earlier_imputed_columns_never_training_values(train, support):
     Recorder.frames = []
     poisoned = train.assign(age=1e9, junk=1e9, grp="poison")
-    h = make_hybrid(poisoned, support, SCHEMA, imputer=Recorder(), progress=False)
-    assert h.attrs[ATTRS_KEY]["joint"].startswith("chained")
+    h = impute_hybrid(poisoned, support, SCHEMA, imputer=Recorder(), progress=False)
+    assert h.provenance["joint"].startswith("chained")
     last = [f for f in Recorder.frames if len(f) == len(train)][-1]  # grp's imputer on the training rows
     assert list(last.columns) == ["hr", "lab", "age", "junk"]
-    pd.testing.assert_series_equal(last["age"], h["age"])  # imputed values, not the poisoned 1e9
+    pd.testing.assert_series_equal(last["age"], h.frame["age"])  # imputed values, not the poisoned 1e9
     assert (last["junk"] < 1e8).all()
 
 
@@ -170,10 +169,10 @@ def unseen_rate(h: pd.DataFrame, support: pd.DataFrame, cols: list[str]) -> floa
 def test_chain_keeps_imputed_combinations_possible():
     sch = Schema(target="y", sensitive=["sex", "role"])
     support, train = dependent(400, 1), dependent(400, 2)
-    chained = make_hybrid(train, support, sch, fallback="off", **FAST)
-    independent = make_hybrid(train, support, sch, fallback="off", joint="off", **FAST)
-    assert unseen_rate(chained, support, ["sex", "role"]) < 0.02
-    assert unseen_rate(independent, support, ["sex", "role"]) > 0.2
+    chained = impute_hybrid(train, support, sch, fallback="off", **FAST)
+    independent = impute_hybrid(train, support, sch, fallback="off", joint="off", **FAST)
+    assert unseen_rate(chained.frame, support, ["sex", "role"]) < 0.02
+    assert unseen_rate(independent.frame, support, ["sex", "role"]) > 0.2
 
 
 def test_fallback_draws_keep_combinations_possible():
@@ -187,14 +186,14 @@ def test_fallback_draws_keep_combinations_possible():
 
     sch = Schema(target="y", sensitive=["sex", "role"])
     support, train = unpredictable(400, 1), unpredictable(400, 2)
-    chained = make_hybrid(train, support, sch, **FAST)
+    chained = impute_hybrid(train, support, sch, **FAST)
     assert all(t["fallback"] for t in skills(chained).values())
-    independent = make_hybrid(train, support, sch, joint="off", **FAST)
+    independent = impute_hybrid(train, support, sch, joint="off", **FAST)
     assert all(t["fallback"] for t in skills(independent).values())
-    assert unseen_rate(chained, support, ["sex", "role"]) == 0.0
-    assert unseen_rate(independent, support, ["sex", "role"]) > 0.1
+    assert unseen_rate(chained.frame, support, ["sex", "role"]) == 0.0
+    assert unseen_rate(independent.frame, support, ["sex", "role"]) > 0.1
     # the drawn pairs follow the support set's conditional law: no 'husband' among drawn women
-    assert not ((chained["sex"] == "f") & (chained["role"] == "husband")).any()
+    assert not ((chained.frame["sex"] == "f") & (chained.frame["role"] == "husband")).any()
 
 
 def test_default_builds_are_bit_identical_with_threaded_forests():
@@ -205,6 +204,6 @@ def test_default_builds_are_bit_identical_with_threaded_forests():
     d = make_icu(n_train=1500, n_support=400, n_val=10, n_test=10, seed=0)
     f = d.frames
     kw = dict(imputer="default", random_state=0, progress=False, n_jobs=2, n_trees=60, folds=3, boosting_rounds=10)
-    a = make_hybrid(f["train"], f["support"], d.schema, **kw)
-    b = make_hybrid(f["train"], f["support"], d.schema, **kw)
-    assert a.equals(b) and a.attrs == b.attrs
+    a = impute_hybrid(f["train"], f["support"], d.schema, **kw)
+    b = impute_hybrid(f["train"], f["support"], d.schema, **kw)
+    assert a.frame.equals(b.frame) and a.provenance == b.provenance

@@ -89,7 +89,7 @@ def test_artefacts_hold_no_secret_seed_or_generator_state(tmp_path, monkeypatch)
                                 progress=False, checkpoint=ckpt)
     model_file = save(tmp_path / "m.safetensors", result, prepared, rep)
     assert len(drawn) >= 2
-    blobs = {"report": json.dumps(rep, default=str).encode(), "model": model_file.read_bytes(),
+    blobs = {"report": json.dumps(rep.to_report(), default=str).encode(), "model": model_file.read_bytes(),
              "checkpoint": ckpt.read_bytes()}
     for name, blob in blobs.items():
         for v in drawn:

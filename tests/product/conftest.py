@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from fusiondp.pipeline import run
+from fusiondp.report.record import Provenance
 from fusiondp.train.config import TrainConfig
 from tables import SENSITIVE, make_hybrid, make_table
 from fusiondp.data.schema import Schema
@@ -17,7 +18,7 @@ def tiny_run():
     torch.set_num_threads(1)
     t = make_table(200)
     schema = Schema("y", SENSITIVE, drop=["id"])
-    result, prepared, report = run(t, make_hybrid(t), schema, method="fusiondp", config=TrainConfig(**FAST),
-                                   test_df=make_table(80, seed=5), progress=False)
-    report["imputer"], report["support_fingerprint"] = "default", "sha256:test"
-    return result, prepared, report
+    result, prepared, record = run(t, make_hybrid(t), schema, method="fusiondp", config=TrainConfig(**FAST),
+                                   test_df=make_table(80, seed=5), progress=False,
+                                   provenance=Provenance(imputer="default", support_fingerprint="sha256:test"))
+    return result, prepared, record

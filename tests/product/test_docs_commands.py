@@ -8,7 +8,10 @@ the cheap ones run end to end on small generated tables.
    temporary folder, on small tables generated from the command's own `--target/--sensitive/--drop/--onehot`
    (a hybrid file is the training table with its sensitive columns replaced by their mean). A few options
    are appended to keep it fast (tiny epochs, the mean imputer). Paths under `../shared/data` use the real
-   data when present (`FUSIONDP_DATA` or ../shared/data) and are skipped otherwise. `demo` and `audit`
+   data when present (`FUSIONDP_DATA` or ../shared/data) in a slow case (`--run-slow`; skipped otherwise), and
+   on generated tables in their place in the default, fast case, which also leaves out `tune` (minutes) and
+   the commands that read its output, and trains in one process where a command says `--nproc N` (the slow
+   case runs them as written). `demo` and `audit`
    are parse-checked only (each takes tens of seconds; they have their own tests).
 """
 
@@ -179,24 +182,48 @@ RUNNABLE = {}
 for _doc, _argv in COMMANDS:
     if _argv[0] in RUN:
         RUNNABLE.setdefault(_doc, []).append(_argv)
+# The default (fast) case of a file runs its commands on generated tables, with `../shared/data` replaced by
+# generated tables too, and leaves out `tune` (a search trains full-length candidates: minutes on 2 cores)
+# and the commands that read its settings file. The full case (slow: `--run-slow`) runs every command, on the
+# real data where a command names it (skipped when the data is absent).
+# `--nproc N` (N > 1) starts N training processes (each imports torch: a minute on 2 shared cores); the fast
+# case trains in one (the last value of an option wins), the full case as written; the multi-process path
+# has its own tests (tests/distributed).
+SLOW_COMMANDS = {"tune"}
+FULL = {d for d, cmds in RUNNABLE.items()
+        if any(SHARED in a for argv in cmds for a in argv) or any(argv[0] in SLOW_COMMANDS for argv in cmds)
+        or any("--nproc" in argv and _option(argv, "--nproc") != "1" for argv in cmds)}
+CASES = [pytest.param(d, False, id=d) for d in sorted(RUNNABLE)] + \
+    [pytest.param(d, True, id=f"{d}:full", marks=pytest.mark.slow) for d in sorted(FULL)]
 
 
-@pytest.mark.parametrize("doc", sorted(RUNNABLE))
-def test_documented_commands_run(doc, tmp_path, monkeypatch):
+@pytest.mark.parametrize("doc,real", CASES)
+def test_documented_commands_run(doc, real, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
     produced: set[str] = set()
+    skipped: set[str] = set()
     schema_argv: list[str] = []
     for argv in RUNNABLE[doc]:
+        if not real and (argv[0] in SLOW_COMMANDS or any(a in skipped for a in argv)):
+            skipped |= {argv[i + 1] for i, w in enumerate(argv[:-1]) if w in OUTPUTS}  # parse-checked above
+            continue
         if any(SHARED in a for a in argv):
-            data = _data_dir()
-            if data is None:
-                pytest.skip(f"{doc}: needs {SHARED} (set FUSIONDP_DATA); see docs/data.md")
-            argv = [a.replace(SHARED, str(data)) for a in argv]
+            if real:
+                data = _data_dir()
+                if data is None:
+                    pytest.skip(f"{doc}: needs {SHARED} (set FUSIONDP_DATA); see docs/data.md")
+                argv = [a.replace(SHARED, str(data)) for a in argv]
+            else:  # generated tables stand in for the real files
+                argv = [a.replace(SHARED, "shared-data") for a in argv]
+                for a in argv:
+                    if a.startswith("shared-data/"):
+                        Path(a).parent.mkdir(parents=True, exist_ok=True)
         if "--sensitive" in argv:
             schema_argv = argv
         _prepare_inputs(argv, produced, schema_argv)
-        res = runner.invoke(app, [*argv, *FAST.get(argv[0], [])])
+        one_process = ["--nproc", "1"] if not real and "--nproc" in argv else []
+        res = runner.invoke(app, [*argv, *FAST.get(argv[0], []), *one_process])
         assert res.exit_code == 0, f"{doc}: `fusiondp {' '.join(argv)}` failed:\n{res.output}"
         produced |= {argv[i + 1] for i, w in enumerate(argv[:-1]) if w in OUTPUTS}
         for out in (argv[i + 1] for i, w in enumerate(argv[:-1]) if w in OUTPUTS):

@@ -24,7 +24,7 @@ def test_html_has_privacy_statement_and_plots(tiny_run, tmp_path):
 def test_report_cli_and_bad_input(tiny_run, tmp_path):
     _load_commands()
     path = tmp_path / "run.json"
-    path.write_text(json.dumps(tiny_run[2], default=float))
+    path.write_text(json.dumps(tiny_run[2].to_report(), default=float))
     res = CliRunner().invoke(app, ["report", str(path)])
     assert res.exit_code == 0, res.output
     assert "Privacy statement" in (tmp_path / "run.html").read_text()

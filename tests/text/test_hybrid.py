@@ -133,3 +133,19 @@ def test_privacy_statement_quotes_the_measured_recall(gen):
     for t, c in record["types"].items():
         assert f"{t} {c['found']}/{c['gold']}" in text
     assert "Not measured" in text and "name" in text.split("Not measured")[1]
+
+
+def test_public_views_of_the_text_bench(gen):
+    """Issue 24: the bench's text views are public API of fusiondp.text, and neither reads a span's value."""
+    import numpy as np
+
+    a = "A 54-year-old woman with preeclampsia in pregnancy; she was treated in London in March 1989."
+    b = "A 21-year-old man with preeclampsia in pregnancy; he was treated in Paris in May 1975."
+    masked = gen.masked_view([a, b])
+    assert "54" not in masked[0] and "London" not in masked[0] and "preeclampsia" in masked[0]
+    ref = gen.reference_view([a, b, a], np.random.default_rng(0))
+    again = gen.reference_view([a, b, a], np.random.default_rng(0))
+    assert ref == again and len(ref) == 3 and all("54" not in t and "London" not in t for t in ref)
+    # swapping the documents' sensitive values changes neither view of the other document
+    c = "A 80-year-old man with preeclampsia in pregnancy; he was treated in Rome in June 2001."
+    assert gen.masked_view([c])[0].split() == gen.masked_view([b])[0].split()

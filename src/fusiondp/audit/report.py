@@ -6,16 +6,13 @@ from pathlib import Path
 
 
 def model_report(saved) -> dict:
-    """A run-report-like dict of a saved model (`fusiondp.io.SavedModel`), for `render_html`."""
-    p, meta = saved.privacy, saved.metadata
-    return {"fusiondp_version": meta.get("fusiondp_version"), "method": p.get("method"),
-            "method_summary": p.get("method_summary"), "privacy_level": p.get("level"),
-            "epsilon": p.get("epsilon"), "target_epsilon": p.get("target_epsilon"), "delta": p.get("delta"),
-            "neighbouring": p.get("relation"), "neighbouring_text": p.get("relation_text"),
-            "accountant": p.get("accountant"), "noise_multiplier": p.get("noise_multiplier"),
-            "sample_rate": p.get("sample_rate"), "steps": p.get("steps"), "clip": p.get("clip"), "ch": p.get("ch"),
-            "labels": p.get("labels"), "dp_event": p.get("dp_event"), "schema": meta.get("schema"),
-            "config": meta.get("config"), "metrics": meta.get("metrics") or {}, "history": []}
+    """A run-report-like dict of a saved model (`fusiondp.io.SavedModel`), for `render_html`.
+
+    The privacy record's names are mapped back by `fusiondp.report.record.privacy_to_report` (one table).
+    """
+    from fusiondp.report.record import privacy_to_report
+
+    return privacy_to_report(saved.privacy, saved.metadata)
 
 
 def write_json(path: str | Path, payload: dict) -> Path:

@@ -135,11 +135,11 @@ def anchor_inputs(dataset: str, data_dir, seed: int) -> tuple[BenchData, PublicR
 
     Raises DataError when the reference's encoding differs from the benchmark's record-level encoding.
     """
-    from fusiondp.bench.datasets import DATASETS as SPECS
     from fusiondp.bench.registry import get_dataset
 
-    bench = get_dataset(dataset).prepare(data_dir, seed)
-    spec = SPECS.get(dataset)
+    entry = get_dataset(dataset)
+    bench = entry.prepare(data_dir, seed)
+    spec = entry.spec  # the declarative tabular entry (None for other datasets)
     if spec is None or bench.record_level is None:
         return bench, None
     ref = public_reference(spec.load(data_dir, seed), spec.schema, seed=seed)

@@ -22,7 +22,7 @@ A missing file raises `DataError` naming the path.
 
 One format for every entry: a spec is written as a small TOML document (the
 schema is :data:`SPEC_KEYS`, parsed by :func:`spec_from_toml` /
-:func:`spec_from_dict`). The built-in entries below are such documents, and a
+:func:`spec_from_dict`). The built-in entries (``entries/*.toml``) are such documents, and a
 user's own table is described the same way, either in a file
 (``fusiondp bench --dataset-file my.toml``, :func:`load_dataset_file`) or by
 command-line options (``fusiondp bench --table FILE ...``, :func:`table_spec`).
@@ -31,9 +31,9 @@ seeded permutation, the first 10 % of the rows become the public support set
 (removed from training), the rest is cut 70/10/20 into train/val/test.
 Every part must keep :data:`MIN_ROWS` rows.
 
->>> sorted(DATASETS)
+>>> sorted(s.name for s in builtin_specs())
 ['adult', 'sepsis', 'sepsis_ours']
->>> DATASETS["adult"].schema.sensitive
+>>> get_spec("adult").schema.sensitive
 ('age', 'sex', 'race', 'marital', 'relationship', 'country')
 """
 
@@ -252,9 +252,6 @@ class DatasetSpec:
 _HYBRIDS: dict[tuple, pd.DataFrame] = {}
 
 
-DATASETS: dict[str, DatasetSpec] = {}
-
-
 # --------------------------------------------------------------------------- the entry format (TOML)
 #: Keys of a dataset entry (a TOML document or a dict), with what each means. Paths in `files` are relative to
 #: the data directory for the built-in entries, and to the TOML file's folder for a user's file.
@@ -409,72 +406,29 @@ def table_spec(table: str | Path, *, target: str, sensitive: str | Sequence[str]
                            "drop": drop, "categorical": categorical, "files": files, "imputer": imputer})
 
 
-def register(spec: DatasetSpec, *, force: bool = False) -> DatasetSpec:
-    """Add a dataset spec (refuses a duplicate name unless `force`)."""
-    if spec.name in DATASETS and not force:
-        raise ConfigError(f"A dataset named {spec.name!r} is already registered.")
-    DATASETS[spec.name] = spec
-    return spec
-
-
 # --------------------------------------------------------------------------- the built-in entries
-#: The built-in datasets, written in the same TOML format a user writes (paths relative to the data directory).
-BUILTIN_ENTRIES: dict[str, str] = {
-    "sepsis": r'''
-name = "sepsis"
-target = "SepsisLabel"
-positive = 1.0
-sensitive = ["Age", "Gender", "Unit1", "Unit2", "HospAdmTime", "ICULOS"]
-drop = ["ICULOS_bin", "index"]
-hybrid = "published"
-onehot_groups = [["Unit1", "Unit2"]]
-description = "PhysioNet 2019 sepsis (FusionDP authors' preprocessing); hybrid = published TabPFN imputations"
-notes = [
-    "ICULOS_bin is a binned copy of the sensitive ICULOS and is dropped; `index` only exists in the published hybrid.",
-    """The support set for our own imputations is val.csv (1,573 rows): public, disjoint from train. \
-       Model selection on val then reads rows the imputer also saw, which is fine (both are public).""",
-]
-[files]
-train = "sepsis/train_ori.csv"
-val = "sepsis/val.csv"
-test = "sepsis/test.csv"
-support = "sepsis/val.csv"
-hybrid = "sepsis/train_hybrid.csv"
-''',
-    "sepsis_ours": r'''
-name = "sepsis_ours"
-target = "SepsisLabel"
-positive = 1.0
-sensitive = ["Age", "Gender", "Unit1", "Unit2", "HospAdmTime", "ICULOS"]
-drop = ["ICULOS_bin"]
-hybrid = "impute"
-onehot_groups = [["Unit1", "Unit2"]]
-description = """PhysioNet 2019 sepsis as `sepsis`, but the hybrid is imputed by fusiondp's default imputer \
-                 from the 1,573-row public support set val.csv (labels not used by the imputer)"""
-notes = ["Same files and splits as `sepsis`; only the hybrid differs (compare the two pages)."]
-[files]
-train = "sepsis/train_ori.csv"
-val = "sepsis/val.csv"
-test = "sepsis/test.csv"
-support = "sepsis/val.csv"
-''',
-    "adult": r'''
-name = "adult"
-target = "income"
-positive = ">50K"
-sensitive = ["age", "sex", "race", "marital", "relationship", "country"]
-hybrid = "impute"
-description = "UCI Adult (30,162 complete rows); 512-row public support set, then 70/10/20 train/val/test"
-notes = ["""Split: numpy default_rng(0) permutation of all rows; the first 512 are the support set, the \
-            rest is cut 70/10/20 into train/val/test (row order kept inside each part)."""]
-[files]
-all = "adult/adult.csv"
-[split]
-fractions = [0.7, 0.1, 0.2]
-support_rows = 512
-split_seed = 0
-''',
-}
+#: The built-in entries' TOML files (package data; paths inside are relative to the data directory).
+ENTRIES_DIR = "entries"
 
-for _name, _text in BUILTIN_ENTRIES.items():
-    register(spec_from_toml(_text, source=f"built-in entry {_name!r}"))
+
+def builtin_specs() -> list[DatasetSpec]:
+    """The built-in tabular entries, parsed from ``fusiondp/bench/entries/*.toml`` (the format a user writes).
+
+    They are registered, with the other benchmark datasets, in the one registry `fusiondp.bench.registry`;
+    look one up with `get_spec`.
+    """
+    from importlib.resources import files
+
+    folder = files("fusiondp.bench").joinpath(ENTRIES_DIR)
+    return [spec_from_toml(f.read_text(encoding="utf-8"), source=f"built-in entry {f.name!r}")
+            for f in sorted(folder.iterdir(), key=lambda f: f.name) if f.name.endswith(".toml")]
+
+
+def get_spec(name: str) -> DatasetSpec:
+    """The declarative spec of a registered tabular dataset (`fusiondp.bench.registry.get_dataset(name).spec`)."""
+    from fusiondp.bench.registry import get_dataset
+
+    spec = get_dataset(name).spec
+    if spec is None:
+        raise ConfigError(f"Benchmark dataset {name!r} is not a tabular entry (it has no spec).")
+    return spec

@@ -1,10 +1,12 @@
-"""Benchmark grid: methods × ε × seeds on a registered dataset, resumable JSONL results, tuning.
+"""Benchmark grid: methods × ε × seeds on a registered dataset, resumable JSONL results.
 
 Each finished run is appended to a JSONL file as one record; a rerun skips every
 (dataset, method, ε, seed) key already there, so a killed grid continues where
 it stopped. Non-private methods run once per seed (their ε is ``None``).
-Test metrics are computed only for the grid (`phase: "bench"`); tuning runs
-(`phase: "tune"`) score the validation split alone. Batch sizes are capped for
+Tuning is not done here: `fusiondp tune` searches settings and accounts the
+whole search, and its settings files are benched with ``settings=FILE``
+(`select` only reads the `phase: "tune"` records of results files written by
+older versions, for their pages). Batch sizes are capped for
 small tables: the expected private batch at a quarter of the training rows
 (at least four Poisson steps per epoch), the public batch at the training rows
 (no effect on the built-in datasets, whose training splits are far larger).
@@ -32,12 +34,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from fusiondp.bench.registry import BenchData, BenchDataset, get_dataset
 from fusiondp.errors import ConfigError
 from fusiondp.evaluate.metrics import evaluate_splits
+from fusiondp.report.record import RunRecord
 from fusiondp.train.config import TrainConfig
 from fusiondp.train.engine import train
 from fusiondp.train.methods import METHODS, get_method
 from fusiondp.train.models import preferred_optimizer
 
-__all__ = ["EPSILONS", "QUICK_EPSILONS", "plan_runs", "run_bench", "run_tune", "load_records", "select", "variant",
+__all__ = ["EPSILONS", "QUICK_EPSILONS", "plan_runs", "run_bench", "load_records", "select", "variant",
            "EQUAL_PROTECTION"]
 
 EPSILONS = (0.5, 1.0, 2.0, 4.0, 8.0)
@@ -139,13 +142,10 @@ def _one_run(ds: BenchDataset, bench: BenchData, method: str, epsilon: float | N
     # A factory, so the engine builds the model after seeding its initialisation with the run's seed.
     model = (lambda n_features, n_outputs: bench.model()) if bench.model else None
     res = train(method, bench.data, config=cfg, model=model, progress=False)
-    rec = {"dataset": ds.name, "method": method, "epsilon": epsilon, "seed": seed,
-           "spent_epsilon": res.epsilon if res.plan else None, "delta": DELTA if res.plan else None,
-           "sigma": res.plan.noise_multiplier if res.plan else None,
-           "relation": res.plan.relation if res.plan else None,
-           "accountant": res.plan.accountant if res.plan else None,
-           "steps": res.steps, "ch": res.ch, "seconds": round(res.seconds, 2),
-           "config": res.config.to_dict(), "overrides": overrides, "settings": settings,
+    # The privacy part of the row is a serialisation of the run record, like the JSON report and model file.
+    record = RunRecord.build(res)
+    rec = {"dataset": ds.name, "method": method, "epsilon": epsilon, "seed": seed, **record.bench_row(),
+           "overrides": overrides, "settings": settings,
            **evaluate_splits(res.model, {"val": bench.val, **({"test": bench.test} if with_test else {})})}
     return rec
 
@@ -217,25 +217,6 @@ def run_bench(dataset: str, *, data_dir: str | Path | None = None, seeds: int | 
         todo.sort(key=lambda t: t[2])  # one seed's data in memory at a time
     return _execute(ds, Path(data_dir) if data_dir else None, todo, path, phase="bench", progress=progress,
                     command=command or _argv(), settings=settings)
-
-
-def run_tune(dataset: str, *, data_dir: str | Path | None = None, seed: int = 0,
-             epsilons: Sequence[float] = QUICK_EPSILONS, methods: Sequence[str] | None = None,
-             out: str | Path | None = None, progress: bool = True, command: str | None = None) -> list[dict]:
-    """Run the dataset's tuning grid (or its `methods` part), scoring the validation split only."""
-    ds = get_dataset(dataset)
-    if not ds.grid:
-        raise ConfigError(f"Dataset {dataset!r} declares no tuning grid.")
-    chosen = set(_check_methods(methods)) if methods else set(ds.grid)
-    todo = []
-    for method, candidates in ds.grid.items():
-        if method not in chosen:
-            continue
-        eps_list = list(epsilons) if get_method(method).is_private else [None]
-        todo += [(method, e, seed, dict(ov)) for ov in candidates for e in eps_list]
-    path = Path(out or f"bench_out/{dataset}.jsonl")
-    return _execute(ds, Path(data_dir) if data_dir else None, todo, path, phase="tune", progress=progress,
-                    command=command or _argv())
 
 
 def select(records: Iterable[dict], headline: str, *, per_epsilon: bool = False) -> dict[str, dict]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import pandas as pd
 import typer
@@ -16,6 +16,9 @@ from fusiondp.data.schema import Schema
 from fusiondp.data.tabular import read_table
 from fusiondp.errors import ConfigError
 from fusiondp.train.methods import METHODS
+
+if TYPE_CHECKING:
+    from fusiondp.impute.hybrid import Hybrid
 
 Opt = typer.Option
 
@@ -87,21 +90,31 @@ def check_inputs(hybrid: Path | None, support: Path | None, epsilon: float) -> N
         raise ConfigError(f"Expected epsilon > 0, got epsilon={epsilon!r}.")
 
 
-def public_table(support: Path | None, public_reference: Path | None) -> pd.DataFrame | None:
-    """The public reference table: --public-reference if given, else the support set, else None."""
-    path = public_reference or support
-    if path is None:
-        return None
-    return read_table(path, what="public reference" if public_reference else "support")
+def read_support(support: Path | pd.DataFrame | None) -> pd.DataFrame | None:
+    """The support set as a frame: read from its path once (a frame is passed through), None without one."""
+    if support is None or isinstance(support, pd.DataFrame):
+        return support
+    return read_table(support, what="support")
 
 
-def hybrid_table(train_df: pd.DataFrame, hybrid: Path | None, support: Path | None, schema: Schema, *,
-                 imputer: str, seed: int, progress: bool, fallback: str = "auto",
-                 joint: str = "auto") -> pd.DataFrame:
-    """The hybrid table: read from `hybrid`, or imputed from the public `support` set (public columns only)."""
+def public_table(support: Path | pd.DataFrame | None, public_reference: Path | None) -> pd.DataFrame | None:
+    """The public reference table: --public-reference if given, else the support set, else None.
+
+    `support` may be the already-read support frame (`read_support`), so a command reads the file once.
+    """
+    if public_reference is not None:
+        return read_table(public_reference, what="public reference")
+    return read_support(support)
+
+
+def hybrid_table(train_df: pd.DataFrame, hybrid: Path | None, support: Path | pd.DataFrame | None, schema: Schema,
+                 *, imputer: str, seed: int, progress: bool, fallback: str = "auto",
+                 joint: str = "auto") -> Hybrid:
+    """The hybrid table and its provenance: read from `hybrid` (provenance None), or imputed from the public
+    `support` set (a path or its frame) with the imputation record of `fusiondp.impute.impute_hybrid`."""
+    from fusiondp.impute.hybrid import Hybrid, impute_hybrid
+
     if support is None:
-        return read_table(hybrid, what="hybrid")
-    from fusiondp.impute import make_hybrid
-
-    return make_hybrid(train_df, read_table(support, what="support"), schema, imputer=imputer, random_state=seed,
-                       progress=progress, fallback=fallback, joint=joint)
+        return Hybrid(read_table(hybrid, what="hybrid"), None)
+    return impute_hybrid(train_df, read_support(support), schema, imputer=imputer, random_state=seed,
+                         progress=progress, fallback=fallback, joint=joint)

@@ -125,14 +125,15 @@ def canary(
     O.check_inputs(hybrid, support, epsilon)
     schema = Schema(target, sensitive, drop, categorical)
     train_df = read_table(train, what="training")
-    hybrid_df = O.hybrid_table(train_df, hybrid, support, schema, imputer=imputer, seed=seed, progress=progress)
+    support_df = O.read_support(support)  # read once
+    hybrid_df = O.hybrid_table(train_df, hybrid, support_df, schema, imputer=imputer, seed=seed,
+                               progress=progress).frame
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, public_batch_size=public_batch_size, lr=lr,
                       optimizer=optimizer, clip=clip, alpha=alpha, beta=beta, radius=radius, epsilon=epsilon,
                       delta=delta, relation=relation, accountant=accountant, seed=seed)
     cfg.validate(len(train_df) + canaries)
     from fusiondp.train.methods import get_method
 
-    support_df = O.public_table(support, None)
     prepared = prepare(train_df, hybrid_df, schema, seed=seed, support_df=support_df,
                        record_level=get_method(method).needs_public_preprocessing)
     audit = canary_audit(prepared.data, prepared.pre.sensitive_mask(), method, cfg, m=canaries, magnitude=magnitude,
@@ -149,5 +150,5 @@ def canary(
         err.print("[bold red]warning:[/] the lower bound exceeds the accounted ε: the guarantee is contradicted.")
     out.print(f"  result: {write_json(out_path, result)}")
     if html is not None:
-        rep = report(audit.train_result, prepared, target_epsilon=epsilon)
+        rep = report(audit.train_result, prepared).to_report()
         out.print(f"  page: {write_audit_html(rep, {'canary': result}, html)}")

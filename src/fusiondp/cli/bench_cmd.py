@@ -20,6 +20,15 @@ out = CliConsole()
 Opt = typer.Option
 
 
+#: `fusiondp bench --tune` ran a grid of candidates on the private rows and selected on validation data
+#: without accounting the search; tuning for the benchmark now goes through `fusiondp tune` only.
+TUNE_REMOVED = (
+    "{option} was removed: its tuning grid trained every candidate on the private rows without accounting the "
+    "search. Tune with `fusiondp tune --train ... --val ... --method M --epsilon TOTAL --out settings_M.json` "
+    "(the accountant charges the whole search), then run `fusiondp bench ... --settings settings_M.json[,...]`; "
+    "or keep --settings defaults (the defaults rule, no tuning cost).")
+
+
 def _floats(text: str | None) -> list[float] | None:
     if not text:
         return None
@@ -49,8 +58,7 @@ def bench(
                                        "stem); names the results file.")] = None,
     dataset_file: Annotated[Optional[Path], Opt("--dataset-file", help="Your table described in a TOML file "
                                                 "(keys: fusiondp.bench.datasets.SPEC_KEYS).")] = None,
-    tuned: Annotated[bool, Opt("--tuned", help="With a table of yours: use, per method and ε, the setting with the "
-                               "best validation score among the --tune runs in the results file.")] = False,
+    tuned: Annotated[bool, Opt("--tuned", hidden=True, help="Removed: see --tune.")] = False,
     page: Annotated[Optional[str], Opt("--page", help="File stem of the results page and plot (default: the "
                                        "dataset's name).")] = None,
     data_dir: Annotated[Optional[Path], Opt("--data-dir", help="Folder holding the dataset's files.")] = None,
@@ -65,44 +73,39 @@ def bench(
                                  "public quantities only, nothing tuned, no tuning cost) or 'selected' (the "
                                  "built-in dataset's validation-selected settings, whose selection spent "
                                  "budget), or settings files written by `fusiondp tune` (comma-separated, one "
-                                 "per method; other methods use the rule). --tuned implies 'selected'.")
+                                 "per method; other methods use the rule): the accounted way to bench tuned "
+                                 "settings.")
                   ] = "defaults",
     equal_protection: Annotated[bool, Opt("--equal-protection/--no-equal-protection", help="Also run `dpsgd` "
                                           "calibrated under replace-one at each ε: the page's second comparison "
                                           "view (equal protection of the sensitive columns).")] = True,
-    tune: Annotated[bool, Opt("--tune", help="Run the dataset's small tuning grid on the validation split "
-                              "(seed 0, ε ∈ {1, 4} unless --epsilons) instead of the grid.")] = False,
+    tune: Annotated[bool, Opt("--tune", hidden=True, help="Removed: its search was not accounted; use "
+                              "`fusiondp tune`, then --settings FILE.")] = False,
     report: Annotated[bool, Opt("--report/--no-report", help="Write docs/results/DATASET.md and its plot "
                                 "afterwards.")] = True,
     docs: Annotated[Path, Opt("--docs", help="Folder of the results page.")] = Path("docs/results"),
     progress: Annotated[bool, Opt("--progress/--no-progress")] = True,
 ) -> None:
     """Run the eight methods over ε × seeds on DATASET or your table (resumable), then write the results page."""
-    from fusiondp.bench.runner import QUICK_EPSILONS, run_bench, run_tune
+    from fusiondp.bench.runner import run_bench
 
+    if tune or tuned:
+        raise ConfigError(TUNE_REMOVED.format(option="--tune" if tune else "--tuned"))
     user = _user_table(dataset, table, target, sensitive, support, drop, categorical, imputer, name, dataset_file)
     if user is not None:
         dataset = user.name
-    elif tuned:
-        raise ConfigError("--tuned applies to your own table (--table or --dataset-file); the built-in datasets "
-                          "carry their selected settings.")
     assert dataset is not None
     path = out_path or Path(f"bench_out/{dataset}.jsonl")
-    if user is not None and settings == "selected" and not tuned and not tune:
-        raise ConfigError("--settings selected reads settings selected on this table, and a user's table has none "
-                          "until it is tuned: run with --tune, then --tuned (that selection spends budget), or "
-                          "keep --settings defaults (the defaults rule) or pass `fusiondp tune` settings files.")
+    if user is not None and settings == "selected":
+        raise ConfigError("--settings selected reads settings selected on this table, and a user's table has none: "
+                          "select them with `fusiondp tune` (which accounts the search's ε) and pass its settings "
+                          "files with --settings, or keep --settings defaults (the defaults rule).")
     if user is not None:
-        _register_user(user, path, tuned=tuned, tune=tune)
+        _register_user(user, path)
     eps = _floats(epsilons)
     method_list = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
-    if tune:
-        new = run_tune(dataset, data_dir=data_dir, epsilons=eps or QUICK_EPSILONS, methods=method_list, out=path,
-                       progress=progress)
-    else:
-        new = run_bench(dataset, data_dir=data_dir, seeds=seeds, epsilons=eps, quick=quick, out=path,
-                        methods=method_list, progress=progress, settings="selected" if tuned else settings,
-                        equal_protection=equal_protection)
+    new = run_bench(dataset, data_dir=data_dir, seeds=seeds, epsilons=eps, quick=quick, out=path,
+                    methods=method_list, progress=progress, settings=settings, equal_protection=equal_protection)
     out.print(f"{len(new)} new run(s) appended to {path}")
     if report:
         _report(dataset, path, docs, page)
@@ -129,20 +132,18 @@ def _user_table(dataset, table, target, sensitive, support, drop, categorical, i
                       categorical=categorical, name=name, imputer=imputer)
 
 
-def _register_user(spec, path: Path, *, tuned: bool, tune: bool) -> None:
-    """Register the user's table; refuse to mix grid runs made with default and tuned settings in one file."""
-    from fusiondp.bench.registry import register_table
+def _register_user(spec, path: Path) -> None:
+    """Register the user's table; refuse to add to a file whose grid runs used settings tuned by the old,
+    unaccounted ``--tune`` grid."""
+    from fusiondp.bench.user_table import register_table
     from fusiondp.bench.runner import load_records
 
-    records = load_records(path)
-    if not tune:
-        want = "tuned" if tuned else "default"
-        other = {r.get("info", {}).get("settings", "default") for r in records
-                 if r.get("dataset") == spec.name and r.get("phase", "bench") == "bench"} - {want}
-        if other:
-            raise ConfigError(f"{path} already holds grid runs of {spec.name!r} with {other.pop()} settings; give "
-                              f"another --out for the {want} grid.")
-    register_table(spec, tuned_from=records if tuned and not tune else None)
+    other = {r.get("info", {}).get("settings", "default") for r in load_records(path)
+             if r.get("dataset") == spec.name and r.get("phase", "bench") == "bench"} - {"default"}
+    if other:
+        raise ConfigError(f"{path} already holds grid runs of {spec.name!r} with {other.pop()} settings; give "
+                          "another --out for this grid.")
+    register_table(spec)
 
 
 def _report(dataset: str, path: Path | list[Path], docs: Path, page: str | None = None) -> None:

@@ -35,9 +35,10 @@ def run_demo(out_dir: Path, *, seed: int = 0, epsilon: float = 2.0, quick: bool 
     from fusiondp.cli.train_cmd import write_json_atomic
     from fusiondp.data.synthetic import make_icu
     from fusiondp.evaluate.imputation import quality_section
-    from fusiondp.impute import imputation_quality, make_hybrid
+    from fusiondp.impute import imputation_quality, impute_hybrid
     from fusiondp.io import save, support_fingerprint
     from fusiondp.pipeline import run
+    from fusiondp.report.record import Provenance
     from fusiondp.report.html import write_html
     from fusiondp.train.config import TrainConfig
     from fusiondp.train.methods import get_method
@@ -49,21 +50,23 @@ def run_demo(out_dir: Path, *, seed: int = 0, epsilon: float = 2.0, quick: bool 
     f, n = data.frames, len(data.frames["train"])
     # One imputer fit on the support set, applied to the public columns of the training and validation rows:
     # the validation part measures imputation quality on held-out rows, never on training rows.
-    both = make_hybrid(pd.concat([f["train"], f["val"]], ignore_index=True), f["support"], data.schema,
-                       imputer="default", random_state=seed, progress=False, **IMPUTER)
+    made = impute_hybrid(pd.concat([f["train"], f["val"]], ignore_index=True), f["support"], data.schema,
+                         imputer="default", random_state=seed, progress=False, **IMPUTER)
+    both = made.frame
     hybrid = both.iloc[:n].reset_index(drop=True)
     quality = quality_section(imputation_quality(f["val"], both.iloc[n:], data.schema),
                               "the validation split (held out; imputer fitted on the support set)")
-    extra = {"imputer": "default (" + ", ".join(f"{k}={v}" for k, v in IMPUTER.items()) + ")",
-             "support_fingerprint": support_fingerprint(f["support"]), "imputation_quality": quality,
-             "data": f"synthetic ICU table (fusiondp.data.synthetic.make_icu, seed={seed}, {n} training rows)"}
+    provenance = Provenance(
+        imputer="default (" + ", ".join(f"{k}={v}" for k, v in IMPUTER.items()) + ")", imputation=made.provenance,
+        support_fingerprint=support_fingerprint(f["support"]),
+        data=f"synthetic ICU table (fusiondp.data.synthetic.make_icu, seed={seed}, {n} training rows)")
     runs = {}
     for m in methods:
         cfg = TrainConfig(delta=DELTA, epsilon=epsilon, seed=seed)  # every other setting: the defaults rule
         result, prepared, rep = run(f["train"], hybrid, data.schema, method=m, config=cfg, val_df=f["val"],
-                                    test_df=f["test"], progress=progress, support_df=f["support"])
-        rep.update(extra)
-        runs[m] = (result, prepared, rep)
+                                    test_df=f["test"], progress=progress, support_df=f["support"],
+                                    provenance=provenance)
+        runs[m] = (result, prepared, rep.with_sections(imputation_quality=quality))
     rows = []
     for m, (result, _, rep) in runs.items():
         test = rep["metrics"]["test"]
@@ -73,9 +76,9 @@ def run_demo(out_dir: Path, *, seed: int = 0, epsilon: float = 2.0, quick: bool 
                      "seconds": rep["seconds"]})
     out_dir.mkdir(parents=True, exist_ok=True)
     for m, (result, prepared, rep) in runs.items():
-        rep["comparison"] = rows
-        write_json_atomic(out_dir / f"{m}.json", rep)
-        write_html(rep, out_dir / f"{m}.html", title=f"fusiondp demo: {m}")
+        rep = rep.with_sections(comparison=rows)
+        write_json_atomic(out_dir / f"{m}.json", rep.to_report())
+        write_html(rep.to_report(), out_dir / f"{m}.html", title=f"fusiondp demo: {m}")
         save(out_dir / f"{m}.safetensors", result, prepared, rep)
     write_json_atomic(out_dir / "comparison.json", {"seed": seed, "epsilon": epsilon, "rows": rows,
                                                     "imputation_quality": quality})

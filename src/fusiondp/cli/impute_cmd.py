@@ -19,8 +19,7 @@ from fusiondp.cli._console import CliConsole
 from fusiondp.cli.app import command
 from fusiondp.data.schema import Schema
 from fusiondp.errors import ConfigError
-from fusiondp.impute import DEFAULT_IMPUTER, IMPUTERS, make_hybrid
-from fusiondp.impute.hybrid import ATTRS_KEY
+from fusiondp.impute import DEFAULT_IMPUTER, IMPUTERS, impute_hybrid
 
 out = CliConsole()
 Opt = typer.Option
@@ -84,17 +83,17 @@ def impute(
     kwargs = {} if model_path is None else {"model_path": model_path}
     if model_path is not None and imputer not in {"tabpfn", "tabicl"}:
         raise ConfigError(f"--model-path is only used by --imputer tabpfn/tabicl, not {imputer!r}.")
-    hybrid = make_hybrid(train_df, support_df, schema, imputer=imputer, use_label=use_label, random_state=seed,
+    made = impute_hybrid(train_df, support_df, schema, imputer=imputer, use_label=use_label, random_state=seed,
                          progress=progress, onehot_groups=_groups(onehot), fallback=fallback, joint=joint,
                          skill_scoring=skill_scoring, **kwargs)
+    hybrid, meta = made.frame, made.provenance
     write_file(dest, hybrid.to_parquet(index=False) if dest.suffix.lower() in {".parquet", ".pq"}
                else hybrid.to_csv(index=False))
     out.print(f"wrote {out_path} ({len(hybrid):,} rows; imputed {', '.join(schema.sensitive)} with "
               f"{imputer if imputer != 'default' else DEFAULT_IMPUTER}{' + label' if use_label else ''})")
-    meta = hybrid.attrs.get(ATTRS_KEY, {})
     if meta.get("tasks"):
         out.print(_skill_table(meta))
-    if line := fallback_line(hybrid):
+    if line := fallback_line(meta):
         out.print(line)
     if quality:
         from fusiondp.cli.train_cmd import write_json_atomic
@@ -124,9 +123,12 @@ def _quality_table(frame: pd.DataFrame, where: str) -> Table:
     return t
 
 
-def fallback_line(hybrid: pd.DataFrame) -> str | None:
-    """One console line naming the columns that fell back to draws from the support set (None: none did)."""
-    cols = hybrid.attrs.get(ATTRS_KEY, {}).get("fallback_columns")
+def fallback_line(provenance: dict | None) -> str | None:
+    """One console line naming the columns that fell back to draws from the support set (None: none did).
+
+    `provenance`: the hybrid's imputation record (`fusiondp.impute.Hybrid.provenance`).
+    """
+    cols = (provenance or {}).get("fallback_columns")
     if not cols:
         return None
     return (f"[yellow]fallback:[/] {', '.join(cols)}: the imputer is no better than the column's marginal on the "

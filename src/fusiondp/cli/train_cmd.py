@@ -132,18 +132,26 @@ def train(
     train_df = read_table(train, what="training")
     cfg.validate(len(train_df))
     evals = {k: read_table(p, what=k) for k, p in (("validation", val), ("test", test)) if p is not None}
-    public_df = O.public_table(support, public_reference)
-    hybrid_df = O.hybrid_table(train_df, hybrid, support, schema, imputer=imputer, seed=seed, progress=progress,
-                               fallback=fallback, joint=joint)
+    support_df = O.read_support(support)  # read once: public reference, imputer and fingerprint share it
+    public_df = O.public_table(support_df, public_reference)
+    made = O.hybrid_table(train_df, hybrid, support_df, schema, imputer=imputer, seed=seed, progress=progress,
+                          fallback=fallback, joint=joint)
     if support is not None and distributed.is_main():
         from fusiondp.cli.impute_cmd import fallback_line
 
-        if line := fallback_line(hybrid_df):
+        if line := fallback_line(made.provenance):
             out.print(line)
-    result, prepared, rep = run(train_df, hybrid_df, schema, method=method, config=cfg,
+    from fusiondp.io import support_fingerprint
+    from fusiondp.report.record import Provenance, SettingsOrigin
+
+    provenance = Provenance(imputer=imputer if support is not None else "given hybrid table",
+                            imputation=made.provenance,
+                            support_fingerprint=support_fingerprint(support_df) if support_df is not None else None)
+    origin = (SettingsOrigin(str(settings), sf["selection"], frozenset(from_file)) if settings is not None else None)
+    result, prepared, rep = run(train_df, made.frame, schema, method=method, config=cfg,
                                 val_df=evals.get("validation"), test_df=evals.get("test"), progress=progress,
                                 checkpoint=outs["checkpoint"], support_df=public_df, model=factory, nproc=nproc,
-                                device=device)
+                                device=device, provenance=provenance, settings_file=origin)
     if not distributed.is_main():
         return
     out.print(f"[bold]{rep['method']}[/]: " + (f"ε = {rep['epsilon']:.4f} (target {epsilon:g}), δ = {delta:g}, "
@@ -159,10 +167,6 @@ def train(
         keys = [k for k in METRIC_ORDER if k in m] + [k for k in m if k not in METRIC_ORDER]
         out.print(f"  {split}: " + "  ".join(f"{k}={m[k]:.4f}" for k in keys))
     out.print(f"  {rep['steps']} steps in {rep['seconds']:.1f} s")
-    source = result.config.config_source or {}
-    rep["config_source"] = {k: ("settings file" if k in from_file else v) for k, v in source.items()}
-    if settings is not None:
-        rep["settings_file"] = {"path": str(settings), "selection": sf["selection"]}
     auto = [k for k, v in rep["config_source"].items() if v == "auto"]
     if auto:
         shown = lambda v: f"{v:g}" if isinstance(v, (int, float)) else str(v)
@@ -172,17 +176,13 @@ def train(
 
         check = public_baseline_check(prepared.data, prepared.eval_sets["val"], result.config, rep["metrics"]["val"],
                                       model=factory)
-        rep["public_baseline"], rep["below_public_baseline"] = check, check["below_public_baseline"]
+        rep = rep.with_sections(public_baseline=check, below_public_baseline=check["below_public_baseline"])
         if check["below_public_baseline"]:
             out.print(f"[yellow]warning:[/] validation {check['metric']} {check['run']:.4f} is below the free public "
                       f"baseline sgd_hybrid ({check['baseline']:.4f}, ε = 0): this run bought nothing with its ε.")
         else:
             out.print(f"  public baseline: sgd_hybrid (ε = 0) validation {check['metric']} {check['baseline']:.4f}, "
                       f"this run {check['run']:.4f}")
-    if support is not None:
-        from fusiondp.io import support_fingerprint
-
-        rep["imputer"], rep["support_fingerprint"] = imputer, support_fingerprint(read_table(support, what="support"))
     # Every output is rendered first and written as one all-or-nothing group: a failure leaves none behind.
     from fusiondp._files import json_text, write_files
 
@@ -190,8 +190,8 @@ def train(
     if report is not None:
         from fusiondp.report.html import render_html
 
-        files[outs["report"]] = json_text(rep)
-        files[outs["html page"]] = render_html(rep)
+        files[outs["report"]] = json_text(rep.to_report())
+        files[outs["html page"]] = render_html(rep.to_report())
     if save_model is not None:
         from fusiondp.io import to_bytes
 

@@ -79,10 +79,12 @@ def tune_cmd(
     else:
         from fusiondp.train.methods import get_method
 
-        hybrid_df = O.hybrid_table(train_df, hybrid, support, schema, imputer=imputer, seed=seed, progress=progress)
+        support_df = O.read_support(support)  # read once
+        hybrid_df = O.hybrid_table(train_df, hybrid, support_df, schema, imputer=imputer, seed=seed,
+                                   progress=progress).frame
         # Record-level dpsgd fits its preprocessing on the support set only (never on training rows).
         prepared = prepare(train_df, hybrid_df, schema, seed=seed, eval_frames={"val": val_df},
-                           support_df=O.public_table(support, None),
+                           support_df=support_df,
                            record_level=get_method(method).needs_public_preprocessing)
         n_rows_note = f"the {len(train_df)} private training rows"
     res = tune(method, prepared.data, prepared.eval_sets["val"], epsilon=epsilon, delta=delta, mode=mode,

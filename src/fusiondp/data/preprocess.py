@@ -353,7 +353,7 @@ class Preprocessor:
             out.append(missing.astype(np.float32)[:, None])
         return np.concatenate(out, axis=1)
 
-    def _encode_categorical(self, c: str, frame: pd.DataFrame, what: str) -> np.ndarray:
+    def _encode_categorical(self, c: str, frame: pd.DataFrame, what: str, public_rows: bool) -> np.ndarray:
         vocab = self.categories[c]
         text = _texts(frame, c)
         if MISSING in vocab:
@@ -364,10 +364,12 @@ class Preprocessor:
             unseen = (codes < 0) & text.notna().to_numpy()
             if unseen.any():
                 codes = np.where(unseen, vocab.index(OTHER), codes)
-                # Counted only for public columns of non-training rows: counts of a sensitive column, or of the
-                # training rows' columns (also inside the hybrid table), would describe private rows and end up
-                # in the saved model and the report (a record-level run must not reveal a record's category).
-                if c not in self.schema.sensitive and not any(w in what for w in ("training", "hybrid")):
+                # Counted only for public columns of rows the caller declares public (`public_rows`: validation,
+                # test, prediction rows): counts of a sensitive column, or of the training rows' columns (also
+                # inside the hybrid table), would describe private rows and end up in the saved model and the
+                # report (a record-level run must not reveal a record's category). The flag, not the free-text
+                # label `what`, decides: a label is for messages only.
+                if public_rows and c not in self.schema.sensitive:
                     self.unseen.setdefault(what, {})[c] = int(unseen.sum())
                     self._note(f"{int(unseen.sum())} of {len(frame)} rows of {what} hold a value of column {c!r} that "
                                f"the public data never show; they are encoded as the {OTHER!r} level.")
@@ -376,12 +378,14 @@ class Preprocessor:
         onehot[rows, codes[rows]] = 1.0
         return onehot
 
-    def transform(self, frame: pd.DataFrame, *, what: str = "data") -> np.ndarray:
+    def transform(self, frame: pd.DataFrame, *, what: str = "data", public_rows: bool = False) -> np.ndarray:
         """Encode `frame` into a float32 matrix (rows × n_features).
 
-        Categories unseen at fit time go to '<other>'; for public columns of validation/test rows the number
-        of such rows is recorded in ``self.unseen[what]`` (never for sensitive columns, nor for training or
-        hybrid rows, whose counts would describe training records).
+        Categories unseen at fit time go to '<other>'. With ``public_rows=True`` (the caller states that the
+        rows are not training records: validation, test or prediction rows) the number of such rows per public
+        column is recorded in ``self.unseen[what]``; never for sensitive columns, and never by default, since
+        counts of training or hybrid rows would describe training records. `what` only names the rows in
+        messages.
         """
         missing = [c for c in self.columns if c not in frame.columns]
         if missing:
@@ -390,7 +394,7 @@ class Preprocessor:
         parts = []
         for c in self.columns:
             if c in self.categories:
-                parts.append(self._encode_categorical(c, frame, what))
+                parts.append(self._encode_categorical(c, frame, what, public_rows))
             else:
                 parts.append(self._encode_numeric(c, _numbers(frame, c)))
         return np.concatenate(parts, axis=1)

@@ -12,14 +12,14 @@
 from fusiondp.impute.base import Imputer
 from fusiondp.impute.ensemble import EnsembleImputer
 from fusiondp.impute.foundation import TabICLImputer, TabPFNImputer
-from fusiondp.impute.hybrid import make_hybrid
+from fusiondp.impute.hybrid import Hybrid, impute_hybrid, make_hybrid
 from fusiondp.impute.quality import imputation_quality
 from fusiondp.impute.registry import DEFAULT_IMPUTER, IMPUTERS, get_imputer, register_imputer
 from fusiondp.impute.simple import MeanImputer
 from fusiondp.impute.targets import Task, build_tasks, column_kind, detect_onehot_groups
 
 __all__ = [
-    "DEFAULT_IMPUTER", "IMPUTERS", "EnsembleImputer", "Imputer", "MeanImputer", "TabICLImputer", "TabPFNImputer",
+    "DEFAULT_IMPUTER", "IMPUTERS", "EnsembleImputer", "Hybrid", "Imputer", "MeanImputer", "TabICLImputer", "TabPFNImputer",
     "Task", "build_tasks", "column_kind", "detect_onehot_groups", "get_imputer", "imputation_quality",
-    "make_hybrid", "register_imputer",
+    "impute_hybrid", "make_hybrid", "register_imputer",
 ]

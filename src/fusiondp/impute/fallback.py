@@ -220,7 +220,8 @@ def falls_back(skill: TaskSkill, threshold: float = SKILL_THRESHOLD) -> bool:
     return skill.skill is not None and skill.skill <= threshold
 
 
-def marginal_draws(support_Y: pd.DataFrame, task: Task, index: pd.Index, seed: int) -> pd.DataFrame:
+def marginal_draws(support_Y: pd.DataFrame, task: Task, index: pd.Index,
+                   seed: int | np.random.SeedSequence) -> pd.DataFrame:
     """Independent draws (with replacement) from the support set's known values of `task`, one per row.
 
     The result depends on the support set, `len(index)` and `seed` only; one-hot groups come back as
@@ -239,7 +240,7 @@ def marginal_draws(support_Y: pd.DataFrame, task: Task, index: pd.Index, seed: i
 
 
 def conditional_draws(support_Y: pd.DataFrame, task: Task, given: Sequence[Task], current: pd.DataFrame,
-                      seed: int) -> pd.DataFrame:
+                      seed: int | np.random.SeedSequence) -> pd.DataFrame:
     """Draws of a categorical `task` from the support set *given* the rows' values of earlier categorical tasks.
 
     For each row of `current` (the hybrid so far), a value is drawn from the support rows that share its

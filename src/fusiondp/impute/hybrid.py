@@ -17,18 +17,21 @@ Two choices on top of the imputer (issue 16), both decided from public data only
   cross-fitted on the support set, and a column whose imputations are no better than its marginal is
   replaced with draws from the support marginal.
 
-The result's ``attrs["fusiondp_imputation"]`` records the procedure, each task's cross-fitted skill and
-the fallback decision (support-set numbers only); `fusiondp.pipeline.report` copies it into run reports.
+`impute_hybrid` returns the table with its provenance (`Hybrid.provenance`): the procedure, each task's
+cross-fitted skill and the fallback decision (support-set numbers only); the run record
+(`fusiondp.report.record`) carries it into reports and model files.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
+from fusiondp._seeds import seed_sequence
 from fusiondp._validate import one_of
 from fusiondp.data.schema import Schema
 from fusiondp.errors import DataError
@@ -49,8 +52,17 @@ JOINT_MODES = ("auto", "off")
 SKILL_SCORING_MODES = ("full", "light")
 """How the fallback's skill is measured: with an exact copy of the imputer, or its light scoring copy."""
 
-ATTRS_KEY = "fusiondp_imputation"
-"""Key of the hybrid's ``DataFrame.attrs`` entry that describes how it was made (public numbers only)."""
+@dataclass(frozen=True)
+class Hybrid:
+    """A hybrid table and how it was made.
+
+    `provenance` is the imputation record (imputer, chaining, per-column skill cross-fitted on the support set,
+    fallback columns: support-set numbers only). It travels as this typed value, not in ``DataFrame.attrs``
+    (which pandas drops or merges silently on many operations); run records take it from here.
+    """
+
+    frame: pd.DataFrame
+    provenance: dict | None  # None: a hybrid given as a file (how it was made is unknown)
 
 
 def make_hybrid(train: pd.DataFrame, support: pd.DataFrame, schema: Schema, *, imputer: str | Imputer = "default",
@@ -100,6 +112,16 @@ def make_hybrid(train: pd.DataFrame, support: pd.DataFrame, schema: Schema, *, i
     >>> make_hybrid(tr, sup, sch, imputer="mean", progress=False)["age"].tolist()
     [40.0, 40.0]
     """
+    return impute_hybrid(train, support, schema, imputer=imputer, use_label=use_label, random_state=random_state,
+                         progress=progress, onehot_groups=onehot_groups, fallback=fallback, joint=joint,
+                         skill_folds=skill_folds, skill_scoring=skill_scoring, **kwargs).frame
+
+
+def impute_hybrid(train: pd.DataFrame, support: pd.DataFrame, schema: Schema, *, imputer: str | Imputer = "default",
+                  use_label: bool = False, random_state: int = 0, progress: bool = True,
+                  onehot_groups: Sequence[Sequence[str]] | None = None, fallback: str = "auto", joint: str = "auto",
+                  skill_folds: int = SKILL_FOLDS, skill_scoring: str = "full", **kwargs: Any) -> Hybrid:
+    """`make_hybrid` that also returns how the hybrid was made (`Hybrid.provenance`)."""
     columns = [c for c in train.columns if c not in schema.drop]  # names only, to restore the order
     public = schema.public_view(train)
     del train  # from here on only the public view exists
@@ -110,7 +132,7 @@ def make_hybrid(train: pd.DataFrame, support: pd.DataFrame, schema: Schema, *, i
 
 def _impute(public: pd.DataFrame, support: pd.DataFrame, schema: Schema, *, columns: list, imputer: str | Imputer,
             use_label: bool, random_state: int, progress: bool, onehot_groups: Sequence[Sequence[str]] | None,
-            fallback: str, joint: str, skill_folds: int, skill_scoring: str, **kwargs: Any) -> pd.DataFrame:
+            fallback: str, joint: str, skill_folds: int, skill_scoring: str, **kwargs: Any) -> Hybrid:
     one_of("fallback", fallback, FALLBACK_MODES)
     one_of("skill_scoring", skill_scoring, SKILL_SCORING_MODES)
     one_of("joint", joint, JOINT_MODES)
@@ -160,10 +182,11 @@ def _impute(public: pd.DataFrame, support: pd.DataFrame, schema: Schema, *, colu
     out = public.copy()
     for c in schema.sensitive:
         out[c] = predicted[c]
+    draw_seeds = seed_sequence(random_state, "fallback_draws").spawn(len(tasks))  # one public stream per task
     for i, (task, sk) in enumerate(zip(tasks, skills or [])):
         if falls_back(sk):
             sk.fallback = True
-            seed_i = random_state * 1009 + i
+            seed_i = draw_seeds[i]
             # Chained: a categorical column is drawn given the earlier categorical columns' hybrid values, so
             # its combinations with them stay ones the support set holds; else from its marginal.
             given = [t for t in tasks[:i] if t.kind == "categorical"] if chained and task.kind == "categorical" else []
@@ -172,9 +195,8 @@ def _impute(public: pd.DataFrame, support: pd.DataFrame, schema: Schema, *, colu
             for c in task.columns:
                 out[c] = draws[c]
     out = out[columns + [c for c in schema.sensitive if c not in columns]]
-    out.attrs[ATTRS_KEY] = _describe(imp, tasks, chained, fallback, skills, scored, skill_folds, use_label,
-                                     skill_scoring)
-    return out
+    return Hybrid(out, _describe(imp, tasks, chained, fallback, skills, scored, skill_folds, use_label,
+                                 skill_scoring))
 
 
 def _independent(X: pd.DataFrame, Y: pd.DataFrame, T: pd.DataFrame, imp: Imputer):

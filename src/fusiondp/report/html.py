@@ -18,6 +18,7 @@ import base64
 import html
 import io
 import json
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -363,8 +364,10 @@ def _setting(value) -> str:
     return "—" if value is None else str(value)
 
 
-def render_html(report: dict, *, title: str | None = None) -> str:
-    """The full HTML page of a run report (a dict as written by `fusiondp train --report`)."""
+def render_html(report: Mapping, *, title: str | None = None) -> str:
+    """The full HTML page of a run report (a dict as written by `fusiondp train --report`, or its `RunRecord`)."""
+    if hasattr(report, "to_report"):  # a RunRecord: render its JSON report
+        report = report.to_report()
     method = report.get("method", "run")
     title = title or f"fusiondp report: {method}"
     statement = privacy_statement(report)
@@ -375,10 +378,16 @@ def render_html(report: dict, *, title: str | None = None) -> str:
     headline = ("ε = {:.2f}, δ = {:g}".format(eps, report.get("delta")) if report.get("neighbouring")
                 else "no formal guarantee" if method == "sgd_ori" else "ε = 0 for the sensitive columns")
     dp_event = json.dumps(report.get("dp_event"), indent=2) if report.get("dp_event") else None
+    from fusiondp.report.record import summary_of
+
+    # The run record's privacy statement, machine-readable (`fusiondp.report.record.RunRecord.privacy_summary`),
+    # as a <meta> element: the page stays free of scripts.
+    summary = _e(json.dumps(summary_of(report)))
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>
-<meta name="viewport" content="width=device-width,initial-scale=1"><style>{_CSS}</style></head><body>
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="fusiondp-privacy" content="{summary}"><style>{_CSS}</style></head><body>
 <h1>{_e(title)}</h1>
 <p class="sub">{_e(report.get('method_summary', ''))}</p>
 <h2>Privacy statement</h2>
@@ -434,10 +443,11 @@ def load_report(path: str | Path) -> dict:
     return report
 
 
-def write_html(report: dict | str | Path, out: str | Path, *, title: str | None = None) -> Path:
-    """Render `report` (a dict or the path of a JSON report) to the HTML file `out` (written atomically)."""
+def write_html(report: Mapping | str | Path, out: str | Path, *, title: str | None = None) -> Path:
+    """Render `report` (a JSON report dict, a `RunRecord`, or the path of a JSON report) to the HTML file `out`
+    (written atomically)."""
     from fusiondp._files import write_file
 
-    if not isinstance(report, dict):
+    if not isinstance(report, Mapping):
         report = load_report(report)
     return write_file(Path(out), render_html(report, title=title))

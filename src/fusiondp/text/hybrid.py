@@ -283,6 +283,22 @@ class HybridTextGenerator:
         """Hybrid versions of ``texts`` (same order)."""
         return [d.text for d in self._hybridize_many(list(texts))]
 
+    def masked_view(self, texts: Sequence[str]) -> list[str]:
+        """Documents with every detected sensitive span deleted (replaced by a space): data-independent
+        stand-ins for the spans, the text counterpart of the tabular noise view (`fdp`, `sgd_pub`)."""
+        self._check_fitted()
+        return [mask_spans(t, self.detector_.detect(t), token=" ") for t in texts]
+
+    def reference_view(self, texts: Sequence[str], rng: np.random.Generator) -> list[str]:
+        """Hybrid documents whose slots are filled with the predictions of *another*, random document of
+        `texts` (a permutation drawn from `rng`): public, and it sets C_h like the tabular reference view."""
+        self._check_fitted()
+        spans = [self.detector_.detect(t) for t in texts]
+        masked = [mask_spans(t, s) for t, s in zip(texts, spans)]
+        preds = self._predict_masked(masked)
+        perm = rng.permutation(len(texts))
+        return [self._render(t, s, m, preds[j]).text for t, s, m, j in zip(texts, spans, masked, perm)]
+
     def _hybridize_many(self, texts: list[str]) -> list[HybridDoc]:
         self._check_fitted()
         spans = [self.detector_.detect(t) for t in texts]

@@ -49,6 +49,7 @@ import torch
 import torch.distributed as tdist
 from torch import nn
 
+from fusiondp._seeds import torch_seed
 from fusiondp.errors import BackendUnavailableError, ConfigError, DistributedError, FusionDPError
 from fusiondp.privacy.randomness import PrivateRandomness, private_randomness
 
@@ -191,7 +192,7 @@ def reseed_public(d: Dist, seed: int, step: int = 0) -> None:
     masks for different rows.
     """
     if d.active and d.rank > 0:
-        torch.manual_seed((int(seed) * 1_000_003 + d.rank * 7919 + int(step)) % (2**63 - 1))
+        torch.manual_seed(torch_seed(seed, "dropout", d.rank, step))  # SeedSequence child per (rank, step)
 
 
 def sync_resumed(d: Dist, model: nn.Module, opt: torch.optim.Optimizer, public_gen: torch.Generator,

@@ -30,6 +30,7 @@ import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import nn
 
+from fusiondp._seeds import torch_seed
 from fusiondp.errors import BudgetError
 from fusiondp.evaluate.metrics import classification_metrics, predict_scores
 from fusiondp.privacy.accounting import AccountingPlan
@@ -123,7 +124,7 @@ def _train(method, data, *, config, model, val, progress, checkpoint, on_epoch, 
     cfg, model = _configure(spec, data, config, model)
     # Public randomness (init, dropout, public-batch order, C_h rows) follows --seed; the Poisson mask and
     # the noise come from the core's secret generators (fusiondp.privacy.randomness), never from the seed.
-    public_gen = torch.Generator().manual_seed(cfg.seed * 2 + 1)
+    public_gen = torch.Generator().manual_seed(torch_seed(cfg.seed, "public_batches"))  # SeedSequence child
     model.to(dist.device)
     dist.sync_module(model)
     distributed.reseed_public(dist, cfg.seed)
