@@ -29,18 +29,16 @@ convex combination with the lowest out-of-fold log-loss (0.1 grid) for
 categorical targets. Only support rows are ever labels: nothing here reads a
 training row's sensitive value.
 
-Measured with `python benchmarks/imputation.py` (docs/results/imputation.md, the
-previous default side by side). During development (issue 25) each candidate was
-judged by 5-fold cross-validation on the sepsis support set (val.csv) only:
-contrast features raised the out-of-fold Age R² of gradient boosting from 0.26 to
-0.27-0.28 and of the forest from 0.23 to 0.27; the SVR reached 0.26 and took
-about a third of the blend. Left out: extra-trees, k-nearest neighbours, a
-slower/deeper boosting, a degree-2 polynomial ridge, and an SVC for categorical
-targets (each at or below the learners above out of fold, or adding nothing to the
-blend; the SVC also costs an internal calibration CV); earlier, self-training on
-pseudo-labelled training rows and chaining predicted sensitive columns into the
-next target changed Age R² and Gender accuracy by about 0.01 or less while
-multiplying the fitting time.
+Chosen on the support set only (`benchmarks/imputer_candidates.py`, docs/results/imputer_candidates.md:
+sepsis val.csv cross-fitted over 3 folds): contrast features raised Age R² from 0.249 to 0.274, the kernel
+learner to 0.259, both to 0.280 (Gender accuracy unchanged at 0.655); the training-row report with the
+previous default side by side is docs/results/imputation.md (`python benchmarks/imputation.py`). Tried
+during development (5-fold out-of-fold scores on the same support set) and left out: extra-trees,
+k-nearest neighbours, a slower/deeper boosting, a degree-2 polynomial ridge, and an SVC for categorical
+targets (each at or below the learners above out of fold, or adding nothing to the blend; the SVC also
+costs an internal calibration CV); earlier, self-training on pseudo-labelled training rows and chaining
+predicted sensitive columns into the next target changed Age R² and Gender accuracy by about 0.01 or less
+while multiplying the fitting time.
 """
 
 from __future__ import annotations
