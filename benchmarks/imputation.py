@@ -23,9 +23,12 @@ import pandas as pd
 import sklearn
 
 from fusiondp.bench.datasets import get_spec, resolve_data_dir
-from fusiondp.impute import imputation_quality, make_hybrid
+from fusiondp.impute import get_imputer, imputation_quality, make_hybrid
 
 ROOT = Path(__file__).resolve().parents[1]
+PREVIOUS = "previous default"
+"""The default ensemble before issue 25 (hgb + forest + linear, no contrast features), for a side-by-side run."""
+PREVIOUS_SETTINGS = dict(learners=("hgb", "forest", "linear"), contrasts=False)
 
 
 def _fmt(x: float) -> str:
@@ -39,6 +42,10 @@ def _headline(q: pd.DataFrame) -> dict[str, float]:
 
 def run_ours(frames: dict, spec, *, use_label: bool, imputer: str, seed: int) -> tuple[pd.DataFrame, float]:
     groups = None if spec.onehot_groups is None else [list(g) for g in spec.onehot_groups]
+    if imputer == PREVIOUS:
+        categorical = [c for c in spec.schema.categorical if c in spec.schema.sensitive]
+        imputer = get_imputer("ensemble", random_state=seed, progress=False, onehot_groups=groups,
+                              categorical=categorical, **PREVIOUS_SETTINGS)
     t0 = time.perf_counter()
     hyb = make_hybrid(frames["train"], frames["support"], spec.schema, imputer=imputer, use_label=use_label,
                       random_state=seed, progress=False, onehot_groups=groups)
@@ -85,6 +92,9 @@ def sepsis(args, out: list[str]) -> None:
     runs["TabPFN (published)"] = frames["published_hybrid"][frames["train"].columns.intersection(
         frames["published_hybrid"].columns)]
     runs["mean/mode"], times["mean/mode"] = run_ours(frames, spec, use_label=False, imputer="mean", seed=args.seed)
+    if args.previous:
+        runs[PREVIOUS], times[PREVIOUS] = run_ours(frames, spec, use_label=False, imputer=PREVIOUS, seed=args.seed)
+        print(f"{spec.name} {PREVIOUS}: {times[PREVIOUS]:.1f} s", flush=True)
     for use_label in (False, True):
         name = f"ours ({args.imputer}{', +label' if use_label else ''})"
         runs[name], times[name] = run_ours(frames, spec, use_label=use_label, imputer=args.imputer, seed=args.seed)
@@ -111,6 +121,9 @@ def adult(args, out: list[str]) -> None:
     frames = spec.frames(args.data_dir)
     runs, times = {}, {}
     runs["mean/mode"], times["mean/mode"] = run_ours(frames, spec, use_label=False, imputer="mean", seed=args.seed)
+    if args.previous:
+        runs[PREVIOUS], times[PREVIOUS] = run_ours(frames, spec, use_label=False, imputer=PREVIOUS, seed=args.seed)
+        print(f"{spec.name} {PREVIOUS}: {times[PREVIOUS]:.1f} s", flush=True)
     for use_label in (False, True):
         name = f"ours ({args.imputer}{', +label' if use_label else ''})"
         runs[name], times[name] = run_ours(frames, spec, use_label=use_label, imputer=args.imputer, seed=args.seed)
@@ -132,17 +145,22 @@ def main() -> None:
     ap.add_argument("--datasets", default="sepsis,adult")
     ap.add_argument("--imputer", default="default")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-previous", dest="previous", action="store_false",
+                    help=f"skip the {PREVIOUS!r} column ({PREVIOUS_SETTINGS})")
     ap.add_argument("--out", default=str(ROOT / "docs" / "results" / "imputation.md"))
     args = ap.parse_args()
     t0 = time.perf_counter()
     cmd = "python benchmarks/imputation.py" + "".join(f" {a}" for a in sys.argv[1:])
     out = ["# Imputation quality: offline default imputer vs published TabPFN", "",
            f"Command: `{cmd}` (data: `{resolve_data_dir(args.data_dir)}`)", "",
-           f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores visible, OpenMP/BLAS limited to 1 thread and 2 forest workers (`n_jobs=2`), shared with other jobs; "
+           f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores visible, OpenMP/BLAS limited to 1 thread and 2 forest workers (`n_jobs=2`), shared with other jobs (loaded: wall times compare only within one run); "
            f"Python {platform.python_version()}, scikit-learn {sklearn.__version__}, pandas {pd.__version__}.",
            "", "These numbers read true sensitive values of the training rows: an evaluation of Stage 1, "
            "never an input to imputation or training. The imputer itself only ever sees the support set and "
-           "the training rows' public columns (`make_hybrid` passes `schema.public_view(train)`).", ""]
+           "the training rows' public columns (`make_hybrid` passes `schema.public_view(train)`).", "",
+           f"`{PREVIOUS}`: the default ensemble before issue 25 ({', '.join(f'{k}={v}' for k, v in PREVIOUS_SETTINGS.items())}), "
+           "run in the same process right before the current default, so its quality and wall time compare side by "
+           "side (`--no-previous` skips it). Everything else (joint imputation, fallback) is the same.", ""]
     for name in args.datasets.split(","):
         {"sepsis": sepsis, "adult": adult}[name.strip()](args, out)
     out += [f"Total benchmark time: {time.perf_counter() - t0:.0f} s.", ""]

@@ -10,7 +10,7 @@ from fusiondp.impute.foundation import TabICLImputer, TabPFNImputer
 from fusiondp.impute.simple import MeanImputer
 
 DEFAULT_IMPUTER = "ensemble"
-"""What `imputer="default"` means: the offline stacked tree/linear ensemble."""
+"""What `imputer="default"` means: the offline stacked tree/linear/kernel ensemble (`EnsembleImputer`)."""
 
 IMPUTERS: dict[str, type[Imputer]] = {
     "ensemble": EnsembleImputer,
