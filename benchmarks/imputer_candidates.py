@@ -18,7 +18,7 @@ import time
 
 import pandas as pd
 
-from fusiondp.bench.datasets import DATASETS, resolve_data_dir
+from fusiondp.bench.datasets import get_spec, resolve_data_dir
 from fusiondp.impute import EnsembleImputer, build_tasks
 from fusiondp.impute.fallback import cross_fitted_skill
 
@@ -38,7 +38,7 @@ def main() -> None:
     ap.add_argument("--use-label", action="store_true", help="also read the (public) label")
     ap.add_argument("--data-dir", default=None)
     a = ap.parse_args()
-    spec = DATASETS[a.dataset]
+    spec = get_spec(a.dataset)
     frames = spec.frames(resolve_data_dir(a.data_dir))
     support, schema = frames["support"], spec.schema
     features = schema.public_columns(schema.public_view(support)) + ([schema.target] if a.use_label else [])

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from fusiondp._seeds import torch_seed
 from fusiondp.errors import BudgetError, ConfigError
 from fusiondp.train.config import TrainConfig
 from fusiondp.train.core import FeatureDPEngine, PrivacyAccountant
@@ -49,7 +50,7 @@ def test_closed_train_is_the_core_driven_by_a_loop():
     engine = FeatureDPEngine("fusiondp", insecure_noise_seed=5)
     model, opt, batches = engine.make_private(
         module=model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1), data=encoded_views(256),
-        target_epsilon=2.0, delta=1e-4, radius=10.0, generator=torch.Generator().manual_seed(3 * 2 + 1), **SETTINGS)
+        target_epsilon=2.0, delta=1e-4, radius=10.0, generator=torch.Generator().manual_seed(torch_seed(3, "public_batches")), **SETTINGS)
     _loop(engine, opt, batches)
     torch.testing.assert_close(flat_weights(model), flat_weights(closed), rtol=0, atol=0)
 
