@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from fusiondp.cli._console import CliConsole
-from fusiondp.cli.app import command
+from fusiondp.cli.app import OUTPUT, command
 
 out = CliConsole()
 
@@ -40,8 +40,10 @@ def run_demo(out_dir: Path, *, seed: int = 0, epsilon: float = 2.0, quick: bool 
     from fusiondp.pipeline import run
     from fusiondp.report.html import write_html
     from fusiondp.train.config import TrainConfig
+    from fusiondp._validate import integer
     from fusiondp.train.methods import get_method
 
+    integer("seed", seed, 0, 2**32 - 1)  # seeds numpy's generators: a negative seed is refused there, late
     for m in methods:
         get_method(m)
     torch.set_num_threads(min(2, torch.get_num_threads()))
@@ -97,7 +99,7 @@ def _table(rows: list[dict]) -> Table:
 
 @command("demo")
 def demo(
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the reports and models.")] = Path("fusiondp-demo"),
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the reports and models."), OUTPUT] = Path("fusiondp-demo"),
     seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic data and of training.")] = 0,
     epsilon: Annotated[float, typer.Option("--epsilon", help="Privacy budget ε of each private method.")] = 2.0,
     quick: Annotated[bool, typer.Option("--quick", help="Half-size data (faster, noisier comparison).")] = False,
