@@ -33,6 +33,14 @@ FAULTS = {
     "sigkill": "the run is SIGKILLed (subprocess) after its first checkpoint, then run again",
     "forbid_training": "training is patched to fail if reached: the path is refused before it",
     "symlink": "the output is a symbolic link to an input",
+    "symlink_loop": "the output is a symbolic link to itself",
+    "hardlink": "the output is a hard link to an input (same inode, another name)",
+    "enospc_second": "the second file of the output group fails with ENOSPC",
+    "short_write": "the disk silently keeps only half of the output (the staged file is cut before its fsync)",
+    "tmpfs_64k": "the output folder is a real 64 KiB tmpfs (mounted by the test; skipped where not permitted)",
+    "tmpfs_full": "the output folder is a real, full 64 KiB tmpfs (mounted by the test; skipped where not "
+                  "permitted)",
+    "fifo": "the path is a FIFO with no writer (a watchdog unblocks it after 30 s and fails the test)",
 }
 
 HEAD = """# Reliability: what fusiondp guarantees, and the inputs it is tested against

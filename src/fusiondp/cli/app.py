@@ -72,6 +72,8 @@ OUTPUT = PathRole("output")
 
 #: command path (e.g. "train", "audit attribute") -> {parameter name: (option name, "input" | "output")}
 PATH_ROLES: dict[str, dict[str, tuple[str, str]]] = {}
+#: "command option" of every Path parameter declared without a marker (treated as an input; a test keeps it empty)
+UNMARKED: set[str] = set()
 
 
 def _is_path(tp) -> bool:
@@ -81,9 +83,10 @@ def _is_path(tp) -> bool:
     return any(_is_path(a) for a in typing.get_args(tp) if a is not type(None))
 
 
-def _path_roles(fn: Callable) -> dict[str, tuple[str, str]]:
+def _path_roles(fn: Callable, command_path: str = "") -> dict[str, tuple[str, str]]:
     """{parameter: (option name, role)} of every file/folder parameter of a command; a Path parameter without
-    a marker counts as an input (never written over) and is flagged by tests/robustness/test_outputs.py."""
+    a marker counts as an input (never written over) and is listed in `UNMARKED`, which
+    tests/robustness/test_outputs.py keeps empty."""
     import typer.models
 
     roles = {}
@@ -99,6 +102,8 @@ def _path_roles(fn: Callable) -> dict[str, tuple[str, str]]:
         decls = [d for d in names if isinstance(d, str) and d.startswith("--")]
         option = decls[0].split("/")[0] if decls else name.upper()
         roles[name] = (option, marks[0].role if marks else "input")
+        if not marks:
+            UNMARKED.add(f"{command_path} {option}")
     return roles
 
 
@@ -133,8 +138,8 @@ def command(name: str, group: typer.Typer | None = None) -> Callable:
     else → 4 (with `--debug` the traceback is shown instead)."""
 
     def register(fn: Callable) -> Callable:
-        roles = _path_roles(fn)
-        PATH_ROLES[f"{group.info.name} {name}" if group is not None else name] = roles
+        path = f"{group.info.name} {name}" if group is not None else name
+        roles = PATH_ROLES[path] = _path_roles(fn, path)
 
         @functools.wraps(fn)
         def wrapped(*args, **kwargs):

@@ -108,9 +108,10 @@ def demo(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
 ) -> None:
     """Train dpsgd and fusiondp on a synthetic ICU-like table and compare them (no downloads, ~1 minute)."""
-    from fusiondp._validate import positive
+    from fusiondp._validate import integer, positive
 
     positive(epsilon=epsilon)
+    integer("seed", seed, 0, 2**32 - 1)
     names = tuple(m.strip() for m in methods.split(",") if m.strip())
     out.print(f"Synthetic ICU table (seed {seed}): public vitals/labs, sensitive age/sex/unit, label mortality.")
     rows = run_demo(out_dir, seed=seed, epsilon=epsilon, quick=quick, methods=names, progress=progress)
