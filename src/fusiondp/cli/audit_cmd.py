@@ -50,9 +50,12 @@ def _write(out_path: Path, result: dict, html: Path | None, report, audit: dict)
 @command("attribute", group=audit_app)
 def attribute(
     model: Annotated[Path, Opt("--model", help="A model saved by `fusiondp train --save-model`."), INPUT],
-    train: Annotated[Path, Opt("--train", help="The model's training table (true sensitive values: ground truth)."), INPUT],
-    heldout: Annotated[Path, Opt("--heldout", help="Rows of the same population the model never saw (e.g. test)."), INPUT],
-    support: Annotated[Path, Opt("--support", help="Public support set (all columns); the attacker's knowledge."), INPUT],
+    train: Annotated[Path, Opt("--train", help="The model's training table (true sensitive values: ground "
+                                               "truth)."), INPUT],
+    heldout: Annotated[Path, Opt("--heldout", help="Rows of the same population the model never saw (e.g. "
+                                                   "test)."), INPUT],
+    support: Annotated[Path, Opt("--support", help="Public support set (all columns); the attacker's "
+                                                   "knowledge."), INPUT],
     out_path: Annotated[Path, Opt("--out", help="Write the JSON result here."), OUTPUT],
     rows: Annotated[int, Opt("--rows", help="Attack at most this many rows of each split (0: all).")] = 3000,
     grid: Annotated[int, Opt("--grid", help="Candidates per numeric column (support quantiles).")] = 25,
@@ -60,7 +63,8 @@ def attribute(
     bootstrap: Annotated[int, Opt("--bootstrap", help="Bootstrap resamples for the CIs.")] = 1000,
     confidence: Annotated[float, Opt("--confidence", help="CI level.")] = 0.95,
     seed: Annotated[int, Opt("--seed", help="Seed of the row subsets, bootstrap and imputers.")] = 0,
-    html: Annotated[Optional[Path], Opt("--html", help="Also write the model's HTML page with an Audit section."), OUTPUT]
+    html: Annotated[Optional[Path], Opt("--html", help="Also write the model's HTML page with an Audit "
+                                                       "section."), OUTPUT]
     = None,
 ) -> None:
     """Attribute inference: how well the model lets an attacker guess each sensitive column of training rows."""

@@ -99,7 +99,8 @@ def _table(rows: list[dict]) -> Table:
 
 @command("demo")
 def demo(
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the reports and models."), OUTPUT] = Path("fusiondp-demo"),
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the reports and models."), OUTPUT] \
+    = Path("fusiondp-demo"),
     seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic data and of training.")] = 0,
     epsilon: Annotated[float, typer.Option("--epsilon", help="Privacy budget ε of each private method.")] = 2.0,
     quick: Annotated[bool, typer.Option("--quick", help="Half-size data (faster, noisier comparison).")] = False,

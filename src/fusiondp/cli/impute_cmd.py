@@ -42,8 +42,10 @@ def _groups(text: str) -> list[list[str]] | None:
 
 @command("impute")
 def impute(
-    train: Annotated[Path, Opt("--train", help="Training table (CSV or Parquet); only its public columns are read."), INPUT],
-    support: Annotated[Path, Opt("--support", help="Public support set with every column, disjoint from --train."), INPUT],
+    train: Annotated[Path, Opt("--train", help="Training table (CSV or Parquet); only its public columns are "
+                                               "read."), INPUT],
+    support: Annotated[Path, Opt("--support", help="Public support set with every column, disjoint from "
+                                                   "--train."), INPUT],
     target: Annotated[str, Opt("--target", help="Label column (public).")],
     sensitive: Annotated[str, Opt("--sensitive", help="Sensitive columns to impute, comma-separated.")],
     out_path: Annotated[Path, Opt("--out", help="Where to write the hybrid table (CSV or .parquet)."), OUTPUT],
@@ -73,7 +75,8 @@ def impute(
     quality_folds: Annotated[int, Opt("--quality-folds", help="Folds of the support set for the quality "
                                       "measurement.")] = 3,
     quality_out: Annotated[Optional[Path], Opt("--quality-out", help="Also write the quality as JSON (the "
-                                               "'imputation_quality' section `fusiondp report` can show)."), OUTPUT] = None,
+                                               "'imputation_quality' section `fusiondp report` can show)."),
+                           OUTPUT] = None,
 ) -> None:
     """Impute the sensitive columns of --train from its public columns, using a public --support set."""
     from fusiondp._files import check_distinct, check_output, json_text, write_files

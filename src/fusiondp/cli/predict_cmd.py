@@ -16,8 +16,10 @@ Opt = typer.Option
 
 @command("predict")
 def predict(
-    model: Annotated[Path, Opt("--model", help="A model saved by `fusiondp train --save-model` or `fusiondp.io.save`."), INPUT],
-    data: Annotated[Path, Opt("--data", help="Table to score (CSV or Parquet) with the model's feature columns."), INPUT],
+    model: Annotated[Path, Opt("--model", help="A model saved by `fusiondp train --save-model` or "
+                                               "`fusiondp.io.save`."), INPUT],
+    data: Annotated[Path, Opt("--data", help="Table to score (CSV or Parquet) with the model's feature "
+                                             "columns."), INPUT],
     out_path: Annotated[Path, Opt("--out", help="Where to write predictions (CSV)."), OUTPUT],
 ) -> None:
     """Write the predicted class and class probabilities of every row; dropped columns (ids) are copied."""

@@ -16,7 +16,8 @@ out = CliConsole()
 @command("report")
 def report(
     run: Annotated[Path, typer.Argument(help="A JSON report written by `fusiondp train --report` or the demo."), INPUT],
-    out_path: Annotated[Optional[Path], typer.Option("--out", help="HTML file to write (default: RUN with .html)."), OUTPUT]
+    out_path: Annotated[Optional[Path], typer.Option("--out", help="HTML file to write (default: RUN with "
+                                                                   ".html)."), OUTPUT]
     = None,
     quality: Annotated[Optional[Path], typer.Option("--imputation-quality", help="Quality JSON written by `fusiondp "
                                                     "impute --quality-out`, shown in the page's Imputation quality "
