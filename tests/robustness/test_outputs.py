@@ -132,3 +132,57 @@ def test_output_naming_an_input_is_refused(path, out_param, in_param, spelling, 
     assert lines[0].startswith("error:") and "is also an input" in lines[0], err
     assert len([ln for ln in lines if ln.startswith("error:")]) == 1 and "Traceback" not in err, err
     assert _digest(tmp_path) == before, "a file changed or appeared"
+
+
+def test_a_file_read_during_a_run_is_never_written(tmp_path):
+    """The last line of defence: within a run, `write_files` refuses a file read through fusiondp's readers
+    (here `read_table`, under another spelling and a hard link), whatever option or default produced the path."""
+    from fusiondp._files import run_scope, write_file, write_files
+    from fusiondp.data.tabular import read_table
+    from fusiondp.errors import ConfigError
+
+    table = tmp_path / "t.csv"
+    table.write_text("a,b\n1,2\n")
+    os.link(table, tmp_path / "hard.csv")
+    (tmp_path / "sub").mkdir()
+    with run_scope():
+        read_table(tmp_path / "sub" / ".." / "t.csv", what="training")
+        for name in ("t.csv", "hard.csv"):
+            with pytest.raises(ConfigError, match="also an input"):
+                write_files({tmp_path / "new.json": "{}", tmp_path / name: "x"})
+        assert not (tmp_path / "new.json").exists()  # refused before anything of the group was written
+    assert table.read_text() == "a,b\n1,2\n"
+    write_file(table, "a,b\n3,4\n")  # outside the run the file is an ordinary path again
+    assert table.read_text() == "a,b\n3,4\n"
+
+
+def test_special_files_are_refused_before_opening(tmp_path):
+    from fusiondp._files import check_input
+    from fusiondp.errors import DataError
+
+    os.mkfifo(tmp_path / "pipe.csv")
+    with pytest.raises(DataError, match="FIFO"):
+        check_input(tmp_path / "pipe.csv", what="training")
+    with pytest.raises(DataError, match="not a regular file|a device"):
+        check_input("/dev/zero", what="training")
+    (tmp_path / "loop.csv").symlink_to("loop.csv")
+    with pytest.raises(DataError, match="symlink loop"):
+        check_input(tmp_path / "loop.csv", what="training")
+
+
+def test_io_save_refuses_a_file_that_is_not_a_model(tmp_path):
+    """`check_model_destination`: a new path or an earlier fusiondp model only (header read, nothing else)."""
+    from fusiondp.errors import ConfigError
+    from fusiondp.io import check_model_destination
+
+    assert check_model_destination(tmp_path / "new.safetensors") == tmp_path / "new.safetensors"
+    import torch
+    from safetensors.torch import save
+
+    other = tmp_path / "other.safetensors"
+    other.write_bytes(save({"w": torch.ones(2)}, metadata={"x": "1"}))  # another program's safetensors file
+    for name, data in (("x.csv", b"a,b\n1,2\n"), ("other.safetensors", None)):
+        if data is not None:
+            (tmp_path / name).write_bytes(data)
+        with pytest.raises(ConfigError, match="not a fusiondp model"):
+            check_model_destination(tmp_path / name)
