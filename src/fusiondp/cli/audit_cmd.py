@@ -35,8 +35,8 @@ def _check_outputs(out_path: Path, html: Path | None) -> None:
 
 def _write(out_path: Path, result: dict, html: Path | None, report, audit: dict) -> None:
     """The JSON result and the optional HTML page, written as one all-or-nothing group."""
-    from fusiondp.audit.report import audit_html
     from fusiondp._files import json_text, write_files
+    from fusiondp.audit.report import audit_html
 
     files = {out_path: json_text(result)}
     if html is not None:
