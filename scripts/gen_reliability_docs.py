@@ -33,6 +33,14 @@ FAULTS = {
     "sigkill": "the run is SIGKILLed (subprocess) after its first checkpoint, then run again",
     "forbid_training": "training is patched to fail if reached: the path is refused before it",
     "symlink": "the output is a symbolic link to an input",
+    "symlink_loop": "the output is a symbolic link to itself",
+    "hardlink": "the output is a hard link to an input (same inode, another name)",
+    "enospc_second": "the second file of the output group fails with ENOSPC",
+    "short_write": "the disk silently keeps only half of the output (the staged file is cut before its fsync)",
+    "tmpfs_64k": "the output folder is a real 64 KiB tmpfs (mounted by the test; skipped where not permitted)",
+    "tmpfs_full": "the output folder is a real, full 64 KiB tmpfs (mounted by the test; skipped where not "
+                  "permitted)",
+    "fifo": "the path is a FIFO with no writer (a watchdog unblocks it after 30 s and fails the test)",
 }
 
 HEAD = """# Reliability: what fusiondp guarantees, and the inputs it is tested against
@@ -53,9 +61,29 @@ and the label classes, every numeric column has a finite mean and a finite scale
 record holds a method, a finite ε ≥ 0 (or none) and δ. The digest guards against corruption and
 stray edits; it is not a signature (whoever can write the file can recompute it).
 
+**No command ever writes over its own input.** One rule, in one place (`fusiondp._files`), covers every
+output of every command and of the Python API. Every file or folder option of the command line is
+declared an input or an output (`fusiondp.cli.app.INPUT` / `OUTPUT`); before a command runs, an output
+option that names one of its input files is refused (exit 1). The command then runs with its inputs
+recorded, and every file it reads through fusiondp's readers (tables, models, settings, reports, a
+`--model` Python file, a benchmark's dataset file) is added to them; every file any command writes,
+derived ones included (a report's HTML page, a default output path), passes through `write_files`, which
+refuses a path naming a recorded input: the same path once symbolic links are followed (`realpath`), or
+the same file under another name (same device and inode: a hard link). `tests/robustness/test_outputs.py`
+generates, from the command line's own option list, every (output option, input option) pair of every
+command and checks the refusal, so a new option is covered without editing the test. `fusiondp.io.save`
+also refuses to replace an existing file that is not a fusiondp model (the rule: a model is written to a
+new path or over an earlier fusiondp model, never over anything else; only the file's header is read),
+and `train --save-model` applies the same rule.
+
+**Inputs are regular files.** Every input file is checked before it is opened (`fusiondp._files.check_input`):
+a missing path, a folder, a symbolic link loop, and anything that is not a regular file (a FIFO with no
+writer would block the command forever, a device could be endless) are refused with one error line.
+
 **Outputs are checked before any work.** Every output path is resolved before any data are read:
-it must not be an input of the command (also through a symbolic link), not a folder, in a folder
-that exists or can be created and is writable, and end with its format's suffix:
+it must not be an input of the command (also through a symbolic link or a hard link), not a folder, not
+a symbolic link loop, in a folder that exists or can be created and is writable, and end with its
+format's suffix:
 
 | output | suffix |
 |---|---|
@@ -65,14 +93,18 @@ that exists or can be created and is writable, and end with its format's suffix:
 | `predict --out` | `.csv` |
 | `impute --out` | `.csv`, `.parquet` or `.pq` |
 | `report --out` | `.html` |
+| `impute --quality-out` | `.json` |
+| `audit attribute/canary --out`, `--html` | `.json`, `.html` |
 
-**All or nothing.** Every file is written to a temporary file in its destination folder, flushed
-and fsynced, then renamed into place (`fusiondp._files.write_files`). The outputs of one command
-(report JSON, HTML page, model) are staged together and renamed only when all are complete, so the
-report is written only when the whole run succeeds. On any failure, including Ctrl-C, the
-temporary files are removed and no destination is touched: a failed command leaves exactly the
-files that were there before (the one exception: a `--checkpoint` keeps the last finished epoch, so
-the run can resume).
+**All or nothing.** Every file is written to a temporary file in its destination folder with explicit
+`os.write` calls (a write that makes no progress is a full disk), fsynced, checked to hold exactly the
+bytes given (a short write the system did not report is a failure, exit 3), then renamed into place
+(`fusiondp._files.write_files`; no output bypasses it). The outputs of one command (report JSON, HTML
+page, model; an audit's JSON and page; an imputation's table and quality JSON) are staged together and
+renamed only when all are complete, so the report is written only when the whole run succeeds.
+On any failure, including Ctrl-C, the temporary files are removed and no destination is touched: a
+failed command leaves exactly the files that were there before (the one exception: a `--checkpoint`
+keeps the last finished epoch, so the run can resume).
 
 **Resume semantics.** A checkpoint records the method, every training setting, the accounting
 plan and a digest of the run's public data (hybrid rows, labels, the noise and reference views,

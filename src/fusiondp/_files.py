@@ -1,15 +1,26 @@
-"""Output files: checked before any work starts, written atomically, never over an input.
+"""Input and output files: inputs checked before they are opened, outputs written atomically, never over an input.
 
-Two guarantees every fusiondp writer relies on (docs/reliability.md):
+The guarantees every fusiondp reader and writer relies on (docs/reliability.md):
 
-* **Checked first.** `check_outputs` resolves every output path before any data is read
-  or any training starts, and refuses one that equals an input (or another output), whose
-  suffix does not match its format, or whose folder cannot be created or written.
-* **All or nothing.** `write_files` writes each file to a temporary file in the destination
-  folder, flushes and fsyncs it, and only when *every* file of the group is staged renames
-  them into place (a rename within one folder is atomic). If anything fails (full disk,
-  permissions, Ctrl-C) every temporary file is removed and no destination is touched, so a
-  failed command leaves exactly the files that were there before.
+* **Inputs are regular files.** `check_input` refuses a missing path, a folder and anything that is not a
+  regular file (a FIFO, a device, a socket: opening a FIFO with no writer would block forever) *before*
+  the file is opened, and records the file as an input of the current run.
+* **Never over an input (one rule).** Within a run (`run_scope`: every CLI command runs in one, with the
+  command's input options declared up front) every file read through `check_input` and every declared
+  input is an input of the run. `refuse_input` refuses an output path that names one of them: the same
+  resolved path (``realpath``), or the same file (``st_dev``/``st_ino``: a hard link or another spelling).
+  `check_output` applies it before any work starts and `write_files` applies it again to every file it
+  writes, so no output of any command, derived ones included (a report's HTML page, a default path), can
+  replace an input.
+* **Checked first.** `check_output` resolves every output path before any data is read or any training
+  starts, and refuses one that is an input (or another output), whose suffix does not match its format, or
+  whose folder cannot be created or written.
+* **All or nothing.** `write_files` writes each file to a temporary file in the destination folder with
+  explicit `os.write` calls (a write that makes no progress is a full disk), fsyncs it, and checks that the
+  staged file holds exactly the bytes given (a short write the system did not report is caught here); only
+  when *every* file of the group is staged does it rename them into place (a rename within one folder is
+  atomic). If anything fails (full disk, permissions, Ctrl-C) every temporary file is removed and no
+  destination is touched, so a failed command leaves exactly the files that were there before.
 
 >>> import tempfile, pathlib
 >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -27,14 +38,16 @@ import json
 import math
 import os
 import signal
+import stat
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from fusiondp.errors import ConfigError, OutputError
+from fusiondp.errors import ConfigError, DataError, FusionDPError, OutputError
 
 _TMP_PREFIX = ".fusiondp-"
+_CHUNK = 1 << 20  # bytes per os.write call when staging an output
 
 
 def _umask() -> int:
@@ -43,14 +56,109 @@ def _umask() -> int:
     return mask
 
 
+def resolve(path: str | Path, what: str = "path") -> Path:
+    """`path` made absolute with every symlink followed; a symlink loop is refused (ConfigError)."""
+    try:
+        return Path(path).expanduser().resolve()
+    except (RuntimeError, OSError) as e:  # Python < 3.13 raises RuntimeError for a loop, 3.13 OSError
+        raise ConfigError(f"The {what} path {path} cannot be resolved: {_loop_or(e)}.") from None
+
+
+def _loop_or(e: BaseException) -> str:
+    if isinstance(e, RuntimeError) or getattr(e, "errno", None) == errno.ELOOP:
+        return "it is a symlink loop"
+    return _describe(e) if isinstance(e, OSError) else type(e).__name__
+
+
 def _same(a: Path, b: Path) -> bool:
     """True when two paths name the same file (resolved, or the same inode when both exist)."""
     if a == b:
         return True
     try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
+        sa, sb = os.stat(a), os.stat(b)
+    except (OSError, ValueError):
         return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+# --------------------------------------------------------------------------- the inputs of a run
+class _Run:
+    """The inputs of one run; see `run_scope`."""
+
+    def __init__(self) -> None:
+        self.inputs: dict[Path, str] = {}  # resolved path -> how it was named
+
+
+_RUNS: list[_Run] = []  # innermost last; a plain list (not a ContextVar) so worker threads see it too
+
+
+@contextlib.contextmanager
+def run_scope(inputs: Iterable[tuple[str, str | Path | None] | str | Path | None] = ()) -> Iterator[None]:
+    """Declare a run: while the block runs, no output may be written over any of `inputs` or over any file
+    read through `check_input`. Nested scopes add to the outer ones.
+
+    `inputs` holds paths, or (name, path) pairs whose name (an option) the refusal message quotes. A file a
+    command reads back from its own output (a checkpoint it resumes from, a results file it appends to) is
+    read with ``check_input(..., register=False)``.
+    """
+    run = _Run()
+    for item in inputs:
+        name, p = item if isinstance(item, tuple) else (str(item), item)
+        if p is not None:
+            with contextlib.suppress(FusionDPError):
+                run.inputs.setdefault(resolve(p), name)
+    _RUNS.append(run)
+    try:
+        yield
+    finally:
+        _RUNS.remove(run)
+
+
+def note_input(path: str | Path, name: str | None = None) -> None:
+    """Record `path` as an input of the current run (no-op outside `run_scope`)."""
+    if not _RUNS:
+        return
+    with contextlib.suppress(FusionDPError):
+        _RUNS[-1].inputs.setdefault(resolve(path), name or str(path))
+
+
+def refuse_input(path: str | Path, what: str, inputs: Iterable[str | Path | None] = ()) -> None:
+    """Refuse (ConfigError) an output `path` that is an input of the current run or one of `inputs`:
+    the same resolved path, or the same file (device and inode) under another name."""
+    p = resolve(path, what)
+    known = [(q, name) for r in _RUNS for q, name in r.inputs.items()]
+    known += [(resolve(q), str(q)) for q in inputs if q is not None]
+    for q, name in known:
+        if _same(p, q):
+            shown = "" if name == str(path) else f" (the input {name})"
+            raise ConfigError(f"The {what} path {path} is also an input of this command{shown}; "
+                              "writing it would destroy that input.", hint="choose another output path")
+
+
+def check_input(path: str | Path, *, what: str, error: type[FusionDPError] = DataError,
+                kind: str = "file", register: bool = True) -> Path:
+    """Check an input file before it is opened and (`register`) record it as an input of the run; returns it.
+
+    Refused with `error`: a missing path, a folder, a symlink loop, and anything that is not a regular file
+    (a FIFO with no writer would block the command forever; a device could be endless).
+    """
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise error(f"{what} {kind} not found: {path}") from None
+    except (RuntimeError, OSError) as e:
+        raise error(f"Cannot read {what} {kind} {path}: {_loop_or(e)}.") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise error(f"{what} path {path} is a folder, not a {kind}.")
+    if not stat.S_ISREG(st.st_mode):
+        kind_of = ("a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode)
+                   else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file")
+        raise error(f"{what} path {path} is {kind_of}, not a regular file; it was not opened.",
+                    hint="give a regular file (copy the data into one)")
+    if register:
+        note_input(path, what)
+    return path
 
 
 def _writable_folder(path: Path, what: str) -> None:
@@ -78,17 +186,14 @@ def check_output(path: str | Path | None, *, what: str, suffixes: Iterable[str],
     """
     if path is None:
         return None
-    p = Path(path).expanduser().resolve()
+    p = resolve(path, what)
     allowed = [s.lower() for s in suffixes]
     if p.is_dir():
         raise ConfigError(f"The {what} path {path} is a folder; give a file name.")
     if allowed and p.suffix.lower() not in allowed:
         raise ConfigError(f"The {what} path {path} should end with {' or '.join(allowed)}.",
                           hint=f"for example {p.with_suffix(allowed[0]).name}")
-    for inp in inputs:
-        if inp is not None and _same(p, Path(inp).expanduser().resolve()):
-            raise ConfigError(f"The {what} path {path} is also an input of this command; "
-                              "writing it would destroy that input.", hint="choose another output path")
+    refuse_input(path, what, inputs)
     _writable_folder(p, what)
     return p
 
@@ -121,7 +226,8 @@ def _fsync_dir(folder: Path) -> None:
 
 def _describe(e: OSError) -> str:
     if e.errno == errno.ENOSPC:
-        return "no space left on the device"
+        short = str(e.strerror or "")
+        return "no space left on the device" + (f" ({short})" if short.startswith("short write") else "")
     if e.errno in (errno.EACCES, errno.EPERM):
         return "permission denied"
     if e.errno == errno.EROFS:
@@ -129,16 +235,32 @@ def _describe(e: OSError) -> str:
     return e.strerror or type(e).__name__
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    """Write every byte of `data` to `fd`, however the system splits the writes; a write that makes no
+    progress is a full disk (ENOSPC), never a silent short file."""
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view[:_CHUNK])
+        if n <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        view = view[n:]
+
+
 def _stage(path: Path, data: bytes) -> Path:
-    """Write `data` to a new temporary file next to `path` and fsync it; returns the temporary path."""
+    """Write `data` to a new temporary file next to `path`, fsync it and check it holds exactly `data`'s
+    length; returns the temporary path."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=_TMP_PREFIX + path.name + ".", suffix=".tmp", dir=path.parent)
     tmp = Path(name)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+            size = os.fstat(fd).st_size
+        finally:
+            os.close(fd)
+        if size != len(data):  # the system accepted the writes but the file is short (a full disk it hid)
+            raise OSError(errno.ENOSPC, f"short write: {size} of {len(data)} bytes reached the disk")
         os.chmod(tmp, 0o666 & ~_umask())
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -187,8 +309,11 @@ def write_files(files: Mapping[str | Path, bytes | str]) -> list[Path]:
     """Write every file of `files` (path → content) atomically, all or nothing; returns the paths.
 
     Raises:
+        ConfigError: a path is an input of the current run (`run_scope`); nothing is written.
         OutputError: a file could not be written (nothing of the group is left behind).
     """
+    for path in files:  # never over an input of the run (checked before anything is written)
+        refuse_input(path, "output")
     staged: list[tuple[Path, Path]] = []
     created: list[Path] = []
     current: Path | None = None
@@ -219,6 +344,8 @@ def write_files(files: Mapping[str | Path, bytes | str]) -> list[Path]:
                 pass
         if isinstance(e, OSError):
             raise OutputError(f"Cannot write {current}: {_describe(e)}; nothing was written.") from e
+        if isinstance(e, RuntimeError) and "ymlink loop" in str(e):  # Python < 3.13: a loop in a folder path
+            raise OutputError(f"Cannot write {current}: a symlink loop; nothing was written.") from e
         raise
     return [p for _, p in staged]
 

@@ -71,14 +71,14 @@ def read_meta(data: bytes, *, key: str) -> dict:
                         + (" (a zip archive: an old pickle-based file?)" if data[:2] == b"PK" else ""))
     try:
         header = json.loads(data[8:8 + n])
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise SealError("its header is not valid JSON (corrupted)") from None
     raw = (header.get("__metadata__") or {}).get(key) if isinstance(header, dict) else None
     if raw is None:
         raise SealError(f"a safetensors file without {key} metadata (written by another program?)")
     try:
         meta = json.loads(raw)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         raise SealError(f"its {key} metadata is not valid JSON (corrupted)") from None
     if not isinstance(meta, dict):
         raise SealError(f"its {key} metadata is not a JSON object")

@@ -31,6 +31,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,10 +41,10 @@ import pandas as pd
 import torch
 
 from fusiondp import __version__
-from fusiondp._files import write_file
-from fusiondp._sealed import SealError, pack, read_meta, unpack
+from fusiondp._files import check_input, write_file
+from fusiondp._sealed import _MAX_HEADER, SealError, pack, read_meta, unpack
 from fusiondp.data.preprocess import ple_width
-from fusiondp.errors import DataError, ModelFileError, UnsupportedError
+from fusiondp.errors import ConfigError, DataError, ModelFileError, UnsupportedError
 
 FORMAT = "fusiondp-model"
 FORMAT_VERSION = 2
@@ -125,8 +127,45 @@ def to_bytes(result, prepared, report: dict | None = None) -> bytes:
     return pack(tensors, meta, key=_META_KEY)
 
 
+def check_model_destination(path: str | Path) -> Path:
+    """Refuse (ConfigError) a model destination that exists and is not a fusiondp model file.
+
+    The rule: a model may be written to a new path, or over an earlier fusiondp model (its header names the
+    ``fusiondp-model`` format), nothing else: not over a table, a report, another program's ``.safetensors``
+    file, a folder or a special file. Only the file's header is read.
+    """
+    path = Path(path)
+    if not os.path.lexists(path):
+        return path
+    if path.is_dir():
+        raise ConfigError(f"The model path {path} is a folder; give a file name.")
+    why = None
+    if not path.is_file():
+        why = "it is not a regular file"
+    else:
+        try:
+            with open(path, "rb") as f:
+                head = f.read(8)
+                n = struct.unpack("<Q", head)[0] if len(head) == 8 else -1
+                body = f.read(n) if 0 <= n <= _MAX_HEADER else b""
+            if read_meta(head + body, key=_META_KEY).get("format") != FORMAT:
+                why = "it is not a fusiondp model"
+        except SealError:
+            why = "it is not a fusiondp model"
+        except OSError as e:
+            why = f"it cannot be read ({e.strerror})"
+    if why is not None:
+        raise ConfigError(f"{path} exists and {why}: a model is only written to a new path or over an earlier "
+                          "fusiondp model file, never over another file.",
+                          hint="choose another path, e.g. one ending with .safetensors")
+    return path
+
+
 def save(path: str | Path, result, prepared, report: dict | None = None) -> Path:
     """Write a trained run to `path` (a single ``.safetensors`` file, atomically); returns the path.
+
+    `path` may be new or hold an earlier fusiondp model; any other existing file is refused
+    (`check_model_destination`), so a model can never replace a table or a report.
 
     Args:
         path: destination file; parent folders are created.
@@ -136,8 +175,10 @@ def save(path: str | Path, result, prepared, report: dict | None = None) -> Path
             metrics are stored. Without it the privacy record is built from `result` alone.
 
     Raises:
+        ConfigError: `path` exists and is not a fusiondp model file, or is an input of the current run.
         OutputError: the file could not be written (nothing is left behind).
     """
+    check_model_destination(path)
     return write_file(Path(path), to_bytes(result, prepared, report))
 
 
@@ -263,6 +304,7 @@ def _read_bytes(path: Path) -> bytes:
         raise ModelFileError(f"Model file not found: {path}")
     if path.is_dir():
         raise ModelFileError(f"Model path {path} is a folder, not a model file.")
+    check_input(path, what="Model", error=ModelFileError)  # a FIFO or device is refused before it is opened
     try:
         return path.read_bytes()
     except OSError as e:

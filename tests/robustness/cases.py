@@ -200,6 +200,37 @@ def _api_checkpoint(kit_builder):
     return call
 
 
+def _api_save_over(name: str):
+    """fusiondp.io.save of a freshly trained model to `name`, an existing file of the row's folder."""
+    def call():
+        from fusiondp import io
+        from fusiondp.data.schema import Schema
+        from fusiondp.pipeline import run
+        from fusiondp.train.config import TrainConfig
+
+        t = make_table(200)
+        result, prepared, rep = run(t, make_hybrid(t), Schema("y", "age,sex,unit", "id"), method="fusiondp",
+                                    config=TrainConfig(epochs=1, batch_size=32, delta=1e-4), progress=False)
+        io.save(name, result, prepared, rep)
+
+    return call
+
+
+def _nested_report(depth: int) -> Callable[[Path], bytes]:
+    head = '{"method": "x", "epsilon": 1.0, "neighbouring": null, "metrics": {}, "history": '
+    return lambda kit: (head + "[" * depth + "]" * depth + "}").encode()
+
+
+def _settings(body: dict) -> Callable[[Path], bytes]:
+    return lambda kit: json.dumps({"format": "fusiondp-settings", "version": 1, "method": "fusiondp",
+                                   "settings": body, "selection": {}}).encode()
+
+
+IMPUTE = ["impute", "--train", "train.csv", "--support", "support.csv", "--target", "y", "--sensitive", "age",
+          "--drop", "id", "--imputer", "mean", "--no-progress"]
+ATTRIBUTE = ["audit", "attribute", "--model", "model.safetensors", "--train", "train.csv", "--heldout", "test.csv",
+             "--support", "support.csv", "--imputer", "mean", "--rows", "40", "--bootstrap", "20", "--grid", "5"]
+AUDIT_KIT = ("model.safetensors", "train.csv", "test.csv", "support.csv")
 CKPT = ("train.csv", "hybrid.csv", "done.ckpt")
 MODEL = ("model.safetensors", "data.csv")
 OUT_JSON = ("run.json", "run.html")
@@ -306,12 +337,12 @@ CASES: list[Case] = [
 
     # 3. outputs that would destroy inputs
     Case("out_report_is_train", "outputs", "--report naming the training CSV",
-         train_args("--report", "train.csv"), 1, "should end with .json"),
+         train_args("--report", "train.csv"), 1, "is also an input of this command (the input --train)"),
     Case("out_report_is_input_json", "outputs", "--report naming a JSON input (the --test table)",
          train_args("--test", "t.json", "--report", "t.json"), 1, "also an input",
          files={"t.json": lambda k: b"{}"}),
     Case("out_model_is_hybrid", "outputs", "--save-model naming the hybrid CSV",
-         train_args("--save-model", "hybrid.csv"), 1, "should end with .safetensors"),
+         train_args("--save-model", "hybrid.csv"), 1, "is also an input of this command (the input --hybrid)"),
     Case("out_report_html", "outputs", "--report r.html (the HTML page would overwrite the JSON)",
          train_args("--report", "r.html"), 1, "should end with .json"),
     Case("out_impute_is_train", "outputs", "impute --out naming the training CSV",
@@ -325,7 +356,25 @@ CASES: list[Case] = [
     Case("out_predict_is_data", "outputs", "predict --out naming its --data", ["predict", "--model",
          "model.safetensors", "--data", "data.csv", "--out", "data.csv"], 1, "also an input", kit=MODEL),
     Case("out_report_cmd_self", "outputs", "report X.json --out X.json", ["report", "run.json", "--out",
-         "run.json"], 1, "should end with .html", kit=("run.json",)),
+         "run.json"], 1, "also an input", kit=("run.json",)),
+    # issue 27: every output of every command, and of the Python API, goes through one check
+    Case("out_tune_is_train", "outputs", "tune --out naming the training CSV",
+         ["tune", "--train", "train.csv", "--hybrid", "hybrid.csv", "--val", "test.csv", "--target", "y",
+          "--sensitive", "age,sex,unit", "--drop", "id", "--candidates", "1", "--out", "train.csv"], 1,
+         "also an input", kit=("train.csv", "hybrid.csv", "test.csv")),
+    Case("out_bench_is_table", "outputs", "bench --out naming its --table file",
+         ["bench", "--table", "t.csv", "--target", "y", "--sensitive", "age,sex,unit", "--drop", "id",
+          "--methods", "sgd_hybrid", "--epsilons", "1", "--seeds", "1", "--no-equal-protection", "--no-report",
+          "--no-progress", "--out", "t.csv"], 1, "also an input", files={"t.csv": _table(lambda f: f, n=600)}),
+    Case("out_impute_quality_is_train", "outputs", "impute --quality-out naming the training CSV",
+         [*IMPUTE, "--out", "h.csv", "--quality-out", "train.csv"], 1, "also an input",
+         kit=("train.csv", "support.csv")),
+    Case("out_api_save_over_csv", "outputs", "Python API: `fusiondp.io.save(..., \"x.csv\")` over an existing "
+         "CSV", None, 1, "is not a fusiondp model", kit=(), files={"x.csv": lambda k: _csv(make_table(20))},
+         api=_api_save_over("x.csv")),
+    Case("out_audit_html_is_model", "outputs", "audit attribute --html naming a hard link to its --model",
+         [*ATTRIBUTE, "--out", "a.json", "--html", "m.html"], 1, "also an input", kit=AUDIT_KIT,
+         fault="hardlink"),
     Case("out_parent_is_file", "traceback", "an output whose folder is a file (unwritable path)",
          train_args("--report", "train.csv/run.json"), 3, "is not a folder"),
     Case("out_checked_before_training", "atomic", "a bad --save-model path is refused before any training",
@@ -347,6 +396,22 @@ CASES: list[Case] = [
          train_args("--report", "run.json"), 3, "no space left", fault="enospc"),
     Case("atomic_report_cmd_fails", "atomic", "report on a full disk", ["report", "run.json", "--out", "r.html"],
          3, "no space left", kit=("run.json",), fault="enospc"),
+    Case("atomic_predict_tmpfs", "atomic", "predict --out on a real 64 KiB filesystem (tmpfs) with ~90 KB of "
+         "predictions", ["predict", "--model", "model.safetensors", "--data", "big.csv", "--out", "full/p.csv"], 3,
+         "no space left", kit=("model.safetensors",),
+         files={"big.csv": lambda k: _csv(make_table(3300, seed=3).drop(columns=["y"]))}, fault="tmpfs_64k"),
+    Case("atomic_predict_short_write", "atomic", "predict whose output the disk silently cuts short",
+         ["predict", "--model", "model.safetensors", "--data", "data.csv", "--out", "p.csv"], 3, "short write",
+         kit=MODEL, fault="short_write"),
+    Case("atomic_audit_html_full_disk", "atomic", "audit attribute whose --html page hits a full disk after its "
+         "JSON was staged (the JSON must not be left behind)", [*ATTRIBUTE, "--out", "a.json", "--html", "a.html"],
+         3, "no space left", kit=AUDIT_KIT, fault="enospc_second"),
+    Case("atomic_audit_html_tmpfs", "atomic", "audit attribute --html on a real full filesystem (tmpfs)",
+         [*ATTRIBUTE, "--out", "a.json", "--html", "full/a.html"], 3, "no space left", kit=AUDIT_KIT,
+         fault="tmpfs_full"),
+    Case("atomic_impute_quality_full_disk", "atomic", "impute whose --quality-out hits a full disk (the hybrid "
+         "table must not be left behind)", [*IMPUTE, "--out", "h.csv", "--quality-out", "q.json"], 3,
+         "no space left", kit=("train.csv", "support.csv"), fault="enospc_second"),
     Case("atomic_sigint_write", "atomic", "SIGINT while an output is being written",
          ["predict", "--model", "model.safetensors", "--data", "data.csv", "--out", "p.csv"], 130,
          "interrupted", kit=MODEL, fault="sigint_write"),
@@ -401,6 +466,31 @@ CASES: list[Case] = [
     Case("report_epsilon_text", "traceback", "a report JSON whose epsilon is text", ["report", "r.json"], 1,
          "'epsilon' is a str", files={"r.json": lambda k: json.dumps({
              "method": "x", "epsilon": "2", "neighbouring": None, "metrics": {}, "history": []}).encode()}),
+    Case("report_deeply_nested", "traceback", "a report JSON nested 100,000 levels deep", ["report", "r.json"],
+         1, "nested too deeply", files={"r.json": _nested_report(100_000)}),
+    Case("report_history_numbers", "traceback", "a report whose history entries are numbers",
+         ["report", "r.json"], 1, "history entry 0 is a int", files={"r.json": lambda k: json.dumps({
+             "method": "x", "epsilon": 1.0, "neighbouring": None, "metrics": {}, "history": [1, 2]}).encode()}),
+    Case("settings_binary", "traceback", "--settings given a binary file", train_args("--settings", "s.json"), 1,
+         "not UTF-8", files={"s.json": lambda k: bytes(range(256)) * 4}),
+    Case("settings_hidden_text", "traceback", "a settings file with hidden: ['x']",
+         train_args("--settings", "s.json"), 1, "'hidden' must be a list of positive integers",
+         files={"s.json": _settings({"hidden": ["x"]})}),
+    Case("audit_rows_negative", "traceback", "audit attribute --rows -5",
+         [*ATTRIBUTE[:-6], "--rows", "-5", "--out", "a.json"], 1, "rows=-5", kit=AUDIT_KIT),
+    Case("predict_out_symlink_loop", "traceback", "predict --out naming a symbolic link loop",
+         ["predict", "--model", "model.safetensors", "--data", "data.csv", "--out", "loop.csv"], 1, "symlink loop",
+         kit=MODEL, fault="symlink_loop"),
+    Case("demo_seed_negative", "traceback", "demo --seed -1", ["demo", "--seed", "-1", "--quick", "--out", "d"], 1,
+         "seed=-1", kit=()),
+    Case("model_module_exits", "traceback", "a --model file that calls sys.exit(7) on import (exited 7)",
+         train_args("--model", "net.py:make"), 1, "sys.exit(7)",
+         files={"net.py": lambda k: b"import sys\nsys.exit(7)\n"}, hint="__main__"),
+    Case("model_fifo", "traceback", "a model path that is a FIFO with no writer (blocked forever)",
+         ["predict", "--model", "fifo", "--data", "data.csv", "--out", "p.csv"], 1, "FIFO",
+         kit=("data.csv",), fault="fifo"),
+    Case("settings_fifo", "traceback", "--settings naming a FIFO with no writer (blocked forever)",
+         train_args("--settings", "fifo"), 1, "FIFO", fault="fifo"),
     Case("report_not_json", "handled", "a report file that is not JSON", ["report", "r.json"], 1,
          "not a JSON report", files={"r.json": lambda k: b"{oops"}),
 

@@ -28,9 +28,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _snapshot(folder: Path) -> dict[str, str]:
-    """Relative path → SHA-256 of every file under `folder` (temporary files included)."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() or p.is_symlink()}
+    """Relative path → SHA-256 of every file under `folder` (temporary files included); a symbolic link is
+    recorded by its target (its content is the target's, recorded under the target's own name)."""
+    return {str(p.relative_to(folder)): hashlib.sha256(
+        b"link:" + os.readlink(p).encode() if p.is_symlink() else p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_symlink() or p.is_file()}
 
 
 @contextlib.contextmanager
@@ -113,7 +115,83 @@ def _apply_fault(fault: str | None, monkeypatch, folder: Path) -> contextlib.Abs
         monkeypatch.setattr(pipeline, "train", forbidden)
     elif fault == "symlink":
         (folder / "link.csv").symlink_to(folder / "support.csv")
+    elif fault == "symlink_loop":
+        (folder / "loop.csv").symlink_to("loop.csv")
+    elif fault == "enospc_second":  # the second file of a group (an audit's HTML page, after its JSON) fails
+        real, calls = files._stage, []
+
+        def stage(path, data):
+            calls.append(path)
+            if len(calls) == 2:
+                _enospc()
+            return real(path, data)
+
+        monkeypatch.setattr(files, "_stage", stage)
+    elif fault == "short_write":  # the disk keeps only half of the output and reports no error
+        real_fsync = os.fsync
+
+        def fsync(fd):
+            size = os.fstat(fd).st_size
+            if size > 1:
+                os.ftruncate(fd, size // 2)
+            return real_fsync(fd)
+
+        monkeypatch.setattr(os, "fsync", fsync)
+    elif fault == "fifo":
+        return _fifo_watchdog(folder / "fifo")
+    elif fault == "hardlink":
+        os.link(folder / "model.safetensors", folder / "m.html")
     return contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def _fifo_watchdog(path: Path, after: float = 30.0):
+    """A FIFO with no writer at `path`; should the command block on it, a writer opens it after `after`
+    seconds (so the test ends) and the test fails."""
+    import threading
+
+    os.mkfifo(path)
+    done, fired = threading.Event(), []
+
+    def unblock():
+        if not done.wait(after):
+            fired.append(True)
+            with open(path, "wb"):
+                pass
+
+    t = threading.Thread(target=unblock, daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        done.set()
+        t.join()
+        assert not fired, "the command blocked on the FIFO"
+
+
+@contextlib.contextmanager
+def _tmpfs(where: Path, *, fill: bool):
+    """A 64 KiB tmpfs mounted at `where` (filled up when `fill`); the row is skipped where mounting is not
+    permitted."""
+    where.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)], capture_output=True)
+    if done.returncode != 0:
+        where.rmdir()
+        pytest.skip("cannot mount a tmpfs here (needs root): " + done.stderr.decode(errors="replace").strip())
+    try:
+        if fill:
+            fd = os.open(where / "fill", os.O_WRONLY | os.O_CREAT)
+            try:
+                with contextlib.suppress(OSError):
+                    while os.write(fd, b"\0" * 4096):
+                        pass
+            finally:
+                os.close(fd)
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+        with contextlib.suppress(OSError):
+            where.rmdir()
 
 
 def _sigkill_then_resume(case: C.Case, folder: Path) -> None:
@@ -148,24 +226,29 @@ def test_case(case: C.Case, kit: Path, tmp_path: Path, monkeypatch, capsys):
         (folder / name).write_bytes(build(kit))
 
     if case.api is not None:
+        before = _snapshot(folder)
         with _chdir(folder), pytest.raises(FusionDPError) as info:
             case.api()
         assert case.message in str(info.value), str(info.value)
         assert "np.float64" not in str(info.value) and "PWNED" not in _snapshot(folder)
+        assert _snapshot(folder) == before, "an API call that failed changed the files"
         return
 
     if case.fault == "sigkill":
         _sigkill_then_resume(case, folder)
-    before = _snapshot(folder)
-    ctx = _apply_fault(case.fault, monkeypatch, folder)
-    if case.fault == "symlink":
+    disk = (_tmpfs(folder / "full", fill=case.fault == "tmpfs_full") if case.fault in ("tmpfs_64k", "tmpfs_full")
+            else contextlib.nullcontext())
+    with disk:
         before = _snapshot(folder)
-    capsys.readouterr()
-    with _chdir(folder), ctx:
-        code = run_cli(case.argv)
-    out, err = capsys.readouterr()
-    monkeypatch.undo()
-    after = _snapshot(folder)
+        ctx = _apply_fault(case.fault, monkeypatch, folder)
+        if case.fault in ("symlink", "symlink_loop", "hardlink"):
+            before = _snapshot(folder)
+        capsys.readouterr()
+        with _chdir(folder), ctx:
+            code = run_cli(case.argv)
+        out, err = capsys.readouterr()
+        monkeypatch.undo()
+        after = _snapshot(folder)
 
     assert code == case.code, f"exit {code}, expected {case.code}\nstdout: {out}\nstderr: {err}"
     assert "Traceback" not in out + err

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from fusiondp._validate import in_open_interval, positive
+from fusiondp._validate import in_open_interval, integer, positive
 from fusiondp.data.schema import Schema
 from fusiondp.errors import DataError
 from fusiondp.impute.base import Imputer
@@ -242,6 +242,9 @@ def attribute_audit(model, train: pd.DataFrame, heldout: pd.DataFrame, support: 
     """
     in_open_interval("confidence", confidence, 0.0, 1.0)
     positive(bootstrap=bootstrap)
+    if rows is not None:
+        integer("rows", rows, 1, 2**63 - 1)
+    integer("seed", seed, 0, 2**32 - 1)
     t0 = time.perf_counter()
     schema = model.schema
     attacker = support if isinstance(support, Attacker) else fit_attacker(

@@ -22,9 +22,15 @@ def write_json(path: str | Path, payload: dict) -> Path:
     return write_file(Path(path), json_text(payload))
 
 
-def write_audit_html(report: dict, audit: dict, out: str | Path, *, title: str | None = None) -> Path:
+def audit_html(report: dict, audit: dict, *, title: str | None = None) -> str:
     """The run's HTML page (see `fusiondp.report.html`) with `audit` (``{"attribute"|"canary": result}``) added."""
-    from fusiondp.report.html import write_html
+    from fusiondp.report.html import render_html
 
-    merged = {**report, "audit": {**(report.get("audit") or {}), **audit}}
-    return write_html(merged, out, title=title)
+    return render_html({**report, "audit": {**(report.get("audit") or {}), **audit}}, title=title)
+
+
+def write_audit_html(report: dict, audit: dict, out: str | Path, *, title: str | None = None) -> Path:
+    """Write `audit_html` to `out` atomically."""
+    from fusiondp._files import write_file
+
+    return write_file(Path(out), audit_html(report, audit, title=title))

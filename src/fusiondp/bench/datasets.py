@@ -80,7 +80,9 @@ def read_csv(path: Path, *, dataset: str) -> pd.DataFrame:
 
         frame = read_table(path, what=f"dataset {dataset!r}")
     else:
-        frame = pd.read_csv(path)
+        from fusiondp._files import check_input
+
+        frame = pd.read_csv(check_input(path, what=f"dataset {dataset!r}"))
     frame.columns = [str(c) for c in frame.columns]
     return frame
 
@@ -389,9 +391,12 @@ def load_dataset_file(path: str | Path) -> DatasetSpec:
     >>> s = load_dataset_file(f); (s.name, Path(s.files["all"]).name)
     ('wage', 'wage.csv')
     """
+    from fusiondp._files import check_input
+
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"Dataset file not found: {path}")
+    check_input(path, what="Dataset", error=ConfigError)
     return spec_from_toml(path.read_text(), base_dir=path.parent, default_name=path.stem, source=str(path))
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import pandas as pd
 import typer
 
+from fusiondp.cli.app import INPUT
 from fusiondp.data.schema import Schema
 from fusiondp.data.tabular import read_table
 from fusiondp.errors import ConfigError
@@ -22,13 +23,13 @@ if TYPE_CHECKING:
 
 Opt = typer.Option
 
-Train = Annotated[Path, Opt("--train", help="Training table (CSV or Parquet), true sensitive values.")]
+Train = Annotated[Path, Opt("--train", help="Training table (CSV or Parquet), true sensitive values."), INPUT]
 Target = Annotated[str, Opt("--target", help="Label column (public).")]
 Sensitive = Annotated[str, Opt("--sensitive", help="Sensitive columns, comma-separated.")]
 Hybrid = Annotated[Optional[Path], Opt("--hybrid", help="Hybrid copy of the training table (same rows and order, "
-                                       "sensitive columns imputed).")]
+                                       "sensitive columns imputed)."), INPUT]
 Support = Annotated[Optional[Path], Opt("--support", help="Public support set: impute the hybrid on the fly "
-                                        "instead of --hybrid.")]
+                                        "instead of --hybrid."), INPUT]
 Imputer = Annotated[str, Opt("--imputer", help="Imputer used with --support.")]
 Fallback = Annotated[str, Opt("--fallback", help="With --support: 'auto' replaces a sensitive column whose imputer "
                               "is no better than its marginal (cross-fitted on the support set) with draws from "
@@ -37,7 +38,7 @@ Joint = Annotated[str, Opt("--joint", help="With --support: 'auto' imputes sever
                            "(each also reads the earlier imputed ones); 'off' imputes each on its own.")]
 PublicReference = Annotated[Optional[Path], Opt(
     "--public-reference", help="Public table with every column, disjoint from the training rows, on which "
-    "record-level dpsgd fits its preprocessing (default: the --support table).")]
+    "record-level dpsgd fits its preprocessing (default: the --support table)."), INPUT]
 Drop = Annotated[str, Opt("--drop", help="Columns to ignore, comma-separated.")]
 Categorical = Annotated[str, Opt("--categorical", help="Extra columns to one-hot encode.")]
 Method = Annotated[str, Opt("--method", help=f"One of: {', '.join(METHODS)}.")]
@@ -67,7 +68,7 @@ AlphaSchedule = Annotated[Optional[str], Opt("--alpha-schedule", help="Weight of
                                              "ending at α: constant (default), linear_up or cosine_up (same ε; "
                                              "fdp, fdp_fm, fusiondp). Measured: docs/results/levers.md.")]
 Settings = Annotated[Optional[Path], Opt("--settings", help="JSON settings file written by `fusiondp tune`; "
-                                         "options given on the command line override it.")]
+                                         "options given on the command line override it."), INPUT]
 Radius = Annotated[Optional[float], Opt("--radius", help="Projection radius M of the parameters (inf disables). "
                                         "Default: auto, 10 with SGD (the paper's), none with Adam.")]
 Seed = Annotated[int, Opt("--seed", help="Seed of what is public: model initialisation, dropout, public-batch "

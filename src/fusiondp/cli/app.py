@@ -3,15 +3,24 @@ errors into messages and exit codes (the codes are listed in `fusiondp.errors`).
 
 Every failure prints one ``error:`` line (and at most one ``hint:`` line) on stderr, never a
 traceback unless ``fusiondp --debug ...`` is given; warnings print as one ``warning:`` line.
+
+Every file or folder option of every command declares its role with a marker in its annotation,
+``Annotated[Path, typer.Option("--out", ...), OUTPUT]`` or ``..., INPUT]`` (`PATH_ROLES` collects them).
+Before a command runs, an output that names one of its inputs is refused (exit 1), and the command
+then runs in a `fusiondp._files.run_scope` holding its inputs, so no file it writes, derived outputs
+included, can replace one (docs/reliability.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
+import typing
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 import typer
 from rich.markup import escape
@@ -48,6 +57,75 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     err.print(f"[yellow]warning:[/] {escape(_one_line(message))}", highlight=False, soft_wrap=True)
 
 
+class PathRole:
+    """Marker of a file or folder option in a command's annotation: `INPUT` (read) or `OUTPUT` (written)."""
+
+    def __init__(self, role: str) -> None:
+        self.role = role
+
+    def __repr__(self) -> str:
+        return self.role.upper()
+
+
+INPUT = PathRole("input")
+OUTPUT = PathRole("output")
+
+#: command path (e.g. "train", "audit attribute") -> {parameter name: (option name, "input" | "output")}
+PATH_ROLES: dict[str, dict[str, tuple[str, str]]] = {}
+#: "command option" of every Path parameter declared without a marker (treated as an input; a test keeps it empty)
+UNMARKED: set[str] = set()
+
+
+def _is_path(tp) -> bool:
+    """True for Path, Optional[Path], list[Path] and Optional[list[Path]]."""
+    if tp is Path or (isinstance(tp, type) and issubclass(tp, Path)):
+        return True
+    return any(_is_path(a) for a in typing.get_args(tp) if a is not type(None))
+
+
+def _path_roles(fn: Callable, command_path: str = "") -> dict[str, tuple[str, str]]:
+    """{parameter: (option name, role)} of every file/folder parameter of a command; a Path parameter without
+    a marker counts as an input (never written over) and is listed in `UNMARKED`, which
+    tests/robustness/test_outputs.py keeps empty."""
+    import typer.models
+
+    roles = {}
+    for name, hint in typing.get_type_hints(fn, include_extras=True).items():
+        meta = getattr(hint, "__metadata__", ())
+        base = typing.get_args(hint)[0] if meta else hint
+        marks = [m for m in meta if isinstance(m, PathRole)]
+        if not marks and not _is_path(base):
+            continue
+        info = next((m for m in meta if isinstance(m, typer.models.ParameterInfo)), None)
+        # In `Annotated`, typer.Option's first positional (its `default` here) is the option's first name.
+        names = [getattr(info, "default", None), *(getattr(info, "param_decls", None) or ())]
+        decls = [d for d in names if isinstance(d, str) and d.startswith("--")]
+        option = decls[0].split("/")[0] if decls else name.upper()
+        roles[name] = (option, marks[0].role if marks else "input")
+        if not marks:
+            UNMARKED.add(f"{command_path} {option}")
+    return roles
+
+
+def _paths(value) -> list:
+    if value is None:
+        return []
+    return [v for v in value if v is not None] if isinstance(value, (list, tuple)) else [value]
+
+
+@contextlib.contextmanager
+def _inputs_guarded(roles: dict[str, tuple[str, str]], kwargs: dict):
+    """Run a command in a scope holding its input options; refuse an output option that names one of them."""
+    from fusiondp._files import refuse_input, run_scope
+
+    inputs = [(opt, p) for name, (opt, role) in roles.items() if role == "input" for p in _paths(kwargs.get(name))]
+    outputs = [(opt, p) for name, (opt, role) in roles.items() if role == "output" for p in _paths(kwargs.get(name))]
+    with run_scope(inputs):
+        for opt, p in outputs:
+            refuse_input(p, opt)
+        yield
+
+
 def _internal(e: BaseException) -> str:
     if isinstance(e, MemoryError):
         return "out of memory."
@@ -60,12 +138,16 @@ def command(name: str, group: typer.Typer | None = None) -> Callable:
     else → 4 (with `--debug` the traceback is shown instead)."""
 
     def register(fn: Callable) -> Callable:
+        path = f"{group.info.name} {name}" if group is not None else name
+        roles = PATH_ROLES[path] = _path_roles(fn, path)
+
         @functools.wraps(fn)
         def wrapped(*args, **kwargs):
             try:
                 with warnings.catch_warnings():  # restores the previous warning display afterwards
                     warnings.showwarning = _show_warning
-                    return fn(*args, **kwargs)
+                    with _inputs_guarded(roles, kwargs):
+                        return fn(*args, **kwargs)
             except typer.Exit:
                 raise
             except FusionDPError as e:

@@ -9,7 +9,7 @@ import typer
 
 from fusiondp.cli import _training_options as O
 from fusiondp.cli._console import CliConsole
-from fusiondp.cli.app import app, command, err
+from fusiondp.cli.app import INPUT, OUTPUT, app, command, err
 
 out = CliConsole()
 Opt = typer.Option
@@ -25,37 +25,55 @@ def _f(value, digits: int = 3) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-def _check_outputs(out_path: Path, html: Path | None, inputs: list) -> None:
+def _check_outputs(out_path: Path, html: Path | None) -> None:
     """Both outputs of an audit checked before any work (never an input, writable, right suffix)."""
     from fusiondp._files import check_distinct, check_output
 
-    check_distinct({"--out": check_output(out_path, what="--out", suffixes=[".json"], inputs=inputs),
-                    "--html": check_output(html, what="--html", suffixes=[".html"], inputs=inputs)})
+    check_distinct({"--out": check_output(out_path, what="--out", suffixes=[".json"]),
+                    "--html": check_output(html, what="--html", suffixes=[".html"])})
+
+
+def _write(out_path: Path, result: dict, html: Path | None, report, audit: dict) -> None:
+    """The JSON result and the optional HTML page, written as one all-or-nothing group."""
+    from fusiondp._files import json_text, write_files
+    from fusiondp.audit.report import audit_html
+
+    files = {out_path: json_text(result)}
+    if html is not None:
+        files[html] = audit_html(report(), audit)
+    write_files(files)
+    out.print(f"  result: {out_path}")
+    if html is not None:
+        out.print(f"  page: {html}")
 
 
 @command("attribute", group=audit_app)
 def attribute(
-    model: Annotated[Path, Opt("--model", help="A model saved by `fusiondp train --save-model`.")],
-    train: Annotated[Path, Opt("--train", help="The model's training table (true sensitive values: ground truth).")],
-    heldout: Annotated[Path, Opt("--heldout", help="Rows of the same population the model never saw (e.g. test).")],
-    support: Annotated[Path, Opt("--support", help="Public support set (all columns); the attacker's knowledge.")],
-    out_path: Annotated[Path, Opt("--out", help="Write the JSON result here.")],
+    model: Annotated[Path, Opt("--model", help="A model saved by `fusiondp train --save-model`."), INPUT],
+    train: Annotated[Path, Opt("--train", help="The model's training table (true sensitive values: ground "
+                                               "truth)."), INPUT],
+    heldout: Annotated[Path, Opt("--heldout", help="Rows of the same population the model never saw (e.g. "
+                                                   "test)."), INPUT],
+    support: Annotated[Path, Opt("--support", help="Public support set (all columns); the attacker's "
+                                                   "knowledge."), INPUT],
+    out_path: Annotated[Path, Opt("--out", help="Write the JSON result here."), OUTPUT],
     rows: Annotated[int, Opt("--rows", help="Attack at most this many rows of each split (0: all).")] = 3000,
     grid: Annotated[int, Opt("--grid", help="Candidates per numeric column (support quantiles).")] = 25,
     imputer: Annotated[str, Opt("--imputer", help="Imputer of the prior and of the baseline.")] = "default",
     bootstrap: Annotated[int, Opt("--bootstrap", help="Bootstrap resamples for the CIs.")] = 1000,
     confidence: Annotated[float, Opt("--confidence", help="CI level.")] = 0.95,
     seed: Annotated[int, Opt("--seed", help="Seed of the row subsets, bootstrap and imputers.")] = 0,
-    html: Annotated[Optional[Path], Opt("--html", help="Also write the model's HTML page with an Audit section.")]
+    html: Annotated[Optional[Path], Opt("--html", help="Also write the model's HTML page with an Audit "
+                                                       "section."), OUTPUT]
     = None,
 ) -> None:
     """Attribute inference: how well the model lets an attacker guess each sensitive column of training rows."""
     from fusiondp.audit.attribute import attribute_audit
-    from fusiondp.audit.report import model_report, write_audit_html, write_json
+    from fusiondp.audit.report import model_report
     from fusiondp.data.tabular import read_table
     from fusiondp.io import load
 
-    _check_outputs(out_path, html, [model, train, heldout, support])
+    _check_outputs(out_path, html)
     saved = load(model)
     frames = {k: read_table(p, what=k) for k, p in (("training", train), ("held-out", heldout), ("support", support))}
     result = attribute_audit(saved, frames["training"], frames["held-out"], frames["support"],
@@ -71,9 +89,7 @@ def attribute(
                   f"{_f(c['train']['attack'])} held-out {_f(c['heldout']['attack'])}  advantage {_f(adv['value'])} "
                   f"[{_f(adv['ci'][0])}, {_f(adv['ci'][1])}]  membership gap {_f(gap['value'])} "
                   f"[{_f(gap['ci'][0])}, {_f(gap['ci'][1])}]" + ("  LEAK" if c["leak_detected"] else ""))
-    out.print(f"  result: {write_json(out_path, result)}")
-    if html is not None:
-        out.print(f"  page: {write_audit_html(model_report(saved), {'attribute': result}, html)}")
+    _write(out_path, result, html, lambda: model_report(saved), {"attribute": result})
 
 
 @command("canary", group=audit_app)
@@ -81,7 +97,7 @@ def canary(
     train: O.Train,
     target: O.Target,
     sensitive: O.Sensitive,
-    out_path: Annotated[Path, Opt("--out", help="Write the JSON result here.")],
+    out_path: Annotated[Path, Opt("--out", help="Write the JSON result here."), OUTPUT],
     hybrid: O.Hybrid = None,
     support: O.Support = None,
     imputer: O.Imputer = "default",
@@ -109,14 +125,13 @@ def canary(
     confidence: Annotated[float, Opt("--confidence", help="Confidence of the ε lower bound.")] = 0.95,
     seed: O.Seed = 0,
     html: Annotated[Optional[Path], Opt("--html", help="Also write the audited run's HTML page with an Audit "
-                                        "section.")] = None,
+                                        "section."), OUTPUT] = None,
     progress: O.Progress = True,
 ) -> None:
     """One-run canary audit: plant canaries, train once, and bound ε from below (Steinke et al. 2023)."""
     from fusiondp.audit.canary import canary_audit
-    from fusiondp.audit.report import write_audit_html, write_json
 
-    _check_outputs(out_path, html, [train, hybrid, support])
+    _check_outputs(out_path, html)
     from fusiondp.data.schema import Schema
     from fusiondp.data.tabular import read_table
     from fusiondp.pipeline import prepare, report
@@ -148,7 +163,4 @@ def canary(
               "relation")
     if acc is not None and result["epsilon_lower_bound"] > acc * (1 + 1e-9):
         err.print("[bold red]warning:[/] the lower bound exceeds the accounted ε: the guarantee is contradicted.")
-    out.print(f"  result: {write_json(out_path, result)}")
-    if html is not None:
-        rep = report(audit.train_result, prepared).to_report()
-        out.print(f"  page: {write_audit_html(rep, {'canary': result}, html)}")
+    _write(out_path, result, html, lambda: report(audit.train_result, prepared).to_report(), {"canary": result})

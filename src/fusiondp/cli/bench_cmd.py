@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from fusiondp.cli._console import CliConsole
-from fusiondp.cli.app import command
+from fusiondp.cli.app import INPUT, OUTPUT, command
 from fusiondp.errors import ConfigError
 
 out = CliConsole()
@@ -44,12 +44,12 @@ def bench(
                                                      "--table / --dataset-file instead.")] = None,
     table: Annotated[Optional[Path], Opt("--table", help="Your own table (CSV or Parquet): split into support / "
                                          "train / val / test by a seeded permutation (10 % support unless "
-                                         "--support; then 70/10/20).")] = None,
+                                         "--support; then 70/10/20)."), INPUT] = None,
     target: Annotated[Optional[str], Opt("--target", help="With --table: the label column (public).")] = None,
     sensitive: Annotated[Optional[str], Opt("--sensitive", help="With --table: sensitive columns, "
                                             "comma-separated.")] = None,
     support: Annotated[Optional[Path], Opt("--support", help="With --table: a public support set file (then no "
-                                           "support rows are carved from the table).")] = None,
+                                           "support rows are carved from the table)."), INPUT] = None,
     drop: Annotated[str, Opt("--drop", help="With --table: columns to ignore, comma-separated.")] = "",
     categorical: Annotated[str, Opt("--categorical", help="With --table: extra columns to one-hot "
                                     "encode.")] = "",
@@ -57,18 +57,18 @@ def bench(
     name: Annotated[Optional[str], Opt("--name", help="With --table: the dataset's name (default: the file's "
                                        "stem); names the results file.")] = None,
     dataset_file: Annotated[Optional[Path], Opt("--dataset-file", help="Your table described in a TOML file "
-                                                "(keys: fusiondp.bench.datasets.SPEC_KEYS).")] = None,
+                                                "(keys: fusiondp.bench.datasets.SPEC_KEYS)."), INPUT] = None,
     tuned: Annotated[bool, Opt("--tuned", hidden=True, help="Removed: see --tune.")] = False,
     page: Annotated[Optional[str], Opt("--page", help="File stem of the results page and plot (default: the "
                                        "dataset's name).")] = None,
-    data_dir: Annotated[Optional[Path], Opt("--data-dir", help="Folder holding the dataset's files.")] = None,
+    data_dir: Annotated[Optional[Path], Opt("--data-dir", help="Folder holding the dataset's files."), INPUT] = None,
     quick: Annotated[bool, Opt("--quick", help="One seed, ε ∈ {1, 4}.")] = False,
     seeds: Annotated[int, Opt("--seeds", help="Number of seeds (0..N-1).")] = 5,
     epsilons: Annotated[Optional[str], Opt("--epsilons", help="Comma-separated ε grid (default "
                                            "0.5,1,2,4,8).")] = None,
     methods: Annotated[Optional[str], Opt("--methods", help="Comma-separated methods (default all).")] = None,
     out_path: Annotated[Optional[Path], Opt("--out", help="Results JSONL (default bench_out/DATASET.jsonl); "
-                                            "finished runs in it are skipped.")] = None,
+                                            "finished runs in it are skipped."), OUTPUT] = None,
     settings: Annotated[str, Opt("--settings", help="Where the settings come from: 'defaults' (the defaults rule: "
                                  "public quantities only, nothing tuned, no tuning cost) or 'selected' (the "
                                  "built-in dataset's validation-selected settings, whose selection spent "
@@ -83,7 +83,7 @@ def bench(
                               "`fusiondp tune`, then --settings FILE.")] = False,
     report: Annotated[bool, Opt("--report/--no-report", help="Write docs/results/DATASET.md and its plot "
                                 "afterwards.")] = True,
-    docs: Annotated[Path, Opt("--docs", help="Folder of the results page.")] = Path("docs/results"),
+    docs: Annotated[Path, Opt("--docs", help="Folder of the results page."), OUTPUT] = Path("docs/results"),
     progress: Annotated[bool, Opt("--progress/--no-progress")] = True,
 ) -> None:
     """Run the eight methods over ε × seeds on DATASET or your table (resumable), then write the results page."""
@@ -158,8 +158,8 @@ def bench_report(
     dataset: Annotated[str, typer.Argument(help="The benchmark dataset.")],
     results: Annotated[Optional[list[Path]], Opt("--results", help="Results JSONL (default "
                                                  "bench_out/DATASET.jsonl); repeat to merge several files, "
-                                                 "e.g. the anchors' runs.")] = None,
-    docs: Annotated[Path, Opt("--docs", help="Folder of the results page.")] = Path("docs/results"),
+                                                 "e.g. the anchors' runs."), INPUT] = None,
+    docs: Annotated[Path, Opt("--docs", help="Folder of the results page."), OUTPUT] = Path("docs/results"),
 ) -> None:
     """Aggregate a results file into docs/results/DATASET.md (mean ± std table) and a PNG plot.
 

@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from fusiondp.cli._console import CliConsole
-from fusiondp.cli.app import command
+from fusiondp.cli.app import OUTPUT, command
 
 out = CliConsole()
 
@@ -41,8 +41,10 @@ def run_demo(out_dir: Path, *, seed: int = 0, epsilon: float = 2.0, quick: bool 
     from fusiondp.report.record import Provenance
     from fusiondp.report.html import write_html
     from fusiondp.train.config import TrainConfig
+    from fusiondp._validate import integer
     from fusiondp.train.methods import get_method
 
+    integer("seed", seed, 0, 2**32 - 1)  # seeds numpy's generators: a negative seed is refused there, late
     for m in methods:
         get_method(m)
     torch.set_num_threads(min(2, torch.get_num_threads()))
@@ -100,7 +102,8 @@ def _table(rows: list[dict]) -> Table:
 
 @command("demo")
 def demo(
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the reports and models.")] = Path("fusiondp-demo"),
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the reports and models."), OUTPUT] \
+    = Path("fusiondp-demo"),
     seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic data and of training.")] = 0,
     epsilon: Annotated[float, typer.Option("--epsilon", help="Privacy budget ε of each private method.")] = 2.0,
     quick: Annotated[bool, typer.Option("--quick", help="Half-size data (faster, noisier comparison).")] = False,
@@ -109,9 +112,10 @@ def demo(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
 ) -> None:
     """Train dpsgd and fusiondp on a synthetic ICU-like table and compare them (no downloads, ~1 minute)."""
-    from fusiondp._validate import positive
+    from fusiondp._validate import integer, positive
 
     positive(epsilon=epsilon)
+    integer("seed", seed, 0, 2**32 - 1)
     names = tuple(m.strip() for m in methods.split(",") if m.strip())
     out.print(f"Synthetic ICU table (seed {seed}): public vitals/labs, sensitive age/sex/unit, label mortality.")
     rows = run_demo(out_dir, seed=seed, epsilon=epsilon, quick=quick, methods=names, progress=progress)

@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 
 from fusiondp.cli._console import CliConsole
-from fusiondp.cli.app import command
+from fusiondp.cli.app import INPUT, OUTPUT, command
 from fusiondp.data.schema import Schema
 from fusiondp.errors import ConfigError
 from fusiondp.impute import DEFAULT_IMPUTER, IMPUTERS, impute_hybrid
@@ -41,11 +41,13 @@ def _groups(text: str) -> list[list[str]] | None:
 
 @command("impute")
 def impute(
-    train: Annotated[Path, Opt("--train", help="Training table (CSV or Parquet); only its public columns are read.")],
-    support: Annotated[Path, Opt("--support", help="Public support set with every column, disjoint from --train.")],
+    train: Annotated[Path, Opt("--train", help="Training table (CSV or Parquet); only its public columns are "
+                                               "read."), INPUT],
+    support: Annotated[Path, Opt("--support", help="Public support set with every column, disjoint from "
+                                                   "--train."), INPUT],
     target: Annotated[str, Opt("--target", help="Label column (public).")],
     sensitive: Annotated[str, Opt("--sensitive", help="Sensitive columns to impute, comma-separated.")],
-    out_path: Annotated[Path, Opt("--out", help="Where to write the hybrid table (CSV or .parquet).")],
+    out_path: Annotated[Path, Opt("--out", help="Where to write the hybrid table (CSV or .parquet)."), OUTPUT],
     drop: Annotated[str, Opt("--drop", help="Columns never used as features, comma-separated.")] = "",
     categorical: Annotated[str, Opt("--categorical", help="Sensitive columns to treat as categorical.")] = "",
     onehot: Annotated[str, Opt("--onehot", help="One-hot groups: 'auto' (detect on the support set), 'none', "
@@ -53,7 +55,7 @@ def impute(
     imputer: Annotated[str, Opt("--imputer", help=f"default (= {DEFAULT_IMPUTER}) or one of: "
                                 f"{', '.join(IMPUTERS)}.")] = "default",
     model_path: Annotated[Optional[Path], Opt("--model-path", help="Local weights (file or folder) for tabpfn / "
-                                              "tabicl; nothing is downloaded.")] = None,
+                                              "tabicl; nothing is downloaded."), INPUT] = None,
     use_label: Annotated[bool, Opt("--use-label/--no-use-label", help="Let the public label inform the "
                                    "imputation (the hybrid then depends on each row's label).")] = False,
     seed: Annotated[int, Opt("--seed", help="Seed of the imputer.")] = 0,
@@ -72,12 +74,15 @@ def impute(
     quality_folds: Annotated[int, Opt("--quality-folds", help="Folds of the support set for the quality "
                                       "measurement.")] = 3,
     quality_out: Annotated[Optional[Path], Opt("--quality-out", help="Also write the quality as JSON (the "
-                                               "'imputation_quality' section `fusiondp report` can show).")] = None,
+                                               "'imputation_quality' section `fusiondp report` can show)."),
+                           OUTPUT] = None,
 ) -> None:
     """Impute the sensitive columns of --train from its public columns, using a public --support set."""
-    from fusiondp._files import check_output, write_file
+    from fusiondp._files import check_distinct, check_output, json_text, write_files
 
-    dest = check_output(out_path, what="--out", suffixes=[".csv", ".parquet", ".pq"], inputs=[train, support])
+    dest = check_output(out_path, what="--out", suffixes=[".csv", ".parquet", ".pq"])
+    quality_dest = check_output(quality_out, what="--quality-out", suffixes=[".json"]) if quality else None
+    check_distinct({"--out": dest, "--quality-out": quality_dest})
     schema = Schema(target, sensitive, drop, categorical)
     train_df, support_df = _read(train, "--train"), _read(support, "--support")
     kwargs = {} if model_path is None else {"model_path": model_path}
@@ -87,25 +92,30 @@ def impute(
                          progress=progress, onehot_groups=_groups(onehot), fallback=fallback, joint=joint,
                          skill_scoring=skill_scoring, **kwargs)
     hybrid, meta = made.frame, made.provenance
-    write_file(dest, hybrid.to_parquet(index=False) if dest.suffix.lower() in {".parquet", ".pq"}
-               else hybrid.to_csv(index=False))
-    out.print(f"wrote {out_path} ({len(hybrid):,} rows; imputed {', '.join(schema.sensitive)} with "
-              f"{imputer if imputer != 'default' else DEFAULT_IMPUTER}{' + label' if use_label else ''})")
-    if meta.get("tasks"):
-        out.print(_skill_table(meta))
-    if line := fallback_line(meta):
-        out.print(line)
+    # Every output is rendered first and written as one all-or-nothing group (the quality JSON with the table).
+    files = {dest: hybrid.to_parquet(index=False) if dest.suffix.lower() in {".parquet", ".pq"}
+             else hybrid.to_csv(index=False)}
+    quality_table = None
     if quality:
-        from fusiondp.cli.train_cmd import write_json_atomic
         from fusiondp.evaluate.imputation import cross_fitted_quality, quality_section
 
         frame = cross_fitted_quality(support_df, schema, imputer=imputer, folds=quality_folds, use_label=use_label,
                                      random_state=seed, onehot_groups=_groups(onehot), joint=joint, **kwargs)
         where = (f"the public support set, cross-fitted ({quality_folds} folds: each fold imputed by an imputer "
                  "fitted on the other folds)")
-        out.print(_quality_table(frame, where))
-        if quality_out is not None:
-            write_json_atomic(quality_out, quality_section(frame, where) | ({"imputation": meta} if meta else {}))
+        quality_table = _quality_table(frame, where)
+        if quality_dest is not None:
+            files[quality_dest] = json_text(quality_section(frame, where) | ({"imputation": meta} if meta else {}))
+    write_files(files)
+    out.print(f"wrote {out_path} ({len(hybrid):,} rows; imputed {', '.join(schema.sensitive)} with "
+              f"{imputer if imputer != 'default' else DEFAULT_IMPUTER}{' + label' if use_label else ''})")
+    if meta.get("tasks"):
+        out.print(_skill_table(meta))
+    if line := fallback_line(meta):
+        out.print(line)
+    if quality_table is not None:
+        out.print(quality_table)
+        if quality_dest is not None:
             out.print(f"quality: {quality_out}")
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from fusiondp.cli._console import CliConsole
-from fusiondp.cli.app import command
+from fusiondp.cli.app import INPUT, OUTPUT, command
 
 out = CliConsole()
 Opt = typer.Option
@@ -16,9 +16,11 @@ Opt = typer.Option
 
 @command("predict")
 def predict(
-    model: Annotated[Path, Opt("--model", help="A model saved by `fusiondp train --save-model` or `fusiondp.io.save`.")],
-    data: Annotated[Path, Opt("--data", help="Table to score (CSV or Parquet) with the model's feature columns.")],
-    out_path: Annotated[Path, Opt("--out", help="Where to write predictions (CSV).")],
+    model: Annotated[Path, Opt("--model", help="A model saved by `fusiondp train --save-model` or "
+                                               "`fusiondp.io.save`."), INPUT],
+    data: Annotated[Path, Opt("--data", help="Table to score (CSV or Parquet) with the model's feature "
+                                             "columns."), INPUT],
+    out_path: Annotated[Path, Opt("--out", help="Where to write predictions (CSV)."), OUTPUT],
 ) -> None:
     """Write the predicted class and class probabilities of every row; dropped columns (ids) are copied."""
     import pandas as pd
@@ -27,7 +29,7 @@ def predict(
     from fusiondp.data.tabular import read_table
     from fusiondp.io import load
 
-    target = check_output(out_path, what="--out", suffixes=[".csv"], inputs=[model, data])
+    target = check_output(out_path, what="--out", suffixes=[".csv"])
     saved = load(model)
     frame = read_table(data, what="data")
     proba = saved.predict_proba(frame)

@@ -8,26 +8,26 @@ from typing import Annotated, Optional
 import typer
 
 from fusiondp.cli._console import CliConsole
-from fusiondp.cli.app import command
+from fusiondp.cli.app import INPUT, OUTPUT, command
 
 out = CliConsole()
 
 
 @command("report")
 def report(
-    run: Annotated[Path, typer.Argument(help="A JSON report written by `fusiondp train --report` or the demo.")],
-    out_path: Annotated[Optional[Path], typer.Option("--out", help="HTML file to write (default: RUN with .html).")]
+    run: Annotated[Path, typer.Argument(help="A JSON report written by `fusiondp train --report` or the demo."), INPUT],
+    out_path: Annotated[Optional[Path], typer.Option("--out", help="HTML file to write (default: RUN with "
+                                                                   ".html)."), OUTPUT]
     = None,
     quality: Annotated[Optional[Path], typer.Option("--imputation-quality", help="Quality JSON written by `fusiondp "
                                                     "impute --quality-out`, shown in the page's Imputation quality "
-                                                    "section.")] = None,
+                                                    "section."), INPUT] = None,
 ) -> None:
     """Write an HTML page (privacy statement, metrics, imputation quality, training and ε plots)."""
     from fusiondp._files import check_output
     from fusiondp.report.html import load_report, write_html
 
-    inputs = [run] + ([quality] if quality is not None else [])
-    target = check_output(out_path or run.with_suffix(".html"), what="--out", suffixes=[".html"], inputs=inputs)
+    target = check_output(out_path or run.with_suffix(".html"), what="--out", suffixes=[".html"])
     report = load_report(run)
     if quality is not None:
         report["imputation_quality"] = load_quality(quality)
@@ -41,12 +41,17 @@ def load_quality(path: Path) -> dict:
 
     from fusiondp.errors import DataError
 
-    if not path.is_file():
+    from fusiondp._files import check_input
+
+    if not path.exists():
         raise DataError(f"Imputation quality file not found: {path}")
+    check_input(path, what="Imputation quality")
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DataError(f"{path} is not a JSON file: {e}") from None
+    except RecursionError:
+        raise DataError(f"{path} is not an imputation quality file: its JSON is nested too deeply.") from None
     if not isinstance(data, dict) or not isinstance(data.get("columns"), dict):
         raise DataError(f"{path} is not an imputation quality file (no 'columns' entry); write one with "
                         "`fusiondp impute --quality-out`.")

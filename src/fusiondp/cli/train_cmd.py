@@ -9,7 +9,7 @@ import typer
 
 from fusiondp.cli import _training_options as O
 from fusiondp.cli._console import CliConsole
-from fusiondp.cli.app import command
+from fusiondp.cli.app import INPUT, OUTPUT, command
 from fusiondp.data.schema import Schema
 from fusiondp.data.tabular import read_table
 from fusiondp.evaluate.labels import METRIC_ORDER
@@ -27,20 +27,25 @@ def write_json_atomic(path: Path, payload: dict) -> None:
     write_file(path, json_text(payload))
 
 
-def check_train_outputs(inputs: list[Path | None], *, report: Path | None, save_model: Path | None,
+def check_train_outputs(*, report: Path | None, save_model: Path | None,
                         checkpoint: Path | None) -> dict[str, Path | None]:
     """Resolve and check every output of a training command before anything is read or trained.
 
     The report is JSON (``.json``) and its HTML page goes next to it (same name, ``.html``); the model is a
-    ``.safetensors`` file; the checkpoint a ``.ckpt`` file. None may be an input or coincide with another.
+    ``.safetensors`` file (never replacing a file that is not a fusiondp model); the checkpoint a ``.ckpt``
+    file. None may be an input of the run (`fusiondp._files.run_scope`) or coincide with another.
     """
     from fusiondp._files import check_distinct, check_output
 
-    outs = {"report": check_output(report, what="--report", suffixes=[".json"], inputs=inputs),
-            "model": check_output(save_model, what="--save-model", suffixes=[".safetensors"], inputs=inputs),
-            "checkpoint": check_output(checkpoint, what="--checkpoint", suffixes=[".ckpt"], inputs=inputs)}
-    outs["html page"] = check_output(outs["report"].with_suffix(".html"), what="HTML report", suffixes=[".html"],
-                                     inputs=inputs) if outs["report"] else None
+    from fusiondp.io import check_model_destination
+
+    outs = {"report": check_output(report, what="--report", suffixes=[".json"]),
+            "model": check_output(save_model, what="--save-model", suffixes=[".safetensors"]),
+            "checkpoint": check_output(checkpoint, what="--checkpoint", suffixes=[".ckpt"])}
+    if outs["model"] is not None:
+        check_model_destination(outs["model"])
+    outs["html page"] = check_output(outs["report"].with_suffix(".html"), what="HTML report",
+                                     suffixes=[".html"]) if outs["report"] else None
     check_distinct(outs)
     return outs
 
@@ -56,8 +61,8 @@ def train(
     fallback: O.Fallback = "auto",
     joint: O.Joint = "auto",
     public_reference: O.PublicReference = None,
-    val: Annotated[Optional[Path], Opt("--val", help="Validation table (scored each epoch).")] = None,
-    test: Annotated[Optional[Path], Opt("--test", help="Test table (scored once at the end).")] = None,
+    val: Annotated[Optional[Path], Opt("--val", help="Validation table (scored each epoch)."), INPUT] = None,
+    test: Annotated[Optional[Path], Opt("--test", help="Test table (scored once at the end)."), INPUT] = None,
     drop: O.Drop = "",
     categorical: O.Categorical = "",
     method: O.Method = "fusiondp",
@@ -82,14 +87,14 @@ def train(
     noise_multiplier: Annotated[Optional[float], Opt("--noise-multiplier", help="Fix σ instead of calibrating; "
                                                      "ε is then reported, still capped by --epsilon.")] = None,
     seed: O.Seed = 0,
-    report: Annotated[Optional[Path], Opt("--report", help="Write the JSON report here.")] = None,
+    report: Annotated[Optional[Path], Opt("--report", help="Write the JSON report here."), OUTPUT] = None,
     checkpoint: Annotated[Optional[Path], Opt("--checkpoint", help="Save after every epoch; resume from it if it "
-                                              "exists (the accountant's step count is restored).")] = None,
+                                              "exists (the accountant's step count is restored)."), OUTPUT] = None,
     progress: O.Progress = True,
     nproc: O.NProc = 1,
     device: O.Device = "cpu",
     save_model: Annotated[Optional[Path], Opt("--save-model", help="Save the trained model with its privacy record "
-                                              "(a .safetensors file; see `fusiondp predict`).")] = None,
+                                              "(a .safetensors file; see `fusiondp predict`)."), OUTPUT] = None,
     model: O.Model = None,
 ) -> None:
     """Train one method and report its privacy guarantee and test metrics.
@@ -112,8 +117,7 @@ def train(
             raise ConfigError("--save-model stores the built-in MLP only; a --model network cannot be saved in a "
                               "fusiondp model file (save its weights yourself; docs/custom_models.md).")
         factory = load_factory(model)  # fails before any data is read
-    outs = check_train_outputs([train, val, test, hybrid, support, public_reference], report=report,
-                               save_model=save_model, checkpoint=checkpoint)
+    outs = check_train_outputs(report=report, save_model=save_model, checkpoint=checkpoint)
     schema = Schema(target, sensitive, drop, categorical)
     given = dict(epochs=epochs, batch_size=batch_size, public_batch_size=public_batch_size, lr=lr,
                  optimizer=optimizer, radius=radius, clip=clip,

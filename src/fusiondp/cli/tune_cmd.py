@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from fusiondp.cli import _training_options as O
-from fusiondp.cli.app import command
+from fusiondp.cli.app import INPUT, OUTPUT, command
 from fusiondp.data.schema import Schema
 from fusiondp.data.tabular import read_table
 from fusiondp.errors import ConfigError
@@ -25,9 +25,9 @@ def tune_cmd(
     train: O.Train,
     target: O.Target,
     sensitive: O.Sensitive,
-    val: Annotated[Path, Opt("--val", help="Validation table: candidates are compared on it (never on test).")],
+    val: Annotated[Path, Opt("--val", help="Validation table: candidates are compared on it (never on test)."), INPUT],
     out_path: Annotated[Path, Opt("--out", help="Write the selected settings here (JSON; read by "
-                                  "`fusiondp train --settings`).")],
+                                  "`fusiondp train --settings`)."), OUTPUT],
     hybrid: O.Hybrid = None,
     support: O.Support = None,
     imputer: O.Imputer = "default",

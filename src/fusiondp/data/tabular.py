@@ -30,6 +30,9 @@ def read_table(path: str | Path, *, what: str = "table") -> pd.DataFrame:
     if path.is_dir():
         raise DataError(f"{what} path {path} is a folder, not a table file.",
                         hint="give the CSV or Parquet file inside it")
+    from fusiondp._files import check_input
+
+    check_input(path, what=what)  # a FIFO or device is refused before it is opened
     if path.stat().st_size == 0:
         raise DataError(f"{what} file is empty: {path}")
     try:

@@ -422,14 +422,19 @@ def load_report(path: str | Path) -> dict:
     """
     from fusiondp.errors import DataError
 
+    from fusiondp._files import check_input
+
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"Report file not found: {path}" if not path.exists() else f"{path} is not a file.")
+    if not path.is_file() and not path.exists():
+        raise DataError(f"Report file not found: {path}")
+    check_input(path, what="Report")  # a folder, FIFO or device is refused before it is opened
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DataError(f"{path} is not a JSON report: {type(e).__name__} at position "
                         f"{getattr(e, 'pos', getattr(e, 'start', '?'))}.") from None
+    except RecursionError:
+        raise DataError(f"{path} is not a fusiondp run report: its JSON is nested too deeply.") from None
     except OSError as e:
         raise DataError(f"Cannot read report {path}: {e.strerror}.") from None
     if not isinstance(report, dict) or "method" not in report:
@@ -440,6 +445,10 @@ def load_report(path: str | Path) -> dict:
                             "statement cannot be written.", hint="use the JSON written by `fusiondp train --report`")
         if not isinstance(report[key], types) or isinstance(report[key], bool):
             raise DataError(f"{path} is not a fusiondp run report: {key!r} is a {type(report[key]).__name__}.")
+    for i, entry in enumerate(report["history"]):  # the plots read one object per epoch
+        if not isinstance(entry, dict):
+            raise DataError(f"{path} is not a fusiondp run report: history entry {i} is a {type(entry).__name__}, "
+                            "not an object.")
     return report
 
 

@@ -111,6 +111,10 @@ def _refuse(path: Path, why: str) -> CheckpointError:
 
 def read(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
     """The checked JSON document and tensors of a checkpoint file."""
+    from fusiondp._files import check_input
+
+    if Path(path).exists() and not Path(path).is_dir():  # a FIFO or device is refused before it is opened
+        check_input(path, what="Checkpoint", error=CheckpointError, register=False)  # the run's own output
     try:
         data = Path(path).read_bytes()
     except IsADirectoryError:

@@ -136,8 +136,11 @@ def load_factory(text: str) -> Callable[..., nn.Module]:
     try:
         if where.endswith(".py"):
             path = Path(where).expanduser()
-            if not path.is_file():
+            if not path.exists():
                 raise ConfigError(f"Model file not found: {path} (from {text!r}).")
+            from fusiondp._files import check_input
+
+            check_input(path, what="Model", error=ConfigError)  # a FIFO would block the import forever
             spec = importlib.util.spec_from_file_location(f"_fusiondp_user_model_{path.stem}", path)
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
@@ -153,6 +156,9 @@ def load_factory(text: str) -> Callable[..., nn.Module]:
                     sys.path.remove(cwd)
     except ConfigError:
         raise
+    except SystemExit as e:  # the module called sys.exit() on import: not the exit code of fusiondp
+        raise ConfigError(f"Cannot import the model module of {text!r}: it called sys.exit({e.code!r}) on "
+                          "import.", hint="move script code under `if __name__ == \"__main__\":`") from None
     except Exception as e:  # ImportError, SyntaxError or whatever the user's module raises on import
         raise ConfigError(f"Cannot import the model module of {text!r}: {type(e).__name__}: {e}") from None
     obj = module

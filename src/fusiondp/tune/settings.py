@@ -37,7 +37,12 @@ def _check(settings: dict) -> dict:
                           f"{', '.join(SETTABLE)}.")
     out = dict(settings)
     if "hidden" in out:
-        out["hidden"] = tuple(int(v) for v in out["hidden"])
+        hidden = out["hidden"]
+        if not isinstance(hidden, (list, tuple)) or not all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in hidden):
+            raise ConfigError(f"Settings file: 'hidden' must be a list of positive integers (layer widths), got "
+                              f"{hidden!r}.")
+        out["hidden"] = tuple(hidden)
     return out
 
 
@@ -47,22 +52,28 @@ def write_settings(path: str | Path, method: str, settings: dict, *, selection: 
     body = {"format": FORMAT, "version": VERSION, "method": method,
             "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in _check(settings).items()},
             "selection": selection or {}}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(body, indent=2, default=float))
-    tmp.replace(path)
-    return path
+    from fusiondp._files import write_file
+
+    return write_file(path, json.dumps(body, indent=2, default=float))
 
 
 def read_settings(path: str | Path) -> dict:
     """Read a settings file: ``{"method", "settings", "selection"}``; ConfigError if it is not one."""
-    path = Path(path)
+    from fusiondp._files import check_input
+
+    path = check_input(Path(path), what="Settings", error=ConfigError)
     try:
-        body = json.loads(path.read_text())
+        body = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"Settings file not found: {path}") from None
     except json.JSONDecodeError as e:
         raise ConfigError(f"Settings file {path} is not JSON: {e}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"Settings file {path} is not JSON: not UTF-8 text (a binary file?).") from None
+    except RecursionError:
+        raise ConfigError(f"Settings file {path} is not a settings file: its JSON is nested too deeply.") from None
+    except OSError as e:
+        raise ConfigError(f"Cannot read settings file {path}: {e.strerror}.") from None
     if not isinstance(body, dict) or body.get("format") != FORMAT or not isinstance(body.get("settings"), dict):
         raise ConfigError(f"{path} is not a fusiondp settings file (written by `fusiondp tune`).")
     if body.get("version") != VERSION:
