@@ -57,7 +57,7 @@ def test_closed_train_is_the_core_driven_by_a_loop():
 
 @pytest.mark.parametrize("method", sorted(METHODS))
 def test_every_method_is_a_mode(method):
-    engine, model, opt, batches = _engine(method, epochs=0.5)
+    engine, model, opt, batches = _engine(method, MLP(6, hidden=(8,), dropout=0.0), epochs=0.5)
     before = flat_weights(model).clone()
     _loop(engine, opt, batches)
     assert not torch.equal(before, flat_weights(model))
@@ -141,6 +141,8 @@ def test_optimizer_refuses_gradients_that_were_not_noised():
         opt.step()
     engine.backward(next(iter(batches)))
     opt.step()  # the engine's own gradient
+    with pytest.raises(ConfigError, match="representation"):  # fusiondp's R needs the model's hidden layer
+        _engine("fusiondp", beta=0.5)
     with pytest.raises(ConfigError, match="not in the module"):
         FeatureDPEngine("fdp_fm").make_private(module=nn.Linear(6, 1),
                                                optimizer=torch.optim.SGD(nn.Linear(6, 1).parameters(), lr=0.1),

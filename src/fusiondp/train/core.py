@@ -494,8 +494,8 @@ class FeatureDPEngine:
         if public_source is not None and dist.active:
             raise ConfigError("A public_source of your own is not supported in a process group.")
 
+        check_model(module, needs_representation=spec.consistency and beta > 0)
         model = module if has_representation(module) else PlainModel(module)
-        check_model(model, needs_representation=spec.consistency and beta > 0)
         own = {id(p) for p in module.parameters()}
         if any(id(p) not in own for g in optimizer.param_groups for p in g["params"]):
             raise ConfigError("The optimiser steps a parameter that is not in the module: its gradient would "
