@@ -101,7 +101,10 @@ def privacy_record(result, report: dict | None = None) -> dict:
         "epsilon_by_relation": report.get("epsilon_by_relation") or (
             epsilon_by_relation(acct, spec.other_relations(acct.relation), private_view=spec.private_view,
                                 level=spec.level) if acct else {}),
-        "randomness": randomness_text(getattr(result, "secure_randomness", True)) if spec.is_private else None,
+        "randomness": randomness_text(getattr(result, "secure_randomness", True),
+                                      csprng=bool(getattr(cfg, "secure_rng", False))) if spec.is_private else None,
+        "rng": report.get("rng"),
+        "training_rows_text": report.get("training_rows_text"),
         "preprocessing_fitted_on": report.get("preprocessing_fitted_on"),
         "unprotected_rows": report.get("unprotected_rows"),
         "dp_event": acct.event_json() if acct else None,

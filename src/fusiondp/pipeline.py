@@ -28,7 +28,7 @@ from fusiondp.data.schema import Schema
 from fusiondp.data.tabular import check_hybrid_aligned, check_target
 from fusiondp.errors import ConfigError, DataError
 from fusiondp.evaluate.metrics import evaluate_splits
-from fusiondp.privacy.accounting import epsilon_by_relation, relation_text
+from fusiondp.privacy.accounting import epsilon_by_relation, relation_text, training_rows_text
 from fusiondp.privacy.randomness import randomness_text
 from fusiondp.train.config import TrainConfig
 from fusiondp.train.engine import TrainData, TrainResult, train
@@ -106,6 +106,13 @@ RECORD_LEVEL_NEEDS_PUBLIC = (
     "(CLI: --support FILE or --public-reference FILE; Python: support_df=...).")
 
 
+def _public_digest(frame: pd.DataFrame) -> str:
+    """SHA-256 of a public table's content (what a record-level checkpoint is bound to)."""
+    from fusiondp.io import support_fingerprint
+
+    return support_fingerprint(frame)
+
+
 def prepare(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, seed: int = 0,
             eval_frames: dict[str, pd.DataFrame] | None = None, support_df: pd.DataFrame | None = None,
             record_level: bool = False, representation: Representation | None = None) -> Prepared:
@@ -149,7 +156,8 @@ def prepare(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, 
     y = labels.transform(train_df[schema.target], "training data")
     data = TrainData(x=t(x), x_hybrid=t(xh), y=t(y).float() if len(labels.classes) == 2 else t(y),
                      x_noise=t(noise_view(xh, pre, rng)), x_reference=t(reference_view(xh, pre, rng)),
-                     n_classes=len(labels.classes))
+                     n_classes=len(labels.classes),
+                     public_digest=_public_digest(support_df) if record_level else None)
     evals = {}
     for name, frame in (eval_frames or {}).items():
         schema.check_columns(frame, what=f"{name} data")
@@ -186,7 +194,12 @@ def report(result: TrainResult, prepared: Prepared, *, target_epsilon: float | N
                               if relation else "no formal privacy guarantee"),
         # The same run's ε under every relation that applies to the method (same σ, q, steps, δ).
         "epsilon_by_relation": by_relation,
-        "randomness": randomness_text(result.secure_randomness) if spec.is_private else None,
+        "randomness": (randomness_text(result.secure_randomness, csprng=bool(result.config.secure_rng))
+                       if spec.is_private else None),
+        # Which source drew the noise and the Poisson mask: the OS CSPRNG (secure mode), OS-seeded generators,
+        # or the test-only replayable seed.
+        "rng": (None if not spec.is_private else "insecure test seed" if not result.secure_randomness
+                else "os.urandom CSPRNG" if result.config.secure_rng else "OS-seeded torch generators"),
         "secure_randomness": result.secure_randomness if spec.is_private else None,
         "preprocessing_fitted_on": prepared.fitted_on,
         # Stage 1 as `make_hybrid` recorded it: chained or not, per-column skill cross-fitted on the public
@@ -195,6 +208,8 @@ def report(result: TrainResult, prepared: Prepared, *, target_epsilon: float | N
         "accountant": f"dp-accounting {version('dp-accounting')} {acct.accountant.upper()}" if acct else None,
         "noise_multiplier": acct.noise_multiplier if acct else None,
         "sample_rate": acct.sample_rate if acct else None,
+        "training_rows": prepared.data.n,
+        "training_rows_text": training_rows_text(prepared.data.n, spec.level) if acct else None,
         "steps": result.steps,
         "clip": result.config.clip if spec.is_private else None,
         "ch": result.ch,

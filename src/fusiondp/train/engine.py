@@ -37,7 +37,7 @@ from fusiondp.train.methods import MethodSpec, get_method
 from fusiondp.train.models import ModelLike, _WithRepresentation, build_model, preferred_optimizer
 from fusiondp.train.numerics import flush_denormal
 from fusiondp.train.persample import loss_for, per_sample_term, row_loss_for
-from fusiondp.train.sampling import poisson_subset, uniform_subset
+from fusiondp.train.sampling import uniform_subset
 from fusiondp.train.projection import REFRESH_STEPS, basis_rows, estimate_basis, flatten
 from fusiondp.train.schedules import alpha_at
 from fusiondp.train.step import Batch, private_unit_grads, step
@@ -56,6 +56,9 @@ class TrainData:
         x_reference: a public perturbation of `x_hybrid` that changes only sensitive features
             (e.g. sensitive blocks swapped between hybrid rows); C_h is measured on ‖h(x̃) − h(x_ref)‖.
         n_classes: number of label classes.
+        public_digest: a digest of the public inputs the views were encoded with (the public reference
+            table of a record-level run); a checkpoint of a record-level run is bound to it instead of to
+            the training rows (`fusiondp.train.checkpoint`).
     """
 
     x: torch.Tensor
@@ -64,6 +67,7 @@ class TrainData:
     x_noise: torch.Tensor | None = None
     x_reference: torch.Tensor | None = None
     n_classes: int = 2
+    public_digest: str | None = None
 
     def __post_init__(self) -> None:
         n = self.x.shape[0]
@@ -247,9 +251,9 @@ def _train(method, data, *, config, model, val, progress, checkpoint, on_epoch, 
                           f"expected 0 <= beta <= 1, got beta={cfg.beta!r}.")
     project = _check_levers(spec, cfg, data, dist.active)
     public_gen = torch.Generator().manual_seed(cfg.seed * 2 + 1)
-    secret = (distributed.randomness(dist, cfg.insecure_noise_seed) if dist.active
-              else private_randomness(cfg.insecure_noise_seed))
-    sampler, noise_gen = secret.sampler, distributed.noise_generator(dist, secret)
+    secret = (distributed.randomness(dist, cfg.insecure_noise_seed, csprng=cfg.secure_rng) if dist.active
+              else private_randomness(cfg.insecure_noise_seed, csprng=cfg.secure_rng))
+    noise_gen = distributed.noise_generator(dist, secret)
     model.to(dist.device)
     dist.sync_module(model)
     distributed.reseed_public(dist, cfg.seed)
@@ -337,9 +341,9 @@ def _train(method, data, *, config, model, val, progress, checkpoint, on_epoch, 
             else:
                 px = py = None
             if spec.is_private:
-                # Poisson sampling in O(b) (Binomial size, then a uniform subset: the same law as a
-                # length-N mask). Every rank draws the same set (same secret seed) and keeps its shard.
-                sel = dist.local(poisson_subset(n, q, sampler), n).to(dist.device)
+                # Poisson sampling in O(b) (the same law as a length-N mask). In a process group each rank
+                # draws its own shard's records from its own secret source (distributed.private_sample).
+                sel = distributed.private_sample(dist, n, q, secret).to(dist.device)
                 batch = Batch(px, py, priv_x[sel], priv_xt[sel], y_here[sel], denom, pub_b)
             else:
                 empty = y_here.new_zeros((0, *data.x.shape[1:]), dtype=data.x.dtype)
