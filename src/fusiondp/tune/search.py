@@ -91,10 +91,12 @@ def _search_bar(enabled: bool, mean: float):
     """
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
-    with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"),
+    with Progress(SpinnerColumn(finished_text="✓"), TextColumn("[bold]{task.description}"),
                   disable=not enabled, transient=False) as bar:
-        bar.add_task(f"searching: a secret number of candidates (mean {mean:g}), each trained in full", total=None)
+        task = bar.add_task(f"searching: a secret number of candidates (mean {mean:g}), each trained in full",
+                            total=1)
         yield
+        bar.update(task, completed=1)  # the last frame is the same whatever the count and the time
 
 
 def tune(method: str, data: TrainData, val, *, epsilon: float, delta: float, mode: str = "repeat",
