@@ -351,8 +351,9 @@ def test_secure_poisson_mask_has_the_poisson_law():
         counts[s] += 1
         sizes.append(s.numel())
     sizes_t = torch.tensor(sizes, dtype=torch.float64)
-    assert float(sizes_t.mean()) == pytest.approx(n * q, abs=0.2)
-    assert float(sizes_t.var()) == pytest.approx(n * q * (1 - q), rel=0.1)
+    # Tolerances at 5 standard errors: a CSPRNG cannot be seeded, so these draws differ at every run.
+    assert float(sizes_t.mean()) == pytest.approx(n * q, abs=0.4)
+    assert float(sizes_t.var()) == pytest.approx(n * q * (1 - q), rel=0.13)
     # Each record in with probability q, evenly over the rows (first and last rows included).
     assert float((counts / steps).mean()) == pytest.approx(q, abs=0.005)
     assert float(counts[:20].mean() / steps) == pytest.approx(q, abs=0.02)

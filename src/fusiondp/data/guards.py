@@ -104,7 +104,28 @@ def check_hybrid_missingness(train: pd.DataFrame, hybrid: pd.DataFrame, schema: 
                             "whose true value is missing: the hybrid would publish which records lack a value, "
                             "which is private.",
                             hint="fill every sensitive cell of the hybrid with an imputed value (`fusiondp impute` "
-                            "does), so that its missingness comes from public information only")
+                            "does; for a published hybrid, fusiondp.data.guards.fill_hybrid_missing fills them from "
+                            "a public table), so that its missingness comes from public information only")
+
+
+def fill_hybrid_missing(hybrid: pd.DataFrame, sensitive, public: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `hybrid` whose missing cells in the sensitive columns hold a value taken from a public table.
+
+    For a published hybrid that left some sensitive cells missing (possibly where the true value is missing:
+    `check_hybrid_missingness`): each is filled with the public table's median (numeric column) or most
+    frequent value (otherwise), the same for every row, so the hybrid's missingness no longer carries the
+    training rows' pattern.
+    """
+    out = hybrid.copy()
+    for c in sensitive:
+        if c not in out.columns or not out[c].isna().any():
+            continue
+        col = public[c].dropna() if c in public.columns else pd.Series(dtype=float)
+        if col.empty:
+            raise DataError(f"Column {c!r}: the public table holds no value to fill the hybrid's missing cells with.")
+        value = col.median() if pd.api.types.is_numeric_dtype(col) else col.mode().iloc[0]
+        out[c] = out[c].fillna(value)
+    return out
 
 
 def check_eval_not_training(train: pd.DataFrame, frame: pd.DataFrame, what: str) -> None:
