@@ -85,8 +85,9 @@ def test_artefacts_hold_no_secret_seed_or_generator_state(tmp_path, monkeypatch)
     monkeypatch.setattr(secrets, "randbits", spy)
     table = make_table(200)
     ckpt = tmp_path / "run.ckpt"
-    result, prepared, rep = run(table, make_hybrid(table), SCHEMA, method="fusiondp", config=TrainConfig(**RUN),
-                                progress=False, checkpoint=ckpt)
+    # The OS-seeded generators (--no-secure-rng) have seeds to search for; the default CSPRNG has none.
+    result, prepared, rep = run(table, make_hybrid(table), SCHEMA, method="fusiondp",
+                                config=TrainConfig(**RUN, secure_rng=False), progress=False, checkpoint=ckpt)
     model_file = save(tmp_path / "m.safetensors", result, prepared, rep)
     assert len(drawn) >= 2
     blobs = {"report": json.dumps(rep.to_report(), default=str).encode(), "model": model_file.read_bytes(),

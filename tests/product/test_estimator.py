@@ -33,7 +33,7 @@ def test_sklearn_checks(estimator, check, monkeypatch):
     import fusiondp.train.core as core
     from fusiondp.privacy.randomness import private_randomness
 
-    monkeypatch.setattr(core, "private_randomness", lambda seed=None: private_randomness(0))
+    monkeypatch.setattr(core, "private_randomness", lambda seed=None, **kw: private_randomness(0))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         check(estimator)

@@ -277,3 +277,18 @@ def test_the_checks_reject_duplicates_and_the_global_rng():
         check_generator_only(lambda g: (torch.rand(50) < 0.2).nonzero().squeeze(1))
     with pytest.raises(AssertionError, match="global torch RNG"):
         check_generator_only(lambda g: poisson_subset(50, 0.2, g) if float(torch.rand(1)) < 2 else None)
+
+
+# ---- secure mode: the OS CSPRNG sampler (geometric skipping) passes the same checks -------------
+# It cannot be seeded: each check fails a correct sampler with probability at most P_MIN at every run.
+
+def test_secure_poisson_subset_has_the_poisson_law():
+    from fusiondp.privacy.randomness import SecureRandom
+
+    check_poisson(lambda g: SecureRandom.poisson_subset(20, 0.3), 20, 0.3, reps=6000)
+
+
+def test_secure_poisson_subset_matches_the_exact_probability_of_every_subset():
+    from fusiondp.privacy.randomness import SecureRandom
+
+    check_exact_law(_draws(lambda g: SecureRandom.poisson_subset(4, 0.3), 8000), 4, poisson_law(4, 0.3))

@@ -51,6 +51,13 @@ from fusiondp.impute.base import Imputer
 from fusiondp.impute.registry import get_imputer
 from fusiondp.impute.targets import Task, task_target
 
+#: Stated in every output of an attribute audit (terminal, JSON, HTML). The audit's reference numbers are
+#: computed on the training rows' true sensitive values (its ground truth), without noise.
+NOT_FOR_RELEASE = ("NOT FOR RELEASE: contains statistics of private training data (accuracy/R² of guesses "
+                   "against the training rows' true sensitive values, and counts of training rows with a known "
+                   "value), computed without noise. Keep it with the data owner; it is not covered by the "
+                   "model's privacy guarantee.")
+
 
 @dataclass
 class Attacker:
@@ -130,8 +137,8 @@ def _label_index(y: pd.Series, classes: list) -> np.ndarray:
     sindex = {str(v): i for i, v in enumerate(classes)}
     out = np.array([index.get(v, sindex.get(str(v), -1)) for v in y.tolist()])
     if (out < 0).any():
-        raise DataError(f"Label value {y.iloc[int(np.flatnonzero(out < 0)[0])]!r} is not a class of the model "
-                        f"{classes}.")
+        raise DataError(f"The label of row {int(np.flatnonzero(out < 0)[0])} (value withheld) is not a class of the "
+                        f"model {classes}.")
     return out
 
 
@@ -289,6 +296,7 @@ def attribute_audit(model, train: pd.DataFrame, heldout: pd.DataFrame, support: 
     privacy = dict(getattr(model, "privacy", {}) or {})
     return {
         "kind": "attribute",
+        "release": NOT_FOR_RELEASE,
         "method": privacy.get("method"),
         "epsilon": privacy.get("epsilon"),
         "delta": privacy.get("delta"),

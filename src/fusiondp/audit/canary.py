@@ -193,6 +193,17 @@ def accounted_epsilon(result: TrainResult) -> tuple[float | None, str]:
     return float(result.epsilon), acct.relation
 
 
+def budget_text(epsilon_trained: float | None, relation: str | None, delta: float) -> str:
+    """What a canary audit costs: it trains a new model on the training rows, so it spends budget again."""
+    if epsilon_trained is None:
+        return ("This audit retrained the method on the training rows (with canaries added); the method has no "
+                "formal guarantee, so the audit run has none either.")
+    return (f"This audit retrained the method on the training rows (with canaries added): that run spent "
+            f"ε = {epsilon_trained:.4g} (δ = {delta:g}, {relation} relation) of the training rows' budget, on top "
+            "of every other run on the same rows (the costs compose). Its outputs are post-processing of that "
+            "run and may be released as such.")
+
+
 @dataclass
 class CanaryAudit:
     """The outcome of `canary_audit`; `to_dict` is the JSON result."""
@@ -233,6 +244,7 @@ class CanaryAudit:
             "per_test_confidence": self.bound["per_test_confidence"],
             "score_auc": self.scores_auc,
             "steps": self.train_result.steps,
+            "budget_spent": budget_text(self.epsilon_trained, self.trained_relation, self.delta),
             "seconds": self.seconds,
             "method_text": ("Steinke, Nasr & Jagielski (NeurIPS 2023) one-run audit: m canaries whose sensitive "
                             "values are planted (±magnitude on every encoded sensitive feature) or set to the "

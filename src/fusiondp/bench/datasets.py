@@ -239,7 +239,11 @@ class DatasetSpec:
             if len(hyb) != len(frames["train"]):
                 raise DataError(f"Dataset {self.name!r}: published hybrid has {len(hyb)} rows, train "
                                 f"{len(frames['train'])}.")
-            frames["hybrid"] = hyb  # extra columns (the published `index`) are dropped by the schema
+            # Its missing sensitive cells copy the training rows' missingness (sepsis: one HospAdmTime): they are
+            # filled from the public support set, or the run would be refused (fusiondp.data.guards).
+            from fusiondp.data.guards import fill_hybrid_missing
+
+            frames["hybrid"] = fill_hybrid_missing(hyb, self.schema.sensitive, frames["support"])
         else:
             seed_key = seed if self.split is not None and self.split.split_seed is None else None
             key = (repr(self), str(resolve_data_dir(data_dir)), seed_key)

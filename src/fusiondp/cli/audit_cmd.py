@@ -67,7 +67,11 @@ def attribute(
                                                        "section."), OUTPUT]
     = None,
 ) -> None:
-    """Attribute inference: how well the model lets an attacker guess each sensitive column of training rows."""
+    """Attribute inference: how well the model lets an attacker guess each sensitive column of training rows.
+
+    Its output holds noise-free statistics of the training rows' true sensitive values: every output says
+    it is not for release.
+    """
     from fusiondp.audit.attribute import attribute_audit
     from fusiondp.audit.report import model_report
     from fusiondp.data.tabular import read_table
@@ -81,6 +85,7 @@ def attribute(
                              imputer=imputer, grid=grid)
     result["model"] = str(model)
     eps = saved.privacy.get("epsilon")
+    out.print(f"[bold red]{result['release']}[/]")
     out.print(f"[bold]{result['method']}[/] ({'no formal guarantee' if eps is None else f'ε = {eps:.3g}'}): "
               f"attribute inference, {confidence:.0%} CIs")
     for name, c in result["columns"].items():
@@ -128,7 +133,11 @@ def canary(
                                         "section."), OUTPUT] = None,
     progress: O.Progress = True,
 ) -> None:
-    """One-run canary audit: plant canaries, train once, and bound ε from below (Steinke et al. 2023)."""
+    """One-run canary audit: plant canaries, train once, and bound ε from below (Steinke et al. 2023).
+
+    It retrains the method on the training rows: it spends that run's ε again (printed and written as
+    ``budget_spent``).
+    """
     from fusiondp.audit.canary import canary_audit
 
     _check_outputs(out_path, html)
@@ -161,6 +170,7 @@ def canary(
               f"{result['canaries']} canaries, δ = {result['delta']:g}); accounted ε "
               + ("— (no formal guarantee)" if acc is None else f"{acc:.3f}") + f" for the {result['relation']} "
               "relation")
+    out.print(f"  [yellow]budget:[/] {result['budget_spent']}")
     if acc is not None and result["epsilon_lower_bound"] > acc * (1 + 1e-9):
         err.print("[bold red]warning:[/] the lower bound exceeds the accounted ε: the guarantee is contradicted.")
     _write(out_path, result, html, lambda: report(audit.train_result, prepared).to_report(), {"canary": result})

@@ -87,6 +87,9 @@ def train(
     noise_multiplier: Annotated[Optional[float], Opt("--noise-multiplier", help="Fix σ instead of calibrating; "
                                                      "ε is then reported, still capped by --epsilon.")] = None,
     seed: O.Seed = 0,
+    secure_rng: Annotated[bool, Opt("--secure-rng/--no-secure-rng", help="Draw the noise and the Poisson mask from "
+                          "the OS CSPRNG (os.urandom; default), or from PyTorch generators seeded from OS entropy "
+                          "(also secret; cost: docs/results/speed.md).")] = True,
     report: Annotated[Optional[Path], Opt("--report", help="Write the JSON report here."), OUTPUT] = None,
     checkpoint: Annotated[Optional[Path], Opt("--checkpoint", help="Save after every epoch; resume from it if it "
                                               "exists (the accountant's step count is restored)."), OUTPUT] = None,
@@ -132,10 +135,14 @@ def train(
         from_file = {k: v for k, v in sf["settings"].items() if k not in given or given[k] is None}
     cfg = TrainConfig(**{k: v for k, v in given.items() if v is not None},
                       epsilon=epsilon, delta=delta, relation=relation, accountant=accountant,
-                      noise_multiplier=noise_multiplier, seed=seed, **from_file)
+                      noise_multiplier=noise_multiplier, seed=seed, secure_rng=secure_rng, **from_file)
     train_df = read_table(train, what="training")
     cfg.validate(len(train_df))
     evals = {k: read_table(p, what=k) for k, p in (("validation", val), ("test", test)) if p is not None}
+    from fusiondp.data.guards import check_eval_not_training
+
+    for k, frame in evals.items():
+        check_eval_not_training(train_df, frame, k)
     support_df = O.read_support(support)  # read once: public reference, imputer and fingerprint share it
     public_df = O.public_table(support_df, public_reference)
     made = O.hybrid_table(train_df, hybrid, support_df, schema, imputer=imputer, seed=seed, progress=progress,
@@ -167,6 +174,8 @@ def train(
             out.print(f"  same run under the {rel} relation: ε = {entry['epsilon']:.4f} ({entry['accountant'].upper()})")
     if rep.get("secure_randomness") is False:
         out.print(f"  [bold red]{rep['randomness']}[/]")
+    if result.method.level == "record" and rep.get("training_rows_text"):
+        out.print(f"  {rep['training_rows_text']}")
     for split, m in rep["metrics"].items():
         keys = [k for k in METRIC_ORDER if k in m] + [k for k in m if k not in METRIC_ORDER]
         out.print(f"  {split}: " + "  ".join(f"{k}={m[k]:.4f}" for k in keys))
@@ -176,17 +185,20 @@ def train(
         shown = lambda v: f"{v:g}" if isinstance(v, (int, float)) else str(v)
         out.print("  defaults rule: " + ", ".join(f"{k}={shown(getattr(result.config, k))}" for k in auto))
     if public_baseline and "val" in prepared.eval_sets and result.method.is_private:
-        from fusiondp.tune.baseline import public_baseline_check
+        from fusiondp.tune.baseline import public_baseline_check, public_reference_data
 
-        check = public_baseline_check(prepared.data, prepared.eval_sets["val"], result.config, rep["metrics"]["val"],
-                                      model=factory)
+        # Record-level: the training rows are what the run protects; the baseline reads public reference rows only.
+        level = result.method.level
+        base_data = public_reference_data(prepared, public_df) if level == "record" else prepared.data
+        check = public_baseline_check(base_data, prepared.eval_sets["val"], result.config, rep["metrics"]["val"],
+                                      model=factory, level=level)
         rep = rep.with_sections(public_baseline=check, below_public_baseline=check["below_public_baseline"])
         if check["below_public_baseline"]:
             out.print(f"[yellow]warning:[/] validation {check['metric']} {check['run']:.4f} is below the free public "
                       f"baseline sgd_hybrid ({check['baseline']:.4f}, ε = 0): this run bought nothing with its ε.")
         else:
             out.print(f"  public baseline: sgd_hybrid (ε = 0) validation {check['metric']} {check['baseline']:.4f}, "
-                      f"this run {check['run']:.4f}")
+                      f"this run {check['run']:.4f}; trained on {check['trained_on']}")
     # Every output is rendered first and written as one all-or-nothing group: a failure leaves none behind.
     from fusiondp._files import json_text, write_files
 

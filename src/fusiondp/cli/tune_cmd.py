@@ -66,6 +66,9 @@ def tune_cmd(
             raise ConfigError("--grid must be a non-empty JSON list of objects, e.g. '[{\"alpha\": 0.25}]'.")
     train_df = read_table(train, what="training")
     val_df = read_table(val, what="validation")
+    from fusiondp.data.guards import check_eval_not_training
+
+    check_eval_not_training(train_df, val_df, "validation")
     if mode == "public":
         if support is None:
             raise ConfigError("--mode public selects on the support set: give --support (with the target column).")

@@ -81,12 +81,78 @@ def check_support_disjoint(train: pd.DataFrame, support: pd.DataFrame, schema: S
                         "values alone cannot tell them from a copied training record")
 
 
+def check_hybrid_missingness(train: pd.DataFrame, hybrid: pd.DataFrame, schema: Schema) -> None:
+    """Refuse a hybrid whose missing cells in a sensitive column copy the training rows' missingness.
+
+    A hybrid is public, and so is each feature computed from it, the missingness indicator included
+    (`fusiondp.data.preprocess`). Whether a sensitive value is missing is itself private (a test not
+    ordered, a field left blank), so the hybrid's missing cells must come from public information. A
+    hybrid whose missing cells in a sensitive column all fall on rows where the true value is missing
+    (the same pattern, or part of it: the authors' sepsis hybrid keeps the one missing HospAdmTime)
+    publishes that pattern and is refused. The message names the column only: neither the count nor
+    the rows, which are the private pattern.
+    """
+    for c in schema.sensitive:
+        if c not in train.columns or c not in hybrid.columns:
+            continue
+        h = hybrid[c].reset_index(drop=True).isna().to_numpy()
+        if not h.any():
+            continue
+        t = train[c].reset_index(drop=True).isna().to_numpy()
+        if bool(t[h].all()):
+            raise DataError(f"The hybrid table's missing cells in sensitive column {c!r} all fall on training rows "
+                            "whose true value is missing: the hybrid would publish which records lack a value, "
+                            "which is private.",
+                            hint="fill every sensitive cell of the hybrid with an imputed value (`fusiondp impute` "
+                            "does; for a published hybrid, fusiondp.data.guards.fill_hybrid_missing fills them from "
+                            "a public table), so that its missingness comes from public information only")
+
+
+def fill_hybrid_missing(hybrid: pd.DataFrame, sensitive, public: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `hybrid` whose missing cells in the sensitive columns hold a value taken from a public table.
+
+    For a published hybrid that left some sensitive cells missing (possibly where the true value is missing:
+    `check_hybrid_missingness`): each is filled with the public table's median (numeric column) or most
+    frequent value (otherwise), the same for every row, so the hybrid's missingness no longer carries the
+    training rows' pattern.
+    """
+    out = hybrid.copy()
+    for c in sensitive:
+        if c not in out.columns or not out[c].isna().any():
+            continue
+        col = public[c].dropna() if c in public.columns else pd.Series(dtype=float)
+        if col.empty:
+            raise DataError(f"Column {c!r}: the public table holds no value to fill the hybrid's missing cells with.")
+        value = col.median() if pd.api.types.is_numeric_dtype(col) else col.mode().iloc[0]
+        out[c] = out[c].fillna(value)
+    return out
+
+
+def check_eval_not_training(train: pd.DataFrame, frame: pd.DataFrame, what: str) -> None:
+    """Refuse a validation or test table that is the training table (the same file or a copy of its rows).
+
+    Scores on training rows are read without noise: selecting or reporting them would release noise-free
+    statistics of the protected records (a membership and value oracle).
+    """
+    if len(frame) == 0 or len(train) == 0:
+        return
+    columns = [c for c in frame.columns if c in train.columns]
+    if not columns or len(columns) < len(frame.columns):
+        return
+    inside = _row_hashes(frame, columns).isin(set(_row_hashes(train, columns)))
+    if bool(inside.all()):
+        raise DataError(f"Every row of the {what} table is a row of the training table (was the training file "
+                        f"given as the {what} file?): scores on training rows would be released without noise.",
+                        hint=f"give a {what} table of rows that are not training rows")
+
+
 def check_relation_inputs(train: pd.DataFrame, hybrid: pd.DataFrame, schema: Schema, *,
                           support: pd.DataFrame | None = None) -> None:
     """Every guard that applies to one run's inputs."""
     check_unique_columns(train, "training table")
     check_unique_columns(hybrid, "hybrid table")
     check_hybrid_not_true(train, hybrid, schema)
+    check_hybrid_missingness(train, hybrid, schema)
     if support is not None:
         check_unique_columns(support, "support table")
         check_support_disjoint(train, support, schema)

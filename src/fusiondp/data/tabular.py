@@ -124,8 +124,8 @@ def categorical_columns(frame: pd.DataFrame, schema: Schema, columns: list[str])
             continue  # numbers stored as text
         if parsed.notna().mean() >= 0.5:
             i = bad.index[0]
-            shown = "(value withheld: sensitive column)" if c in schema.sensitive else repr(bad.iloc[0])
-            raise DataError(f"Column {c!r} is numeric but row {i} holds non-numeric text {shown}; "
+            # No value is quoted: a training row's public columns are private under a record-level claim.
+            raise DataError(f"Column {c!r} is numeric but row {i} holds non-numeric text (value withheld); "
                             f"fix the value or declare the column categorical.")
         cats.append(c)
     return cats
@@ -134,7 +134,7 @@ def categorical_columns(frame: pd.DataFrame, schema: Schema, columns: list[str])
 def check_numeric(frame: pd.DataFrame, columns: list[str], what: str, *, withhold: tuple[str, ...] = ()) -> None:
     """Raise DataError if a numeric column of `frame` holds text or infinities.
 
-    Values of columns in `withhold` (sensitive columns) are never quoted in the message.
+    No value is ever quoted (`withhold` is kept for callers; every column is withheld).
     """
     for c in columns:
         col = frame[c]
@@ -146,9 +146,10 @@ def check_numeric(frame: pd.DataFrame, columns: list[str], what: str, *, withhol
         parsed = pd.to_numeric(present, errors="coerce")
         bad = present[parsed.isna()]
         if len(bad):
-            shown = "(value withheld: sensitive column)" if c in withhold else repr(bad.iloc[0])
+            # No value is quoted, whatever the column: under a record-level claim (dpsgd) a training row's
+            # public columns are private too. The row and column are enough to find the cell.
             raise DataError(f"Column {c!r} of {what} is numeric but row {bad.index[0]} holds non-numeric text "
-                            f"{shown}.")
+                            "(value withheld).")
 
 
 def check_hybrid_aligned(train: pd.DataFrame, hybrid: pd.DataFrame, schema: Schema) -> None:

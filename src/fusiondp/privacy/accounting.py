@@ -69,6 +69,24 @@ def relation_text(relation: str, *, private_view: str | None = None, level: str 
     return RELATION_TEXT[relation]
 
 
+def training_rows_text(n: int, level: str) -> str:
+    """What releasing N (the number of training rows) means: N is treated as public (docs/privacy.md).
+
+    Every report, model file and checkpoint carries N exactly (and q = b/N, the step count and σ depend
+    on it), as Opacus and dp-accounting do. Under add/remove neighbours N itself differs by one, so
+    for `dpsgd` an observer who knows every other record learns a record's membership from N alone;
+    the guarantee that holds with N public is the one between datasets of the same size, the
+    replace-one ε the report prints beside the add/remove one.
+    """
+    base = (f"N = {n} training rows is released exactly and treated as public (as in Opacus and dp-accounting); "
+            "q = b/N, the step count and σ depend on it.")
+    if level == "record":
+        return base + (" Under add/remove, N alone tells an observer who knows every other record whether a "
+                       "record was in: with N public, the guarantee that holds is the replace-one ε (datasets of "
+                       "the same size), reported beside the add/remove ε.")
+    return base + " Feature-level DP does not hide membership, so N reveals nothing it protects."
+
+
 ACCOUNTANTS = ("pld", "rdp")
 
 # The PLD accountant's default discretisation (1e-4) is used for reported ε. Calibration and

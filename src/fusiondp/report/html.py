@@ -181,6 +181,7 @@ def privacy_statement(report: dict) -> str:
                      f"ε = {v['epsilon']:.2f} ({str(v.get('accountant', '')).upper()})."
                      for r, v in (report.get("epsilon_by_relation") or {}).items() if r != rel)
     randomness = f" Randomness: {report['randomness']}." if report.get("randomness") else ""
+    randomness += f" {report['training_rows_text']}" if report.get("training_rows_text") else ""
     return (f"This model ({method}) satisfies (ε = {eps:.2f}, δ = {delta:g}) {level} differential privacy: "
             f"{report.get('neighbouring_text', rel).split(': ', 1)[-1]}. Protected: {what}. The accountant "
             f"({report.get('accountant')}) computed ε from the full description of training: "
@@ -296,7 +297,8 @@ def _audit_html(report: dict) -> str:
         else:
             verdict = "consistent with the accounted ε (lower bound ≤ ε)"
         parts.append(
-            "<h3>One-run canary audit</h3><p>" + _e(canary.get("method_text", "")) + "</p>" + _table(
+            "<h3>One-run canary audit</h3><p>" + _e(canary.get("method_text", "")) + "</p>"
+            + (f"<p><b>{_e(canary['budget_spent'])}</b></p>" if canary.get("budget_spent") else "") + _table(
                 ["method", "relation", "ε accounted", "ε lower bound", "confidence", "canaries", "guesses",
                  "correct", "rule", "score AUC", "verdict"],
                 [[canary.get("method"), canary.get("relation"), eps_acc, lb, canary.get("confidence"),
@@ -312,7 +314,9 @@ def _audit_html(report: dict) -> str:
                          "yes" if c.get("leak_detected") else "no"])
         level = attribute.get("confidence", 0.95)
         parts.append(
-            "<h3>Attribute inference</h3><p>" + _e(attribute.get("method_text", "")) + "</p>" + _table(
+            "<h3>Attribute inference</h3>"
+            + (f"<p class='warn'><b>{_e(attribute['release'])}</b></p>" if attribute.get("release") else "")
+            + "<p>" + _e(attribute.get("method_text", "")) + "</p>" + _table(
                 ["column", "metric", "baseline (train rows)", "attack (train rows)", "attack (held-out rows)",
                  f"advantage [{level:.0%} CI]", f"membership gap [{level:.0%} CI]", "leak detected"], rows))
     return "".join(parts)

@@ -164,6 +164,9 @@ class RunRecord(Mapping):
     epsilon_by_relation: Mapping[str, Mapping]
     secure_randomness: bool | None
     randomness: str | None
+    rng: str | None  # which source drew the noise and the Poisson mask (None: a non-private method)
+    training_rows: int | None  # N, released exactly and treated as public (docs/privacy.md)
+    training_rows_text: str | None
     clip: float | None
     ch: float | None
     alpha: float | None
@@ -197,7 +200,7 @@ class RunRecord(Mapping):
             metrics: the run's metrics per split (default: none).
         """
         from fusiondp import __version__
-        from fusiondp.privacy.accounting import epsilon_by_relation, relation_text
+        from fusiondp.privacy.accounting import epsilon_by_relation, relation_text, training_rows_text
         from fusiondp.privacy.randomness import randomness_text
 
         spec, acct, cfg = result.method, result.plan, result.config
@@ -215,6 +218,8 @@ class RunRecord(Mapping):
         sources = {k: SettingSource.SETTINGS_FILE if k in file_keys else SettingSource(v)
                    for k, v in (cfg.config_source or {}).items()}
         secure = bool(getattr(result, "secure_randomness", True))
+        csprng = bool(getattr(cfg, "secure_rng", False))
+        n_rows = prepared.data.n if prepared is not None else None
         pre = prepared.pre if prepared is not None else None
         return cls(
             method=spec.name, method_summary=spec.summary, level=spec.level, relation=relation,
@@ -225,7 +230,11 @@ class RunRecord(Mapping):
             noise_multiplier=acct.noise_multiplier if acct else None, sample_rate=acct.sample_rate if acct else None,
             steps=int(result.steps), event=_event(acct), epsilon_by_relation=by_relation,
             secure_randomness=secure if spec.is_private else None,
-            randomness=randomness_text(secure) if spec.is_private else None,
+            randomness=randomness_text(secure, csprng=csprng) if spec.is_private else None,
+            rng=(None if not spec.is_private else "insecure test seed" if not secure
+                 else "os.urandom CSPRNG" if csprng else "OS-seeded torch generators"),
+            training_rows=n_rows,
+            training_rows_text=training_rows_text(n_rows, spec.level) if acct and n_rows is not None else None,
             clip=cfg.clip if spec.is_private else None, ch=result.ch,
             alpha=cfg.alpha if spec.is_private else None,
             beta=cfg.beta if spec.consistency or spec.mix == "convex" else None,
@@ -267,6 +276,9 @@ class RunRecord(Mapping):
             # The same run's ε under every relation that applies to the method (same σ, q, steps, δ).
             "epsilon_by_relation": {k: dict(v) for k, v in self.epsilon_by_relation.items()},
             "randomness": self.randomness,
+            # Which source drew the noise and the Poisson mask: the OS CSPRNG (secure mode), OS-seeded
+            # generators, or the test-only replayable seed.
+            "rng": self.rng,
             "secure_randomness": self.secure_randomness,
             "preprocessing_fitted_on": self.preprocessing_fitted_on,
             # Stage 1 as `impute_hybrid` recorded it (None: a hybrid given as a file).
@@ -278,6 +290,8 @@ class RunRecord(Mapping):
             "accountant": self.accountant,
             "noise_multiplier": self.noise_multiplier,
             "sample_rate": self.sample_rate,
+            "training_rows": self.training_rows,
+            "training_rows_text": self.training_rows_text,
             "steps": self.steps,
             "clip": self.clip,
             "ch": self.ch,
@@ -306,7 +320,8 @@ class RunRecord(Mapping):
             "method", "method_summary", "privacy_level", "epsilon", "target_epsilon", "delta", "neighbouring",
             "neighbouring_text", "accountant", "noise_multiplier", "sample_rate", "steps", "clip", "ch")}
         out.update(alpha=self.alpha, beta=self.beta, labels=self.labels,
-                   epsilon_by_relation=r["epsilon_by_relation"], randomness=self.randomness,
+                   epsilon_by_relation=r["epsilon_by_relation"], randomness=self.randomness, rng=self.rng,
+                   training_rows_text=self.training_rows_text,
                    preprocessing_fitted_on=self.preprocessing_fitted_on,
                    unprotected_rows=p.unprotected_rows, dp_event=r["dp_event"], imputer=p.imputer,
                    support_fingerprint=p.support_fingerprint)

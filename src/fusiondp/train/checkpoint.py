@@ -12,12 +12,21 @@ public generator (``public_rng``), torch's global generator (``torch_rng``, drop
 in the test-only ``insecure_noise_seed`` mode, the replayable ``insecure_rng`` are kept.
 
 **Run identity.** A checkpoint records every training setting (`TrainConfig`, except the
-equivalent ``per_sample`` implementations), the method, the accounting plan, and a
-digest of the run's *public* data views (hybrid rows, labels, the noise and reference
-views, and the shape of the original rows). Resuming with anything else is refused,
-naming the first differences, so a report never claims settings that did not run. The
-original rows are deliberately not hashed: a digest of the sensitive values would let
-anyone holding the checkpoint confirm a guessed value by recomputing it.
+equivalent ``per_sample`` implementations), the method, the accounting plan, the shape of
+the training rows (N is treated as public: docs/privacy.md) and a digest of what is
+*public* under the method's claim. Resuming with anything else is refused, naming the
+first differences, so a report never claims settings that did not run. A digest of
+protected data would let anyone holding the checkpoint confirm a guessed value (or a
+record's presence) by recomputing it, so:
+
+* feature-level methods: the digest covers the hybrid rows, labels, the noise and reference
+  views (public under a feature-level claim), never the original rows;
+* record-level methods (`dpsgd`): every column, label and the membership of a training row are
+  protected, and the hybrid, noise and reference views are computed from the training rows'
+  public columns, so none is hashed; the digest covers the public reference table the run was
+  encoded with (``TrainData.public_digest``) and nothing of the training rows. A resumed
+  `dpsgd` run with other training rows of the same size is therefore not detected: keep a
+  checkpoint with its data.
 
 **Resume semantics.** Training resumes at the first step after the last finished epoch,
 with the accountant's step count restored, so ε keeps accumulating. A finished checkpoint
@@ -39,8 +48,8 @@ from fusiondp.errors import CheckpointError
 
 VERSION = 3
 _KEY = "fusiondp-checkpoint"
-# Settings that select equivalent implementations (same result), not a different run.
-_NOT_IDENTITY = ("per_sample", "config_source")  # where a value came from is not part of the run
+# Settings that select equivalent implementations (same result, or the same law: secure_rng), not a different run.
+_NOT_IDENTITY = ("per_sample", "config_source", "secure_rng")  # where a value came from is not part of the run
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,9 @@ def identify(spec, cfg, data) -> RunIdentity:
     """The identity of a run: `spec` (MethodSpec), `cfg` (TrainConfig), `data` (TrainData)."""
     settings = {k: v for k, v in _jsonable(cfg.to_dict()).items() if k not in _NOT_IDENTITY}
     h = hashlib.sha256()
+    if spec.level == "record":  # nothing of the training rows (module docstring): the public reference only
+        h.update(b"record-level public inputs:" + str(getattr(data, "public_digest", None)).encode())
+        return RunIdentity(spec.name, settings, h.hexdigest(), list(data.x.shape))
     for name in ("x_hybrid", "x_noise", "x_reference", "y"):  # public views only (see the module docstring)
         t = getattr(data, name)
         h.update(name.encode())

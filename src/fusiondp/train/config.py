@@ -42,6 +42,9 @@ class TrainConfig:
         insecure_noise_seed: TESTS ONLY. Seeds the Poisson sampling and the noise from a known value so
             runs can be compared exactly; every artefact then says the guarantee does not hold. None (the
             default) draws them from OS entropy (`fusiondp.privacy.randomness`).
+        secure_rng: draw the secret noise and Poisson mask from the OS CSPRNG (`os.urandom`, secure mode,
+            the default) instead of OS-seeded PyTorch generators (`fusiondp.privacy.randomness`; the cost is
+            in docs/results/speed.md). Both are secret; ignored with insecure_noise_seed.
         warm_start_epochs: epochs of noise-free SGD on the hybrid rows (public: no budget) before the
             private steps, for methods whose public gradient reads hybrid rows (fdp_fm, fusiondp,
             naive_fusion); 0 disables. Ignored by the other methods (dpsgd may not read hybrid rows).
@@ -77,6 +80,7 @@ class TrainConfig:
     accountant: str = "pld"
     seed: int = 0
     insecure_noise_seed: int | None = None
+    secure_rng: bool = True
     warm_start_epochs: float = 0.0
     projection_rank: int | None = None
     alpha_schedule: str = "constant"
@@ -126,6 +130,8 @@ class TrainConfig:
         if self.projection_rank is not None:
             integer("projection_rank", self.projection_rank, 1, 2**31 - 1)
         one_of("alpha_schedule", self.alpha_schedule, SCHEDULES)
+        if not isinstance(self.secure_rng, bool):
+            raise ConfigError(f"Expected secure_rng True or False, got secure_rng={plain(self.secure_rng)}.")
         if self.insecure_noise_seed is not None:
             integer("insecure_noise_seed", self.insecure_noise_seed, 0, 2**32 - 1)
         if self.radius is not None and not (

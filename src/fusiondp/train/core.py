@@ -60,7 +60,7 @@ from fusiondp.train.methods import MethodSpec, get_method
 from fusiondp.train.models import PlainModel, _WithRepresentation, check_model, has_representation
 from fusiondp.train.persample import LossFn, loss_for, per_sample_term, row_loss_for
 from fusiondp.train.projection import REFRESH_STEPS, basis_rows, estimate_basis, flatten
-from fusiondp.train.sampling import poisson_subset, uniform_subset
+from fusiondp.train.sampling import uniform_subset
 from fusiondp.train.schedules import SCHEDULES, alpha_at
 from fusiondp.train.step import Batch, StepStats, noised_gradient, private_unit_grads, project_
 from fusiondp.train.views import TrainData
@@ -237,20 +237,20 @@ class BatchSource:
     """The batches of a run, one per step: a public batch and a Poisson-sampled private batch.
 
     Iterating yields the batches of the remaining planned steps. The private batch holds each
-    record independently with probability q (`fusiondp.train.sampling.poisson_subset`, drawn from the
-    secret sampler); the public batch is a uniform subset of the method's public view drawn from the
+    record independently with probability q (`fusiondp.train.distributed.private_sample`, drawn from the
+    secret sources); the public batch is a uniform subset of the method's public view drawn from the
     public generator, or whatever the user's `public_source` returns. In a process group each rank gets
     the rows of its shard of both (`fusiondp.train.distributed`).
     """
 
     def __init__(self, *, spec: MethodSpec, n: int, sample_rate: float, expected_batch: int, public_batch: int,
-                 steps: int, sampler: torch.Generator, public_generator: torch.Generator,
+                 steps: int, randomness: PrivateRandomness, public_generator: torch.Generator,
                  dist: distributed.Dist, public_x: torch.Tensor | None, private_x: torch.Tensor | None,
                  private_x_tilde: torch.Tensor | None, y: torch.Tensor, row_shape: tuple, row_dtype: torch.dtype,
                  public_source: PublicSource | None = None) -> None:
         self.spec, self.n, self.sample_rate = spec, n, sample_rate
         self.expected_batch, self.public_batch, self.steps = expected_batch, public_batch, steps
-        self._sampler, self._public_gen, self._dist = sampler, public_generator, dist
+        self._randomness, self._public_gen, self._dist = randomness, public_generator, dist
         self._pub_x, self._priv_x, self._priv_xt, self._y = public_x, private_x, private_x_tilde, y
         self._row_shape, self._row_dtype = row_shape, row_dtype
         self._public_source = public_source
@@ -280,10 +280,11 @@ class BatchSource:
         pub_den = None if self._public_source is not None else self.public_batch
         self.drawn += 1
         if self.spec.is_private:
-            # Every rank draws the same Poisson set (same secret sampler) and keeps its shard's rows. The
-            # noised sum is divided by the expected batch size b = qN, never the realised size: the realised
-            # size is not covered by the Poisson event (docs/method.md §4 step 4).
-            sel = self._dist.local(poisson_subset(self.n, self.sample_rate, self._sampler), self.n)
+            # Poisson sampling in O(b); in a process group each rank draws its own shard's records from its
+            # own secret source (`distributed.private_sample`: no secret crosses the network). The noised sum
+            # is divided by the expected batch size b = qN, never the realised size: the realised size is not
+            # covered by the Poisson event (docs/method.md §4 step 4).
+            sel = distributed.private_sample(self._dist, self.n, self.sample_rate, self._randomness)
             sel = sel.to(self._y.device)
             return Batch(px, py, self._priv_x[sel], self._priv_xt[sel], self._y[sel], float(self.expected_batch),
                          pub_den, idx)
@@ -382,6 +383,8 @@ class FeatureDPEngine:
         relation: 'remove' (default) or 'replace' (feature-level methods; see
             `fusiondp.train.methods.MethodSpec.relation` for what each method is accounted under).
         insecure_noise_seed: TESTS ONLY: replayable noise and sampling; the guarantee then does not hold.
+        secure_rng: draw the noise and the Poisson mask from the OS CSPRNG (secure mode, the default) instead
+            of OS-seeded PyTorch generators (`fusiondp.privacy.randomness`); both are secret.
 
     After :meth:`make_private`: ``accountant`` (a :class:`PrivacyAccountant`, None for a non-private
     mode), ``plan`` (the `AccountingPlan` of the planned steps), ``settings`` (the values used, with
@@ -389,12 +392,12 @@ class FeatureDPEngine:
     """
 
     def __init__(self, method: str | MethodSpec = "fusiondp", *, accountant: str = "pld", relation: str = "remove",
-                 insecure_noise_seed: int | None = None) -> None:
+                 insecure_noise_seed: int | None = None, secure_rng: bool = True) -> None:
         self.spec = get_method(method) if isinstance(method, str) else method
         if relation not in ("remove", "replace"):
             raise ConfigError(f"Expected relation 'remove' or 'replace', got {relation!r}.")
         self.accountant_name, self.relation = accountant, relation
-        self.insecure_noise_seed = insecure_noise_seed
+        self.insecure_noise_seed, self.secure_rng = insecure_noise_seed, secure_rng
         self.accountant: PrivacyAccountant | None = None
         self.plan: AccountingPlan | None = None
         self.ch: float | None = None
@@ -502,8 +505,8 @@ class FeatureDPEngine:
                               "not come from the clipped, noised term.")
         device = dist.device if dist.active else next(module.parameters(), torch.empty(0)).device
 
-        self.randomness = (distributed.randomness(dist, self.insecure_noise_seed) if dist.active
-                           else private_randomness(self.insecure_noise_seed))
+        self.randomness = (distributed.randomness(dist, self.insecure_noise_seed, csprng=self.secure_rng)
+                           if dist.active else private_randomness(self.insecure_noise_seed, csprng=self.secure_rng))
         self._noise_gen = distributed.noise_generator(dist, self.randomness)
         public_gen = generator if generator is not None else torch.Generator().manual_seed(
             int(torch.randint(0, 2**62, (1,)).item()))
@@ -553,7 +556,7 @@ class FeatureDPEngine:
         self.public_generator = public_gen
         pub_x = here(data.view(spec.public_rows)) if spec.public_rows and public_source is None else None
         self.batches = BatchSource(spec=spec, n=n, sample_rate=q, expected_batch=b, public_batch=pub_b,
-                                   steps=self.total_steps, sampler=self.randomness.sampler,
+                                   steps=self.total_steps, randomness=self.randomness,
                                    public_generator=public_gen, dist=dist, public_x=pub_x, private_x=priv_x,
                                    private_x_tilde=self._priv_xt, y=y_here, row_shape=tuple(data.x.shape[1:]),
                                    row_dtype=data.x.dtype, public_source=public_source)

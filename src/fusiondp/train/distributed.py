@@ -2,11 +2,18 @@
 
 The mechanism of an N-process run is the single-process one, exactly (docs/method.md §4-5):
 
-* **Sampling.** Rank 0 draws a secret 63-bit seed (OS entropy) and broadcasts it *in memory*
-  to every rank; it is never stored. Every rank seeds the same sampler with it, draws the same
-  Poisson sample (each record in with probability q, independently, at every step; drawn in
-  O(b) by `fusiondp.train.sampling.poisson_subset`) and keeps the rows of its own shard. The
-  accountant, its calibration and ε do not depend on N.
+* **Sampling.** Poisson sampling includes each record independently with probability q, so the
+  mask factorises over the shards: every rank draws the mask of its own rows from its own secret
+  source (the OS CSPRNG by default; `fusiondp.privacy.randomness`), and no secret of the sampler
+  crosses the network. The union is Poisson sampling of all N rows at rate q, the event the
+  accountant analyses (its calibration and ε do not depend on the number of ranks). In the
+  test-only insecure mode every rank draws the same global mask from the known seed and keeps
+  its shard, as one process does.
+* **Trust boundary.** The all-reduce carries each rank's *un-noised* clipped sum (rank 0 adds
+  the noise to its own part only), so the process group, its network included, must sit inside
+  one trust boundary (one operator's machines on a private network): the guarantee covers what
+  leaves the group (the model, reports, checkpoints), not an eavesdropper on gloo/NCCL traffic,
+  which is not encrypted.
 * **Noise.** The noise generator exists on rank 0 only. Rank 0 adds one Gaussian draw
   N(0, σ²C²I) to its local clipped sum before the all-reduce (SUM), so the reduced sum carries
   exactly one draw: std σC, not σC√N (noise on every rank) nor σC/√N (noise then averaging).
@@ -35,7 +42,6 @@ from __future__ import annotations
 import atexit
 import os
 import pickle
-import secrets
 import tempfile
 import time
 import traceback
@@ -52,6 +58,7 @@ from torch import nn
 from fusiondp._seeds import torch_seed
 from fusiondp.errors import BackendUnavailableError, ConfigError, DistributedError, FusionDPError
 from fusiondp.privacy.randomness import PrivateRandomness, private_randomness
+from fusiondp.train.sampling import poisson_subset
 
 TIMEOUT_ENV = "FUSIONDP_DIST_TIMEOUT"
 DEFAULT_TIMEOUT_S = 600.0
@@ -162,22 +169,35 @@ def is_main() -> bool:
     return not (tdist.is_available() and tdist.is_initialized()) or tdist.get_rank() == 0
 
 
-def randomness(d: Dist, insecure_seed: int | None) -> PrivateRandomness:
-    """The run's secret generators on this rank.
+def randomness(d: Dist, insecure_seed: int | None, *, csprng: bool = True) -> PrivateRandomness:
+    """The run's secret sources on this rank.
 
-    Single process: `private_randomness` unchanged. In a group, the sampler seed is drawn on rank 0
-    from OS entropy and broadcast in memory (never stored), so every rank draws the same Poisson
-    sample; the noise generator is a fresh secret one on rank 0, and on other ranks a generator that
-    the step never uses for noise (only rank 0 adds noise: see `noise_generator`).
-    In the test-only insecure mode every rank seeds both from `insecure_seed`, as one process does.
+    Single process: `private_randomness` unchanged. In a group, every rank draws its own fresh secret
+    sources (the OS CSPRNG, or an OS-seeded generator with ``csprng=False``) and nothing secret is
+    exchanged: Poisson sampling includes each record independently, so the mask factorises over the
+    shards, and each rank draws the mask of its own rows (`private_sample`). The union over ranks is
+    Poisson sampling of all N rows with rate q, the mechanism the accountant analyses. Only rank 0's
+    noise source is used (`noise_generator`).
+    In the test-only insecure mode every rank seeds both from `insecure_seed` and draws the global mask,
+    as one process does (so group and single-process runs can be compared exactly).
     """
     if not d.active or insecure_seed is not None:
-        return private_randomness(insecure_seed)
-    seed = torch.tensor([secrets.randbits(63) if d.is_main else 0], dtype=torch.int64, device=d.device)
-    tdist.broadcast(seed, src=0)
-    sampler = torch.Generator().manual_seed(int(seed.item()))
-    del seed
-    return PrivateRandomness(sampler, private_randomness(None).noise, True)
+        return private_randomness(insecure_seed, csprng=csprng)
+    own = private_randomness(None, csprng=csprng)
+    return PrivateRandomness(own.sampler, own.noise, True, local_sampling=True)
+
+
+def private_sample(d: Dist, n: int, q: float, secret: PrivateRandomness) -> torch.Tensor:
+    """This step's Poisson sample of this rank's rows, as positions in its shard.
+
+    Secure runs in a group: drawn over the shard alone from the rank's own source (no secret crosses the
+    network). Otherwise: the global sample (every rank draws the same one in insecure mode) restricted
+    to the shard.
+    """
+    if d.active and secret.local_sampling:
+        lo, hi = d.shard(n)
+        return poisson_subset(hi - lo, q, secret.sampler)
+    return d.local(poisson_subset(n, q, secret.sampler), n)
 
 
 def noise_generator(d: Dist, secret: PrivateRandomness) -> torch.Generator | None:

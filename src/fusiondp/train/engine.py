@@ -130,7 +130,7 @@ def _train(method, data, *, config, model, val, progress, checkpoint, on_epoch, 
     distributed.reseed_public(dist, cfg.seed)
     opt = _optimizer(cfg, model)
     engine = FeatureDPEngine(spec, accountant=cfg.accountant, relation=cfg.relation,
-                             insecure_noise_seed=cfg.insecure_noise_seed)
+                             insecure_noise_seed=cfg.insecure_noise_seed, secure_rng=cfg.secure_rng)
     _, private_opt, batches = engine.make_private(
         module=model, optimizer=opt, data=data, target_epsilon=cfg.epsilon, delta=cfg.delta, epochs=cfg.epochs,
         batch_size=cfg.batch_size, public_batch_size=cfg.public_batch_size, noise_multiplier=cfg.noise_multiplier,

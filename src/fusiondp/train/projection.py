@@ -35,6 +35,8 @@ import math
 
 import torch
 
+from fusiondp.privacy.randomness import gaussian_like
+
 #: Steps between two estimates of the basis (the weights move little in ten steps; an estimate costs
 #: about as much as a private step).
 REFRESH_STEPS = 10
@@ -94,6 +96,5 @@ def projected_noised_sum(grads: dict[str, torch.Tensor], params: dict[str, torch
     factor = torch.clamp(clip / (norms + 1e-12), max=1.0)
     summed = factor @ coords
     if generator is not None and std > 0:
-        summed = summed + std * torch.randn(summed.shape, generator=generator, dtype=summed.dtype,
-                                            device=generator.device).to(summed.device)
+        summed = summed + std * gaussian_like(summed.shape, summed.dtype, generator).to(summed.device)
     return unflatten(basis @ summed, params), norms

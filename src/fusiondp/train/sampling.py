@@ -90,6 +90,8 @@ def poisson_subset(n: int, q: float, generator: torch.Generator) -> torch.Tensor
     """
     if not 0.0 <= q <= 1.0:
         raise ConfigError(f"Sampling rate q={q!r}: expected 0 <= q <= 1.")
+    if not isinstance(generator, torch.Generator):  # the OS CSPRNG (fusiondp.privacy.randomness.SecureRandom)
+        return generator.poisson_subset(n, q)
     size = torch.binomial(torch.tensor(float(n), dtype=torch.float64), torch.tensor(float(q), dtype=torch.float64),
                           generator=generator)
     return uniform_subset(n, int(size.item()), generator)

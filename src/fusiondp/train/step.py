@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from fusiondp.errors import ConfigError
+from fusiondp.privacy.randomness import SecureRandom
 from fusiondp.train.ghost import clipped_grad_sum_ghost, unit_grads_ghost
 from fusiondp.train.methods import MethodSpec
 from fusiondp.train.persample import LossFn, batched_objective, clipped_grad_sum, per_sample_grads
@@ -70,9 +71,18 @@ def add_noise(clipped_sum: dict[str, torch.Tensor], std: float, generator: torch
     """One Gaussian draw of standard deviation `std` (= σ·C) per coordinate.
 
     Drawn on the generator's device (the secret generators live on the CPU) and moved to the sum's.
+    `generator` may be the OS CSPRNG (`fusiondp.privacy.randomness.SecureRandom`, secure mode): then one
+    draw covers every parameter.
     """
     if std == 0:
         return clipped_sum
+    if isinstance(generator, SecureRandom):
+        z = generator.gaussian((sum(v.numel() for v in clipped_sum.values()),), torch.float64)
+        out, at = {}, 0
+        for k, v in clipped_sum.items():
+            out[k] = v + std * z[at:at + v.numel()].view(v.shape).to(device=v.device, dtype=v.dtype)
+            at += v.numel()
+        return out
     return {k: v + std * torch.randn(v.shape, generator=generator, dtype=v.dtype, device=generator.device
                                      ).to(v.device)
             for k, v in clipped_sum.items()}

@@ -22,6 +22,9 @@ class TrainData:
         x_reference: a public perturbation of `x_hybrid` that changes only sensitive features
             (e.g. sensitive blocks swapped between hybrid rows); C_h is measured on ‖h(x̃) − h(x_ref)‖.
         n_classes: number of label classes.
+        public_digest: a digest of the public inputs the views were encoded with (the public reference
+            table of a record-level run); a checkpoint of a record-level run is bound to it instead of to
+            the training rows (`fusiondp.train.checkpoint`).
 
     Views may be float features or integer codes (e.g. token or category ids for a model with an
     embedding layer); they only need the same shape.
@@ -33,6 +36,7 @@ class TrainData:
     x_noise: torch.Tensor | None = None
     x_reference: torch.Tensor | None = None
     n_classes: int = 2
+    public_digest: str | None = None
 
     def __post_init__(self) -> None:
         n = self.x.shape[0]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import secrets
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -82,6 +83,22 @@ def _score(res: TrainResult, val) -> tuple[str, float]:
     return key, float(m[key])
 
 
+@contextmanager
+def _search_bar(enabled: bool, mean: float):
+    """One indeterminate bar (a spinner) for a search whose candidate count is secret.
+
+    No elapsed time is shown: the search's duration grows with the count (docs/privacy.md).
+    """
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    with Progress(SpinnerColumn(finished_text="✓"), TextColumn("[bold]{task.description}"),
+                  disable=not enabled, transient=False) as bar:
+        task = bar.add_task(f"searching: a secret number of candidates (mean {mean:g}), each trained in full",
+                            total=1)
+        yield
+        bar.update(task, completed=1)  # the last frame is the same whatever the count and the time
+
+
 def tune(method: str, data: TrainData, val, *, epsilon: float, delta: float, mode: str = "repeat",
          candidates: float = 4.0, shape: float = 1.0, grid: list[dict] | None = None, relation: str = "remove",
          accountant: str = "pld", seed: int = 0, progress: bool = False,
@@ -133,16 +150,19 @@ def tune(method: str, data: TrainData, val, *, epsilon: float, delta: float, mod
         chosen = list(grid)
     best: tuple[float, dict, TrainResult, str] | None = None
     scores = []
-    for cand in chosen:
-        cfg = replace(base, **cand, epsilon=None, noise_multiplier=sigma)
-        res = train(method, data, config=cfg, progress=progress)
-        key, s = _score(res, val)
-        if not math.isfinite(s):
-            s = -math.inf
-        if mode != "repeat":
-            scores.append({**cand, key: s, "epsilon": res.epsilon})
-        if best is None or s > best[0]:
-            best = (s, cand, res, key)
+    # In 'repeat' mode the count is secret: one bar for the whole search, without a total or a per-candidate
+    # step (a bar per candidate, or a count, would publish K). The other modes' counts are public.
+    with _search_bar(progress and mode == "repeat", candidates):
+        for cand in chosen:
+            cfg = replace(base, **cand, epsilon=None, noise_multiplier=sigma)
+            res = train(method, data, config=cfg, progress=progress and mode != "repeat")
+            key, s = _score(res, val)
+            if not math.isfinite(s):
+                s = -math.inf
+            if mode != "repeat":
+                scores.append({**cand, key: s, "epsilon": res.epsilon})
+            if best is None or s > best[0]:
+                best = (s, cand, res, key)
     if best is None:
         raise BudgetError("The random number of candidates was 0: the search released nothing (its ε is spent). "
                           "Use shape 1 (geometric) or a larger mean.")
