@@ -153,12 +153,14 @@ def main() -> None:
     cmd = "python benchmarks/imputation.py" + "".join(f" {a}" for a in sys.argv[1:])
     out = ["# Imputation quality: offline default imputer vs published TabPFN", "",
            f"Command: `{cmd}` (data: `{resolve_data_dir(args.data_dir)}`)", "",
-           f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores visible, OpenMP/BLAS limited to 1 thread and 2 forest workers (`n_jobs=2`), shared with other jobs (loaded: wall times compare only within one run); "
+           f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores visible, OpenMP/BLAS limited to 1 thread and 2 "
+           "forest workers (`n_jobs=2`), shared with other jobs (loaded: wall times compare only within one run); "
            f"Python {platform.python_version()}, scikit-learn {sklearn.__version__}, pandas {pd.__version__}.",
            "", "These numbers read true sensitive values of the training rows: an evaluation of Stage 1, "
            "never an input to imputation or training. The imputer itself only ever sees the support set and "
            "the training rows' public columns (`make_hybrid` passes `schema.public_view(train)`).", "",
-           f"`{PREVIOUS}`: the default ensemble before issue 25 ({', '.join(f'{k}={v}' for k, v in PREVIOUS_SETTINGS.items())}), "
+           f"`{PREVIOUS}`: the default ensemble before issue 25 ("
+           + ", ".join(f"{k}={v}" for k, v in PREVIOUS_SETTINGS.items()) + "), "
            "run in the same process right before the current default, so its quality and wall time compare side by "
            "side (`--no-previous` skips it). Everything else (joint imputation, fallback) is the same.", ""]
     for name in args.datasets.split(","):
