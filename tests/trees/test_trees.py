@@ -160,7 +160,7 @@ def test_seed_does_not_determine_the_noise():
     a, _, ra = fit(train, hybrid, support, cfg=cfg, settings={"private_min_hessian_times_noise": 0.0})
     b, _, _ = fit(train, hybrid, support, cfg=cfg, settings={"private_min_hessian_times_noise": 0.0})
     assert ra["secure_randomness"] is True
-    assert a.plan is not None and len(a.history) == 2
+    assert a.plan is not None and len(ra["trees"]["selection"]) == 2
     # the private trees are all trained (released or not); their split statistics carry fresh secret noise
     assert not same_model(a, b) or ra["trees"]["private_trees_released"] == 0
 
@@ -195,7 +195,7 @@ def test_release_is_never_worse_than_the_public_stage_on_the_support_set():
     train, hybrid, support = frames()
     r, _, rep = fit(train, hybrid, support, cfg=TrainConfig(epsilon=4.0, accountant="rdp"),
                     settings={"private_min_hessian_times_noise": 0.0})
-    pub, priv = r.history
+    pub, priv = rep["trees"]["selection"]
     assert priv["support_log_loss"] <= priv["support_log_loss_public_model"]
     assert priv["support_log_loss_public_model"] == pytest.approx(pub["support_log_loss"])
     assert rep["trees"]["baseline_guard"].startswith("public support set")

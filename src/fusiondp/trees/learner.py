@@ -178,11 +178,12 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
     seconds = time.perf_counter() - start
     result = TrainResult(model=model, method=spec, config=config, plan=plan,
                          epsilon=plan.spent() if plan else 0.0, steps=plan.steps if plan else 0, ch=None,
-                         seconds=seconds, history=history, secure_randomness=secure)
+                         seconds=seconds, history=[], secure_randomness=secure)
     info = {"learner": "trees", "settings": s.to_dict(),
             "bins_fitted_on": "hybrid rows ∪ support set (public)" if x_sup is not None else "hybrid rows (public)",
             "public_trees": k_pub, "private_trees_trained": len(priv_trees), "private_trees_released": k_priv,
             "releases": plan.steps if plan else 0,
+            "selection": history,  # support-set (public) log-losses of the kept prefixes
             "noise_std": plan.noise_multiplier * s.clip if plan else None,
             "baseline_guard": ("public support set log-loss chooses the public trees kept and then the private "
                                "correction trees kept (0 = the public model); public data only, ε = 0"
