@@ -86,7 +86,7 @@ def auto_tree_settings(n_rows: int, epsilon: float | None, n_features: int, **gi
     per cut grows with N (``min_hessian_per_row · N``, at least ``min_hessian``).
 
     >>> auto_tree_settings(14_000, 2.0, 69).private_rounds
-    10
+    6
     """
     d = tree_defaults()
     pub, priv = d["public"], d["private"]
