@@ -140,24 +140,29 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
         cols = np.arange(f) if s.features == "all" else np.flatnonzero(sensitive_mask)
         if len(cols) == 0:
             raise ConfigError("features='sensitive' needs at least one sensitive column.")
-        min_h = max(s.public_min_hessian, s.private_min_hessian_times_noise * std * np.sqrt(s.bins))
+        min_h = max(s.public_min_hessian, s.private_min_hessian_times_noise * std * np.sqrt(s.private_bins))
         gp = GrowParams(l2=s.l2, min_hessian=min_h, max_leaf=s.max_leaf)
         m_o, m_h = np.full(n, base), np.full(n, base)
         for t, lr in released:
             m_o += lr * t.predict(b_o)
             m_h += lr * t.predict(b_h)
 
+        # Private histograms on coarser bins (`private_bins`): fewer cells under one cut, so less noise summed.
+        k = max(1, s.bins // s.private_bins)
+        nb = -(-s.bins // k)
+        c_o, c_h = b_o // k, b_h // k
         for _ in range(s.private_rounds):
             g, h = logistic_grad(m_o, y)     # private: model at the original rows
             gh, hh = logistic_grad(m_h, y)   # public: model at the hybrid rows
 
             def stats(tree: Tree, level: int) -> tuple[np.ndarray, np.ndarray]:
-                Gp, Hp = histograms(b_h[:, cols], tree.route(b_h, level), 2 ** level, s.bins, gh, hh)
-                Gd, Hd = clipped_difference(tree, level, b_o, b_h, cols, s.bins, g, h, gh, hh, s.clip)
+                Gp, Hp = histograms(c_h[:, cols], tree.route(c_h, level), 2 ** level, nb, gh, hh)
+                Gd, Hd = clipped_difference(tree, level, c_o, c_h, cols, nb, g, h, gh, hh, s.clip)
                 return (Gp + Gd + gaussian_noise(Gp.shape, std, rng.noise),
                         Hp + Hd + gaussian_noise(Hp.shape, std, rng.noise))
 
-            tree = grow(stats, s.private_depth, s.bins, cols, gp)
+            tree = grow(stats, s.private_depth, nb, cols, gp)
+            tree.threshold = np.minimum((tree.threshold + 1) * k - 1, s.bins - 1)  # coarse cut -> the same fine cut
             priv_trees.append((tree, s.private_lr))
             m_o += s.private_lr * tree.predict(b_o)
             m_h += s.private_lr * tree.predict(b_h)

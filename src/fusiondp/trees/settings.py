@@ -32,6 +32,8 @@ class TreeSettings:
 
     Attributes:
         bins: bins per feature (edges from public rows).
+        private_bins: bins per feature of the private histograms (the public bins merged in groups of
+            ``bins // private_bins``): fewer cells under a cut, less noise summed.
         public_depth, public_rounds, public_lr: the public stage (hybrid rows, ε = 0); with a labelled
             public support set the number of public trees kept is chosen on it (ε = 0).
         private_depth, private_rounds, private_lr: the private correction rounds; each round releases
@@ -51,6 +53,7 @@ class TreeSettings:
     public_depth: int = 4
     public_rounds: int = 300
     public_lr: float = 0.1
+    private_bins: int = 32
     private_depth: int = 3
     private_rounds: int = 10
     private_lr: float = 0.3
@@ -63,7 +66,7 @@ class TreeSettings:
     private_min_hessian_times_noise: float = 2.0
 
     def validate(self) -> None:
-        positive(bins=self.bins, public_depth=self.public_depth, public_lr=self.public_lr,
+        positive(private_bins=self.private_bins, bins=self.bins, public_depth=self.public_depth, public_lr=self.public_lr,
                  private_depth=self.private_depth, private_lr=self.private_lr, clip=self.clip, l2=self.l2,
                  max_leaf=self.max_leaf)
         if self.public_rounds < 0 or self.private_rounds < 0:
@@ -92,7 +95,7 @@ def auto_tree_settings(n_rows: int, epsilon: float | None, n_features: int, **gi
     pub, priv = d["public"], d["private"]
     eps = epsilon if epsilon is not None and math.isfinite(epsilon) else priv["rounds_max"] / priv["rounds_per_epsilon"]
     rounds = int(min(priv["rounds_max"], max(priv["rounds_min"], round(priv["rounds_per_epsilon"] * eps))))
-    s = TreeSettings(bins=d["bins"], public_depth=pub["depth"], public_rounds=pub["rounds"], public_lr=pub["lr"],
+    s = TreeSettings(bins=d["bins"], private_bins=priv.get("bins", d["bins"]), public_depth=pub["depth"], public_rounds=pub["rounds"], public_lr=pub["lr"],
                      private_depth=priv["depth"], private_rounds=rounds, private_lr=priv["lr"], clip=priv["clip"],
                      features=priv["features"], public_features=pub["features"], l2=d["l2"], max_leaf=d["max_leaf"],
                      public_min_hessian=max(pub["min_hessian"], pub["min_hessian_per_row"] * n_rows),
