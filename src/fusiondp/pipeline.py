@@ -272,7 +272,7 @@ def _run_trees(train_df, hybrid_df, schema, *, method, cfg, val_df, test_df, pro
                  if target in support_df.columns and not support_df[target].isna().any() else None)
         support = (x_sup, y_sup)
     result, info = fit_trees(spec.name, prepared.data, prepared.pre.sensitive_mask(), cfg, support=support,
-                             settings=tree_settings, progress=progress)
+                             settings=tree_settings)
     rep = report(result, prepared, target_epsilon=cfg.epsilon)
     rep["learner"] = "trees"
     rep["trees"] = info

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
@@ -13,7 +12,7 @@ from fusiondp.pipeline import run
 from fusiondp.privacy.accounting import epsilon
 from fusiondp.train.config import TrainConfig
 from fusiondp.trees.binning import Bins
-from fusiondp.trees.booster import GrowParams, SubtractingHistograms, Tree, best_splits, grow, histograms
+from fusiondp.trees.booster import GrowParams, OneHotBins, SubtractingHistograms, Tree, best_splits, histograms
 from fusiondp.trees.private import clipped_difference, record_norms
 from tests.tables import SENSITIVE, make_hybrid, make_table
 
@@ -50,12 +49,12 @@ def test_subtracting_histograms_equal_direct_sums():
     tree = Tree.empty(3, 8)
     tree.feature[:] = [0, 1, 2, 3, 4, 0, 1]
     tree.threshold[:] = [3, 4, 2, 7, 1, 5, 0]  # node 3 does not split (threshold = last bin)
-    sub = SubtractingHistograms(bins, 8, g, h)
-    for level in range(3):
-        G, H = sub(tree, level)
-        Gd, Hd = histograms(bins, tree.route(bins, level), 2 ** level, 8, g, h)
-        np.testing.assert_allclose(G, Gd, atol=1e-9)
-        np.testing.assert_allclose(H, Hd, atol=1e-9)
+    for sub in (SubtractingHistograms(bins, 8, g, h), SubtractingHistograms(bins, 8, g, h, onehot=OneHotBins(bins, 8))):
+        for level in range(3):
+            G, H = sub(tree, level)
+            Gd, Hd = histograms(bins, tree.route(bins, level), 2 ** level, 8, g, h)
+            np.testing.assert_allclose(G, Gd, atol=1e-9)
+            np.testing.assert_allclose(H, Hd, atol=1e-9)
 
 
 def test_best_split_finds_the_informative_feature():

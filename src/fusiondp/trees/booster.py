@@ -84,27 +84,64 @@ def histograms(bins: np.ndarray, node: np.ndarray, n_nodes: int, n_bins: int,
     return G.reshape(n_nodes, f, n_bins), H.reshape(n_nodes, f, n_bins)
 
 
+class OneHotBins:
+    """The binned rows as a sparse one-hot matrix M (rows × features·bins), built once per stage.
+
+    A level's histograms for every node are then one sparse product Mᵀ W, with W (rows × 2·nodes) holding
+    each row's g and h in its node's columns: compiled code, no (rows × features) temporaries per level.
+    """
+
+    def __init__(self, bins: np.ndarray, n_bins: int) -> None:
+        from scipy import sparse
+
+        n, f = bins.shape
+        cells = (np.arange(f, dtype=np.int64) * n_bins)[None, :] + bins
+        self.n_features, self.n_bins, self.n_rows = f, n_bins, n
+        self.m = sparse.csr_matrix((np.ones(n * f), cells.ravel(), np.arange(0, n * f + 1, f)),
+                                   shape=(n, f * n_bins))
+
+    def sums(self, node: np.ndarray, n_nodes: int, g: np.ndarray, h: np.ndarray,
+             rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(G, H), each (n_nodes, features, bins), over `rows` (a boolean mask; all rows by default)."""
+        m = self.m if rows is None else self.m[rows]
+        node, g, h = (node, g, h) if rows is None else (node[rows], g[rows], h[rows])
+        w = np.zeros((len(node), 2 * n_nodes))
+        k = np.arange(len(node))
+        w[k, node], w[k, n_nodes + node] = g, h
+        r = np.asarray(m.T @ w)  # (features·bins, 2·nodes)
+        shape = (n_nodes, self.n_features, self.n_bins)
+        return r[:, :n_nodes].T.reshape(shape), r[:, n_nodes:].T.reshape(shape)
+
+
 class SubtractingHistograms:
     """Noise-free level histograms by subtraction: only left children are summed, right = parent − left.
 
     Used by the public stage (one instance per tree), where the statistics are exact sums, so the
-    subtraction is exact; it halves the work of every level below the root.
+    subtraction is exact; it halves the work of every level below the root. `onehot` is the stage's
+    `OneHotBins` of ``bins[:, cols]`` (built once per stage); without it, `histograms` is used.
     """
 
     def __init__(self, bins: np.ndarray, n_bins: int, g: np.ndarray, h: np.ndarray,
-                 cols: np.ndarray | None = None) -> None:
+                 cols: np.ndarray | None = None, onehot: OneHotBins | None = None) -> None:
         self.bins, self.n_bins, self.g, self.h = bins, n_bins, g, h
-        self.hist_bins = bins if cols is None else np.ascontiguousarray(bins[:, cols])
+        self.hist_bins = bins if cols is None else bins[:, cols]
+        self.onehot = onehot
         self.parent: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _sums(self, node: np.ndarray, n_nodes: int, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        if self.onehot is not None:
+            return self.onehot.sums(node, n_nodes, self.g, self.h, rows)
+        if rows is None:
+            return histograms(self.hist_bins, node, n_nodes, self.n_bins, self.g, self.h)
+        return histograms(self.hist_bins[rows], node[rows], n_nodes, self.n_bins, self.g[rows], self.h[rows])
 
     def __call__(self, tree: "Tree", level: int) -> tuple[np.ndarray, np.ndarray]:
         node = tree.route(self.bins, level)
         if level == 0 or self.parent is None:
-            G, H = histograms(self.hist_bins, node, 1, self.n_bins, self.g, self.h)
+            G, H = self._sums(node, 1, None)
         else:
             left = node % 2 == 0
-            Gl, Hl = histograms(self.hist_bins[left], node[left] // 2, 2 ** (level - 1), self.n_bins,
-                                self.g[left], self.h[left])
+            Gl, Hl = self._sums(node // 2, 2 ** (level - 1), left)
             Gp, Hp = self.parent
             G = np.empty((2 ** level,) + Gl.shape[1:])
             H = np.empty_like(G)

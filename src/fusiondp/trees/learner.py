@@ -20,7 +20,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import torch
 
 from fusiondp.errors import ConfigError, UnsupportedError
 from fusiondp.privacy.accounting import plan as accounting_plan
@@ -29,7 +28,7 @@ from fusiondp.train.config import TrainConfig
 from fusiondp.train.engine import TrainData, TrainResult
 from fusiondp.train.methods import MethodSpec
 from fusiondp.trees.binning import Bins
-from fusiondp.trees.booster import (GrowParams, SubtractingHistograms, Tree, grow, histograms, log_loss,
+from fusiondp.trees.booster import (GrowParams, OneHotBins, SubtractingHistograms, Tree, grow, histograms, log_loss,
                                     logistic_grad)
 from fusiondp.trees.model import TreeEnsembleModel
 from fusiondp.trees.private import clipped_difference, gaussian_noise
@@ -72,7 +71,7 @@ def _prefix_losses(margins0: np.ndarray, trees: list[tuple[Tree, float]], bins: 
 
 def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: TrainConfig, *,
               support: tuple[np.ndarray, np.ndarray | None] | None = None, settings: dict | None = None,
-              progress: bool = False, public_stage: dict | None = None) -> tuple[TrainResult, dict]:
+              public_stage: dict | None = None) -> tuple[TrainResult, dict]:
     """Train `method` ('fusiondp'/'fusiondp_trees' or 'sgd_hybrid'/'hybrid_trees') on encoded rows.
 
     Args:
@@ -104,16 +103,19 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
     history: list[dict] = []
 
     # ---- public stage (ε = 0): ordinary histogram boosting on the hybrid rows
-    key = (s.public_features, s.bins, s.public_depth, s.public_rounds, s.public_lr, s.public_min_hessian, s.l2, s.max_leaf)
+    key = (s.public_features, s.bins, s.public_depth, s.public_rounds, s.public_lr, s.public_min_hessian, s.l2,
+           s.max_leaf)
     if public_stage is not None and public_stage.get("key") == key:
         pub_trees = public_stage["trees"]
     else:
         pp = GrowParams(l2=s.l2, min_hessian=s.public_min_hessian, max_leaf=s.max_leaf)
         pub_cols = np.arange(f) if s.public_features == "all" else np.flatnonzero(~sensitive_mask)
         m_h, pub_trees = np.full(n, base), []
+        onehot = OneHotBins(b_h[:, pub_cols], s.bins)
         for _ in range(s.public_rounds):
             g, h = logistic_grad(m_h, y)
-            tree = grow(SubtractingHistograms(b_h, s.bins, g, h, pub_cols), s.public_depth, s.bins, pub_cols, pp)
+            tree = grow(SubtractingHistograms(b_h, s.bins, g, h, pub_cols, onehot), s.public_depth, s.bins,
+                        pub_cols, pp)
             pub_trees.append((tree, s.public_lr))
             m_h += s.public_lr * tree.predict(b_h)
         if public_stage is not None:

@@ -66,7 +66,8 @@ class TreeSettings:
     private_min_hessian_times_noise: float = 2.0
 
     def validate(self) -> None:
-        positive(private_bins=self.private_bins, bins=self.bins, public_depth=self.public_depth, public_lr=self.public_lr,
+        positive(private_bins=self.private_bins, bins=self.bins, public_depth=self.public_depth,
+                 public_lr=self.public_lr,
                  private_depth=self.private_depth, private_lr=self.private_lr, clip=self.clip, l2=self.l2,
                  max_leaf=self.max_leaf)
         if self.public_rounds < 0 or self.private_rounds < 0:
@@ -95,7 +96,8 @@ def auto_tree_settings(n_rows: int, epsilon: float | None, n_features: int, **gi
     pub, priv = d["public"], d["private"]
     eps = epsilon if epsilon is not None and math.isfinite(epsilon) else priv["rounds_max"] / priv["rounds_per_epsilon"]
     rounds = int(min(priv["rounds_max"], max(priv["rounds_min"], round(priv["rounds_per_epsilon"] * eps))))
-    s = TreeSettings(bins=d["bins"], private_bins=priv.get("bins", d["bins"]), public_depth=pub["depth"], public_rounds=pub["rounds"], public_lr=pub["lr"],
+    s = TreeSettings(bins=d["bins"], private_bins=priv.get("bins", d["bins"]), public_depth=pub["depth"],
+                     public_rounds=pub["rounds"], public_lr=pub["lr"],
                      private_depth=priv["depth"], private_rounds=rounds, private_lr=priv["lr"], clip=priv["clip"],
                      features=priv["features"], public_features=pub["features"], l2=d["l2"], max_leaf=d["max_leaf"],
                      public_min_hessian=max(pub["min_hessian"], pub["min_hessian_per_row"] * n_rows),
