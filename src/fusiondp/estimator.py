@@ -111,7 +111,7 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
             ``nn.Module`` (each fit trains a fresh deep copy, so the instance you pass is never changed).
             The contract and its checks: `fusiondp.train.models`, docs/custom_models.md.
         learner: ``"mlp"`` (default: a network trained by the gradient methods) or ``"trees"``: feature-level
-            DP gradient-boosted trees (`fusiondp.trees`, docs/method.md "Tree learner"; binary targets; method
+            DP gradient-boosted trees (`fusiondp.trees`, docs/method.md §9; binary targets; method
             ``fusiondp`` or ``sgd_hybrid`` for its public stage alone; the network settings are unused, ``clip``
             sets the trees' clip).
 

@@ -225,7 +225,7 @@ def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, meth
     (fusiondp.train.distributed.launch); `device` 'cuda' trains on the GPU (one per process).
     `representation`: the encoding options (`fusiondp.data.preprocess.Representation`; default: the
     current default representation). `learner` 'trees' trains the feature-level DP tree learner instead of a
-    network (`fusiondp.trees`, docs/method.md "Tree learner"; `tree_settings` over its defaults rule).
+    network (`fusiondp.trees`, docs/method.md §9; `tree_settings` over its defaults rule).
     """
     cfg = config or TrainConfig()
     if learner == "trees":

@@ -1,4 +1,4 @@
-"""Feature-level DP gradient-boosted trees (docs/method.md, "Tree learner").
+"""Feature-level DP gradient-boosted trees (docs/method.md §9).
 
 * `binning`: bin edges from public rows only;
 * `booster`: the vectorised histogram-boosting core (why by hand: see its docstring);

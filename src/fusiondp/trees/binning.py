@@ -1,4 +1,4 @@
-"""Bin edges from public rows only (docs/method.md, "Tree learner").
+"""Bin edges from public rows only (docs/method.md §9).
 
 Every encoded column gets at most ``max_bins`` bins. Edges come from the public
 matrix the caller passes (the hybrid rows together with the support set, both

@@ -6,10 +6,11 @@ given; none exposes a hook to add a term to a histogram before the split search
 (LightGBM's and XGBoost's custom objectives replace the per-row gradients, not
 the per-bin sums, and a per-row noise is not the mechanism we need: the noise
 must be added once per histogram cell to a clipped *sum of per-record
-differences*, docs/method.md "Tree learner"). So the small core is written here
-in vectorised NumPy: one ``np.bincount`` per level builds every node's
-histograms at once (no Python loop over rows), the split search is a cumulative
-sum over bins.
+differences*, docs/method.md §9). So the small core is written here, vectorised:
+every node's histograms of a level come from one sparse product (`OneHotBins`,
+the public stage, with histogram subtraction) or one ``np.bincount`` (`histograms`,
+the private difference term); no Python loop runs over rows; the split search is a
+cumulative sum over bins.
 
 The tree grower takes a *statistics function* ``stats(tree, level) -> (G, H)``:
 the public stage passes noise-free hybrid histograms, the private stage

@@ -1,6 +1,6 @@
 """Fit the tree learner: public stage on hybrid rows, private correction rounds, public-support selection.
 
-docs/method.md, "Tree learner", gives the algorithm and its privacy argument; in short:
+docs/method.md §9, gives the algorithm and its privacy argument; in short:
 
 1. bins from public rows (hybrid ∪ support; `fusiondp.trees.binning`);
 2. public stage (ε = 0): histogram gradient boosting on the hybrid rows, which are public;
@@ -79,7 +79,7 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
         sensitive_mask: which encoded columns belong to sensitive features.
         config: ε, δ, relation, accountant, noise_multiplier, insecure_noise_seed (tests) are read from it.
         support: encoded public support rows and their labels (None if unlabelled): bin edges and the
-            public-support selection of item 2 (docs/method.md, "Tree learner").
+            public-support selection of item 2 (docs/method.md §9).
         settings: explicit tree settings (`TreeSettings` fields) over the defaults rule.
         public_stage: a cache dict reused across calls with the same public inputs (benchmarks): the public
             stage reads no private value, so it is the same for every seed and ε.

@@ -1,4 +1,4 @@
-"""The private term of the tree learner: clipped, noised difference histograms (docs/method.md, "Tree learner").
+"""The private term of the tree learner: clipped, noised difference histograms (docs/method.md §9).
 
 At one level of one private tree, record i contributes to the histograms of the
 original rows the vector c(x_i): (g_i, h_i) in cell (node of x_i, feature j,

@@ -28,7 +28,7 @@ def tree_defaults() -> dict:
 
 @dataclass(frozen=True)
 class TreeSettings:
-    """Hyperparameters of one tree run (docs/method.md, "Tree learner").
+    """Hyperparameters of one tree run (docs/method.md §9).
 
     Attributes:
         bins: bins per feature (edges from public rows).
