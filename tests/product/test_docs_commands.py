@@ -196,7 +196,8 @@ def test_documented_commands_run(doc, tmp_path, monkeypatch):
         if "--sensitive" in argv:
             schema_argv = argv
         _prepare_inputs(argv, produced, schema_argv)
-        res = runner.invoke(app, [*argv, *FAST.get(argv[0], [])])
+        fast = [] if "--learner" in argv and _option(argv, "--learner") == "trees" else FAST.get(argv[0], [])
+        res = runner.invoke(app, [*argv, *fast])  # the tree learner refuses the network's options
         assert res.exit_code == 0, f"{doc}: `fusiondp {' '.join(argv)}` failed:\n{res.output}"
         produced |= {argv[i + 1] for i, w in enumerate(argv[:-1]) if w in OUTPUTS}
         for out in (argv[i + 1] for i, w in enumerate(argv[:-1]) if w in OUTPUTS):
