@@ -156,13 +156,12 @@ def test_noise_off_attack_one_sensitive_value_changes_the_model():
 
 def test_seed_does_not_determine_the_noise():
     train, hybrid, support = frames()
+    support = support.drop(columns=["y"])  # every private tree released: the noise shows in the leaves
     cfg = TrainConfig(epsilon=2.0, accountant="rdp", seed=3)
     a, _, ra = fit(train, hybrid, support, cfg=cfg, settings={"private_min_hessian_times_noise": 0.0})
     b, _, _ = fit(train, hybrid, support, cfg=cfg, settings={"private_min_hessian_times_noise": 0.0})
-    assert ra["secure_randomness"] is True
-    assert a.plan is not None and len(ra["trees"]["selection"]) == 2
-    # the private trees are all trained (released or not); their split statistics carry fresh secret noise
-    assert not same_model(a, b) or ra["trees"]["private_trees_released"] == 0
+    assert ra["secure_randomness"] is True and ra["trees"]["private_trees_released"] > 0
+    assert not same_model(a, b)
 
 
 def test_public_stage_ignores_true_sensitive_values():
