@@ -110,6 +110,10 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
             factory ``factory(n_features, n_outputs) -> nn.Module``, a ``"module:factory"`` string, or an
             ``nn.Module`` (each fit trains a fresh deep copy, so the instance you pass is never changed).
             The contract and its checks: `fusiondp.train.models`, docs/custom_models.md.
+        learner: ``"mlp"`` (default: a network trained by the gradient methods) or ``"trees"``: feature-level
+            DP gradient-boosted trees (`fusiondp.trees`, docs/method.md §9; binary targets; method
+            ``fusiondp`` or ``sgd_hybrid`` for its public stage alone; the network settings are unused, ``clip``
+            sets the trees' clip).
 
     Fitted attributes:
         model_, preprocessor_, classes_, n_features_in_, feature_names_in_ (DataFrame input),
@@ -124,7 +128,8 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
                  epochs: float | None = None, batch_size: int | None = None, public_batch_size: int | None = None,
                  lr: float | None = None, clip: float | None = None, alpha: float | None = None,
                  beta: float | None = None, hidden: tuple[int, ...] = (64, 128, 64),
-                 dropout: float = 0.15, random_state: int = 0, progress: bool = False, model=None) -> None:
+                 dropout: float = 0.15, random_state: int = 0, progress: bool = False, model=None,
+                 learner: str = "mlp") -> None:
         self.sensitive = sensitive
         self.epsilon = epsilon
         self.delta = delta
@@ -147,6 +152,7 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.progress = progress
         self.model = model
+        self.learner = learner
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -257,7 +263,8 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
                                     unprotected_rows=unprotected)
             result, prepared, record = run(train, hybrid_df, schema, method=self.method, config=cfg,
                                            progress=self.progress, support_df=support, model=model,
-                                           provenance=provenance)
+                                           provenance=provenance, learner=self.learner,
+                                           tree_settings={"clip": self.clip} if self.learner == "trees" else None)
         finally:
             torch.set_num_threads(threads)
         self.model_ = result.model.eval()

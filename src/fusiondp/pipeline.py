@@ -182,8 +182,8 @@ def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, meth
         config: TrainConfig | None = None, val_df: pd.DataFrame | None = None, test_df: pd.DataFrame | None = None,
         progress: bool = True, checkpoint=None, support_df: pd.DataFrame | None = None, model=None,
         nproc: int = 1, device: str | None = None, representation: Representation | None = None,
-        provenance: Provenance | None = None,
-        settings_file: SettingsOrigin | None = None) -> tuple[TrainResult, Prepared, RunRecord]:
+        provenance: Provenance | None = None, settings_file: SettingsOrigin | None = None,
+        learner: str = "mlp", tree_settings: dict | None = None) -> tuple[TrainResult, Prepared, RunRecord]:
     """Prepare, train and report one run on frames.
 
     `support_df` (the public support set) is checked to be disjoint from the training rows, and is
@@ -194,9 +194,18 @@ def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, meth
     `representation`: the encoding options (`fusiondp.data.preprocess.Representation`; default: the
     current default representation). `provenance` (imputer, the hybrid's imputation record, support
     fingerprint) and `settings_file` go into the run record (`report`), returned third: read it as the JSON
-    report (``record["epsilon"]``) or serialise it (``record.to_report()``).
+    report (``record["epsilon"]``) or serialise it (``record.to_report()``). `learner` 'trees' trains the
+    feature-level DP tree learner instead of a network (`fusiondp.trees`, docs/method.md §9; `tree_settings`
+    over its defaults rule).
     """
     cfg = config or TrainConfig()
+    if learner == "trees":
+        return _run_trees(train_df, hybrid_df, schema, method=method, cfg=cfg, val_df=val_df, test_df=test_df,
+                          progress=progress, checkpoint=checkpoint, support_df=support_df, model=model, nproc=nproc,
+                          device=device, representation=representation, tree_settings=tree_settings,
+                          provenance=provenance, settings_file=settings_file)
+    if learner != "mlp":
+        raise ConfigError(f"Unknown learner {learner!r}; choose 'mlp' or 'trees'.")
     spec = get_method(method)
     cfg.validate(len(train_df))
     frames = {k: v for k, v in (("val", val_df), ("test", test_df)) if v is not None}
@@ -211,3 +220,35 @@ def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, meth
     else:
         result = train(method, prepared.data, **kwargs)
     return result, prepared, report(result, prepared, provenance=provenance, settings_file=settings_file)
+
+
+def _run_trees(train_df, hybrid_df, schema, *, method, cfg, val_df, test_df, progress, checkpoint, support_df, model,
+               nproc, device, representation, tree_settings, provenance,
+               settings_file) -> tuple[TrainResult, Prepared, RunRecord]:
+    """`run` for learner='trees': same preparation (public-only preprocessing), tree fit, same run record."""
+    import dataclasses
+
+    from fusiondp.trees import fit_trees, tree_method
+
+    spec = tree_method(method)
+    unsupported = {"checkpoint": checkpoint is not None, "a custom model": model is not None, "nproc > 1": nproc > 1,
+                   "a GPU device": device not in (None, "cpu")}
+    if bad := [k for k, v in unsupported.items() if v]:
+        raise ConfigError(f"The tree learner does not support {', '.join(bad)}.")
+    cfg.validate(len(train_df))
+    frames = {k: v for k, v in (("val", val_df), ("test", test_df)) if v is not None}
+    prepared = prepare(train_df, hybrid_df, schema, seed=cfg.seed, eval_frames=frames, support_df=support_df,
+                       representation=representation)
+    support = None
+    if support_df is not None:
+        x_sup = prepared.pre.transform(support_df, what="support data")
+        target = prepared.pre.schema.target
+        y_sup = (prepared.labels.transform(support_df[target], "support data")
+                 if target in support_df.columns and not support_df[target].isna().any() else None)
+        support = (x_sup, y_sup)
+    result, info = fit_trees(spec.name, prepared.data, prepared.pre.sensitive_mask(), cfg, support=support,
+                             settings=tree_settings)
+    record = report(result, prepared, provenance=provenance, settings_file=settings_file)
+    # The trees' clip travels in their own settings, not in TrainConfig.clip.
+    record = dataclasses.replace(record, clip=info["settings"]["clip"] if spec.is_private else None)
+    return result, prepared, record.with_sections(learner="trees", trees=info)

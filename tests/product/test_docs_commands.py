@@ -223,7 +223,9 @@ def test_documented_commands_run(doc, real, tmp_path, monkeypatch):
             schema_argv = argv
         _prepare_inputs(argv, produced, schema_argv)
         one_process = ["--nproc", "1"] if not real and "--nproc" in argv else []
-        res = runner.invoke(app, [*argv, *FAST.get(argv[0], []), *one_process])
+        # the tree learner refuses the network's options
+        fast = [] if "--learner" in argv and _option(argv, "--learner") == "trees" else FAST.get(argv[0], [])
+        res = runner.invoke(app, [*argv, *fast, *one_process])
         assert res.exit_code == 0, f"{doc}: `fusiondp {' '.join(argv)}` failed:\n{res.output}"
         produced |= {argv[i + 1] for i, w in enumerate(argv[:-1]) if w in OUTPUTS}
         for out in (argv[i + 1] for i, w in enumerate(argv[:-1]) if w in OUTPUTS):

@@ -99,6 +99,10 @@ def train(
     save_model: Annotated[Optional[Path], Opt("--save-model", help="Save the trained model with its privacy record "
                                               "(a .safetensors file; see `fusiondp predict`)."), OUTPUT] = None,
     model: O.Model = None,
+    learner: Annotated[str, Opt("--learner", help="mlp (a network, the default) or trees: feature-level DP "
+                                "gradient-boosted trees (binary targets; --method fusiondp, or sgd_hybrid for the "
+                                "public tree stage alone; --clip sets the trees' clip; docs/method.md 'Tree "
+                                "learner').")] = "mlp",
 ) -> None:
     """Train one method and report its privacy guarantee and test metrics.
 
@@ -112,6 +116,18 @@ def train(
         raise ConfigError("--nproc starts processes on one machine; under torchrun use its --nproc-per-node.")
 
     O.check_inputs(hybrid, support, epsilon)
+    if learner not in ("mlp", "trees"):
+        raise ConfigError(f"Unknown --learner {learner!r}; choose mlp or trees.")
+    if learner == "trees":
+        network_only = {"--epochs": epochs, "--batch-size": batch_size, "--public-batch-size": public_batch_size,
+                        "--lr": lr, "--optimizer": optimizer, "--alpha": alpha, "--beta": beta, "--radius": radius,
+                        "--projection-rank": projection_rank, "--alpha-schedule": alpha_schedule,
+                        "--settings": settings, "--model": model, "--save-model": save_model,
+                        "--checkpoint": checkpoint}
+        if given_net := [k for k, v in network_only.items() if v is not None]:
+            raise ConfigError(f"{', '.join(given_net)} only apply to --learner mlp.",
+                              hint="the tree learner's settings come from its defaults rule (src/fusiondp/trees/"
+                                   "defaults.json); --clip sets its clip")
     factory = None
     if model is not None:
         from fusiondp.train.models import load_factory
@@ -133,6 +149,8 @@ def train(
         if sf["method"] and sf["method"] != method:
             out.print(f"[yellow]warning:[/] {settings} was selected for {sf['method']!r}, not {method!r}.")
         from_file = {k: v for k, v in sf["settings"].items() if k not in given or given[k] is None}
+    if learner == "trees":
+        given["clip"] = None  # the trees' clip travels in tree_settings
     cfg = TrainConfig(**{k: v for k, v in given.items() if v is not None},
                       epsilon=epsilon, delta=delta, relation=relation, accountant=accountant,
                       noise_multiplier=noise_multiplier, seed=seed, secure_rng=secure_rng, **from_file)
@@ -162,7 +180,8 @@ def train(
     result, prepared, rep = run(train_df, made.frame, schema, method=method, config=cfg,
                                 val_df=evals.get("validation"), test_df=evals.get("test"), progress=progress,
                                 checkpoint=outs["checkpoint"], support_df=public_df, model=factory, nproc=nproc,
-                                device=device, provenance=provenance, settings_file=origin)
+                                device=device, provenance=provenance, settings_file=origin, learner=learner,
+                                tree_settings={"clip": clip} if learner == "trees" else None)
     if not distributed.is_main():
         return
     out.print(f"[bold]{rep['method']}[/]: " + (f"ε = {rep['epsilon']:.4f} (target {epsilon:g}), δ = {delta:g}, "

@@ -1,0 +1,55 @@
+"""Wall time of a default tree run (`--learner trees`) on a 30,000-row table, beside the default MLP run.
+
+The table is fusiondp's own synthetic ICU generator (`fusiondp.data.synthetic.make_icu`, seed 0; 30,000
+training rows, 800 support rows); its hybrid is made once by `fusiondp.impute.make_hybrid` (timed apart:
+imputation is the same for both learners). Each learner then runs `fusiondp.pipeline.run` at its defaults
+(ε = 2), which is what `fusiondp train` does after reading the files.
+
+    python benchmarks/trees_speed.py                 # trees only
+    python benchmarks/trees_speed.py --imputer mean  # a quick hybrid: the tree run's time does not depend on it
+    python benchmarks/trees_speed.py --mlp           # and the default MLP (fusiondp), with the ratio
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=30_000)
+    ap.add_argument("--epsilon", type=float, default=2.0)
+    ap.add_argument("--imputer", default="default", help="imputer of the hybrid (timed apart from the runs)")
+    ap.add_argument("--mlp", action="store_true", help="also time the default MLP learner (minutes)")
+    args = ap.parse_args()
+
+    from fusiondp.data.synthetic import make_icu
+    from fusiondp.impute import make_hybrid
+    from fusiondp.pipeline import run
+    from fusiondp.train.config import TrainConfig
+
+    d = make_icu(n_train=args.rows, n_support=800, n_val=1500, n_test=3000, seed=0)
+    f = d.frames
+    t = time.perf_counter()
+    hybrid = make_hybrid(f["train"], f["support"], d.schema, imputer=args.imputer, random_state=0, progress=False)
+    print(f"hybrid ({args.imputer} imputer): {time.perf_counter() - t:.1f} s")
+    print(f"machine: {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f} at start")
+    times = {}
+    for learner in ["trees"] + (["mlp"] if args.mlp else []):
+        t = time.perf_counter()
+        result, _, rep = run(f["train"], hybrid, d.schema, method="fusiondp", config=TrainConfig(epsilon=args.epsilon),
+                             val_df=f["val"], test_df=f["test"], support_df=f["support"], progress=False,
+                             learner=learner)
+        times[learner] = time.perf_counter() - t
+        print(f"{learner}: {len(f['train']):,} rows, {rep['steps']} noisy releases/steps, ε = {rep['epsilon']:.3f}, "
+              f"test AUROC {rep['metrics']['test']['auroc']:.4f}, run {times[learner]:.1f} s "
+              f"(training alone {rep['seconds']:.1f} s)")
+    if "mlp" in times:
+        print(f"ratio mlp / trees wall time: {times['mlp'] / times['trees']:.1f}x")
+    print(f"load average {os.getloadavg()[0]:.1f} at end")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,198 @@
+"""Fit the tree learner: public stage on hybrid rows, private correction rounds, public-support selection.
+
+docs/method.md §9, gives the algorithm and its privacy argument; in short:
+
+1. bins from public rows (hybrid ∪ support; `fusiondp.trees.binning`);
+2. public stage (ε = 0): histogram gradient boosting on the hybrid rows, which are public;
+3. private stage: `private_rounds` more trees, started from the public model, whose histograms are the
+   hybrid histograms plus a clipped, noised difference term (`fusiondp.trees.private`); every level of
+   every private tree is one Gaussian release with L2 sensitivity C, so the run is a composition of
+   ``private_rounds × private_depth`` Gaussian mechanisms, accounted by dp-accounting
+   (`fusiondp.privacy.accounting`, sampling rate 1: every release uses all records);
+4. never below the free baseline: with a labelled public support set, the number of public trees and then
+   the number of private trees kept (0 … private_rounds, 0 = the public model itself) are chosen by the
+   support set's log-loss. The support set is public and disjoint from the training rows, and the
+   candidates are released-or-public models, so the choice costs no ε and never reads a private value.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from fusiondp.errors import ConfigError, UnsupportedError
+from fusiondp.privacy.accounting import plan as accounting_plan
+from fusiondp.privacy.randomness import private_randomness
+from fusiondp.train.config import TrainConfig
+from fusiondp.train.engine import TrainData, TrainResult
+from fusiondp.train.methods import MethodSpec
+from fusiondp.trees.binning import Bins
+from fusiondp.trees.booster import (GrowParams, OneHotBins, SubtractingHistograms, Tree, grow, histograms, log_loss,
+                                    logistic_grad)
+from fusiondp.trees.model import TreeEnsembleModel
+from fusiondp.trees.private import clipped_difference, gaussian_noise
+from fusiondp.trees.settings import TreeSettings, auto_tree_settings
+
+#: The tree learner's methods (the MLP engine's registry, `fusiondp.train.methods.METHODS`, is not shared:
+#: those rows describe gradient steps of a network).
+TREE_METHODS: dict[str, MethodSpec] = {
+    "fusiondp_trees": MethodSpec(
+        "fusiondp_trees", "hybrid", "diff", "hybrid", level="feature",
+        summary="feature-level DP gradient-boosted trees: public boosting on hybrid rows, then correction trees "
+                "from hybrid histograms + a clipped, noised per-record difference histogram"),
+    "hybrid_trees": MethodSpec(
+        "hybrid_trees", "hybrid", None, level="none",
+        summary="gradient-boosted trees on the hybrid rows only (the tree learner's public stage, epsilon = 0)"),
+}
+#: `--method` names accepted with `--learner trees`, and the tree method each one means.
+LEARNER_METHODS = {"fusiondp": "fusiondp_trees", "sgd_hybrid": "hybrid_trees",
+                   "fusiondp_trees": "fusiondp_trees", "hybrid_trees": "hybrid_trees"}
+
+
+def tree_method(method: str) -> MethodSpec:
+    """The tree method for a `--method` name, or ConfigError listing what the tree learner accepts."""
+    try:
+        return TREE_METHODS[LEARNER_METHODS[method]]
+    except KeyError:
+        raise ConfigError(f"The tree learner runs methods {', '.join(LEARNER_METHODS)}; got {method!r}.",
+                          hint="use --method fusiondp (private) or sgd_hybrid (the public stage alone)") from None
+
+
+def _prefix_losses(margins0: np.ndarray, trees: list[tuple[Tree, float]], bins: np.ndarray,
+                   y: np.ndarray) -> list[float]:
+    """Log-loss after 0, 1, …, len(trees) trees (public rows only)."""
+    m, out = margins0.copy(), [log_loss(margins0, y)]
+    for t, lr in trees:
+        m += lr * t.predict(bins)
+        out.append(log_loss(m, y))
+    return out
+
+
+def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: TrainConfig, *,
+              support: tuple[np.ndarray, np.ndarray | None] | None = None, settings: dict | None = None,
+              public_stage: dict | None = None) -> tuple[TrainResult, dict]:
+    """Train `method` ('fusiondp'/'fusiondp_trees' or 'sgd_hybrid'/'hybrid_trees') on encoded rows.
+
+    Args:
+        data: encoded original rows (private), hybrid rows and labels (public), as the MLP engine gets them.
+        sensitive_mask: which encoded columns belong to sensitive features.
+        config: ε, δ, relation, accountant, noise_multiplier, insecure_noise_seed (tests) are read from it.
+        support: encoded public support rows and their labels (None if unlabelled): bin edges and the
+            public-support selection of item 2 (docs/method.md §9).
+        settings: explicit tree settings (`TreeSettings` fields) over the defaults rule.
+        public_stage: a cache dict reused across calls with the same public inputs (benchmarks): the public
+            stage reads no private value, so it is the same for every seed and ε.
+    """
+    spec = tree_method(method)
+    start = time.perf_counter()
+    if data.n_classes != 2:
+        raise UnsupportedError(f"The tree learner supports binary targets only; this one has {data.n_classes} "
+                               "classes.", hint="use the default MLP learner")
+    x, xh = data.x.numpy().astype(np.float64), data.x_hybrid.numpy().astype(np.float64)
+    y = data.y.numpy().astype(np.float64)
+    n, f = x.shape
+    s = auto_tree_settings(n, config.epsilon if spec.is_private else None, f, **(settings or {}))
+    x_sup, y_sup = support if support is not None else (None, None)
+    public_rows = xh if x_sup is None else np.vstack([xh, x_sup])
+    bins = Bins.fit(public_rows, s.bins)
+    b_o, b_h = bins.transform(x), bins.transform(xh)
+    b_s = bins.transform(x_sup) if x_sup is not None else None
+    select = y_sup is not None and len(np.unique(y_sup)) == 2
+    base = float(np.log(np.clip(y.mean(), 1e-6, 1 - 1e-6) / np.clip(1 - y.mean(), 1e-6, 1)))  # labels are public
+    history: list[dict] = []
+
+    # ---- public stage (ε = 0): ordinary histogram boosting on the hybrid rows
+    key = (s.public_features, s.bins, s.public_depth, s.public_rounds, s.public_lr, s.public_min_hessian, s.l2,
+           s.max_leaf)
+    if public_stage is not None and public_stage.get("key") == key:
+        pub_trees = public_stage["trees"]
+    else:
+        pp = GrowParams(l2=s.l2, min_hessian=s.public_min_hessian, max_leaf=s.max_leaf)
+        pub_cols = np.arange(f) if s.public_features == "all" else np.flatnonzero(~sensitive_mask)
+        m_h, pub_trees = np.full(n, base), []
+        onehot = OneHotBins(b_h[:, pub_cols], s.bins)
+        for _ in range(s.public_rounds):
+            g, h = logistic_grad(m_h, y)
+            tree = grow(SubtractingHistograms(b_h, s.bins, g, h, pub_cols, onehot), s.public_depth, s.bins,
+                        pub_cols, pp)
+            pub_trees.append((tree, s.public_lr))
+            m_h += s.public_lr * tree.predict(b_h)
+        if public_stage is not None:
+            public_stage.update(key=key, trees=pub_trees)
+    if select:
+        losses = _prefix_losses(np.full(len(y_sup), base), pub_trees, b_s, y_sup)
+        k_pub = int(np.argmin(losses))
+        history.append({"stage": "public", "support_log_loss": losses[k_pub], "trees_kept": k_pub,
+                        "trees_trained": len(pub_trees)})
+    else:
+        k_pub = len(pub_trees)
+    released = list(pub_trees[:k_pub])
+
+    # ---- private stage: correction trees from hybrid + clipped, noised difference histograms
+    plan, secure, k_priv, priv_trees = None, True, 0, []
+    if spec.is_private and s.private_rounds > 0:
+        relation = spec.relation(config.relation)
+        plan = accounting_plan(sample_rate=1.0, steps=s.private_rounds * s.private_depth, delta=config.delta,
+                               relation=relation, accountant=config.accountant, target_epsilon=config.epsilon,
+                               noise_multiplier=config.noise_multiplier)
+        rng = private_randomness(config.insecure_noise_seed, csprng=config.secure_rng)
+        secure = rng.secure
+        std = plan.noise_multiplier * s.clip
+        cols = np.arange(f) if s.features == "all" else np.flatnonzero(sensitive_mask)
+        if len(cols) == 0:
+            raise ConfigError("features='sensitive' needs at least one sensitive column.")
+        min_h = max(s.public_min_hessian, s.private_min_hessian_times_noise * std * np.sqrt(s.private_bins))
+        gp = GrowParams(l2=s.l2, min_hessian=min_h, max_leaf=s.max_leaf)
+        m_o, m_h = np.full(n, base), np.full(n, base)
+        for t, lr in released:
+            m_o += lr * t.predict(b_o)
+            m_h += lr * t.predict(b_h)
+
+        # Private histograms on coarser bins (`private_bins`): fewer cells under one cut, so less noise summed.
+        k = max(1, s.bins // s.private_bins)
+        nb = -(-s.bins // k)
+        c_o, c_h = b_o // k, b_h // k
+        for _ in range(s.private_rounds):
+            g, h = logistic_grad(m_o, y)     # private: model at the original rows
+            gh, hh = logistic_grad(m_h, y)   # public: model at the hybrid rows
+
+            def stats(tree: Tree, level: int) -> tuple[np.ndarray, np.ndarray]:
+                Gp, Hp = histograms(c_h[:, cols], tree.route(c_h, level), 2 ** level, nb, gh, hh)
+                Gd, Hd = clipped_difference(tree, level, c_o, c_h, cols, nb, g, h, gh, hh, s.clip)
+                return (Gp + Gd + gaussian_noise(Gp.shape, std, rng.noise),
+                        Hp + Hd + gaussian_noise(Hp.shape, std, rng.noise))
+
+            tree = grow(stats, s.private_depth, nb, cols, gp)
+            tree.threshold = np.minimum((tree.threshold + 1) * k - 1, s.bins - 1)  # coarse cut -> the same fine cut
+            priv_trees.append((tree, s.private_lr))
+            m_o += s.private_lr * tree.predict(b_o)
+            m_h += s.private_lr * tree.predict(b_h)
+        if select:
+            m0 = np.full(len(y_sup), base)
+            for t, lr in released:
+                m0 += lr * t.predict(b_s)
+            losses = _prefix_losses(m0, priv_trees, b_s, y_sup)
+            k_priv = int(np.argmin(losses))
+            history.append({"stage": "private", "support_log_loss": losses[k_priv], "trees_kept": k_priv,
+                            "trees_trained": len(priv_trees),
+                            "support_log_loss_public_model": losses[0]})
+        else:
+            k_priv = len(priv_trees)
+        released += priv_trees[:k_priv]
+
+    model = TreeEnsembleModel(bins, released, base)
+    seconds = time.perf_counter() - start
+    result = TrainResult(model=model, method=spec, config=config, plan=plan,
+                         epsilon=plan.spent() if plan else 0.0, steps=plan.steps if plan else 0, ch=None,
+                         seconds=seconds, history=[], secure_randomness=secure)
+    info = {"learner": "trees", "settings": s.to_dict(),
+            "bins_fitted_on": "hybrid rows ∪ support set (public)" if x_sup is not None else "hybrid rows (public)",
+            "public_trees": k_pub, "private_trees_trained": len(priv_trees), "private_trees_released": k_priv,
+            "releases": plan.steps if plan else 0,
+            "selection": history,  # support-set (public) log-losses of the kept prefixes
+            "noise_std": plan.noise_multiplier * s.clip if plan else None,
+            "baseline_guard": ("public support set log-loss chooses the public trees kept and then the private "
+                               "correction trees kept (0 = the public model); public data only, ε = 0"
+                               if select else "not applied: no labelled public support set; every tree released")}
+    return result, info

@@ -1,0 +1,48 @@
+"""The released tree ensemble as a torch module, so evaluation and ``predict_proba`` treat it like the MLP.
+
+The module holds only released quantities: public bin edges, split features and thresholds, leaf values
+(learning rate applied) and the public base margin. ``forward`` maps encoded rows to one logit per row.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from fusiondp.trees.binning import Bins
+from fusiondp.trees.booster import Tree
+
+
+class TreeEnsembleModel(nn.Module):
+    """Sum of trees of one common depth (shallower trees padded with always-left nodes)."""
+
+    def __init__(self, bins: Bins, trees: list[tuple[Tree, float]], base: float) -> None:
+        super().__init__()
+        depth = max([t.depth for t, _ in trees], default=1)
+        n_int, n_leaf = 2 ** depth - 1, 2 ** depth
+        feat = np.zeros((len(trees), n_int), np.int64)
+        thr = np.full((len(trees), n_int), bins.max_bins - 1, np.int64)
+        leaf = np.zeros((len(trees), n_leaf))
+        for k, (t, lr) in enumerate(trees):
+            m = 2 ** t.depth - 1
+            feat[k, :m], thr[k, :m] = t.feature, t.threshold  # heap order: the first levels coincide
+            leaf[k, np.arange(2 ** t.depth) * 2 ** (depth - t.depth)] = lr * t.leaf
+        self.depth = depth
+        self.register_buffer("edges", torch.from_numpy(np.ascontiguousarray(bins.edges)))
+        self.register_buffer("feature", torch.from_numpy(feat))
+        self.register_buffer("threshold", torch.from_numpy(thr))
+        self.register_buffer("leaf", torch.from_numpy(leaf))
+        self.register_buffer("base", torch.tensor(float(base), dtype=torch.float64))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xt = x.to(torch.float64).T.contiguous()
+        b = torch.searchsorted(self.edges, xt, right=True)  # (features, rows)
+        n_trees = self.feature.shape[0]
+        node = torch.zeros((n_trees, x.shape[0]), dtype=torch.int64, device=x.device)
+        for _ in range(self.depth):
+            f = torch.gather(self.feature, 1, node)
+            go = torch.gather(b, 0, f) > torch.gather(self.threshold, 1, node)
+            node = 2 * node + 1 + go.long()
+        leaf = torch.gather(self.leaf, 1, node - (2 ** self.depth - 1))
+        return (self.base + leaf.sum(0)).to(torch.float32)

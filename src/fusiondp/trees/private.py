@@ -1,0 +1,76 @@
+"""The private term of the tree learner: clipped, noised difference histograms (docs/method.md §9).
+
+At one level of one private tree, record i contributes to the histograms of the
+original rows the vector c(x_i): (g_i, h_i) in cell (node of x_i, feature j,
+bin of x_ij) for every released feature j, where g_i, h_i are the log-loss
+gradient and hessian of the *current model evaluated on x_i*. The released
+statistic is
+
+    S = Σ_i c(x̃_i)                     (hybrid rows: public, noise-free)
+      + Σ_i clip_C(c(x_i) − c(x̃_i))    (the difference term: private)
+      + N(0, σ²C² I)                   (one draw per cell, g and h cells alike)
+
+The difference d_i = c(x_i) − c(x̃_i) is zero when record i's true sensitive
+values equal its imputed ones (then x_i = x̃_i, so routing, bins and the current
+model's gradient all agree): that is the zero-out (`remove`) relation, with
+L2 sensitivity C after clipping (2C under `replace`). d_i's norm is known in
+closed form without building the vector: per released feature the two cells
+coincide (same node and bin) or not, so
+
+    ‖d_i‖² = Σ_j [same_ij] ((g_i − g̃_i)² + (h_i − h̃_i)²) + [not same_ij] (g_i² + h_i² + g̃_i² + h̃_i²).
+
+Note that d_i is *not* confined to the sensitive features' histograms: the
+current model's gradient at x_i differs from the one at x̃_i, so public-feature
+cells differ by (g_i − g̃_i) too, and a sensitive split earlier in the tree can
+route x_i and x̃_i to different nodes. The clip bounds the whole vector.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from fusiondp.privacy.randomness import gaussian_like
+
+from fusiondp.trees.booster import Tree, histograms
+
+
+def record_norms(node: np.ndarray, node_h: np.ndarray, bins: np.ndarray, bins_h: np.ndarray,
+                 g: np.ndarray, h: np.ndarray, gh: np.ndarray, hh: np.ndarray) -> np.ndarray:
+    """‖d_i‖ of every record's difference vector over the released features' cells (closed form above)."""
+    same = ((bins == bins_h) & (node == node_h)[:, None]).sum(axis=1)
+    f = bins.shape[1]
+    a = (g - gh) ** 2 + (h - hh) ** 2
+    b = g * g + h * h + gh * gh + hh * hh
+    return np.sqrt(np.maximum(a * same + b * (f - same), 0.0))
+
+
+def clipped_difference(tree: Tree, level: int, bins: np.ndarray, bins_h: np.ndarray, cols: np.ndarray,
+                       n_bins: int, g: np.ndarray, h: np.ndarray, gh: np.ndarray, hh: np.ndarray,
+                       clip: float) -> tuple[np.ndarray, np.ndarray]:
+    """Σ_i clip_C(c(x_i) − c(x̃_i)) at `level` of `tree`, as (G, H) arrays (nodes, len(cols), bins), no noise.
+
+    `bins`/`bins_h` are the binned original/hybrid rows (all columns; routing uses all of them),
+    `cols` the released features. Rows identical in both views have d_i = 0 and are skipped (exactly).
+    """
+    n_nodes = 2 ** level
+    differ = np.flatnonzero((bins != bins_h).any(axis=1) | (g != gh) | (h != hh))
+    shape = (n_nodes, len(cols), n_bins)
+    if len(differ) == 0:
+        return np.zeros(shape), np.zeros(shape)
+    b, bh = bins[differ], bins_h[differ]
+    node, node_h = tree.route(b, level), tree.route(bh, level)
+    gi, hi, ghi, hhi = g[differ], h[differ], gh[differ], hh[differ]
+    norms = record_norms(node, node_h, b[:, cols], bh[:, cols], gi, hi, ghi, hhi)
+    scale = np.minimum(1.0, clip / np.maximum(norms, 1e-300))
+    Go, Ho = histograms(b[:, cols], node, n_nodes, n_bins, scale * gi, scale * hi)
+    Gh, Hh = histograms(bh[:, cols], node_h, n_nodes, n_bins, scale * ghi, scale * hhi)
+    return Go - Gh, Ho - Hh  # nothing else leaves: how many records were clipped is private
+
+
+def gaussian_noise(shape: tuple[int, ...], std: float, generator) -> np.ndarray:
+    """N(0, std²) per cell from the run's secret source (`fusiondp.privacy.randomness`: the OS CSPRNG or an
+    OS-seeded generator); zeros if std = 0."""
+    if std == 0 or generator is None:
+        return np.zeros(shape)
+    return (gaussian_like(shape, torch.float64, generator) * std).numpy()

@@ -1,0 +1,110 @@
+"""The tree learner's settings and its defaults rule (public quantities only).
+
+`auto_tree_settings(n_rows, epsilon, n_features)` reads its constants from
+``defaults.json`` next to this module (tuned values live in data, not code).
+Nothing here reads a data value: N, ε and the feature count are public.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+from fusiondp._validate import positive
+from fusiondp.errors import ConfigError
+
+_FILE = Path(__file__).with_name("defaults.json")
+FEATURE_SETS = ("all", "sensitive")
+
+
+@functools.cache
+def tree_defaults() -> dict:
+    """The constants of the rule, from ``defaults.json``."""
+    return json.loads(_FILE.read_text())
+
+
+@dataclass(frozen=True)
+class TreeSettings:
+    """Hyperparameters of one tree run (docs/method.md §9).
+
+    Attributes:
+        bins: bins per feature (edges from public rows).
+        private_bins: bins per feature of the private histograms (the public bins merged in groups of
+            ``bins // private_bins``): fewer cells under a cut, less noise summed.
+        public_depth, public_rounds, public_lr: the public stage (hybrid rows, ε = 0); with a labelled
+            public support set the number of public trees kept is chosen on it (ε = 0).
+        private_depth, private_rounds, private_lr: the private correction rounds; each round releases
+            one noised histogram set per level (private_depth releases per round).
+        clip: L2 bound C of one record's difference vector at one level.
+        features: 'all' (every feature's histogram gets the private difference term; default) or
+            'sensitive' (only the sensitive features' histograms are released and split on in the
+            private rounds).
+        public_features: 'all' (the public stage splits on every column, imputed sensitive ones included)
+            or 'public' (it splits on the public columns only; the sensitive ones enter through the
+            private rounds).
+        l2, max_leaf: leaf-value penalty and cap; public_min_hessian, private_min_hessian: least hessian
+            per side of a cut (the private one grows with the noise std σC, a public quantity).
+    """
+
+    bins: int = 32
+    public_depth: int = 4
+    public_rounds: int = 300
+    public_lr: float = 0.1
+    private_bins: int = 32
+    private_depth: int = 3
+    private_rounds: int = 10
+    private_lr: float = 0.3
+    clip: float = 0.5
+    features: str = "all"
+    public_features: str = "all"
+    l2: float = 1.0
+    max_leaf: float = 2.0
+    public_min_hessian: float = 1.0
+    private_min_hessian_times_noise: float = 2.0
+
+    def validate(self) -> None:
+        positive(private_bins=self.private_bins, bins=self.bins, public_depth=self.public_depth,
+                 public_lr=self.public_lr,
+                 private_depth=self.private_depth, private_lr=self.private_lr, clip=self.clip, l2=self.l2,
+                 max_leaf=self.max_leaf)
+        if self.public_rounds < 0 or self.private_rounds < 0:
+            raise ConfigError("Tree rounds must be >= 0.")
+        if self.public_depth > 10 or self.private_depth > 10:
+            raise ConfigError("Tree depth above 10 is not supported (2**depth leaves per tree).")
+        if self.public_features not in ("all", "public"):
+            raise ConfigError(f"Tree public features must be 'all' or 'public', got {self.public_features!r}.")
+        if self.features not in FEATURE_SETS:
+            raise ConfigError(f"Tree private features must be one of {FEATURE_SETS}, got {self.features!r}.")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def auto_tree_settings(n_rows: int, epsilon: float | None, n_features: int, **given) -> TreeSettings:
+    """The defaults rule: settings from N, ε and the feature count; `given` values win.
+
+    Private rounds grow with ε (``rounds_per_epsilon · ε``, clamped); the public stage's least hessian
+    per cut grows with N (``min_hessian_per_row · N``, at least ``min_hessian``).
+
+    >>> auto_tree_settings(14_000, 2.0, 69).private_rounds
+    6
+    """
+    d = tree_defaults()
+    pub, priv = d["public"], d["private"]
+    eps = epsilon if epsilon is not None and math.isfinite(epsilon) else priv["rounds_max"] / priv["rounds_per_epsilon"]
+    rounds = int(min(priv["rounds_max"], max(priv["rounds_min"], round(priv["rounds_per_epsilon"] * eps))))
+    s = TreeSettings(bins=d["bins"], private_bins=priv.get("bins", d["bins"]), public_depth=pub["depth"],
+                     public_rounds=pub["rounds"], public_lr=pub["lr"],
+                     private_depth=priv["depth"], private_rounds=rounds, private_lr=priv["lr"], clip=priv["clip"],
+                     features=priv["features"], public_features=pub["features"], l2=d["l2"], max_leaf=d["max_leaf"],
+                     public_min_hessian=max(pub["min_hessian"], pub["min_hessian_per_row"] * n_rows),
+                     private_min_hessian_times_noise=priv["min_hessian_times_noise"])
+    names = {f.name for f in fields(TreeSettings)}
+    if unknown := sorted(set(given) - names):
+        raise ConfigError(f"Unknown tree setting(s) {unknown}; known: {', '.join(sorted(names))}.")
+    s = replace(s, **{k: v for k, v in given.items() if v is not None})
+    s.validate()
+    return s

@@ -1,0 +1,229 @@
+"""The tree learner (fusiondp.trees): public bins, measured sensitivity, attacks, accounting, the baseline guard."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from fusiondp.data.schema import Schema
+from fusiondp.errors import ConfigError, UnsupportedError
+from fusiondp.pipeline import run
+from fusiondp.privacy.accounting import epsilon
+from fusiondp.train.config import TrainConfig
+from fusiondp.trees.binning import Bins
+from fusiondp.trees.booster import GrowParams, OneHotBins, SubtractingHistograms, Tree, best_splits, histograms
+from fusiondp.trees.private import clipped_difference, record_norms
+from tests.tables import SENSITIVE, make_hybrid, make_table
+
+SCHEMA = Schema("y", SENSITIVE, drop=["id"], categorical=["ward", "unit"])
+FAST = {"public_rounds": 15, "private_rounds": 3}
+
+
+def frames(n: int = 400, seed: int = 0):
+    table = make_table(n + 150, seed)
+    train, support = table.iloc[:n].reset_index(drop=True), table.iloc[n:].reset_index(drop=True)
+    return train, make_hybrid(train), support
+
+
+def fit(train, hybrid, support, *, method="fusiondp", cfg=None, settings=None):
+    cfg = cfg or TrainConfig(epsilon=2.0, accountant="rdp")
+    return run(train, hybrid, SCHEMA, method=method, config=cfg, support_df=support, progress=False,
+               learner="trees", tree_settings={**FAST, **(settings or {})})
+
+
+def released(result) -> dict[str, np.ndarray]:
+    return {k: v.numpy().copy() for k, v in result.model.state_dict().items()}
+
+
+def same_model(a, b) -> bool:
+    sa, sb = released(a), released(b)
+    return all(np.array_equal(sa[k], sb[k]) for k in sa)
+
+
+# ---------------------------------------------------------------- core pieces
+def test_subtracting_histograms_equal_direct_sums():
+    rng = np.random.default_rng(0)
+    bins = rng.integers(0, 8, (300, 5)).astype(np.uint8)
+    g, h = rng.normal(size=300), rng.random(300)
+    tree = Tree.empty(3, 8)
+    tree.feature[:] = [0, 1, 2, 3, 4, 0, 1]
+    tree.threshold[:] = [3, 4, 2, 7, 1, 5, 0]  # node 3 does not split (threshold = last bin)
+    for sub in (SubtractingHistograms(bins, 8, g, h), SubtractingHistograms(bins, 8, g, h, onehot=OneHotBins(bins, 8))):
+        for level in range(3):
+            G, H = sub(tree, level)
+            Gd, Hd = histograms(bins, tree.route(bins, level), 2 ** level, 8, g, h)
+            np.testing.assert_allclose(G, Gd, atol=1e-9)
+            np.testing.assert_allclose(H, Hd, atol=1e-9)
+
+
+def test_best_split_finds_the_informative_feature():
+    rng = np.random.default_rng(1)
+    bins = rng.integers(0, 16, (2000, 4)).astype(np.uint8)
+    y = (bins[:, 2] > 9).astype(float)
+    g, h = 0.5 - y, np.full(2000, 0.25)
+    G, H = histograms(bins, np.zeros(2000, np.int64), 1, 16, g, h)
+    j, t, split, *_ = best_splits(G, H, GrowParams())
+    assert split[0] and j[0] == 2 and t[0] == 9
+
+
+def test_bins_come_from_the_public_matrix_only():
+    pub = np.random.default_rng(0).normal(size=(500, 3))
+    a = Bins.fit(pub, 16)
+    assert a.edges.shape == (3, 15)
+    assert (a.transform(pub) < 16).all()
+    # the training rows never enter Bins.fit: the learner's edges do not move when true sensitive values do
+    train, hybrid, support = frames()
+    r1, _, _ = fit(train, hybrid, support)
+    poisoned = train.copy()
+    poisoned["age"] = 200.0 - poisoned["age"]
+    r2, _, _ = fit(poisoned, hybrid, support)
+    assert torch.equal(r1.model.edges, r2.model.edges)
+
+
+# ---------------------------------------------------------------- sensitivity, measured
+def _level_stats(bins, bins_h, g, h, gh, hh, clip, tree, level):
+    G, H = clipped_difference(tree, level, bins, bins_h, np.arange(bins.shape[1]), 8, g, h, gh, hh, clip)
+    return np.concatenate([G.ravel(), H.ravel()])
+
+
+@pytest.mark.parametrize("level", [0, 1, 2])
+def test_one_record_moves_the_released_statistic_by_at_most_c(level):
+    rng = np.random.default_rng(level)
+    n, f, clip = 200, 6, 0.7
+    bins = rng.integers(0, 8, (n, f)).astype(np.uint8)
+    bins_h = bins.copy()
+    bins_h[:, 4:] = rng.integers(0, 8, (n, 2))           # columns 4, 5 are sensitive: hybrid redraws them
+    g, h = rng.uniform(-1, 1, n), rng.uniform(0, 0.25, n)  # model at x_i ...
+    gh, hh = rng.uniform(-1, 1, n), rng.uniform(0, 0.25, n)  # ... and at x̃_i differ, as they do in training
+    tree = Tree.empty(3, 8)
+    tree.feature[:] = [4, 5, 0, 1, 4, 2, 5]                # sensitive splits route x_i and x̃_i apart
+    tree.threshold[:] = [3, 4, 2, 5, 1, 6, 2]
+    base = _level_stats(bins, bins_h, g, h, gh, hh, clip, tree, level)
+    worst_remove = worst_replace = 0.0
+    for i in range(n):
+        # remove: record i's sensitive values become its imputed ones -> x_i = x̃_i, same model output
+        b2, g2, h2 = bins.copy(), g.copy(), h.copy()
+        b2[i], g2[i], h2[i] = bins_h[i], gh[i], hh[i]
+        worst_remove = max(worst_remove, np.linalg.norm(_level_stats(b2, bins_h, g2, h2, gh, hh, clip, tree,
+                                                                     level) - base))
+        # replace: arbitrary other sensitive values (and so another model output) for record i
+        b3, g3, h3 = bins.copy(), g.copy(), h.copy()
+        b3[i, 4:] = (bins[i, 4:] + 3) % 8
+        g3[i], h3[i] = -g[i], 0.25 - h[i]
+        worst_replace = max(worst_replace, np.linalg.norm(_level_stats(b3, bins_h, g3, h3, gh, hh, clip, tree,
+                                                                       level) - base))
+    assert 0.5 * clip < worst_remove <= clip * (1 + 1e-9)   # the bound is met and (nearly) reached
+    assert worst_replace <= 2 * clip * (1 + 1e-9)
+
+
+def test_closed_form_norm_matches_the_built_vector():
+    rng = np.random.default_rng(3)
+    n, f = 50, 4
+    bins, bins_h = rng.integers(0, 5, (n, f)), rng.integers(0, 5, (n, f))
+    bins_h[:, :2] = bins[:, :2]
+    node, node_h = rng.integers(0, 2, n), rng.integers(0, 2, n)
+    g, h, gh, hh = rng.normal(size=(4, n))
+    norms = record_norms(node, node_h, bins, bins_h, g, h, gh, hh)
+    for i in range(n):
+        v = np.zeros((2, 2, f, 5))
+        for j in range(f):
+            v[0, node[i], j, bins[i, j]] += g[i]
+            v[1, node[i], j, bins[i, j]] += h[i]
+            v[0, node_h[i], j, bins_h[i, j]] -= gh[i]
+            v[1, node_h[i], j, bins_h[i, j]] -= hh[i]
+        assert np.isclose(np.linalg.norm(v), norms[i])
+
+
+# ---------------------------------------------------------------- attacks and randomness
+def test_noise_off_attack_one_sensitive_value_changes_the_model():
+    """With replayable noise (test-only insecure mode), the private rows do reach the model (through the
+    clipped difference term): change one record's sensitive value and the released trees change; same data,
+    same insecure seed: identical models. With secret noise, two fits on the same data differ."""
+    train, hybrid, support = frames()
+    support = support.drop(columns=["y"])  # no guard: every private tree is released, so nothing hides the change
+    cfg = TrainConfig(epsilon=8.0, accountant="rdp", insecure_noise_seed=7)
+    big = {"clip": 5.0, "private_min_hessian_times_noise": 0.0}
+    a, _, ra = fit(train, hybrid, support, cfg=cfg, settings=big)
+    b, _, _ = fit(train, hybrid, support, cfg=cfg, settings=big)
+    assert same_model(a, b)
+    assert ra["secure_randomness"] is False and "INSECURE" in ra["randomness"]
+    changed = train.copy()
+    changed.loc[0, "age"] = changed.loc[0, "age"] + 60
+    c, _, _ = fit(changed, hybrid, support, cfg=cfg, settings=big)
+    assert not same_model(a, c)
+
+
+def test_seed_does_not_determine_the_noise():
+    train, hybrid, support = frames()
+    support = support.drop(columns=["y"])  # every private tree released: the noise shows in the leaves
+    cfg = TrainConfig(epsilon=2.0, accountant="rdp", seed=3)
+    a, _, ra = fit(train, hybrid, support, cfg=cfg, settings={"private_min_hessian_times_noise": 0.0})
+    b, _, _ = fit(train, hybrid, support, cfg=cfg, settings={"private_min_hessian_times_noise": 0.0})
+    assert ra["secure_randomness"] is True and ra["trees"]["private_trees_released"] > 0
+    assert not same_model(a, b)
+
+
+def test_public_stage_ignores_true_sensitive_values():
+    train, hybrid, support = frames()
+    a, _, ra = fit(train, hybrid, support, method="sgd_hybrid")
+    poisoned = train.copy()
+    poisoned["age"] = 200.0 - poisoned["age"]
+    poisoned["sex"] = 1 - poisoned["sex"]
+    b, _, _ = fit(poisoned, hybrid, support, method="sgd_hybrid")
+    assert same_model(a, b)
+    assert ra["epsilon"] == 0.0 and ra["method"] == "hybrid_trees" and a.plan is None
+
+
+# ---------------------------------------------------------------- accounting and the baseline guard
+def test_accounting_is_what_is_claimed():
+    train, hybrid, support = frames()
+    r, _, rep = fit(train, hybrid, support, cfg=TrainConfig(epsilon=2.0, accountant="rdp"))
+    s = rep["trees"]["settings"]
+    assert r.plan.steps == s["private_rounds"] * s["private_depth"] and r.plan.sample_rate == 1.0
+    assert r.epsilon <= 2.0 + 1e-9
+    assert np.isclose(r.epsilon, epsilon(noise_multiplier=r.plan.noise_multiplier, sample_rate=1.0,
+                                         steps=r.plan.steps, delta=1e-5, relation="remove", accountant="rdp"))
+    assert set(rep["epsilon_by_relation"]) == {"remove", "replace"}
+    assert rep["epsilon_by_relation"]["replace"]["epsilon"] > rep["epsilon"]
+    assert rep["clip"] == s["clip"] and rep["learner"] == "trees"
+    assert np.isclose(rep["trees"]["noise_std"], r.plan.noise_multiplier * s["clip"])
+
+
+def test_release_is_never_worse_than_the_public_stage_on_the_support_set():
+    train, hybrid, support = frames()
+    r, _, rep = fit(train, hybrid, support, cfg=TrainConfig(epsilon=4.0, accountant="rdp"),
+                    settings={"private_min_hessian_times_noise": 0.0})
+    pub, priv = rep["trees"]["selection"]
+    assert priv["support_log_loss"] <= priv["support_log_loss_public_model"]
+    assert priv["support_log_loss_public_model"] == pytest.approx(pub["support_log_loss"])
+    assert rep["trees"]["baseline_guard"].startswith("public support set")
+
+
+def test_without_support_labels_the_guard_says_it_was_not_applied():
+    train, hybrid, support = frames()
+    _, _, rep = fit(train, hybrid, support.drop(columns=["y"]))
+    assert rep["trees"]["baseline_guard"].startswith("not applied")
+    assert rep["trees"]["private_trees_released"] == rep["trees"]["private_trees_trained"]
+
+
+def test_refusals():
+    train, hybrid, support = frames()
+    with pytest.raises(ConfigError, match="tree learner runs methods"):
+        fit(train, hybrid, support, method="dpsgd")
+    three = train.assign(y=np.arange(len(train)) % 3)
+    with pytest.raises(UnsupportedError, match="binary"):
+        fit(three, hybrid.assign(y=three["y"]), support.assign(y=np.arange(len(support)) % 3))
+
+
+def test_estimator_trees():
+    from fusiondp.estimator import FusionDPClassifier
+
+    train, hybrid, support = frames()
+    X, y = train.drop(columns=["y", "id"]), train["y"]
+    clf = FusionDPClassifier(sensitive=SENSITIVE, categorical=["ward", "unit"], learner="trees", epsilon=2.0,
+                             accountant="rdp")
+    clf.fit(X, y, hybrid=hybrid.drop(columns=["y", "id"]))
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(X), 2) and np.allclose(proba.sum(1), 1)
+    assert clf.epsilon_spent_ <= 2.0 + 1e-9 and clf.report_["learner"] == "trees"
