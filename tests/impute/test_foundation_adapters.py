@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from fusiondp.errors import BackendUnavailableError, UnsupportedError
-from fusiondp.impute import TabICLImputer, TabPFNImputer, get_imputer, make_hybrid
+from fusiondp.impute import TabICLImputer, TabPFNImputer, get_imputer, impute_hybrid
 
 PUB = ["hr", "lab", "ward"]
 
@@ -132,9 +132,10 @@ def test_tabpfn_single_checkpoint_serves_both_kinds(fake_tabpfn, tmp_path, suppo
 
 
 def test_tabpfn_through_registry_and_make_hybrid(fake_tabpfn, weights_dir, support, train, schema):
-    hyb = make_hybrid(train, support, schema, imputer="tabpfn", model_path=str(weights_dir), progress=False,
-                      onehot_groups=[["u1", "u2"]])
-    assert len(hyb) == len(train) and hyb.attrs["fusiondp_imputation"]["imputer"] == "tabpfn"
+    made = impute_hybrid(train, support, schema, imputer="tabpfn", model_path=str(weights_dir), progress=False,
+                         onehot_groups=[["u1", "u2"]])
+    hyb = made.frame
+    assert len(hyb) == len(train) and made.provenance["imputer"] == "tabpfn"
     assert hyb[["age", "sex", "u1", "u2"]].notna().all().all()
     # the fallback's cross-fitting ran the backend on support folds too: no fit ever saw a training row
     fit_rows = {c[2][0] for c in fake_tabpfn if c[0] == "fit"}

@@ -200,9 +200,9 @@ def _sigkill_then_resume(case: C.Case, folder: Path) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
            "OMP_NUM_THREADS": "1"}
     # Slow each step a little so the run cannot finish before the kill.
-    code = ("import time, fusiondp.train.engine as e; real = e.step\n"
-            "def step(*a, **k):\n    time.sleep(0.3); return real(*a, **k)\n"
-            "e.step = step\nfrom fusiondp.cli.app import run_cli; import sys; sys.exit(run_cli(sys.argv[1:]))")
+    code = ("import time, fusiondp.train.core as c; real = c.FeatureDPEngine.backward\n"
+            "def backward(self, *a, **k):\n    time.sleep(0.3); return real(self, *a, **k)\n"
+            "c.FeatureDPEngine.backward = backward\nfrom fusiondp.cli.app import run_cli; import sys; sys.exit(run_cli(sys.argv[1:]))")
     proc = subprocess.Popen([sys.executable, "-c", code, *case.argv], cwd=folder, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240

@@ -103,6 +103,11 @@ def train(
                                 "gradient-boosted trees (binary targets; --method fusiondp, or sgd_hybrid for the "
                                 "public tree stage alone; --clip sets the trees' clip; docs/method.md 'Tree "
                                 "learner').")] = "mlp",
+    fill_hybrid_missing: Annotated[bool, Opt("--fill-hybrid-missing", help="Fill the given --hybrid's missing "
+                                   "sensitive cells with the --public-reference table's median (numeric) or most "
+                                   "frequent value before training: for a published hybrid that left cells missing, which "
+                                   "fusiondp otherwise refuses when they copy the training rows' missingness. Which "
+                                   "cells were missing still comes from your hybrid file (docs/privacy.md).")] = False,
 ) -> None:
     """Train one method and report its privacy guarantee and test metrics.
 
@@ -165,6 +170,15 @@ def train(
     public_df = O.public_table(support_df, public_reference)
     made = O.hybrid_table(train_df, hybrid, support_df, schema, imputer=imputer, seed=seed, progress=progress,
                           fallback=fallback, joint=joint)
+    if fill_hybrid_missing:
+        import dataclasses
+
+        from fusiondp.data.guards import fill_hybrid_missing as fill
+
+        if hybrid is None or public_df is None:
+            raise ConfigError("--fill-hybrid-missing fills a given --hybrid from a public table: give --hybrid "
+                              "and --public-reference.")
+        made = dataclasses.replace(made, frame=fill(made.frame, schema.sensitive, public_df))
     if support is not None and distributed.is_main():
         from fusiondp.cli.impute_cmd import fallback_line
 

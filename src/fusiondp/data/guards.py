@@ -104,8 +104,9 @@ def check_hybrid_missingness(train: pd.DataFrame, hybrid: pd.DataFrame, schema: 
                             "whose true value is missing: the hybrid would publish which records lack a value, "
                             "which is private.",
                             hint="fill every sensitive cell of the hybrid with an imputed value (`fusiondp impute` "
-                            "does; for a published hybrid, fusiondp.data.guards.fill_hybrid_missing fills them from "
-                            "a public table), so that its missingness comes from public information only")
+                            "does; for a published hybrid, `fusiondp train --fill-hybrid-missing` or "
+                            "fusiondp.data.guards.fill_hybrid_missing fills them from a public table), so "
+                            "that its missingness comes from public information only")
 
 
 def fill_hybrid_missing(hybrid: pd.DataFrame, sensitive, public: pd.DataFrame) -> pd.DataFrame:
