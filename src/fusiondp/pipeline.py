@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 
 from fusiondp import __version__
+from fusiondp.data.guards import SupportIdentity
 from fusiondp.data.preprocess import Preprocessor, Representation
 from fusiondp.data.schema import Schema
 from fusiondp.data.tabular import check_hybrid_aligned, check_target
@@ -98,6 +99,7 @@ class Prepared:
     eval_sets: dict[str, tuple[torch.Tensor, torch.Tensor]]
     fitted_on: str = "hybrid table (public)"
     imputation: dict | None = None  # how the hybrid was made (make_hybrid's attrs: support-set numbers only)
+    support_identity: str | None = None  # how the support set was found disjoint from the training rows
 
 
 RECORD_LEVEL_NEEDS_PUBLIC = (
@@ -108,11 +110,15 @@ RECORD_LEVEL_NEEDS_PUBLIC = (
 
 def prepare(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, seed: int = 0,
             eval_frames: dict[str, pd.DataFrame] | None = None, support_df: pd.DataFrame | None = None,
-            record_level: bool = False, representation: Representation | None = None) -> Prepared:
+            record_level: bool = False, representation: Representation | None = None,
+            support_identity: SupportIdentity | None = None) -> Prepared:
     """Validate, fit preprocessing on public data, and encode every view.
 
     Args:
         support_df: a public reference table (the support set), disjoint from the training rows.
+        support_identity: how a support row is told from a training record (`fusiondp.data.guards.SupportIdentity`:
+            by value, the default; by an identity column, which is then dropped from the features; or by the
+            user's statement that the rows are distinct people, for coded tables). Recorded in the report.
         record_level: fit preprocessing and label classes on `support_df` only (required for `dpsgd`,
             whose guarantee covers whole records, public columns and labels included).
         representation: the encoding options (default: `fusiondp.data.preprocess.default_representation()`);
@@ -120,11 +126,13 @@ def prepare(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, 
     """
     from fusiondp.data.guards import check_relation_inputs
 
+    if support_identity is not None and support_identity.id_column is not None:
+        schema = with_id_dropped(schema, support_identity.id_column)
     schema.check_columns(train_df)
     schema.check_drop(train_df, hybrid_df)
     schema = schema.bind(train_df)
     check_hybrid_aligned(train_df, hybrid_df, schema)
-    check_relation_inputs(train_df, hybrid_df, schema, support=support_df)
+    check_relation_inputs(train_df, hybrid_df, schema, support=support_df, identity=support_identity)
     if record_level:
         if support_df is None:
             raise ConfigError(RECORD_LEVEL_NEEDS_PUBLIC)
@@ -160,7 +168,18 @@ def prepare(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, 
                  else "hybrid table (public)")
     from fusiondp.impute.hybrid import ATTRS_KEY
 
-    return Prepared(pre, labels, data, evals, fitted_on, hybrid_df.attrs.get(ATTRS_KEY))
+    return Prepared(pre, labels, data, evals, fitted_on, hybrid_df.attrs.get(ATTRS_KEY),
+                    (support_identity or SupportIdentity()).describe() if support_df is not None else None)
+
+
+def with_id_dropped(schema: Schema, id_column: str) -> Schema:
+    """`schema` with the identity column among the dropped ones (a key is no attribute of the person)."""
+    if id_column == schema.target or id_column in schema.sensitive:
+        raise ConfigError(f"--id-column {id_column!r} is the target or a sensitive column; an identity key must be "
+                          "a column of its own.")
+    if id_column in schema.drop:
+        return schema
+    return Schema(schema.target, schema.sensitive, (*schema.drop, id_column), schema.categorical)
 
 
 def report(result: TrainResult, prepared: Prepared, *, target_epsilon: float | None) -> dict:
@@ -189,6 +208,8 @@ def report(result: TrainResult, prepared: Prepared, *, target_epsilon: float | N
         "randomness": randomness_text(result.secure_randomness) if spec.is_private else None,
         "secure_randomness": result.secure_randomness if spec.is_private else None,
         "preprocessing_fitted_on": prepared.fitted_on,
+        # How the public support set was found to hold no training record (None: no support set given).
+        "support_identity": prepared.support_identity,
         # Stage 1 as `make_hybrid` recorded it: chained or not, per-column skill cross-fitted on the public
         # support set, and which columns fell back to support-marginal draws (None: a hybrid given as a file).
         "imputation": prepared.imputation,
@@ -213,8 +234,8 @@ def report(result: TrainResult, prepared: Prepared, *, target_epsilon: float | N
 def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, method: str,
         config: TrainConfig | None = None, val_df: pd.DataFrame | None = None, test_df: pd.DataFrame | None = None,
         progress: bool = True, checkpoint=None, support_df: pd.DataFrame | None = None, model=None,
-        nproc: int = 1, device: str | None = None,
-        representation: Representation | None = None) -> tuple[TrainResult, Prepared, dict]:
+        nproc: int = 1, device: str | None = None, representation: Representation | None = None,
+        support_identity: SupportIdentity | None = None) -> tuple[TrainResult, Prepared, dict]:
     """Prepare, train and report one run on frames.
 
     `support_df` (the public support set) is checked to be disjoint from the training rows, and is
@@ -223,14 +244,16 @@ def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, meth
     "module:factory"; default the MLP). `nproc` > 1 trains in that many processes on this machine
     (fusiondp.train.distributed.launch); `device` 'cuda' trains on the GPU (one per process).
     `representation`: the encoding options (`fusiondp.data.preprocess.Representation`; default: the
-    current default representation).
+    current default representation). `support_identity`: how support rows are told from training records
+    (`fusiondp.data.guards.SupportIdentity`; default: by value).
     """
     cfg = config or TrainConfig()
     spec = get_method(method)
     cfg.validate(len(train_df))
     frames = {k: v for k, v in (("val", val_df), ("test", test_df)) if v is not None}
     prepared = prepare(train_df, hybrid_df, schema, seed=cfg.seed, eval_frames=frames, support_df=support_df,
-                       record_level=spec.needs_public_preprocessing, representation=representation)
+                       record_level=spec.needs_public_preprocessing, representation=representation,
+                       support_identity=support_identity)
     val = prepared.eval_sets.get("val")
     kwargs = dict(config=cfg, val=val, progress=progress, checkpoint=checkpoint, device=device, model=model)
     if nproc > 1:

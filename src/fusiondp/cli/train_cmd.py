@@ -60,6 +60,8 @@ def train(
     test: Annotated[Optional[Path], Opt("--test", help="Test table (scored once at the end).")] = None,
     drop: O.Drop = "",
     categorical: O.Categorical = "",
+    id_column: O.IdColumn = None,
+    distinct_people: O.DistinctPeople = False,
     method: O.Method = "fusiondp",
     epsilon: O.Epsilon = 2.0,
     delta: O.Delta = 1e-5,
@@ -115,6 +117,11 @@ def train(
     outs = check_train_outputs([train, val, test, hybrid, support, public_reference], report=report,
                                save_model=save_model, checkpoint=checkpoint)
     schema = Schema(target, sensitive, drop, categorical)
+    identity = O.support_identity(id_column, distinct_people)
+    if id_column is not None:
+        from fusiondp.pipeline import with_id_dropped
+
+        schema = with_id_dropped(schema, id_column)  # before imputation: a key is no feature
     given = dict(epochs=epochs, batch_size=batch_size, public_batch_size=public_batch_size, lr=lr,
                  optimizer=optimizer, radius=radius, clip=clip,
                  alpha=alpha, beta=beta, projection_rank=projection_rank, alpha_schedule=alpha_schedule)
@@ -133,6 +140,9 @@ def train(
     cfg.validate(len(train_df))
     evals = {k: read_table(p, what=k) for k, p in (("validation", val), ("test", test)) if p is not None}
     public_df = O.public_table(support, public_reference)
+    if identity is not None and public_df is None:
+        raise ConfigError("--id-column and --support-rows-are-distinct-people describe a support table: give "
+                          "--support or --public-reference.")
     hybrid_df = O.hybrid_table(train_df, hybrid, support, schema, imputer=imputer, seed=seed, progress=progress,
                                fallback=fallback, joint=joint)
     if support is not None and distributed.is_main():
@@ -143,7 +153,7 @@ def train(
     result, prepared, rep = run(train_df, hybrid_df, schema, method=method, config=cfg,
                                 val_df=evals.get("validation"), test_df=evals.get("test"), progress=progress,
                                 checkpoint=outs["checkpoint"], support_df=public_df, model=factory, nproc=nproc,
-                                device=device)
+                                device=device, support_identity=identity)
     if not distributed.is_main():
         return
     out.print(f"[bold]{rep['method']}[/]: " + (f"ε = {rep['epsilon']:.4f} (target {epsilon:g}), δ = {delta:g}, "
@@ -155,6 +165,8 @@ def train(
             out.print(f"  same run under the {rel} relation: ε = {entry['epsilon']:.4f} ({entry['accountant'].upper()})")
     if rep.get("secure_randomness") is False:
         out.print(f"  [bold red]{rep['randomness']}[/]")
+    if identity is not None:
+        out.print(f"  support set disjoint from the training rows by {rep['support_identity']}")
     for split, m in rep["metrics"].items():
         keys = [k for k in METRIC_ORDER if k in m] + [k for k in m if k not in METRIC_ORDER]
         out.print(f"  {split}: " + "  ".join(f"{k}={m[k]:.4f}" for k in keys))
