@@ -188,9 +188,12 @@ def train(
         if check["below_public_baseline"]:
             out.print(f"[yellow]warning:[/] validation {check['metric']} {check['run']:.4f} is below the free public "
                       f"baseline sgd_hybrid ({check['baseline']:.4f}, ε = 0): this run bought nothing with its ε.")
+            out.print(f"  public baseline: {check['steps']} steps in {check['seconds']:.1f} s "
+                      "(--no-public-baseline skips it)")
         else:
             out.print(f"  public baseline: sgd_hybrid (ε = 0) validation {check['metric']} {check['baseline']:.4f}, "
-                      f"this run {check['run']:.4f}")
+                      f"this run {check['run']:.4f}; {check['steps']} steps in {check['seconds']:.1f} s "
+                      "(--no-public-baseline skips it)")
     if support is not None:
         from fusiondp.io import support_fingerprint
 

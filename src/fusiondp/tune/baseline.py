@@ -36,11 +36,12 @@ def public_baseline_check(data: TrainData, val, config: TrainConfig, run_val_met
         model: the run's model factory (default: the built-in MLP), so both sides train the same architecture.
 
     Returns:
-        ``{"method", "metric", "baseline", "run", "below_public_baseline"}``.
+        ``{"method", "metric", "baseline", "run", "below_public_baseline", "seconds", "steps"}``: `seconds` is
+        the baseline's own training time, which the run pays on top of its own (issue 26: made visible).
     """
     cfg = replace(config, epsilon=None, noise_multiplier=None)
     res = train(BASELINE, data, config=cfg, model=model, progress=False)
     key, base = _metric(classification_metrics(val[1].numpy(), predict_scores(res.model, val[0])))
     own = float(run_val_metrics[key])
     return {"method": BASELINE, "metric": key, "split": "validation", "baseline": base, "run": own,
-            "below_public_baseline": own < base - tolerance}
+            "below_public_baseline": own < base - tolerance, "seconds": round(res.seconds, 2), "steps": res.steps}
