@@ -154,6 +154,13 @@ def train(
                                 val_df=evals.get("validation"), test_df=evals.get("test"), progress=progress,
                                 checkpoint=outs["checkpoint"], support_df=public_df, model=factory, nproc=nproc,
                                 device=device, support_identity=identity)
+    check = None
+    if public_baseline and "val" in prepared.eval_sets and result.method.is_private:
+        # Before the other ranks return: under torchrun the baseline's steps are collectives of the whole group.
+        from fusiondp.tune.baseline import public_baseline_check
+
+        check = public_baseline_check(prepared.data, prepared.eval_sets["val"], result.config, rep["metrics"]["val"],
+                                      model=factory)
     if not distributed.is_main():
         return
     out.print(f"[bold]{rep['method']}[/]: " + (f"ε = {rep['epsilon']:.4f} (target {epsilon:g}), δ = {delta:g}, "
@@ -179,11 +186,7 @@ def train(
     if auto:
         shown = lambda v: f"{v:g}" if isinstance(v, (int, float)) else str(v)
         out.print("  defaults rule: " + ", ".join(f"{k}={shown(getattr(result.config, k))}" for k in auto))
-    if public_baseline and "val" in prepared.eval_sets and result.method.is_private:
-        from fusiondp.tune.baseline import public_baseline_check
-
-        check = public_baseline_check(prepared.data, prepared.eval_sets["val"], result.config, rep["metrics"]["val"],
-                                      model=factory)
+    if check is not None:
         rep["public_baseline"], rep["below_public_baseline"] = check, check["below_public_baseline"]
         if check["below_public_baseline"]:
             out.print(f"[yellow]warning:[/] validation {check['metric']} {check['run']:.4f} is below the free public "
