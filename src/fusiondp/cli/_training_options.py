@@ -86,6 +86,27 @@ Model = Annotated[Optional[str], Opt("--model", help="Your network instead of th
 NProc = Annotated[int, Opt("--nproc", min=1, help="Processes on this machine (torch.distributed, gloo on CPU, "
                           "NCCL with --device cuda); same model and ε as one process. See docs/scaling.md.")]
 Device = Annotated[str, Opt("--device", help="cpu or cuda (one GPU per process).")]
+Threads = Annotated[Optional[int], Opt("--threads", min=1, help="torch threads of the training process (split "
+                                       "among --nproc processes). Default: $OMP_NUM_THREADS when set, else 1: the "
+                                       "MLP's steps are small, and on a shared machine 2 intra-op threads made a "
+                                       "step 10x slower than 1 (docs/results/speed.md); use --nproc for more "
+                                       "cores.")]
+
+
+def set_threads(threads: int | None) -> int:
+    """Set torch's intra-op threads for training: `threads`, else $OMP_NUM_THREADS (torch already read it), else 1.
+
+    Returns the number in force (recorded in the report).
+    """
+    import os
+
+    import torch
+
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    elif not os.environ.get("OMP_NUM_THREADS"):
+        torch.set_num_threads(1)
+    return torch.get_num_threads()
 
 
 def support_identity(id_column: str | None, distinct_people: bool):

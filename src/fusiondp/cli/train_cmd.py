@@ -90,6 +90,7 @@ def train(
     progress: O.Progress = True,
     nproc: O.NProc = 1,
     device: O.Device = "cpu",
+    threads: O.Threads = None,
     save_model: Annotated[Optional[Path], Opt("--save-model", help="Save the trained model with its privacy record "
                                               "(a .safetensors file; see `fusiondp predict`).")] = None,
     model: O.Model = None,
@@ -106,6 +107,7 @@ def train(
         raise ConfigError("--nproc starts processes on one machine; under torchrun use its --nproc-per-node.")
 
     O.check_inputs(hybrid, support, epsilon)
+    n_threads = O.set_threads(threads) if nproc == 1 else O.set_threads(threads or nproc)  # --nproc: one per rank
     factory = None
     if model is not None:
         from fusiondp.train.models import load_factory
@@ -177,7 +179,9 @@ def train(
     for split, m in rep["metrics"].items():
         keys = [k for k in METRIC_ORDER if k in m] + [k for k in m if k not in METRIC_ORDER]
         out.print(f"  {split}: " + "  ".join(f"{k}={m[k]:.4f}" for k in keys))
-    out.print(f"  {rep['steps']} steps in {rep['seconds']:.1f} s")
+    out.print(f"  {rep['steps']} steps in {rep['seconds']:.1f} s ({n_threads} torch thread(s)"
+              + (f" over {nproc} processes)" if nproc > 1 else ")"))
+    rep["torch_threads"] = n_threads
     source = result.config.config_source or {}
     rep["config_source"] = {k: ("settings file" if k in from_file else v) for k, v in source.items()}
     if settings is not None:
