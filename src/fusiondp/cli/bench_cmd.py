@@ -88,8 +88,8 @@ def bench(
                               "(seed 0, ε ∈ {1, 4} unless --epsilons) instead of the grid.")] = False,
     report: Annotated[bool, Opt("--report/--no-report", help="Write the results page DATASET.md and its plot "
                                 "into the output folder afterwards.")] = True,
-    docs: Annotated[Optional[Path], Opt("--docs", hidden=True, help="Folder of the results page (default: the "
-                                        "output folder).")] = None,
+    docs: Annotated[Optional[Path], Opt("--docs", help="Folder of the results page and plot, when not the output "
+                                        "folder (e.g. docs/results for the repository's pages).")] = None,
     progress: Annotated[bool, Opt("--progress/--no-progress")] = True,
 ) -> None:
     """Run the eight methods over ε × seeds on DATASET or your table (resumable), then write the results page."""
