@@ -228,8 +228,9 @@ def _table_data(table: str, data_dir: Path):
         return prepare(train, hybrid, schema, support_df=support).data
 
 
-def case_run(table: str, method: str, data_dir: Path) -> dict:
-    """One whole default run (the defaults rule; ε = 2 for private methods): training seconds and steps."""
+def case_run(table: str, method: str, data_dir: Path, max_steps: int = 0) -> dict:
+    """One whole default run (the defaults rule; ε = 2 for private methods): training seconds and steps.
+    With `max_steps`, the run's shape is the rule's but it stops after that many steps (epochs cut to fit)."""
     import warnings
 
     from fusiondp.train.config import TrainConfig
@@ -238,9 +239,15 @@ def case_run(table: str, method: str, data_dir: Path) -> dict:
 
     data = _table_data(table, data_dir)
     eps = 2.0 if get_method(method).is_private else None
+    cfg = TrainConfig(epsilon=eps)
+    if max_steps:
+        full = cfg.resolve(n_rows=data.n, n_features=int(data.x.shape[1]), method=method)
+        cfg = TrainConfig(epsilon=eps, batch_size=full.batch_size, public_batch_size=full.public_batch_size,
+                          lr=full.lr, clip=full.clip, alpha=full.alpha, beta=full.beta,
+                          epochs=(max_steps + 0.5) * full.batch_size / data.n)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = train(method, data, config=TrainConfig(epsilon=eps), progress=False)
+        res = train(method, data, config=cfg, progress=False)
     c = res.config
     return {"seconds": res.seconds, "steps": res.steps, "features": int(data.x.shape[1]), "rows": data.n,
             "batch": c.batch_size, "public_batch": c.public_batch_size}
@@ -258,8 +265,8 @@ def runs_suite(args) -> None:
         for table in tables:
             for th in threads:
                 for method in methods:
-                    cmd = [sys.executable, __file__, "--case", f"run:{table}:{method}", "--data-dir", args.data_dir,
-                           "--threads", str(th)]
+                    cmd = [sys.executable, __file__, "--case", f"run:{table}:{method}:{args.max_steps}",
+                           "--data-dir", args.data_dir, "--threads", str(th)]
                     proc = subprocess.run(cmd, capture_output=True, text=True)
                     if proc.returncode != 0:
                         print(f"runs: {table} {method} failed\n{proc.stderr[-2000:]}", file=sys.stderr)
@@ -283,13 +290,15 @@ def runs_suite(args) -> None:
                 ratios = [r["seconds"] / base[r["round"]] for r in rs if r["round"] in base]
                 target = {"dpsgd": "", "fusiondp": "  (target <= 3)"}.get(method, "  (target <= 1.5)")
                 ratio = f"{statistics.median(ratios):5.2f}x dpsgd{target}" if ratios and method != "dpsgd" else ""
-                print(f"runs: {table:8s} {th} thr {method:10s} {med:7.1f} s  {rs[0]['steps']:5d} steps  {ratio}")
+                ms = statistics.median(1e3 * r["seconds"] / r["steps"] for r in rs)
+                print(f"runs: {table:8s} {th} thr {method:10s} {med:7.1f} s  {rs[0]['steps']:5d} steps  "
+                      f"{ms:6.1f} ms/step  {rs[0]['features']} features  {ratio}")
 
 
 def run_case(name: str, data_dir: Path, epochs: int) -> dict:
     if name.startswith("run:"):
-        _, table, method = name.split(":")
-        out = case_run(table, method, data_dir)
+        _, table, method, *rest = name.split(":")
+        out = case_run(table, method, data_dir, int(rest[0]) if rest else 0)
     elif name in ("fusiondp", "dpsgd", "sgd_ori"):
         out = case_engine(name, data_dir, epochs)
     elif name == "opacus":
@@ -375,6 +384,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2, help="interleaved repetitions of the whole case list")
     ap.add_argument("--tables", default=RUN_TABLES, help="runs suite: sepsis, wide30k, icu30k (comma-separated)")
     ap.add_argument("--methods", default=RUN_METHODS, help="runs suite: methods (comma-separated)")
+    ap.add_argument("--max-steps", type=int, default=0, help="runs suite: stop each run after this many steps (the "
+                    "rule's batch sizes and settings kept; ms/step is then the figure to compare)")
     ap.add_argument("--suite", choices=("tabular", "text", "denormal", "runs", "all"), default="tabular",
                     help="tabular: sepsis cases; text: the Medical Abstracts text model; denormal: flush-denormal "
                          "off vs on; all: every suite")
