@@ -391,7 +391,8 @@ def main() -> None:
                          "off vs on; all: every suite")
     ap.add_argument("--flush-denormal", action=argparse.BooleanOptionalAction, default=True,
                     help="flush subnormal floats to zero in every case (the engine's training mode)")
-    ap.add_argument("--case", help=argparse.SUPPRESS)
+    ap.add_argument("--case", help="one case (e.g. run:wide30k:fusiondp) in this process")
+    ap.add_argument("--profile", action="store_true", help="with --case run:...: print cProfile's cumulative table")
     args = ap.parse_args()
     if args.suite in ("runs", "all") and not args.case:
         runs_suite(args)
@@ -407,6 +408,18 @@ def main() -> None:
         text_suite(Path(args.data_dir), args.epochs)
         if args.suite == "text":
             return
+    if args.case and args.profile:
+        import cProfile
+        import pstats
+
+        import torch
+
+        torch.set_num_threads(int(args.threads))
+        _, table, method, *rest = args.case.split(":")
+        prof = cProfile.Profile()
+        prof.runcall(case_run, table, method, Path(args.data_dir), int(rest[0]) if rest else 0)
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(35)
+        return
     if args.case:
         import torch
 
