@@ -88,8 +88,8 @@ NProc = Annotated[int, Opt("--nproc", min=1, help="Processes on this machine (to
 Device = Annotated[str, Opt("--device", help="cpu or cuda (one GPU per process).")]
 Threads = Annotated[Optional[int], Opt("--threads", min=1, help="torch threads of the training process (split "
                                        "among --nproc processes). Default: $OMP_NUM_THREADS when set, else 1: the "
-                                       "MLP's steps are small, and on a shared machine 2 intra-op threads made a "
-                                       "step 10x slower than 1 (docs/results/speed.md); use --nproc for more "
+                                       "MLP's steps are small, and on a shared 2-core machine 2 intra-op threads "
+                                       "made a step 3-11x slower than 1 (docs/results/scaling.md); use --nproc for more "
                                        "cores.")]
 
 
