@@ -3,9 +3,9 @@
 Aggregates two benchmark result files made by the same runner, settings and seeds, differing only
 in the hybrid table:
 
-    fusiondp bench sepsis      --data-dir ../shared/data --seeds 5      # published TabPFN hybrid
+    fusiondp bench sepsis      --data-dir ../shared/data --seeds 5 --out bench_out/sepsis.jsonl   # published TabPFN hybrid
     fusiondp bench sepsis_ours --data-dir ../shared/data --seeds 3 --epsilons 2 \
-        --methods sgd_hybrid,fusiondp,dpsgd                             # fusiondp's default imputer
+        --methods sgd_hybrid,fusiondp,dpsgd --out bench_out/sepsis_ours.jsonl   # fusiondp's default imputer
 
 and writes docs/results/imputation_downstream.md (test metrics, mean ± std over the seeds both
 files share, at ε = 2; `sgd_hybrid` has no ε).
@@ -42,9 +42,9 @@ def main() -> None:
         raise SystemExit("No seed is shared by the two result files; run the commands in this script's docstring.")
     methods = ("sgd_hybrid", "dpsgd", "fusiondp")
     lines = [f"# Does a better hybrid train a better model? (sepsis, ε = {args.epsilon:g})", "",
-             "Commands: `fusiondp bench sepsis --data-dir ../shared/data --seeds 5` and "
+             "Commands: `fusiondp bench sepsis --data-dir ../shared/data --seeds 5 --out bench_out/sepsis.jsonl` and "
              "`fusiondp bench sepsis_ours --data-dir ../shared/data --seeds 3 --epsilons 2 "
-             "--methods sgd_hybrid,fusiondp,dpsgd`; this page: `python benchmarks/hybrid_downstream.py`.", "",
+             "--methods sgd_hybrid,fusiondp,dpsgd --out bench_out/sepsis_ours.jsonl`; this page: `python benchmarks/hybrid_downstream.py`.", "",
              f"Same splits, preprocessing code, per-method settings (the ε = 2 selection used at every ε, docs/results/sepsis_one_setting.md) and seeds "
              f"({', '.join(map(str, seeds))}); only the hybrid table differs. Column-wise quality of the two "
              "hybrids: docs/results/imputation.md. `dpsgd` never reads the hybrid except through the "

@@ -14,9 +14,15 @@ Parts (each case in its own process, so peak memory is per case):
   size of the four views.
 * ranks: N = 10⁵, 1 process vs `launch(..., nproc=2)` (gloo, one torch thread per rank) on the
   same rows; seconds per epoch and peak RSS of every rank.
+* split (issue 26): the same cores used two ways, with the defaults rule's settings (b = 1024, public
+  batch 4096, σ fixed): 1 process with `--cores` torch threads against 2 processes with `--cores`/2 threads
+  each, interleaved over `--rounds`, the speed-up taken within each round (median printed). Each rank also
+  times its all-reduce calls (the communication, including waiting for the slower rank) and the public
+  gradient, so a speed-up below 2x can be split into what the second rank could not share.
 * gpu (`--device cuda`, only when a GPU is visible): the rows part on one GPU.
 
-Usage: python benchmarks/scaling.py [--part rows|ranks|gpu|all] [--steps 150] [--threads 1] [--rounds 2]
+Usage: python benchmarks/scaling.py [--part rows|ranks|split|gpu|all] [--steps 150] [--threads 1] [--rounds 2]
+                                   [--cores 2]
 Prints one line per case; docs/results/scaling.md records a run.
 """
 
@@ -80,10 +86,52 @@ def synthetic(n: int, seed: int = 0):
     return TrainData(x=x, x_hybrid=xh, y=y, x_noise=xh.flip(0), x_reference=xh.roll(1, 0))
 
 
-def _config(n: int, steps: int):
+#: The defaults rule's step shape on a large table (b = 1024, public batch 4096; docs/training.md), σ fixed.
+RULE_SETTINGS = dict(SETTINGS, batch_size=1024, lr=0.3, clip=16.0, alpha=0.25)
+
+
+def _config(n: int, steps: int, settings: dict | None = None):
     from fusiondp.train.config import TrainConfig
 
-    return TrainConfig(epochs=steps * SETTINGS["batch_size"] / n + 1e-9, **SETTINGS)
+    settings = settings or SETTINGS
+    return TrainConfig(epochs=steps * settings["batch_size"] / n + 1e-9, **settings)
+
+
+def timed_worker(n: int, steps: int):
+    """One rank (or the only process) with the rule's settings; times its all-reduces and public gradients."""
+    import torch
+
+    from fusiondp.train import distributed, step as step_mod
+    from fusiondp.train.engine import train
+
+    spent = {"allreduce": 0.0, "public": 0.0, "calls": 0}
+
+    def timed(fn, key):
+        def inner(*a, **k):
+            t = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                spent[key] += time.perf_counter() - t
+                spent["calls"] += key == "allreduce"
+        return inner
+
+    distributed.Dist.all_reduce_sum = timed(distributed.Dist.all_reduce_sum, "allreduce")
+    step_mod.public_gradient = timed(step_mod.public_gradient, "public")
+    data = synthetic(n)
+    res = train("fusiondp", data, config=_config(n, steps, RULE_SETTINGS), progress=False)
+    d = distributed.context()
+    return {"rank": d.rank, "steps": res.steps, "seconds": res.seconds, "threads": torch.get_num_threads(),
+            "allreduce_s": spent["allreduce"], "allreduce_calls": spent["calls"], "public_s": spent["public"]}
+
+
+def _timed_gather(n: int, steps: int):
+    import torch.distributed as tdist
+
+    mine = timed_worker(n, steps)
+    everyone = [None] * tdist.get_world_size()
+    tdist.all_gather_object(everyone, mine)
+    return everyone
 
 
 def rank_worker(n: int, steps: int, device: str | None):
@@ -134,6 +182,12 @@ def case(part: str, n: int, steps: int, threads: int, device: str | None) -> dic
     import torch
 
     torch.set_num_threads(threads)
+    if part == "split1":
+        return {"ranks": [timed_worker(n, steps)]}
+    if part == "split2":
+        from fusiondp.train.distributed import launch
+
+        return {"ranks": launch(_timed_gather, 2, (n, steps), threads=threads)}
     if part == "ranks2":
         from fusiondp.train.distributed import launch
 
@@ -213,9 +267,45 @@ def ranks_part(steps: int, threads: int, rounds: int) -> None:
     print()
 
 
+def split_part(steps: int, cores: int, rounds: int) -> None:
+    """1 process x `cores` threads vs 2 processes x `cores`/2 threads, interleaved; per-round speed-up."""
+    import os
+    import statistics
+
+    n = 100_000
+    half = max(1, cores // 2)
+    print(f"split: N = {n:,}, fusiondp, b = 1024, public batch 4096 (the defaults rule's shape), {steps} steps; "
+          f"1 process x {cores} thread(s) vs 2 processes x {half} thread(s); {rounds} interleaved round(s); "
+          f"load average before: {os.getloadavg()[0]:.1f}")
+    ups, ups1, thr = [], [], []
+    for rnd in range(rounds):
+        one = _run("split1", n, steps, cores, None)["ranks"][0]
+        two = _run("split2", n, steps, half, None)["ranks"]
+        single = _run("split1", n, steps, 1, None)["ranks"][0] if cores > 1 else one
+        slow = max(r["seconds"] for r in two)
+        ups.append(one["seconds"] / slow)
+        ups1.append(single["seconds"] / slow)
+        thr.append(single["seconds"] / one["seconds"])
+        per = lambda r: 1e3 * r["seconds"] / r["steps"]  # noqa: E731
+        print(f"  round {rnd + 1}: 1 process x 1 thread {per(single):6.1f} ms/step; 1 process x {cores} threads "
+              f"{per(one):6.1f} ms/step (public gradient {1e3 * one['public_s'] / one['steps']:5.1f});  2 processes " + ", ".join(
+                  f"rank {r['rank']} {per(r):6.1f} ms/step (all-reduce incl. wait {1e3 * r['allreduce_s'] / r['steps']:5.1f}, "
+                  f"public gradient {1e3 * r['public_s'] / r['steps']:5.1f})" for r in two)
+              + f";  speed-up {ups[-1]:.2f}x; load {os.getloadavg()[0]:.1f}", flush=True)
+    print(f"  speed-up with 2 processes x {half} vs 1 process x {cores} threads (median of {rounds} paired rounds): "
+          f"{statistics.median(ups):.2f}x (min {min(ups):.2f}, max {max(ups):.2f})")
+    print(f"  speed-up with 2 processes x {half} vs 1 process x 1 thread: {statistics.median(ups1):.2f}x "
+          f"(min {min(ups1):.2f}, max {max(ups1):.2f})")
+    print(f"  1 process: {cores} threads vs 1 thread: {statistics.median(thr):.2f}x (min {min(thr):.2f}, "
+          f"max {max(thr):.2f})")
+    print()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--part", choices=("rows", "ranks", "gpu", "all"), default="all")
+    ap.add_argument("--part", choices=("rows", "ranks", "split", "gpu", "all"), default="all")
+    ap.add_argument("--cores", type=int, default=2, help="split part: the cores shared out (threads of the 1-process "
+                    "case; half of them per rank in the 2-process case)")
     ap.add_argument("--steps", type=int, default=150, help="steps timed per case")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per process")
     ap.add_argument("--rounds", type=int, default=2, help="interleaved repetitions; the fastest is kept")
@@ -238,6 +328,8 @@ def main() -> None:
         rows_part(args.steps, args.threads, None, "rows", args.rounds)
     if args.part in ("ranks", "all"):
         ranks_part(args.steps, args.threads, args.rounds)
+    if args.part in ("split", "all"):
+        split_part(args.steps, args.cores, args.rounds)
     if args.part in ("gpu", "all"):
         if torch.cuda.is_available():
             rows_part(args.steps, args.threads, "cuda", f"gpu ({torch.cuda.get_device_name(0)})", args.rounds)

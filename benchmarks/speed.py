@@ -21,8 +21,17 @@ all cases, engine included), so no ratio compares a flushed case with an unflush
 denormal suite times the same work with the mode off and on: elementwise, matmul and sigmoid on
 subnormal operands, and `sgd_ori` / `fusiondp` epochs on sepsis.
 
+Default runs (`--suite runs`, issue 26): the wall seconds of one whole default training run (settings from
+the defaults rule, ε = 2 for the private methods) of `sgd_ori`, `sgd_hybrid`, `dpsgd` and `fusiondp`, on
+sepsis and on a generated 30,000-row table with about 60 encoded features (`wide30k`; `icu30k` is make_icu's
+30,000 rows with 36 features, for the feature-count comparison). Each case runs in its own subprocess (data
+prepared before the clock starts), the cases are interleaved over `--rounds`, and each ratio to `dpsgd` is
+taken within a round (same table, same round) and its median printed, so drifting load on a shared machine
+biases no case more than another. Targets: non-private <= 1.5x dpsgd, fusiondp <= 3x dpsgd.
+
 Usage: python benchmarks/speed.py [--data-dir ../shared/data] [--epochs 2] [--threads 1] [--rounds 2]
-                                  [--suite tabular|text|denormal|all] [--no-flush-denormal]
+                                  [--suite tabular|text|denormal|runs|all] [--no-flush-denormal]
+                                  [--tables sepsis,wide30k] [--methods sgd_ori,sgd_hybrid,dpsgd,fusiondp]
 Prints seconds per epoch, peak RSS, and the ratios the engine issue sets targets for. The cases
 are interleaved over several rounds and each case's fastest epoch is kept, so load from other
 processes on a shared machine biases no case more than another.
@@ -170,10 +179,127 @@ def case_loop(data_dir: Path, steps_timed: int = 10) -> dict:
 
 
 CASES = ["fusiondp", "dpsgd", "sgd_ori", "opacus", "floor", "loop"]
+RUN_METHODS = "sgd_ori,sgd_hybrid,dpsgd,fusiondp"
+RUN_TABLES = "sepsis,wide30k"
+
+
+def make_wide(n: int, seed: int = 0):
+    """A generated table of `n` rows: 14 numeric columns and 6 categorical ones of 8 levels (one-hot 48), so about
+    60 encoded features; sensitive: x0, x1 (numeric) and c0 (categorical); label from x0-x3, c0 and c1."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    num = rng.normal(size=(n, 14))
+    cats = rng.integers(0, 8, size=(n, 6))
+    logit = num[:, :4] @ np.array([0.8, -0.5, 0.4, 0.3]) + 0.3 * (cats[:, 0] % 3) - 0.2 * (cats[:, 1] == 2) - 1.0
+    frame = pd.DataFrame(num, columns=[f"x{i}" for i in range(14)])
+    for j in range(6):
+        frame[f"c{j}"] = np.array(list("abcdefgh"))[cats[:, j]]
+    frame["y"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return frame
+
+
+def _table_data(table: str, data_dir: Path):
+    """The encoded training views of one table of the runs suite (hybrid by the 'mean' imputer for the
+    generated tables: the imputer's quality does not change a step's cost)."""
+    if table == "sepsis":
+        return _prepare(data_dir)
+    from fusiondp.data.schema import Schema
+    from fusiondp.impute import make_hybrid
+    from fusiondp.pipeline import prepare
+
+    if table == "wide30k":
+        full = make_wide(32_000)
+        schema = Schema("y", ["x0", "x1", "c0"], categorical=[f"c{j}" for j in range(6)])
+        train, support = full.iloc[:30_000], full.iloc[30_000:]
+    elif table == "icu30k":
+        from fusiondp.data.synthetic import make_icu
+
+        d = make_icu(n_train=30_000, n_support=2000, n_val=100, n_test=100, seed=0)
+        train, support, schema = d.frames["train"], d.frames["support"], d.schema
+    else:
+        raise SystemExit(f"unknown table {table!r}")
+    hybrid = make_hybrid(train, support, schema, imputer="mean", progress=False)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the mean imputer's collapsed columns: expected here
+        return prepare(train, hybrid, schema, support_df=support).data
+
+
+def case_run(table: str, method: str, data_dir: Path, max_steps: int = 0) -> dict:
+    """One whole default run (the defaults rule; ε = 2 for private methods): training seconds and steps.
+    With `max_steps`, the run's shape is the rule's but it stops after that many steps (epochs cut to fit)."""
+    import warnings
+
+    from fusiondp.train.config import TrainConfig
+    from fusiondp.train.engine import train
+    from fusiondp.train.methods import get_method
+
+    data = _table_data(table, data_dir)
+    eps = 2.0 if get_method(method).is_private else None
+    cfg = TrainConfig(epsilon=eps)
+    if max_steps:
+        full = cfg.resolve(n_rows=data.n, n_features=int(data.x.shape[1]), method=method)
+        cfg = TrainConfig(epsilon=eps, batch_size=full.batch_size, public_batch_size=full.public_batch_size,
+                          lr=full.lr, clip=full.clip, alpha=full.alpha, beta=full.beta,
+                          epochs=(max_steps + 0.5) * full.batch_size / data.n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = train(method, data, config=cfg, progress=False)
+    c = res.config
+    return {"seconds": res.seconds, "steps": res.steps, "features": int(data.x.shape[1]), "rows": data.n,
+            "batch": c.batch_size, "public_batch": c.public_batch_size}
+
+
+def runs_suite(args) -> None:
+    """Default run times side by side (see the module docstring), with per-round ratios to dpsgd."""
+    import statistics
+
+    tables = [t for t in args.tables.split(",") if t]
+    methods = [m for m in args.methods.split(",") if m]
+    threads = [int(t) for t in str(args.threads).split(",")]
+    got: dict[tuple, list[dict]] = {}
+    for rnd in range(args.rounds):
+        for table in tables:
+            for th in threads:
+                for method in methods:
+                    cmd = [sys.executable, __file__, "--case", f"run:{table}:{method}:{args.max_steps}",
+                           "--data-dir", args.data_dir, "--threads", str(th)]
+                    proc = subprocess.run(cmd, capture_output=True, text=True)
+                    if proc.returncode != 0:
+                        print(f"runs: {table} {method} failed\n{proc.stderr[-2000:]}", file=sys.stderr)
+                        continue
+                    r = json.loads(proc.stdout.strip().splitlines()[-1])
+                    r["round"] = rnd
+                    got.setdefault((table, th, method), []).append(r)
+                    print(f"round {rnd + 1}: {table:8s} {th} thr {method:10s} {r['seconds']:7.1f} s  {r['steps']:5d} "
+                          f"steps  b={r['batch']} public={r['public_batch']}  ({r['rows']} rows, {r['features']} "
+                          "features)", flush=True)
+    print(f"\nruns: median training seconds of one default run over {args.rounds} interleaved round(s); "
+          "ratio = median over rounds of (method / dpsgd in the same round)")
+    for table in tables:
+        for th in threads:
+            base = {r["round"]: r["seconds"] for r in got.get((table, th, "dpsgd"), [])}
+            for method in methods:
+                rs = got.get((table, th, method), [])
+                if not rs:
+                    continue
+                med = statistics.median(r["seconds"] for r in rs)
+                ratios = [r["seconds"] / base[r["round"]] for r in rs if r["round"] in base]
+                target = {"dpsgd": "", "fusiondp": "  (target <= 3)"}.get(method, "  (target <= 1.5)")
+                ratio = f"{statistics.median(ratios):5.2f}x dpsgd{target}" if ratios and method != "dpsgd" else ""
+                ms = statistics.median(1e3 * r["seconds"] / r["steps"] for r in rs)
+                print(f"runs: {table:8s} {th} thr {method:10s} {med:7.1f} s  {rs[0]['steps']:5d} steps  "
+                      f"{ms:6.1f} ms/step  {rs[0]['features']} features  {ratio}")
 
 
 def run_case(name: str, data_dir: Path, epochs: int) -> dict:
-    if name in ("fusiondp", "dpsgd", "sgd_ori"):
+    if name.startswith("run:"):
+        _, table, method, *rest = name.split(":")
+        out = case_run(table, method, data_dir, int(rest[0]) if rest else 0)
+    elif name in ("fusiondp", "dpsgd", "sgd_ori"):
         out = case_engine(name, data_dir, epochs)
     elif name == "opacus":
         out = case_opacus(data_dir, epochs)
@@ -254,15 +380,26 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", default=os.environ.get("FUSIONDP_DATA", str(ROOT.parent / "shared" / "data")))
     ap.add_argument("--epochs", type=int, default=2, help="epochs per case; the fastest epoch is reported")
-    ap.add_argument("--threads", type=int, default=1, help="torch threads per case")
+    ap.add_argument("--threads", default="1", help="torch threads per case (runs suite: a comma list, each a case)")
     ap.add_argument("--rounds", type=int, default=2, help="interleaved repetitions of the whole case list")
-    ap.add_argument("--suite", choices=("tabular", "text", "denormal", "all"), default="tabular",
+    ap.add_argument("--tables", default=RUN_TABLES, help="runs suite: sepsis, wide30k, icu30k (comma-separated)")
+    ap.add_argument("--methods", default=RUN_METHODS, help="runs suite: methods (comma-separated)")
+    ap.add_argument("--max-steps", type=int, default=0, help="runs suite: stop each run after this many steps (the "
+                    "rule's batch sizes and settings kept; ms/step is then the figure to compare)")
+    ap.add_argument("--suite", choices=("tabular", "text", "denormal", "runs", "all"), default="tabular",
                     help="tabular: sepsis cases; text: the Medical Abstracts text model; denormal: flush-denormal "
                          "off vs on; all: every suite")
     ap.add_argument("--flush-denormal", action=argparse.BooleanOptionalAction, default=True,
                     help="flush subnormal floats to zero in every case (the engine's training mode)")
-    ap.add_argument("--case", help=argparse.SUPPRESS)
+    ap.add_argument("--case", help="one case (e.g. run:wide30k:fusiondp) in this process")
+    ap.add_argument("--profile", action="store_true", help="with --case run:...: print cProfile's cumulative table")
     args = ap.parse_args()
+    if args.suite in ("runs", "all") and not args.case:
+        runs_suite(args)
+        if args.suite == "runs":
+            return
+    if not args.case:
+        args.threads = int(str(args.threads).split(",")[0])
     if args.suite in ("denormal", "all") and not args.case:
         denormal_suite(Path(args.data_dir), args.epochs, args.threads)
         if args.suite == "denormal":
@@ -271,10 +408,22 @@ def main() -> None:
         text_suite(Path(args.data_dir), args.epochs)
         if args.suite == "text":
             return
+    if args.case and args.profile:
+        import cProfile
+        import pstats
+
+        import torch
+
+        torch.set_num_threads(int(args.threads))
+        _, table, method, *rest = args.case.split(":")
+        prof = cProfile.Profile()
+        prof.runcall(case_run, table, method, Path(args.data_dir), int(rest[0]) if rest else 0)
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(35)
+        return
     if args.case:
         import torch
 
-        torch.set_num_threads(args.threads)
+        torch.set_num_threads(int(args.threads))
         # Same floating-point mode for every case: the engine flushes subnormals while it trains.
         torch.set_flush_denormal(args.flush_denormal)
         if not args.flush_denormal:

@@ -174,7 +174,8 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
                 names.append(str(s))
         return names
 
-    def fit(self, X, y, *, support: pd.DataFrame | None = None, hybrid=None) -> "FusionDPClassifier":
+    def fit(self, X, y, *, support: pd.DataFrame | None = None, hybrid=None,
+            support_rows_are_distinct_people: bool = False) -> "FusionDPClassifier":
         """Train with the configured privacy budget (spent again by every call).
 
         Args:
@@ -185,6 +186,10 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
             hybrid: a ready hybrid copy of ``X`` (same rows; sensitive columns imputed). With
                 ``hybrid``, ``support`` may still be given: it is then the public reference table on
                 which record-level ``dpsgd`` fits its preprocessing (required for ``dpsgd``).
+            support_rows_are_distinct_people: state that the support rows are other people than the rows of
+                ``X`` even where every value agrees (a coded table); recorded in ``report_``. A support set
+                matching ``X`` more often than coincidence explains is still refused
+                (`fusiondp.data.guards.SupportIdentity`).
         """
         import torch
 
@@ -258,13 +263,17 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
         threads = torch.get_num_threads()
         try:
             model = copy.deepcopy(self.model) if isinstance(self.model, torch.nn.Module) else self.model
+            from fusiondp.data.guards import SupportIdentity
+
+            identity = SupportIdentity(distinct_people=True) if support_rows_are_distinct_people else None
             provenance = Provenance(imputer=self.imputer if hybrid is None else "given hybrid table",
                                     imputation=imputation, support_fingerprint=fingerprint,
                                     unprotected_rows=unprotected)
             result, prepared, record = run(train, hybrid_df, schema, method=self.method, config=cfg,
                                            progress=self.progress, support_df=support, model=model,
                                            provenance=provenance, learner=self.learner,
-                                           tree_settings={"clip": self.clip} if self.learner == "trees" else None)
+                                           tree_settings={"clip": self.clip} if self.learner == "trees" else None,
+                                           support_identity=identity)
         finally:
             torch.set_num_threads(threads)
         self.model_ = result.model.eval()

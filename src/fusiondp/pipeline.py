@@ -22,6 +22,7 @@ import pandas as pd
 import torch
 
 from fusiondp._seeds import stream
+from fusiondp.data.guards import SupportIdentity
 from fusiondp.data.preprocess import Preprocessor, Representation
 from fusiondp.data.schema import Schema
 from fusiondp.data.tabular import check_hybrid_aligned, check_target
@@ -95,6 +96,7 @@ class Prepared:
     data: TrainData
     eval_sets: dict[str, tuple[torch.Tensor, torch.Tensor]]
     fitted_on: str = "hybrid table (public)"
+    support_identity: str | None = None  # how the support set was found disjoint from the training rows
 
 
 RECORD_LEVEL_NEEDS_PUBLIC = (
@@ -112,11 +114,15 @@ def _public_digest(frame: pd.DataFrame) -> str:
 
 def prepare(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, seed: int = 0,
             eval_frames: dict[str, pd.DataFrame] | None = None, support_df: pd.DataFrame | None = None,
-            record_level: bool = False, representation: Representation | None = None) -> Prepared:
+            record_level: bool = False, representation: Representation | None = None,
+            support_identity: SupportIdentity | None = None) -> Prepared:
     """Validate, fit preprocessing on public data, and encode every view.
 
     Args:
         support_df: a public reference table (the support set), disjoint from the training rows.
+        support_identity: how a support row is told from a training record (`fusiondp.data.guards.SupportIdentity`:
+            by value, the default; by an identity column, which is then dropped from the features; or by the
+            user's statement that the rows are distinct people, for coded tables). Recorded in the report.
         record_level: fit preprocessing and label classes on `support_df` only (required for `dpsgd`,
             whose guarantee covers whole records, public columns and labels included).
         representation: the encoding options (default: `fusiondp.data.preprocess.default_representation()`);
@@ -124,11 +130,13 @@ def prepare(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, 
     """
     from fusiondp.data.guards import check_relation_inputs
 
+    if support_identity is not None and support_identity.id_column is not None:
+        schema = with_id_dropped(schema, support_identity.id_column)
     schema.check_columns(train_df)
     schema.check_drop(train_df, hybrid_df)
     schema = schema.bind(train_df)
     check_hybrid_aligned(train_df, hybrid_df, schema)
-    check_relation_inputs(train_df, hybrid_df, schema, support=support_df)
+    check_relation_inputs(train_df, hybrid_df, schema, support=support_df, identity=support_identity)
     if record_level:
         if support_df is None:
             raise ConfigError(RECORD_LEVEL_NEEDS_PUBLIC)
@@ -163,7 +171,18 @@ def prepare(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, 
     fitted_on = ("public reference (support) table only" if record_level else
                  "hybrid table; sensitive columns on support set ∪ hybrid" if sensitive_frame is not None
                  else "hybrid table (public)")
-    return Prepared(pre, labels, data, evals, fitted_on)
+    return Prepared(pre, labels, data, evals, fitted_on,
+                    (support_identity or SupportIdentity()).describe() if support_df is not None else None)
+
+
+def with_id_dropped(schema: Schema, id_column: str) -> Schema:
+    """`schema` with the identity column among the dropped ones (a key is no attribute of the person)."""
+    if id_column == schema.target or id_column in schema.sensitive:
+        raise ConfigError(f"--id-column {id_column!r} is the target or a sensitive column; an identity key must be "
+                          "a column of its own.")
+    if id_column in schema.drop:
+        return schema
+    return Schema(schema.target, schema.sensitive, (*schema.drop, id_column), schema.categorical)
 
 
 def report(result: TrainResult, prepared: Prepared, *, provenance: Provenance | None = None,
@@ -183,7 +202,8 @@ def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, meth
         progress: bool = True, checkpoint=None, support_df: pd.DataFrame | None = None, model=None,
         nproc: int = 1, device: str | None = None, representation: Representation | None = None,
         provenance: Provenance | None = None, settings_file: SettingsOrigin | None = None,
-        learner: str = "mlp", tree_settings: dict | None = None) -> tuple[TrainResult, Prepared, RunRecord]:
+        learner: str = "mlp", tree_settings: dict | None = None,
+        support_identity: SupportIdentity | None = None) -> tuple[TrainResult, Prepared, RunRecord]:
     """Prepare, train and report one run on frames.
 
     `support_df` (the public support set) is checked to be disjoint from the training rows, and is
@@ -196,21 +216,23 @@ def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, meth
     fingerprint) and `settings_file` go into the run record (`report`), returned third: read it as the JSON
     report (``record["epsilon"]``) or serialise it (``record.to_report()``). `learner` 'trees' trains the
     feature-level DP tree learner instead of a network (`fusiondp.trees`, docs/method.md §9; `tree_settings`
-    over its defaults rule).
+    over its defaults rule). `support_identity`: how support rows are told from training records
+    (`fusiondp.data.guards.SupportIdentity`; default: by value).
     """
     cfg = config or TrainConfig()
     if learner == "trees":
         return _run_trees(train_df, hybrid_df, schema, method=method, cfg=cfg, val_df=val_df, test_df=test_df,
                           progress=progress, checkpoint=checkpoint, support_df=support_df, model=model, nproc=nproc,
                           device=device, representation=representation, tree_settings=tree_settings,
-                          provenance=provenance, settings_file=settings_file)
+                          provenance=provenance, settings_file=settings_file, support_identity=support_identity)
     if learner != "mlp":
         raise ConfigError(f"Unknown learner {learner!r}; choose 'mlp' or 'trees'.")
     spec = get_method(method)
     cfg.validate(len(train_df))
     frames = {k: v for k, v in (("val", val_df), ("test", test_df)) if v is not None}
     prepared = prepare(train_df, hybrid_df, schema, seed=cfg.seed, eval_frames=frames, support_df=support_df,
-                       record_level=spec.needs_public_preprocessing, representation=representation)
+                       record_level=spec.needs_public_preprocessing, representation=representation,
+                       support_identity=support_identity)
     val = prepared.eval_sets.get("val")
     kwargs = dict(config=cfg, val=val, progress=progress, checkpoint=checkpoint, device=device, model=model)
     if nproc > 1:
@@ -223,8 +245,8 @@ def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, meth
 
 
 def _run_trees(train_df, hybrid_df, schema, *, method, cfg, val_df, test_df, progress, checkpoint, support_df, model,
-               nproc, device, representation, tree_settings, provenance,
-               settings_file) -> tuple[TrainResult, Prepared, RunRecord]:
+               nproc, device, representation, tree_settings, provenance, settings_file,
+               support_identity) -> tuple[TrainResult, Prepared, RunRecord]:
     """`run` for learner='trees': same preparation (public-only preprocessing), tree fit, same run record."""
     import dataclasses
 
@@ -238,7 +260,7 @@ def _run_trees(train_df, hybrid_df, schema, *, method, cfg, val_df, test_df, pro
     cfg.validate(len(train_df))
     frames = {k: v for k, v in (("val", val_df), ("test", test_df)) if v is not None}
     prepared = prepare(train_df, hybrid_df, schema, seed=cfg.seed, eval_frames=frames, support_df=support_df,
-                       representation=representation)
+                       representation=representation, support_identity=support_identity)
     support = None
     if support_df is not None:
         x_sup = prepared.pre.transform(support_df, what="support data")

@@ -72,3 +72,27 @@ def test_same_entry_point_under_torchrun(files):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads((files / "tr.json").read_text())["steps"] == 12
     assert proc.stdout.count("ε =") == 1
+
+
+@pytest.mark.skipif(os.environ.get("FUSIONDP_TEST_TORCHRUN") != "1",
+                    reason="opt-in (four Python processes, about 30 s): FUSIONDP_TEST_TORCHRUN=1")
+def test_two_nodes_on_loopback_with_the_public_baseline(files):
+    """The docs/scaling.md recipe: two torchrun "nodes" on 127.0.0.1, with --val, so every rank also trains the
+    public baseline (its steps are group collectives: rank 1 returned before it and rank 0 crashed, issue 26)."""
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": src}
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    cmd = lambda rank: [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--node_rank", str(rank),  # noqa: E731
+                        "--nproc-per-node", "1", "--master_addr", "127.0.0.1", "--master_port", port, "-m", "fusiondp",
+                        *_args(files, "nodes.json", "--val", str(files / "test.csv"))]
+    other = subprocess.Popen(cmd(1), env=env, cwd=files, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    main = subprocess.run(cmd(0), env=env, capture_output=True, text=True, timeout=300, cwd=files)
+    other_out, other_err = other.communicate(timeout=120)
+    assert main.returncode == 0 and other.returncode == 0, (main.stderr + other_err)[-3000:]
+    rep = json.loads((files / "nodes.json").read_text())
+    assert rep["steps"] == 12 and rep["public_baseline"]["steps"] == 12
+    assert main.stdout.count("fusiondp: ε =") == 1 and "ε =" not in other_out

@@ -68,8 +68,13 @@ def test_rule_shape():
     assert int(big["epochs"] * 10**6 / 1024) == constants()["private"]["max_steps"]
     lo, hi = (auto_settings(14293, 36, e, 1e-5, "fusiondp", accountant="rdp")["alpha"] for e in (0.5, 8.0))
     assert lo < hi  # more noise, smaller weight of the private term
+    # non-private: the private batch rule, a public batch of the same size (no 4096-row batch), its own epochs
     pub = auto_settings(30000, 5, None, 1e-5, "sgd_hybrid")
-    assert pub["batch_size"] == 128 and int(pub["epochs"] * 30000 / 128) == constants()["public"]["max_steps"]
+    assert pub["batch_size"] == pub["public_batch_size"] == 1024
+    assert int(pub["epochs"] * 30000 / 1024) == int(constants()["public"]["epochs"] * 30000 / 1024)
+    huge = auto_settings(10**6, 5, None, 1e-7, "sgd_ori")
+    assert int(huge["epochs"] * 10**6 / 1024) == constants()["public"]["max_steps"]
+    assert auto_settings(1000, 5, None, 1e-4, "sgd_pub")["public_batch_size"] == small["batch_size"] == 64
 
 
 def test_rule_reproduces_the_sepsis_selection():

@@ -40,6 +40,10 @@ def test_tune_then_train_with_settings(tmp_path):
     assert rep["config_source"]["public_batch_size"] == "auto"
     assert rep["public_baseline"]["method"] == "sgd_hybrid"
     assert rep["below_public_baseline"] == (rep["public_baseline"]["run"] < rep["public_baseline"]["baseline"])
+    # the baseline's own cost is shown and recorded (issue 26): it is paid on top of the run
+    assert rep["public_baseline"]["seconds"] > 0 and rep["public_baseline"]["steps"] == rep["steps"]
+    assert f"public baseline: {rep['steps']} steps in" in res.output.replace("\n", " ") or \
+        f"{rep['public_baseline']['steps']} steps in {rep['public_baseline']['seconds']:.1f} s" in res.output
     assert "indicators" in rep["representation"]
 
 

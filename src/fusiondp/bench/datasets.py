@@ -167,6 +167,10 @@ class DatasetSpec:
         imputer: imputer name used when `hybrid="impute"`.
         onehot_groups: one-hot groups among the sensitive columns (None: detect from the support set).
         description: one line for results pages.
+        id_column: a key column naming each row's person; support rows are then told from training records by
+            it (and it is dropped from the features) instead of by their values (`fusiondp.data.guards`).
+        support_rows_are_distinct_people: the user's statement that support rows are other people even where
+            every value equals a training row's (a coded table); recorded in every run record.
     """
 
     name: str
@@ -182,6 +186,8 @@ class DatasetSpec:
     onehot_groups: tuple[tuple[str, ...], ...] | None = None
     description: str = ""
     notes: tuple[str, ...] = field(default=())
+    id_column: str | None = None
+    support_rows_are_distinct_people: bool = False
 
     def __post_init__(self) -> None:
         one_of("hybrid", self.hybrid, ("published", "impute"))
@@ -199,7 +205,15 @@ class DatasetSpec:
     @property
     def schema(self) -> Schema:
         """The column roles as a `Schema`."""
-        return Schema(self.target, list(self.sensitive), list(self.drop), list(self.categorical))
+        drop = [*self.drop, *([self.id_column] if self.id_column and self.id_column not in self.drop else [])]
+        return Schema(self.target, list(self.sensitive), drop, list(self.categorical))
+
+    @property
+    def support_identity(self):
+        """How support rows are told from training records (`fusiondp.data.guards.SupportIdentity`)."""
+        from fusiondp.data.guards import SupportIdentity
+
+        return SupportIdentity(self.id_column, self.support_rows_are_distinct_people)
 
     def frames(self, data_dir: str | Path | None = None, seed: int = 0) -> dict[str, pd.DataFrame]:
         """The raw frames: train, val, test, support (+ "published_hybrid" when a file is given)."""
@@ -278,6 +292,10 @@ SPEC_KEYS: dict[str, str] = {
     "onehot_groups": "one-hot groups among the sensitive columns (list of lists; default: detected)",
     "description": "one line for the results page",
     "notes": "list of remarks",
+    "id_column": "a key column naming each row's person: support rows are checked against training rows by it "
+                 "(not by their values) and it is dropped from the features",
+    "support_rows_are_distinct_people": "true states that the support rows are other people than the training "
+                                        "rows even where all values agree (a coded table); recorded in each run",
 }
 _SPLIT_KEYS = ("fractions", "support_rows", "support_fraction", "split_seed")
 
@@ -356,7 +374,8 @@ def spec_from_dict(d: Mapping[str, Any], *, base_dir: str | Path | None = None,
         categorical=_names(d.get("categorical", ()), "categorical"), split=split,
         hybrid=d.get("hybrid", "impute"), imputer=d.get("imputer", "default"),
         onehot_groups=None if groups is None else tuple(tuple(g) for g in groups),
-        description=d.get("description", ""), notes=tuple(d.get("notes", ())))
+        description=d.get("description", ""), notes=tuple(d.get("notes", ())), id_column=d.get("id_column"),
+        support_rows_are_distinct_people=bool(d.get("support_rows_are_distinct_people", False)))
 
 
 def spec_to_dict(spec: DatasetSpec) -> dict[str, Any]:
@@ -367,7 +386,10 @@ def spec_to_dict(spec: DatasetSpec) -> dict[str, Any]:
                            "hybrid": spec.hybrid, "imputer": spec.imputer,
                            "onehot_groups": (None if spec.onehot_groups is None
                                              else [list(g) for g in spec.onehot_groups]),
-                           "description": spec.description, "notes": list(spec.notes)}
+                           "description": spec.description, "notes": list(spec.notes),
+                           "id_column": spec.id_column}
+    if spec.support_rows_are_distinct_people:
+        out["support_rows_are_distinct_people"] = True
     if spec.split is not None:
         sp = spec.split
         out["split"] = {"fractions": list(sp.fractions), "support_rows": sp.support_rows,
@@ -406,13 +428,15 @@ def load_dataset_file(path: str | Path) -> DatasetSpec:
 
 def table_spec(table: str | Path, *, target: str, sensitive: str | Sequence[str], support: str | Path | None = None,
                drop: str | Sequence[str] = (), categorical: str | Sequence[str] = (), name: str | None = None,
-               imputer: str = "default") -> DatasetSpec:
+               imputer: str = "default", id_column: str | None = None,
+               distinct_people: bool = False) -> DatasetSpec:
     """The entry of a user's table given by command-line options (``fusiondp bench --table ...``)."""
     files = {"all": str(Path(table).expanduser().resolve())}
     if support is not None:
         files["support"] = str(Path(support).expanduser().resolve())
     return spec_from_dict({"name": name or Path(table).stem, "target": target, "sensitive": sensitive,
-                           "drop": drop, "categorical": categorical, "files": files, "imputer": imputer})
+                           "drop": drop, "categorical": categorical, "files": files, "imputer": imputer,
+                           "id_column": id_column, "support_rows_are_distinct_people": distinct_people})
 
 
 # --------------------------------------------------------------------------- the built-in entries

@@ -233,7 +233,7 @@ def write_report(dataset: str, results: str | Path | list[str | Path], *, docs: 
     accountants = sorted({r["accountant"] for r in bench if r.get("accountant")})
     lines = [f"# Benchmark: `{dataset}`", "",
              "Made by: " + ", ".join(f"`{c}`" for c in cmds) + "; page and plot by "
-             + (ds.remake or f"`fusiondp bench-report {dataset} --results {results}`") + ".", "",
+             + (ds.remake or f"`fusiondp bench-report {dataset} --results {results} --out {docs}`") + ".", "",
              f"Seeds {', '.join(map(str, seeds))}; δ = 1e-5; accountant {', '.join(accountants) or '–'}; "
              f"neighbouring relations {', '.join(relations) or '–'} (`add_remove` = record-level DP for "
              "`dpsgd` and `dp_ebm`, `remove` = feature-level zero-out for `fdp`/`fdp_fm`/`fusiondp`, `replace` = "

@@ -52,14 +52,17 @@ def tabular_dataset(spec: TabularSpec, *, headline: str = "auroc",
             raise ConfigError(f"Dataset spec {spec.name!r}.load() lacks frame(s) {sorted(missing)}.")
         evals = {"val": frames["val"], "test": frames["test"]}
         support = frames.get("support")
+        identity = getattr(spec, "support_identity", None)  # a DatasetSpec's --id-column / statement
         p = pipeline_prepare(frames["train"], frames["hybrid"], spec.schema, seed=seed, eval_frames=evals,
-                             support_df=support)
+                             support_df=support, support_identity=identity)
         facts = {"train": p.data.n, "val": len(frames["val"]), "test": len(frames["test"]),
                  "features": int(p.data.x.shape[1]), **(info or {})}
+        if identity is not None and not identity.default:
+            facts["support identity"] = p.support_identity  # the statement or key, in every run record
         record = None
         if support is not None:  # dpsgd: everything fitted on the public support set (issue 13 item 2)
             r = pipeline_prepare(frames["train"], frames["hybrid"], spec.schema, seed=seed, eval_frames=evals,
-                                 support_df=support, record_level=True)
+                                 support_df=support, record_level=True, support_identity=identity)
             record = BenchData(r.data, r.eval_sets["val"], r.eval_sets["test"], None,
                                {**facts, "features": int(r.data.x.shape[1]), "preprocessing": r.fitted_on})
         return BenchData(p.data, p.eval_sets["val"], p.eval_sets["test"], None, facts, record)

@@ -40,6 +40,15 @@ PublicReference = Annotated[Optional[Path], Opt(
     "--public-reference", help="Public table with every column, disjoint from the training rows, on which "
     "record-level dpsgd fits its preprocessing (default: the --support table)."), INPUT]
 Drop = Annotated[str, Opt("--drop", help="Columns to ignore, comma-separated.")]
+IdColumn = Annotated[Optional[str], Opt("--id-column", help="A key column naming the person of each row (in the "
+                                        "training and support tables): support rows are checked to be other "
+                                        "records by this key instead of by their values; the column is dropped "
+                                        "from the features.")]
+DistinctPeople = Annotated[bool, Opt("--support-rows-are-distinct-people", help="State that the support rows are "
+                                     "other people than the training rows even where every value is the same (a "
+                                     "coded table with few, coarse columns). Recorded in the report; a support "
+                                     "set matching the training rows more often than coincidence explains is "
+                                     "still refused as a copy.")]
 Categorical = Annotated[str, Opt("--categorical", help="Extra columns to one-hot encode.")]
 Method = Annotated[str, Opt("--method", help=f"One of: {', '.join(METHODS)}.")]
 Epsilon = Annotated[float, Opt("--epsilon", help="Privacy budget ε.")]
@@ -81,6 +90,39 @@ Model = Annotated[Optional[str], Opt("--model", help="Your network instead of th
 NProc = Annotated[int, Opt("--nproc", min=1, help="Processes on this machine (torch.distributed, gloo on CPU, "
                           "NCCL with --device cuda); same model and ε as one process. See docs/scaling.md.")]
 Device = Annotated[str, Opt("--device", help="cpu or cuda (one GPU per process).")]
+Threads = Annotated[Optional[int], Opt("--threads", min=1, help="torch threads of the training process (split "
+                                       "among --nproc processes). Default: $OMP_NUM_THREADS when set, else 1: the "
+                                       "MLP's steps are small, and on a shared 2-core machine 2 intra-op threads "
+                                       "made a step 3-11x slower than 1 (docs/results/scaling.md); use --nproc for more "
+                                       "cores.")]
+
+
+def set_threads(threads: int | None) -> int:
+    """Set torch's intra-op threads for training: `threads`, else $OMP_NUM_THREADS (torch already read it), else 1.
+
+    Returns the number in force (recorded in the report).
+    """
+    import os
+
+    import torch
+
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    elif not os.environ.get("OMP_NUM_THREADS"):
+        torch.set_num_threads(1)
+    return torch.get_num_threads()
+
+
+def support_identity(id_column: str | None, distinct_people: bool):
+    """The `SupportIdentity` of the --id-column / --support-rows-are-distinct-people options (None: by value)."""
+    from fusiondp.data.guards import SupportIdentity
+
+    if id_column is not None and distinct_people:
+        raise ConfigError("Give --id-column or --support-rows-are-distinct-people, not both: a key column decides "
+                          "identity by itself.")
+    if id_column is None and not distinct_people:
+        return None
+    return SupportIdentity(id_column=id_column, distinct_people=distinct_people)
 
 
 def check_inputs(hybrid: Path | None, support: Path | None, epsilon: float) -> None:

@@ -65,6 +65,8 @@ def train(
     test: Annotated[Optional[Path], Opt("--test", help="Test table (scored once at the end)."), INPUT] = None,
     drop: O.Drop = "",
     categorical: O.Categorical = "",
+    id_column: O.IdColumn = None,
+    distinct_people: O.DistinctPeople = False,
     method: O.Method = "fusiondp",
     epsilon: O.Epsilon = 2.0,
     delta: O.Delta = 1e-5,
@@ -96,6 +98,7 @@ def train(
     progress: O.Progress = True,
     nproc: O.NProc = 1,
     device: O.Device = "cpu",
+    threads: O.Threads = None,
     save_model: Annotated[Optional[Path], Opt("--save-model", help="Save the trained model with its privacy record "
                                               "(a .safetensors file; see `fusiondp predict`)."), OUTPUT] = None,
     model: O.Model = None,
@@ -133,6 +136,7 @@ def train(
             raise ConfigError(f"{', '.join(given_net)} only apply to --learner mlp.",
                               hint="the tree learner's settings come from its defaults rule (src/fusiondp/trees/"
                                    "defaults.json); --clip sets its clip")
+    n_threads = O.set_threads(threads) if nproc == 1 else O.set_threads(threads or nproc)  # --nproc: one per rank
     factory = None
     if model is not None:
         from fusiondp.train.models import load_factory
@@ -143,6 +147,11 @@ def train(
         factory = load_factory(model)  # fails before any data is read
     outs = check_train_outputs(report=report, save_model=save_model, checkpoint=checkpoint)
     schema = Schema(target, sensitive, drop, categorical)
+    identity = O.support_identity(id_column, distinct_people)
+    if id_column is not None:
+        from fusiondp.pipeline import with_id_dropped
+
+        schema = with_id_dropped(schema, id_column)  # before imputation: a key is no feature
     given = dict(epochs=epochs, batch_size=batch_size, public_batch_size=public_batch_size, lr=lr,
                  optimizer=optimizer, radius=radius, clip=clip,
                  alpha=alpha, beta=beta, projection_rank=projection_rank, alpha_schedule=alpha_schedule)
@@ -168,6 +177,9 @@ def train(
         check_eval_not_training(train_df, frame, k)
     support_df = O.read_support(support)  # read once: public reference, imputer and fingerprint share it
     public_df = O.public_table(support_df, public_reference)
+    if identity is not None and public_df is None:
+        raise ConfigError("--id-column and --support-rows-are-distinct-people describe a support table: give "
+                          "--support or --public-reference.")
     made = O.hybrid_table(train_df, hybrid, support_df, schema, imputer=imputer, seed=seed, progress=progress,
                           fallback=fallback, joint=joint)
     if fill_hybrid_missing:
@@ -195,7 +207,18 @@ def train(
                                 val_df=evals.get("validation"), test_df=evals.get("test"), progress=progress,
                                 checkpoint=outs["checkpoint"], support_df=public_df, model=factory, nproc=nproc,
                                 device=device, provenance=provenance, settings_file=origin, learner=learner,
-                                tree_settings={"clip": clip} if learner == "trees" else None)
+                                tree_settings={"clip": clip} if learner == "trees" else None,
+                                support_identity=identity)
+    check = None
+    if public_baseline and "val" in prepared.eval_sets and result.method.is_private:
+        # Before the other ranks return: under torchrun the baseline's steps are collectives of the whole group.
+        from fusiondp.tune.baseline import public_baseline_check, public_reference_data
+
+        # Record-level: the training rows are what the run protects; the baseline reads public reference rows only.
+        level = result.method.level
+        base_data = public_reference_data(prepared, public_df) if level == "record" else prepared.data
+        check = public_baseline_check(base_data, prepared.eval_sets["val"], result.config, rep["metrics"]["val"],
+                                      model=factory, level=level)
     if not distributed.is_main():
         return
     out.print(f"[bold]{rep['method']}[/]: " + (f"ε = {rep['epsilon']:.4f} (target {epsilon:g}), δ = {delta:g}, "
@@ -209,29 +232,29 @@ def train(
         out.print(f"  [bold red]{rep['randomness']}[/]")
     if result.method.level == "record" and rep.get("training_rows_text"):
         out.print(f"  {rep['training_rows_text']}")
+    if identity is not None:
+        out.print(f"  support set disjoint from the training rows by {rep['support_identity']}")
     for split, m in rep["metrics"].items():
         keys = [k for k in METRIC_ORDER if k in m] + [k for k in m if k not in METRIC_ORDER]
         out.print(f"  {split}: " + "  ".join(f"{k}={m[k]:.4f}" for k in keys))
-    out.print(f"  {rep['steps']} steps in {rep['seconds']:.1f} s")
+    out.print(f"  {rep['steps']} steps in {rep['seconds']:.1f} s ({n_threads} torch thread(s)"
+              + (f" over {nproc} processes)" if nproc > 1 else ")"))
+    rep = rep.with_sections(torch_threads=n_threads)
     auto = [k for k, v in rep["config_source"].items() if v == "auto"]
     if auto:
         shown = lambda v: f"{v:g}" if isinstance(v, (int, float)) else str(v)
         out.print("  defaults rule: " + ", ".join(f"{k}={shown(getattr(result.config, k))}" for k in auto))
-    if public_baseline and "val" in prepared.eval_sets and result.method.is_private:
-        from fusiondp.tune.baseline import public_baseline_check, public_reference_data
-
-        # Record-level: the training rows are what the run protects; the baseline reads public reference rows only.
-        level = result.method.level
-        base_data = public_reference_data(prepared, public_df) if level == "record" else prepared.data
-        check = public_baseline_check(base_data, prepared.eval_sets["val"], result.config, rep["metrics"]["val"],
-                                      model=factory, level=level)
+    if check is not None:
         rep = rep.with_sections(public_baseline=check, below_public_baseline=check["below_public_baseline"])
         if check["below_public_baseline"]:
             out.print(f"[yellow]warning:[/] validation {check['metric']} {check['run']:.4f} is below the free public "
                       f"baseline sgd_hybrid ({check['baseline']:.4f}, ε = 0): this run bought nothing with its ε.")
+            out.print(f"  public baseline: {check['steps']} steps in {check['seconds']:.1f} s "
+                      "(--no-public-baseline skips it)")
         else:
             out.print(f"  public baseline: sgd_hybrid (ε = 0) validation {check['metric']} {check['baseline']:.4f}, "
-                      f"this run {check['run']:.4f}; trained on {check['trained_on']}")
+                      f"this run {check['run']:.4f}; trained on {check['trained_on']}; {check['steps']} steps in "
+                      f"{check['seconds']:.1f} s (--no-public-baseline skips it)")
     # Every output is rendered first and written as one all-or-nothing group: a failure leaves none behind.
     from fusiondp._files import json_text, write_files
 

@@ -19,7 +19,9 @@ fusiondp.errors.DataError: The hybrid table's sensitive column 'age' equals the 
 
 from __future__ import annotations
 
+import math
 from collections import Counter
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -54,31 +56,110 @@ def check_hybrid_not_true(train: pd.DataFrame, hybrid: pd.DataFrame, schema: Sch
                             "training file passed as the hybrid?).")
 
 
+@dataclass(frozen=True)
+class SupportIdentity:
+    """How the public support set is known to hold no training record (issue 26 item 2).
+
+    By default identity is judged by value: a support row equal to a training row in every shared column is
+    taken for a copy. On coded tables (a few coarse columns) many different people share every value, so the
+    user may instead
+
+    * name an identity column (`id_column`, e.g. a person key): rows are the same record exactly when their ids
+      are equal; the column is dropped from the features (it is no attribute of the person);
+    * state that the support rows are other people than the training rows (`distinct_people`); the statement
+      is recorded in the report and the run record. Values are still compared, and a support set that matches
+      the training table far more often than the training table matches itself (leave-one-out: a share p of
+      training rows repeat another training row) is refused as a copy even then.
+
+    >>> SupportIdentity().describe()
+    'values: no support row equals a training row in every shared column'
+    """
+
+    id_column: str | None = None
+    distinct_people: bool = False
+
+    def describe(self) -> str:
+        """One line for reports and run records."""
+        if self.id_column is not None:
+            return f"id column {self.id_column!r}: no support row's id occurs among the training rows' ids"
+        if self.distinct_people:
+            return ("user statement (--support-rows-are-distinct-people): the support rows are other people than "
+                    "the training rows; identical values are coincidences of a coded table (checked: the share of "
+                    "support rows matching a training row is within what the training table's own repeats explain)")
+        return "values: no support row equals a training row in every shared column"
+
+    @property
+    def default(self) -> bool:
+        return self.id_column is None and not self.distinct_people
+
+
 def _row_hashes(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     # Values are compared as text so that 1 and 1.0 (CSV vs. Parquet dtypes) hash alike.
     text = frame[columns].astype("string").fillna("<NA>")
     return pd.util.hash_pandas_object(text, index=False)
 
 
-def check_support_disjoint(train: pd.DataFrame, support: pd.DataFrame, schema: Schema) -> None:
-    """Refuse a support set that holds training records (same values in every shared column).
+def _coincidence_bound(n_support: int, repeat_share: float) -> float:
+    """The most support rows that may match a training row by coincidence: a one-sided binomial bound
+    (mean + 4 sd, + 2) for `n_support` draws at the training table's own leave-one-out repeat share."""
+    p = min(max(repeat_share, 0.0), 1.0)
+    return n_support * p + 4.0 * math.sqrt(n_support * p * (1.0 - p)) + 2.0
+
+
+def check_support_disjoint(train: pd.DataFrame, support: pd.DataFrame, schema: Schema,
+                           identity: SupportIdentity | None = None) -> None:
+    """Refuse a support set that holds training records.
 
     The support set's sensitive values feed the imputer and preprocessing in the clear; a training
-    record inside it would be used outside the accountant.
+    record inside it would be used outside the accountant. `identity` says how a record is recognised
+    (:class:`SupportIdentity`; default: by its values in every shared column).
     """
+    identity = identity or SupportIdentity()
+    if identity.id_column is not None:
+        _check_ids_disjoint(train, support, identity.id_column)
+        return
     columns = [c for c in support.columns if c in train.columns and c not in schema.drop]
     if not columns:
         return
-    inside = _row_hashes(support, columns).isin(set(_row_hashes(train, columns)))
+    train_hashes = _row_hashes(train, columns)
+    inside = _row_hashes(support, columns).isin(set(train_hashes))
     k = int(inside.sum())
+    if not k:
+        return
+    if identity.distinct_people:
+        repeat_share = float(train_hashes.duplicated(keep=False).mean())
+        bound = _coincidence_bound(len(support), repeat_share)
+        if k <= bound:
+            return
+        raise DataError(f"{k} of {len(support)} row(s) of the public support set also appear in the training table, "
+                        f"more than coincidence explains (at most {bound:.0f}: {repeat_share:.0%} of training rows "
+                        "repeat another training row): this looks like a copy of training records, which the "
+                        "statement that they are distinct people cannot cover.",
+                        hint="give an identity column with --id-column (a person key in both tables), or remove "
+                        "the copied rows from the support set")
+    first = int(inside.to_numpy().nonzero()[0][0])
+    raise DataError(f"{k} row(s) of the public support set (first: support row {first}) also appear in the "
+                    "training table: the support set must be disjoint from the training rows, whose "
+                    "sensitive values it would otherwise expose.",
+                    hint="if these are different people who share every value (a coded table), say so with "
+                    "--support-rows-are-distinct-people (recorded in the report), or give a key column with "
+                    "--id-column; values alone cannot tell them from a copied training record")
+
+
+def _check_ids_disjoint(train: pd.DataFrame, support: pd.DataFrame, column: str) -> None:
+    """Refuse support rows whose identity key occurs among the training rows' keys (or a missing key)."""
+    for frame, what in ((train, "training table"), (support, "support table")):
+        if column not in frame.columns:
+            raise DataError(f"The identity column {column!r} (--id-column) is not in the {what}.")
+        if frame[column].isna().any():
+            raise DataError(f"The identity column {column!r} has missing values in the {what} "
+                            f"({int(frame[column].isna().sum())} row(s)): every row needs its key.")
+    ids = set(train[column].astype("string"))
+    shared = support[column].astype("string").isin(ids)
+    k = int(shared.sum())
     if k:
-        first = int(inside.to_numpy().nonzero()[0][0])
-        raise DataError(f"{k} row(s) of the public support set (first: support row {first}) also appear in the "
-                        "training table: the support set must be disjoint from the training rows, whose "
-                        "sensitive values it would otherwise expose.",
-                        hint="if these are different people who share every value (coded survey answers, "
-                        "say), remove from the support set the rows whose values occur in the training table; "
-                        "values alone cannot tell them from a copied training record")
+        raise DataError(f"{k} row(s) of the public support set have an identity key ({column!r}) that also occurs "
+                        "in the training table: the support set must hold other records than the training rows.")
 
 
 def check_hybrid_missingness(train: pd.DataFrame, hybrid: pd.DataFrame, schema: Schema) -> None:
@@ -148,7 +229,7 @@ def check_eval_not_training(train: pd.DataFrame, frame: pd.DataFrame, what: str)
 
 
 def check_relation_inputs(train: pd.DataFrame, hybrid: pd.DataFrame, schema: Schema, *,
-                          support: pd.DataFrame | None = None) -> None:
+                          support: pd.DataFrame | None = None, identity: SupportIdentity | None = None) -> None:
     """Every guard that applies to one run's inputs."""
     check_unique_columns(train, "training table")
     check_unique_columns(hybrid, "hybrid table")
@@ -156,4 +237,4 @@ def check_relation_inputs(train: pd.DataFrame, hybrid: pd.DataFrame, schema: Sch
     check_hybrid_missingness(train, hybrid, schema)
     if support is not None:
         check_unique_columns(support, "support table")
-        check_support_disjoint(train, support, schema)
+        check_support_disjoint(train, support, schema, identity)

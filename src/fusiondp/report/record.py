@@ -174,6 +174,7 @@ class RunRecord(Mapping):
     labels: str
     provenance: Provenance
     preprocessing_fitted_on: str | None
+    support_identity: str | None  # how the support set was found to hold no training record (None: no support)
     schema: Mapping | None
     preprocessing: tuple[str, ...]
     representation: Mapping | None
@@ -240,6 +241,7 @@ class RunRecord(Mapping):
             beta=cfg.beta if spec.consistency or spec.mix == "convex" else None,
             labels=_labels_text(spec.level, spec.public_rows), provenance=provenance or Provenance(),
             preprocessing_fitted_on=prepared.fitted_on if prepared is not None else None,
+            support_identity=getattr(prepared, "support_identity", None),
             schema=pre.schema.to_dict() if pre is not None else None,
             preprocessing=tuple(pre.notes) if pre is not None else (),
             representation=pre.describe() if pre is not None else None,
@@ -281,6 +283,8 @@ class RunRecord(Mapping):
             "rng": self.rng,
             "secure_randomness": self.secure_randomness,
             "preprocessing_fitted_on": self.preprocessing_fitted_on,
+            # How the public support set was found to hold no training record (None: no support set given).
+            "support_identity": self.support_identity,
             # Stage 1 as `impute_hybrid` recorded it (None: a hybrid given as a file).
             "imputation": p.imputation,
             "imputer": p.imputer,

@@ -166,6 +166,9 @@ def noised_gradient(model: nn.Module, wrapper: nn.Module, batch: Batch, spec: Me
     (`fusiondp.train.projection`); None leaves the step as in the paper.
     """
     params = dict(wrapper.named_parameters())
+    # The statistics travel in the gradients' dtype, so a process group sums everything in ONE all-reduce
+    # (counts stay exact up to 2^24 rows in float32).
+    stat_dtype = next(iter(params.values())).dtype
     w_pub, w_priv = spec.weights(alpha, beta)
     std = noise_multiplier * clip if noise_multiplier > 0 else 0.0
     if reduce is None and generator is None and spec.is_private and std > 0:
@@ -176,7 +179,7 @@ def noised_gradient(model: nn.Module, wrapper: nn.Module, batch: Batch, spec: Me
         weight = rows / batch.public_denominator if batch.public_denominator else 1.0
         g_pub, public_loss = public_gradient(model, params, batch.public_x, batch.public_y, loss_fn, weight)
         parts.update({f"pub.{k}": g_pub[k] for k in params})
-        parts["pub_loss"] = torch.tensor([public_loss], dtype=torch.float64)
+        parts["pub_loss"] = torch.tensor([public_loss], dtype=stat_dtype)
     n_clipped = 0
     if spec.is_private:
         # The two rows of a difference term must see the same network: with independent dropout masks
@@ -202,7 +205,7 @@ def noised_gradient(model: nn.Module, wrapper: nn.Module, batch: Batch, spec: Me
                                                 std, generator)
         parts.update({f"priv.{k}": noisy[k] for k in params})
         n_clipped = int((norms > clip).sum()) if norms.numel() else 0
-    parts["counts"] = torch.tensor([batch.private_x.shape[0], n_clipped], dtype=torch.float64)
+    parts["counts"] = torch.tensor([batch.private_x.shape[0], n_clipped], dtype=stat_dtype)
     if reduce is not None:
         parts = reduce(parts)
     total = {k: torch.zeros_like(p) for k, p in params.items()}

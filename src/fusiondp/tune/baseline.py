@@ -65,7 +65,8 @@ def public_baseline_check(data: TrainData, val, config: TrainConfig, run_val_met
         level: "feature" or "record" (`MethodSpec.level`).
 
     Returns:
-        ``{"method", "metric", "split", "trained_on", "baseline", "run", "below_public_baseline"}``.
+        ``{"method", "metric", "split", "trained_on", "baseline", "run", "below_public_baseline", "seconds",
+        "steps"}``: `seconds` is the baseline's own training time, which the run pays on top of its own.
     """
     if level == "record":
         cfg = TrainConfig(seed=config.seed, hidden=config.hidden, dropout=config.dropout,
@@ -76,4 +77,5 @@ def public_baseline_check(data: TrainData, val, config: TrainConfig, run_val_met
     key, base = _metric(classification_metrics(val[1].numpy(), predict_scores(res.model, val[0])))
     own = float(run_val_metrics[key])
     return {"method": BASELINE, "metric": key, "split": "validation", "trained_on": TRAINED_ON[level],
-            "baseline": base, "run": own, "below_public_baseline": own < base - tolerance}
+            "baseline": base, "run": own, "below_public_baseline": own < base - tolerance,
+            "seconds": round(res.seconds, 2), "steps": res.steps}
