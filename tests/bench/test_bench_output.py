@@ -6,29 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
-from fusiondp.bench import registry
 from fusiondp.cli.bench_cmd import output_paths
 from tables import make_table
 
 runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def _forget_user_tables():
-    yield
-    for name in [n for n, e in registry.DATASETS.items() if e.remake]:
-        registry.DATASETS.pop(name)
-
-
-@pytest.fixture
-def app():
-    from fusiondp.cli.app import _load_commands, app
-
-    _load_commands()
-    return app
 
 
 ARGS = ["--target", "y", "--sensitive", "age,sex,unit", "--drop", "id", "--imputer", "mean", "--seeds", "2",

@@ -17,21 +17,6 @@ from tables import make_table
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def _forget_user_tables():
-    yield
-    for name in [n for n, e in registry.DATASETS.items() if e.remake]:
-        registry.DATASETS.pop(name)
-
-
-@pytest.fixture
-def app():
-    from fusiondp.cli.app import _load_commands, app
-
-    _load_commands()
-    return app
-
-
 def _args(tmp_path, table, *extra):
     return ["bench", "--table", str(table), "--target", "y", "--sensitive", "age,sex,unit", "--drop", "id",
             "--imputer", "mean", "--out", str(tmp_path / "r.jsonl"), "--docs", str(tmp_path / "docs"),

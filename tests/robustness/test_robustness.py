@@ -78,6 +78,21 @@ def _enospc(*args, **kwargs):
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
+def _enospc_at(monkeypatch, n: int) -> None:
+    """The disk fills while the n-th file of a write group is staged."""
+    import fusiondp._files as files
+
+    real, calls = files._stage, []
+
+    def stage(path, data):
+        calls.append(path)
+        if len(calls) == n:
+            _enospc()
+        return real(path, data)
+
+    monkeypatch.setattr(files, "_stage", stage)
+
+
 def _apply_fault(fault: str | None, monkeypatch, folder: Path) -> contextlib.AbstractContextManager:
     """Install the row's fault; returns a context manager active while the command runs."""
     import fusiondp._files as files
@@ -85,15 +100,7 @@ def _apply_fault(fault: str | None, monkeypatch, folder: Path) -> contextlib.Abs
     if fault == "enospc":  # the disk fills while the output is being written: its fsync fails
         monkeypatch.setattr(os, "fsync", _enospc)
     elif fault == "enospc_third":  # the third file of a group (the model, after report JSON and HTML) fails
-        real, calls = files._stage, []
-
-        def stage(path, data):
-            calls.append(path)
-            if len(calls) == 3:
-                _enospc()
-            return real(path, data)
-
-        monkeypatch.setattr(files, "_stage", stage)
+        _enospc_at(monkeypatch, 3)
     elif fault == "sigint_write":
         real = files._stage
 
@@ -118,15 +125,7 @@ def _apply_fault(fault: str | None, monkeypatch, folder: Path) -> contextlib.Abs
     elif fault == "symlink_loop":
         (folder / "loop.csv").symlink_to("loop.csv")
     elif fault == "enospc_second":  # the second file of a group (an audit's HTML page, after its JSON) fails
-        real, calls = files._stage, []
-
-        def stage(path, data):
-            calls.append(path)
-            if len(calls) == 2:
-                _enospc()
-            return real(path, data)
-
-        monkeypatch.setattr(files, "_stage", stage)
+        _enospc_at(monkeypatch, 2)
     elif fault == "short_write":  # the disk keeps only half of the output and reports no error
         real_fsync = os.fsync
 
