@@ -15,7 +15,6 @@ import sys
 import types
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from fusiondp.errors import BackendUnavailableError, UnsupportedError

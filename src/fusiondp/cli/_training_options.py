@@ -19,7 +19,7 @@ from fusiondp.errors import ConfigError
 from fusiondp.train.methods import METHODS
 
 if TYPE_CHECKING:
-    from fusiondp.impute.hybrid import Hybrid
+    from fusiondp.impute.hybrid import Hybrid as HybridTable
 
 Opt = typer.Option
 
@@ -152,7 +152,7 @@ def public_table(support: Path | pd.DataFrame | None, public_reference: Path | N
 
 def hybrid_table(train_df: pd.DataFrame, hybrid: Path | None, support: Path | pd.DataFrame | None, schema: Schema,
                  *, imputer: str, seed: int, progress: bool, fallback: str = "auto",
-                 joint: str = "auto") -> Hybrid:
+                 joint: str = "auto") -> HybridTable:
     """The hybrid table and its provenance: read from `hybrid` (provenance None), or imputed from the public
     `support` set (a path or its frame) with the imputation record of `fusiondp.impute.impute_hybrid`."""
     from fusiondp.impute.hybrid import Hybrid, impute_hybrid

@@ -32,7 +32,7 @@ from fusiondp.trees.booster import (GrowParams, OneHotBins, SubtractingHistogram
                                     logistic_grad)
 from fusiondp.trees.model import TreeEnsembleModel
 from fusiondp.trees.private import clipped_difference, gaussian_noise
-from fusiondp.trees.settings import TreeSettings, auto_tree_settings
+from fusiondp.trees.settings import auto_tree_settings
 
 #: The tree learner's methods (the MLP engine's registry, `fusiondp.train.methods.METHODS`, is not shared:
 #: those rows describe gradient steps of a network).
