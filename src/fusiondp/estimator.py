@@ -114,6 +114,10 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
             DP gradient-boosted trees (`fusiondp.trees`, docs/method.md §9; binary targets; method
             ``fusiondp`` or ``sgd_hybrid`` for its public stage alone; the network settings are unused, ``clip``
             sets the trees' clip).
+        release_guard: when the support set carries labels (``support_fraction``), a feature-level fit also
+            trains the free baseline ``sgd_hybrid`` and keeps whichever scores higher on the support set
+            (post-processing: no ε; docs/training.md, "the release guard"; ``report_["release_guard"]`` says
+            which). False skips it.
 
     Fitted attributes:
         model_, preprocessor_, classes_, n_features_in_, feature_names_in_ (DataFrame input),
@@ -129,7 +133,7 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
                  lr: float | None = None, clip: float | None = None, alpha: float | None = None,
                  beta: float | None = None, hidden: tuple[int, ...] = (64, 128, 64),
                  dropout: float = 0.15, random_state: int = 0, progress: bool = False, model=None,
-                 learner: str = "mlp") -> None:
+                 learner: str = "mlp", release_guard: bool = True) -> None:
         self.sensitive = sensitive
         self.epsilon = epsilon
         self.delta = delta
@@ -153,6 +157,7 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
         self.progress = progress
         self.model = model
         self.learner = learner
+        self.release_guard = release_guard
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -273,7 +278,7 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
                                            progress=self.progress, support_df=support, model=model,
                                            provenance=provenance, learner=self.learner,
                                            tree_settings={"clip": self.clip} if self.learner == "trees" else None,
-                                           support_identity=identity)
+                                           support_identity=identity, guard=self.release_guard)
         finally:
             torch.set_num_threads(threads)
         self.model_ = result.model.eval()

@@ -10,7 +10,9 @@ anything but the clipped, noised private term:
    term, on a public reference table (the support set) only;
 3. encode original, hybrid, validation and test rows with it;
 4. build the public `noise` and `reference` views from the hybrid rows;
-5. train, then score validation and test rows.
+5. train; a feature-level private run with a labelled public support set then releases the better of its
+   model and the free baseline on that set (`fusiondp.tune.baseline.release_guard`: post-processing, no ε);
+6. score validation and test rows.
 """
 
 from __future__ import annotations
@@ -175,6 +177,15 @@ def prepare(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, 
                     (support_identity or SupportIdentity()).describe() if support_df is not None else None)
 
 
+def labelled_support(prepared: Prepared, support_df: pd.DataFrame | None) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The public support set encoded like the training rows, with its labels; None without labels."""
+    target = prepared.pre.schema.target
+    if support_df is None or target not in support_df.columns or support_df[target].isna().any():
+        return None
+    x = torch.from_numpy(np.ascontiguousarray(prepared.pre.transform(support_df, what="support data")))
+    return x, torch.from_numpy(np.array(prepared.labels.transform(support_df[target], "support data")))
+
+
 def with_id_dropped(schema: Schema, id_column: str) -> Schema:
     """`schema` with the identity column among the dropped ones (a key is no attribute of the person)."""
     if id_column == schema.target or id_column in schema.sensitive:
@@ -203,7 +214,7 @@ def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, meth
         nproc: int = 1, device: str | None = None, representation: Representation | None = None,
         provenance: Provenance | None = None, settings_file: SettingsOrigin | None = None,
         learner: str = "mlp", tree_settings: dict | None = None,
-        support_identity: SupportIdentity | None = None) -> tuple[TrainResult, Prepared, RunRecord]:
+        support_identity: SupportIdentity | None = None, guard: bool = True) -> tuple[TrainResult, Prepared, RunRecord]:
     """Prepare, train and report one run on frames.
 
     `support_df` (the public support set) is checked to be disjoint from the training rows, and is
@@ -217,7 +228,10 @@ def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, meth
     report (``record["epsilon"]``) or serialise it (``record.to_report()``). `learner` 'trees' trains the
     feature-level DP tree learner instead of a network (`fusiondp.trees`, docs/method.md §9; `tree_settings`
     over its defaults rule). `support_identity`: how support rows are told from training records
-    (`fusiondp.data.guards.SupportIdentity`; default: by value).
+    (`fusiondp.data.guards.SupportIdentity`; default: by value). `guard`: a feature-level private run whose
+    support set has labels trains the free baseline `sgd_hybrid` too and releases whichever scores higher on
+    the support set (`fusiondp.tune.baseline.release_guard`; the record's ``release_guard`` section says
+    which; the baseline is kept as ``result.public_baseline``).
     """
     cfg = config or TrainConfig()
     if learner == "trees":
@@ -241,7 +255,15 @@ def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, meth
         result = launch(train, nproc, (method, prepared.data), kwargs, device=device)
     else:
         result = train(method, prepared.data, **kwargs)
-    return result, prepared, report(result, prepared, provenance=provenance, settings_file=settings_file)
+    section = None
+    if guard and spec.is_private and spec.level == "feature" and (
+            support := labelled_support(prepared, support_df)) is not None:
+        from fusiondp.tune.baseline import release_guard
+
+        result, section, baseline = release_guard(result, prepared.data, support, model=model)
+        result.public_baseline = baseline
+    record = report(result, prepared, provenance=provenance, settings_file=settings_file)
+    return result, prepared, record.with_sections(release_guard=section) if section else record
 
 
 def _run_trees(train_df, hybrid_df, schema, *, method, cfg, val_df, test_df, progress, checkpoint, support_df, model,

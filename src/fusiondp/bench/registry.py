@@ -53,6 +53,8 @@ class BenchData:
         record_level: the same seed's data encoded for record-level methods (`dpsgd`): preprocessing and
             label classes fitted on the public support set only, never on training rows (None: the
             dataset has no support set, and record-level methods are refused).
+        support: the labelled public support set encoded like the training rows (None: none or unlabelled);
+            every run is scored on it, so the page can show the release guard's choice (docs/training.md).
     """
 
     data: TrainData
@@ -61,6 +63,7 @@ class BenchData:
     model: Callable[[], nn.Module] | None = None
     info: dict[str, Any] = field(default_factory=dict)
     record_level: "BenchData | None" = None
+    support: Tensors | None = None
 
 
 @dataclass(frozen=True)

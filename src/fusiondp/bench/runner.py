@@ -144,9 +144,10 @@ def _one_run(ds: BenchDataset, bench: BenchData, method: str, epsilon: float | N
     res = train(method, bench.data, config=cfg, model=model, progress=False)
     # The privacy part of the row is a serialisation of the run record, like the JSON report and model file.
     record = RunRecord.build(res)
+    splits = {"val": bench.val, **({"test": bench.test} if with_test else {}),
+              **({"support": bench.support} if bench.support is not None else {})}
     rec = {"dataset": ds.name, "method": method, "epsilon": epsilon, "seed": seed, **record.bench_row(),
-           "overrides": overrides, "settings": settings,
-           **evaluate_splits(res.model, {"val": bench.val, **({"test": bench.test} if with_test else {})})}
+           "overrides": overrides, "settings": settings, **evaluate_splits(res.model, splits)}
     return rec
 
 

@@ -52,6 +52,8 @@ def tabular_dataset(spec: TabularSpec, *, headline: str = "auroc",
             raise ConfigError(f"Dataset spec {spec.name!r}.load() lacks frame(s) {sorted(missing)}.")
         evals = {"val": frames["val"], "test": frames["test"]}
         support = frames.get("support")
+        if support is not None and spec.schema.target in support.columns and not support[spec.schema.target].isna().any():
+            evals["support"] = support  # scored, never trained on: the release guard's public yardstick
         identity = getattr(spec, "support_identity", None)  # a DatasetSpec's --id-column / statement
         p = pipeline_prepare(frames["train"], frames["hybrid"], spec.schema, seed=seed, eval_frames=evals,
                              support_df=support, support_identity=identity)
@@ -64,8 +66,10 @@ def tabular_dataset(spec: TabularSpec, *, headline: str = "auroc",
             r = pipeline_prepare(frames["train"], frames["hybrid"], spec.schema, seed=seed, eval_frames=evals,
                                  support_df=support, record_level=True, support_identity=identity)
             record = BenchData(r.data, r.eval_sets["val"], r.eval_sets["test"], None,
-                               {**facts, "features": int(r.data.x.shape[1]), "preprocessing": r.fitted_on})
-        return BenchData(p.data, p.eval_sets["val"], p.eval_sets["test"], None, facts, record)
+                               {**facts, "features": int(r.data.x.shape[1]), "preprocessing": r.fitted_on},
+                               support=r.eval_sets.get("support"))
+        return BenchData(p.data, p.eval_sets["val"], p.eval_sets["test"], None, facts, record,
+                         support=p.eval_sets.get("support"))
 
     if grid is None:
         grid = tabular_grid(spec.name)

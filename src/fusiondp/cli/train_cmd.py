@@ -83,8 +83,10 @@ def train(
     projection_rank: O.ProjectionRank = None,
     alpha_schedule: O.AlphaSchedule = None,
     settings: O.Settings = None,
-    public_baseline: Annotated[bool, Opt("--public-baseline/--no-public-baseline", help="With --val, also train "
-                               "sgd_hybrid (public, ε = 0) and flag the run if it scores below it.")] = True,
+    public_baseline: Annotated[bool, Opt("--public-baseline/--no-public-baseline", help="Also train the free "
+                               "baseline sgd_hybrid (public, ε = 0): a feature-level run whose support/public-reference "
+                               "table has labels releases whichever scores higher on that public table (no ε: "
+                               "post-processing); with --val the run is flagged if it scores below it.")] = True,
     radius: O.Radius = None,
     noise_multiplier: Annotated[Optional[float], Opt("--noise-multiplier", help="Fix σ instead of calibrating; "
                                                      "ε is then reported, still capped by --epsilon.")] = None,
@@ -208,7 +210,7 @@ def train(
                                 checkpoint=outs["checkpoint"], support_df=public_df, model=factory, nproc=nproc,
                                 device=device, provenance=provenance, settings_file=origin, learner=learner,
                                 tree_settings={"clip": clip} if learner == "trees" else None,
-                                support_identity=identity)
+                                support_identity=identity, guard=public_baseline)
     check = None
     if public_baseline and "val" in prepared.eval_sets and result.method.is_private:
         # Before the other ranks return: under torchrun the baseline's steps are collectives of the whole group.
@@ -218,7 +220,7 @@ def train(
         level = result.method.level
         base_data = public_reference_data(prepared, public_df) if level == "record" else prepared.data
         check = public_baseline_check(base_data, prepared.eval_sets["val"], result.config, rep["metrics"]["val"],
-                                      model=factory, level=level)
+                                      model=factory, level=level, baseline=result.public_baseline)
     if not distributed.is_main():
         return
     out.print(f"[bold]{rep['method']}[/]: " + (f"ε = {rep['epsilon']:.4f} (target {epsilon:g}), δ = {delta:g}, "
@@ -244,6 +246,12 @@ def train(
     if auto:
         shown = lambda v: f"{v:g}" if isinstance(v, (int, float)) else str(v)
         out.print("  defaults rule: " + ", ".join(f"{k}={shown(getattr(result.config, k))}" for k in auto))
+    if (g := rep.get("release_guard")) is not None:
+        chosen = ("the private model" if g["released"] == "private" else
+                  f"[yellow]the free baseline {g['baseline']}[/] (the private model scored lower)")
+        out.print(f"  release guard: {chosen} released; on the {g['chosen_on']}: private {g['metric']} "
+                  f"{g['private_score']:.4f}, {g['baseline']} {g['baseline_score']:.4f} ({g['baseline_steps']} "
+                  f"steps in {g['baseline_seconds']:.1f} s; no ε: post-processing; --no-public-baseline skips it)")
     if check is not None:
         rep = rep.with_sections(public_baseline=check, below_public_baseline=check["below_public_baseline"])
         if check["below_public_baseline"]:

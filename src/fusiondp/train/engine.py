@@ -59,6 +59,8 @@ class TrainResult:
     seconds: float
     history: list[dict] = field(default_factory=list)
     secure_randomness: bool = True
+    #: The free baseline trained next to the run (`fusiondp.tune.baseline.release_guard`), if any.
+    public_baseline: "TrainResult | None" = field(default=None, repr=False)
 
     @property
     def relation(self) -> str | None:

@@ -9,6 +9,12 @@ run protects, so a noise-free baseline trained on them would be an exact members
 record moves its score). The baseline is then trained on the **public reference rows** only (the table
 `dpsgd` fits its preprocessing on), with the defaults rule's settings at *their* size, so every number it
 prints is a function of public inputs (docs/privacy.md, "Every released artefact").
+
+**The release guard** (:func:`release_guard`, issue 25): a feature-level private run whose public support set
+carries labels releases whichever of the private model and the free baseline scores higher on that public
+set. The choice is a function of the private model (already ε-DP) and public data only, so it is
+post-processing: it costs no ε and the release keeps the run's (ε, δ). The released model is therefore never
+below the free baseline on the public support set, by construction.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import torch
 from fusiondp.evaluate.metrics import classification_metrics, predict_scores
 from fusiondp.train.config import TrainConfig
 from fusiondp.train.models import ModelLike
-from fusiondp.train.engine import TrainData, train
+from fusiondp.train.engine import TrainData, TrainResult, train
 
 BASELINE = "sgd_hybrid"
 #: What each kind of run trains its baseline on (printed and written to the report).
@@ -49,33 +55,79 @@ def public_reference_data(prepared, public_df) -> TrainData:
 
 def public_baseline_check(data: TrainData, val, config: TrainConfig, run_val_metrics: dict, *,
                           tolerance: float = 0.0, model: ModelLike | None = None,
-                          level: str = "feature") -> dict:
+                          level: str = "feature", baseline: TrainResult | None = None) -> dict:
     """Train `sgd_hybrid` on public rows and compare validation scores.
 
     Args:
         data: feature-level: the run's training views (only the hybrid view and labels are read);
             record-level: `public_reference_data` (the public reference rows), never the training rows.
         val: (x, y) validation tensors.
-        config: the run's resolved config. Feature-level: batch, epochs, lr, seed are reused (no budget is
-            involved). Record-level: only the model shape, dropout and seed are kept; the step settings come
-            from the defaults rule at the reference table's size, so nothing depends on the training rows.
+        config: the run's resolved config: the model shape, dropout and seed are kept; the step settings come
+            from the defaults rule for `sgd_hybrid` (the benchmark pages' free baseline; record-level: at the
+            reference table's size, so nothing depends on the training rows).
         run_val_metrics: the run's validation metrics.
         tolerance: the run counts as below the baseline when it scores more than this below it.
         model: the run's model factory (default: the built-in MLP), so both sides train the same architecture.
         level: "feature" or "record" (`MethodSpec.level`).
+        baseline: an already trained baseline (the release guard's), scored instead of training a new one.
 
     Returns:
         ``{"method", "metric", "split", "trained_on", "baseline", "run", "below_public_baseline", "seconds",
         "steps"}``: `seconds` is the baseline's own training time, which the run pays on top of its own.
     """
-    if level == "record":
-        cfg = TrainConfig(seed=config.seed, hidden=config.hidden, dropout=config.dropout,
-                          per_sample=config.per_sample, delta=config.delta)
-    else:
-        cfg = replace(config, epsilon=None, noise_multiplier=None)
-    res = train(BASELINE, data, config=cfg, model=model, progress=False)
+    res = baseline or train_public_baseline(data, config, model=model, level=level)
     key, base = _metric(classification_metrics(val[1].numpy(), predict_scores(res.model, val[0])))
     own = float(run_val_metrics[key])
     return {"method": BASELINE, "metric": key, "split": "validation", "trained_on": TRAINED_ON[level],
             "baseline": base, "run": own, "below_public_baseline": own < base - tolerance,
             "seconds": round(res.seconds, 2), "steps": res.steps}
+
+
+def train_public_baseline(data: TrainData, config: TrainConfig, *, model: ModelLike | None = None,
+                          level: str = "feature") -> TrainResult:
+    """Train the free baseline `sgd_hybrid`: the run's model shape, dropout and seed, the defaults rule's steps.
+
+    Feature-level runs keep the step settings the user gave explicitly (epochs, batch size, learning rate,
+    optimiser: public choices); the others come from the rule for `sgd_hybrid`, as on the benchmark pages.
+    `data`: feature-level, the run's training views (only the hybrid view and labels are read); record-level,
+    `public_reference_data`. No ε is involved: everything it reads is public under the run's claim.
+    """
+    given = {}
+    if level == "feature":
+        source = config.config_source or {}
+        given = {f: getattr(config, f) for f in ("epochs", "batch_size", "lr", "optimizer") if source.get(f) == "user"}
+    cfg = TrainConfig(seed=config.seed, hidden=config.hidden, dropout=config.dropout,
+                      per_sample=config.per_sample, delta=config.delta, **given)
+    return train(BASELINE, data, config=cfg, model=model, progress=False)
+
+
+def release_guard(result: TrainResult, data: TrainData, support: tuple[torch.Tensor, torch.Tensor], *,
+                  model: ModelLike | None = None) -> tuple[TrainResult, dict, TrainResult]:
+    """Release the better of the private model and the free baseline, judged on a labelled public set.
+
+    Args:
+        result: the feature-level private run.
+        data: its training views; the baseline reads the hybrid view and labels only (public).
+        support: (x, y) of the public support set, encoded like the training rows.
+        model: the run's model factory, so both candidates share the architecture.
+
+    Returns:
+        ``(released, section, baseline)``: `released` is `result` itself or `result` with the baseline's
+        weights (its method, ε and accounting stay the run's: the choice is post-processing of the private
+        model with public data); `section` is the record's ``release_guard`` entry; `baseline` the trained
+        free model (reused by the validation check).
+    """
+    base = train_public_baseline(data, result.config, model=model, level="feature")
+    y = support[1].numpy()
+    key, own = _metric(classification_metrics(y, predict_scores(result.model, support[0])))
+    _, free = _metric(classification_metrics(y, predict_scores(base.model, support[0])))
+    released = "private" if own >= free else BASELINE
+    section = {"released": released, "metric": key, "chosen_on": f"labelled public support set ({len(y)} rows)",
+               "private_score": own, "baseline_score": free, "baseline": BASELINE,
+               "baseline_trained_on": TRAINED_ON["feature"], "baseline_steps": base.steps,
+               "baseline_seconds": round(base.seconds, 2),
+               "privacy": "the choice reads the private model and public data only (post-processing): the "
+                          "release keeps the run's ε and δ"}
+    if released == BASELINE:
+        result = replace(result, model=base.model)
+    return result, section, base

@@ -1,0 +1,92 @@
+"""The release guard: a feature-level run with a labelled public support set never releases a model that
+scores below the free baseline `sgd_hybrid` on that set, and choosing costs no ε (it reads the private model
+and public data only)."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from tables import SENSITIVE, flat_weights, make_hybrid, make_table, poison
+from fusiondp.bench.report import guarded_release
+from fusiondp.data.schema import Schema
+from fusiondp.evaluate.metrics import classification_metrics, predict_scores
+from fusiondp.pipeline import labelled_support, run
+from fusiondp.train.config import TrainConfig
+from fusiondp.tune.baseline import release_guard
+
+SCHEMA = Schema("y", SENSITIVE, drop="id")
+CFG = dict(epochs=2, batch_size=32, public_batch_size=64, lr=0.1, delta=1e-4, epsilon=3.0)
+
+
+@pytest.fixture(scope="module")
+def frames():
+    full = make_table(900, seed=3)
+    support, train, test = full.iloc[:300].reset_index(drop=True), full.iloc[300:700].reset_index(drop=True), \
+        full.iloc[700:].reset_index(drop=True)
+    return train, make_hybrid(train), support, test
+
+
+def _run(frames, **kw):
+    train, hybrid, support, test = frames
+    cfg = TrainConfig(**{**CFG, **kw.pop("cfg", {})})
+    return run(train, hybrid, SCHEMA, method="fusiondp", config=cfg, test_df=test, support_df=support,
+               progress=False, **kw)
+
+
+def test_a_useless_private_model_is_replaced_by_the_free_baseline(frames):
+    # σ = 10⁴: the private term is pure noise, so the private model is far below the free baseline.
+    result, prepared, record = _run(frames, cfg=dict(epsilon=None, noise_multiplier=1e4, lr=1.0))
+    guard = record["release_guard"]
+    assert guard["released"] == "sgd_hybrid" and guard["baseline_score"] > guard["private_score"]
+    assert flat_weights(result.model).equal(flat_weights(result.public_baseline.model))
+    # The record still states the private run's accounting, and its metrics are the released model's.
+    assert record["method"] == "fusiondp" and record["noise_multiplier"] == 1e4
+    x, y = prepared.eval_sets["test"]
+    released = classification_metrics(y.numpy(), predict_scores(result.model, x))["auroc"]
+    assert record["metrics"]["test"]["auroc"] == pytest.approx(released)
+
+
+def test_a_good_private_model_is_kept_and_guard_false_skips_the_baseline(frames):
+    result, _, record = _run(frames, cfg=dict(epsilon=None, noise_multiplier=0.0))
+    guard = record["release_guard"]
+    assert guard["private_score"] >= guard["baseline_score"] and guard["released"] == "private"
+    assert not flat_weights(result.model).equal(flat_weights(result.public_baseline.model))
+    unguarded, _, rec2 = _run(frames, cfg=dict(epsilon=None, noise_multiplier=0.0), guard=False)
+    assert "release_guard" not in rec2 and unguarded.public_baseline is None
+
+
+def test_no_guard_without_support_labels_or_for_record_level_runs(frames):
+    train, hybrid, support, test = frames
+    _, _, rec = _run((train, hybrid, support.drop(columns="y"), test))
+    assert "release_guard" not in rec
+    _, _, rec = run(train, hybrid, SCHEMA, method="dpsgd", config=TrainConfig(**CFG), support_df=support,
+                    progress=False)
+    assert "release_guard" not in rec
+
+
+def test_the_choice_never_reads_the_training_rows_sensitive_values(frames):
+    """The baseline and the choice are functions of the hybrid view, labels, the support set and the private
+    model: poisoning the original view's sensitive values leaves the baseline and the choice unchanged."""
+    train, hybrid, support, test = frames
+    result, prepared, _ = _run(frames, cfg=dict(epsilon=None, noise_multiplier=1e4), guard=False)
+    sup = labelled_support(prepared, support)
+    poisoned = torch.randn_like(prepared.data.x) * 100  # any read of the original view would move the baseline
+    data = dataclasses.replace(prepared.data, x=poisoned)
+    a = release_guard(result, prepared.data, sup)
+    b = release_guard(result, data, sup)
+    assert flat_weights(a[2].model).equal(flat_weights(b[2].model))
+    assert {k: v for k, v in a[1].items() if k != "baseline_seconds"} == \
+        {k: v for k, v in b[1].items() if k != "baseline_seconds"}
+
+
+def test_the_page_rows_follow_the_support_scores():
+    rec = lambda m, e, s, sup, test: {"method": m, "epsilon": e, "seed": s, "support": {"auroc": sup},
+                                      "test": {"auroc": test}}
+    records = [rec("sgd_hybrid", None, 0, 0.80, 0.81), rec("sgd_hybrid", None, 1, 0.80, 0.79),
+               rec("fusiondp", 1.0, 0, 0.70, 0.72),   # below on support: the baseline is released
+               rec("fusiondp", 1.0, 1, 0.85, 0.86)]   # above: kept
+    (row,) = guarded_release(records, "auroc")
+    assert row["baseline_released"] == 1 and row["n"] == 2
+    assert row["released"][0] == pytest.approx((0.81 + 0.86) / 2)
+    assert row["trained"][0] == pytest.approx((0.72 + 0.86) / 2)
