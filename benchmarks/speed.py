@@ -243,14 +243,27 @@ def case_run(table: str, method: str, data_dir: Path, max_steps: int = 0) -> dic
     if max_steps:
         full = cfg.resolve(n_rows=data.n, n_features=int(data.x.shape[1]), method=method)
         cfg = TrainConfig(epsilon=eps, batch_size=full.batch_size, public_batch_size=full.public_batch_size,
-                          lr=full.lr, clip=full.clip, alpha=full.alpha, beta=full.beta,
-                          epochs=(max_steps + 0.5) * full.batch_size / data.n)
+                          lr=full.lr, optimizer=full.optimizer, radius=full.radius, clip=full.clip, alpha=full.alpha,
+                          beta=full.beta, epochs=(max_steps + 0.5) * full.batch_size / data.n)
+    from fusiondp.train import engine as engine_mod
+
+    cpu = {}
+    loop = engine_mod._loop
+
+    def cpu_timed_loop(*a, **k):  # the process CPU seconds of the training steps (robust to other jobs' load)
+        t = time.process_time()
+        try:
+            return loop(*a, **k)
+        finally:
+            cpu["loop"] = time.process_time() - t
+
+    engine_mod._loop = cpu_timed_loop
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = train(method, data, config=cfg, progress=False)
     c = res.config
-    return {"seconds": res.seconds, "steps": res.steps, "features": int(data.x.shape[1]), "rows": data.n,
-            "batch": c.batch_size, "public_batch": c.public_batch_size}
+    return {"seconds": res.seconds, "cpu_seconds": cpu["loop"], "steps": res.steps, "features": int(data.x.shape[1]),
+            "rows": data.n, "batch": c.batch_size, "public_batch": c.public_batch_size, "optimizer": c.optimizer}
 
 
 def runs_suite(args) -> None:
@@ -274,11 +287,12 @@ def runs_suite(args) -> None:
                     r = json.loads(proc.stdout.strip().splitlines()[-1])
                     r["round"] = rnd
                     got.setdefault((table, th, method), []).append(r)
-                    print(f"round {rnd + 1}: {table:8s} {th} thr {method:10s} {r['seconds']:7.1f} s  {r['steps']:5d} "
-                          f"steps  b={r['batch']} public={r['public_batch']}  ({r['rows']} rows, {r['features']} "
-                          "features)", flush=True)
+                    print(f"round {rnd + 1}: {table:8s} {th} thr {method:10s} {r['seconds']:7.1f} s (CPU "
+                          f"{r['cpu_seconds']:6.1f} s)  {r['steps']:5d} steps  b={r['batch']} public={r['public_batch']} "
+                          f"{r['optimizer']}  ({r['rows']} rows, {r['features']} features)", flush=True)
     print(f"\nruns: median training seconds of one default run over {args.rounds} interleaved round(s); "
-          "ratio = median over rounds of (method / dpsgd in the same round)")
+          "ratio = median over rounds of (method / dpsgd in the same round); CPU: the process CPU seconds of the "
+          "training steps and their ratio (the same on a loaded machine, where wall seconds are not)")
     for table in tables:
         for th in threads:
             base = {r["round"]: r["seconds"] for r in got.get((table, th, "dpsgd"), [])}
@@ -291,8 +305,12 @@ def runs_suite(args) -> None:
                 target = {"dpsgd": "", "fusiondp": "  (target <= 3)"}.get(method, "  (target <= 1.5)")
                 ratio = f"{statistics.median(ratios):5.2f}x dpsgd{target}" if ratios and method != "dpsgd" else ""
                 ms = statistics.median(1e3 * r["seconds"] / r["steps"] for r in rs)
+                cpu_base = {r["round"]: r["cpu_seconds"] for r in got.get((table, th, "dpsgd"), [])}
+                cpu_ratios = [r["cpu_seconds"] / cpu_base[r["round"]] for r in rs if r["round"] in cpu_base]
+                cpu = (f"  CPU {statistics.median(r['cpu_seconds'] for r in rs):6.1f} s"
+                       + (f" = {statistics.median(cpu_ratios):4.2f}x dpsgd" if cpu_ratios and method != "dpsgd" else ""))
                 print(f"runs: {table:8s} {th} thr {method:10s} {med:7.1f} s  {rs[0]['steps']:5d} steps  "
-                      f"{ms:6.1f} ms/step  {rs[0]['features']} features  {ratio}")
+                      f"{ms:6.1f} ms/step  {rs[0]['features']} features  {ratio}{cpu}")
 
 
 def run_case(name: str, data_dir: Path, epochs: int) -> dict:
