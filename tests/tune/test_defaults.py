@@ -1,6 +1,5 @@
 """The defaults rule: a pure function of public quantities; explicit settings win; its constants match the anchors."""
 
-import json
 import math
 
 import numpy as np
