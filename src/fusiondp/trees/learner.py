@@ -98,6 +98,13 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
                            **(settings or {}))
     public_rows = xh if x_sup is None else np.vstack([xh, x_sup])
     bins = Bins.fit(public_rows, s.bins)
+    if x_sup is not None and sensitive_mask.any() and len(x_sup) >= s.bins:
+        # Sensitive columns: edges from the support rows alone, whose values are true (and public); imputed
+        # values crowd towards typical values and would waste the bins where the true tails carry signal.
+        sens = Bins.fit(x_sup, s.bins)
+        edges = bins.edges.copy()
+        edges[np.asarray(sensitive_mask, bool)] = sens.edges[np.asarray(sensitive_mask, bool)]
+        bins = Bins(edges, s.bins)
     b_o, b_h = bins.transform(x), bins.transform(xh)
     b_s = bins.transform(x_sup) if x_sup is not None else None
     base = float(np.log(np.clip(y.mean(), 1e-6, 1 - 1e-6) / np.clip(1 - y.mean(), 1e-6, 1)))  # labels are public
@@ -173,7 +180,8 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
                          epsilon=plan.spent() if plan else 0.0, steps=plan.steps if plan else 0, ch=None,
                          seconds=seconds, history=[], secure_randomness=secure)
     info = {"learner": "trees", "settings": s.to_dict(),
-            "bins_fitted_on": "hybrid rows ∪ support set (public)" if x_sup is not None else "hybrid rows (public)",
+            "bins_fitted_on": ("public columns: hybrid rows ∪ support set; sensitive columns: support set (public)"
+                               if x_sup is not None else "hybrid rows (public)"),
             "public_trees": k_pub, "private_trees_trained": len(priv_trees), "private_trees_released": k_priv,
             "releases": plan.steps if plan else 0,
             "selection": history,  # support-set (public) log-losses of the kept prefixes
