@@ -27,7 +27,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def rows_for(name: str, data_dir: str | None, epsilon: float) -> list[tuple[str, float, str]]:
+def rows_for(name: str, data_dir: str | None, epsilon: float):
+    """Yield (model, test AUROC, trees) rows as they are computed."""
     from fusiondp.evaluate.metrics import evaluate_splits
     from fusiondp.pipeline import prepare
     from fusiondp.train.config import TrainConfig
@@ -44,29 +45,28 @@ def rows_for(name: str, data_dir: str | None, epsilon: float) -> list[tuple[str,
     support = (xs, ys)
     mask = p.pre.sensitive_mask()
     test = lambda r: evaluate_splits(r.model, p.eval_sets)["test"]["auroc"]
-    out = []
     free = TrainConfig(epsilon=None)
 
     def public_stage(data, features, sup, label):
         r, info = fit_trees("sgd_hybrid", data, mask, free, support=sup, settings={"public_features": features})
-        out.append((label, test(r), f"{info['public_trees']} trees"))
+        return label, test(r), f"{info['public_trees']} trees"
 
     original = dataclasses.replace(p.data, x_hybrid=p.data.x)  # the 'public' stage fed the true rows
-    public_stage(original, "all", support, "GBDT original rows, all columns (non-private ceiling)")
-    public_stage(p.data, "all", support, "GBDT hybrid rows, all columns (free)")
-    public_stage(p.data, "public", support, "GBDT hybrid rows, public columns only (free)")
+    yield public_stage(original, "all", support, "GBDT original rows, all columns (non-private ceiling)")
+    yield public_stage(p.data, "all", support, "GBDT hybrid rows, all columns (free)")
+    yield public_stage(p.data, "public", support, "GBDT hybrid rows, public columns only (free)")
+    import numpy as np
     import torch
 
-    sup_only = dataclasses.replace(p.data, x=torch.as_tensor(xs, dtype=p.data.x.dtype),
-                                   x_hybrid=torch.as_tensor(xs, dtype=p.data.x.dtype),
-                                   y=torch.as_tensor(ys, dtype=p.data.y.dtype))
-    public_stage(sup_only, "all", None, "GBDT support rows only, all columns (free, no early stopping)")
+    xs_t = torch.tensor(np.asarray(xs), dtype=p.data.x.dtype)
+    sup_only = dataclasses.replace(p.data, x=xs_t, x_hybrid=xs_t, x_noise=None, x_reference=None,
+                                   y=torch.tensor(np.asarray(ys), dtype=p.data.y.dtype))
+    yield public_stage(sup_only, "all", None, "GBDT support rows only, all columns (free, no early stopping)")
     for label, cfg in [("fusiondp_trees, no noise (σ = 0, ε = ∞)", TrainConfig(epsilon=None, noise_multiplier=0.0)),
                        (f"fusiondp_trees, ε = {epsilon:g} (seed 0)", TrainConfig(epsilon=epsilon, seed=0))]:
         r, info = fit_trees("fusiondp", p.data, mask, cfg, support=support)
-        out.append((label, test(r), f"{info['public_trees']} public + {info['private_trees_released']}/"
-                                    f"{info['private_trees_trained']} private trees"))
-    return out
+        yield (label, test(r), f"{info['public_trees']} public + {info['private_trees_released']}/"
+                               f"{info['private_trees_trained']} private trees")
 
 
 def main() -> None:

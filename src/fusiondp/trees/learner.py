@@ -2,13 +2,16 @@
 
 docs/method.md §9, gives the algorithm and its privacy argument; in short:
 
-1. bins from public rows (hybrid ∪ support; `fusiondp.trees.binning`);
+1. bins from public rows (public columns: hybrid ∪ support; sensitive columns: the support set's true values;
+   `fusiondp.trees.binning`);
 2. public stage (ε = 0): histogram gradient boosting on the hybrid rows, which are public;
-3. private stage: `private_rounds` more trees, started from the public model, whose histograms are the
-   hybrid histograms plus a clipped, noised difference term (`fusiondp.trees.private`); every level of
-   every private tree is one Gaussian release with L2 sensitivity C, so the run is a composition of
-   ``private_rounds × private_depth`` Gaussian mechanisms, accounted by dp-accounting
-   (`fusiondp.privacy.accounting`, sampling rate 1: every release uses all records);
+3. private stage: `private_rounds` more trees, started from the public model. With a labelled support set
+   (the default mechanism, ``private_structure='support'``) each tree's splits are grown on the support rows
+   and only its leaf sums are released: hybrid sums + a clipped, noised difference term, one Gaussian release
+   with L2 sensitivity C per tree (`fusiondp.trees.private.clipped_leaf_difference`). Without support labels
+   (``'histograms'``) every level of every tree is one release of noised difference histograms. Either way
+   the run is a composition of Gaussian mechanisms (sampling rate 1: every release uses all records),
+   accounted by dp-accounting (`fusiondp.privacy.accounting`);
 4. never below the free baseline: with a labelled public support set, the number of public trees and then
    the number of private trees kept (0 … private_rounds, 0 = the public model itself) are chosen by the
    support set's log-loss. The support set is public and disjoint from the training rows, and the
