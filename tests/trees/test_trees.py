@@ -315,3 +315,32 @@ def test_estimator_trees():
     proba = clf.predict_proba(X)
     assert proba.shape == (len(X), 2) and np.allclose(proba.sum(1), 1)
     assert clf.epsilon_spent_ <= 2.0 + 1e-9 and clf.report_["learner"] == "trees"
+
+
+def test_sensitive_bin_edges_come_from_the_support_rows():
+    """Sensitive columns' edges are fitted on the support set's true values only (imputed hybrid values would
+    crowd the grid); public columns' edges on hybrid ∪ support. Training rows never enter."""
+    from fusiondp.train.views import TrainData
+    from fusiondp.trees import fit_trees
+
+    rng = np.random.default_rng(0)
+    n, f = 300, 4
+    mask = np.array([False, False, True, True])
+    x = torch.tensor(rng.normal(size=(n, f)))
+    y = torch.tensor((rng.random(n) < 0.4).astype(float))
+    xs = rng.normal(size=(120, f))
+    ys = (rng.random(120) < 0.4).astype(float)
+
+    def edges(x_orig, x_hyb):
+        data = TrainData(x=x_orig, x_hybrid=x_hyb, y=y)
+        r, _ = fit_trees("sgd_hybrid", data, mask, TrainConfig(epsilon=None), support=(xs, ys),
+                         settings={"public_rounds": 2})
+        return r.model.edges.numpy()
+
+    xh = x.clone()
+    xh[:, 2:] = 0.1 * xh[:, 2:]                  # imputed sensitive values: crowded near the mean
+    a = edges(x, xh)
+    np.testing.assert_array_equal(a[2:], Bins.fit(xs, 32).edges[2:])
+    np.testing.assert_array_equal(a[:2], Bins.fit(np.vstack([xh.numpy(), xs]), 32).edges[:2])
+    b = edges(x * 3.0, xh)                         # training rows never enter
+    np.testing.assert_array_equal(a, b)
