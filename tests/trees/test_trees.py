@@ -344,3 +344,20 @@ def test_sensitive_bin_edges_come_from_the_support_rows():
     np.testing.assert_array_equal(a[:2], Bins.fit(np.vstack([xh.numpy(), xs]), 32).edges[:2])
     b = edges(x * 3.0, xh)                         # training rows never enter
     np.testing.assert_array_equal(a, b)
+
+
+def test_guard_fraction_holds_support_rows_out_of_the_structures():
+    from fusiondp.trees.learner import _split_support
+
+    y = np.array([0] * 30 + [1] * 12)
+    grow_rows, guard_rows = _split_support(y, 0.25, seed=0)
+    assert len(np.intersect1d(grow_rows, guard_rows)) == 0 and len(grow_rows) + len(guard_rows) == len(y)
+    assert set(y[guard_rows]) == {0, 1} and len(guard_rows) == round(0.25 * 30) + round(0.25 * 12)
+    every, same = _split_support(y, 0.0, seed=0)
+    assert np.array_equal(every, same) and len(every) == len(y)
+    train, hybrid, support = frames()
+    _, _, rep = fit(train, hybrid, support, cfg=TrainConfig(epsilon=2.0, accountant="rdp"),
+                    settings={"guard_fraction": 0.4})
+    assert rep["trees"]["selection"][1]["guard_rows"] < len(support)
+    with pytest.raises(ConfigError, match="guard_fraction"):
+        fit(train, hybrid, support, settings={"guard_fraction": 1.0})

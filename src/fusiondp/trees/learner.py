@@ -161,18 +161,23 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
             if not select:
                 raise ConfigError("private_structure='support' needs a labelled public support set.",
                                   hint="give --support with the target column, or private_structure='histograms'")
-            priv_trees = _leaf_rounds(s, released, base, b_o, b_h, b_s, y, y_sup, m_o, m_h, cols, std, rng)
+            grow_rows, guard_rows = _split_support(y_sup, s.guard_fraction, config.seed)
+            priv_trees = _leaf_rounds(s, released, base, b_o, b_h, b_s[grow_rows], y, y_sup[grow_rows], m_o, m_h,
+                                      cols, std, rng)
         else:
             priv_trees = _histogram_rounds(s, b_o, b_h, y, m_o, m_h, cols, std, rng)
+            guard_rows = np.arange(len(y_sup)) if select else None
         if select:
-            m0 = np.full(len(y_sup), base)
+            # the private prefix is chosen on support rows the structures never saw (all of them for histograms)
+            bg, yg = b_s[guard_rows], y_sup[guard_rows]
+            m0 = np.full(len(yg), base)
             for t, lr in released:
-                m0 += lr * t.predict(b_s)
-            losses = _prefix_losses(m0, priv_trees, b_s, y_sup)
+                m0 += lr * t.predict(bg)
+            losses = _prefix_losses(m0, priv_trees, bg, yg)
             k_priv = int(np.argmin(losses))
             history.append({"stage": "private", "support_log_loss": losses[k_priv], "trees_kept": k_priv,
                             "trees_trained": len(priv_trees),
-                            "support_log_loss_public_model": losses[0]})
+                            "support_log_loss_public_model": losses[0], "guard_rows": len(yg)})
         else:
             k_priv = len(priv_trees)
         released += priv_trees[:k_priv]
@@ -193,6 +198,25 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
                                "correction trees kept (0 = the public model); public data only, ε = 0"
                                if select else "not applied: no labelled public support set; every tree released")}
     return result, info
+
+
+def _split_support(y_sup: np.ndarray, guard_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Support rows that grow the private structures and rows held out for the guard (docs/method.md §9).
+
+    A public permutation (the run's public `seed`; the support rows are public), stratified by label so both
+    parts keep both classes. ``guard_fraction = 0`` uses every row for both (the guard is then in-sample).
+    """
+    if guard_fraction <= 0:
+        rows = np.arange(len(y_sup))
+        return rows, rows
+    rng = np.random.default_rng(seed)
+    grow_rows, guard_rows = [], []
+    for label in np.unique(y_sup):
+        idx = rng.permutation(np.flatnonzero(y_sup == label))
+        k = int(round(guard_fraction * len(idx)))
+        guard_rows.append(idx[:k])
+        grow_rows.append(idx[k:])
+    return np.sort(np.concatenate(grow_rows)), np.sort(np.concatenate(guard_rows))
 
 
 def _histogram_rounds(s, b_o: np.ndarray, b_h: np.ndarray, y: np.ndarray, m_o: np.ndarray, m_h: np.ndarray,

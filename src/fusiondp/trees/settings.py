@@ -56,6 +56,9 @@ class TreeSettings:
             set under the current model; only its leaf sums (G, H) are released, one Gaussian release per
             tree) or 'histograms' (splits chosen from noised difference histograms, one release per level).
         structure_min_hessian: least support-set hessian per side of a cut when growing a structure.
+        guard_fraction: with ``private_structure='support'``, the fraction of the support rows held out
+            (stratified, public permutation) to choose how many private trees to keep; the rest grow the
+            structures. 0: all rows do both (the guard is in-sample for the splits).
     """
 
     bins: int = 32
@@ -75,6 +78,7 @@ class TreeSettings:
     private_min_hessian_times_noise: float = 2.0
     private_structure: str = "histograms"
     structure_min_hessian: float = 5.0
+    guard_fraction: float = 0.0
 
     @property
     def releases_per_round(self) -> int:
@@ -94,6 +98,8 @@ class TreeSettings:
             raise ConfigError(f"Tree public features must be 'all' or 'public', got {self.public_features!r}.")
         if self.features not in FEATURE_SETS:
             raise ConfigError(f"Tree private features must be one of {FEATURE_SETS}, got {self.features!r}.")
+        if not 0 <= self.guard_fraction < 1:
+            raise ConfigError(f"Tree guard_fraction must be in [0, 1), got {self.guard_fraction!r}.")
         if self.private_structure not in STRUCTURES:
             raise ConfigError(f"Tree private structure must be one of {STRUCTURES}, got {self.private_structure!r}.")
 
@@ -129,7 +135,8 @@ def auto_tree_settings(n_rows: int, epsilon: float | None, n_features: int, supp
                      public_min_hessian=max(pub["min_hessian"], pub["min_hessian_per_row"] * n_rows),
                      private_min_hessian_times_noise=priv["min_hessian_times_noise"],
                      private_structure="support" if leaves else "histograms",
-                     structure_min_hessian=priv.get("structure_min_hessian", 5.0))
+                     structure_min_hessian=priv.get("structure_min_hessian", 5.0),
+                     guard_fraction=priv.get("guard_fraction", 0.0))
     names = {f.name for f in fields(TreeSettings)}
     if unknown := sorted(set(given) - names):
         raise ConfigError(f"Unknown tree setting(s) {unknown}; known: {', '.join(sorted(names))}.")
