@@ -45,7 +45,7 @@ def spec_of(name: str, out_dir: Path):
 
 
 def run_dataset(name: str, epsilons: list[float], seeds: list[int], data_dir: str | None, out_dir: Path,
-                out) -> list[dict]:
+                out, settings: dict | None = None) -> list[dict]:
     from fusiondp.evaluate.metrics import evaluate_splits
     from fusiondp.pipeline import prepare
     from fusiondp.train.config import TrainConfig
@@ -64,7 +64,8 @@ def run_dataset(name: str, epsilons: list[float], seeds: list[int], data_dir: st
     for method, eps, seed in runs:
         t = time.perf_counter()
         cfg = TrainConfig(epsilon=eps, seed=seed)
-        result, info = fit_trees(method, p.data, p.pre.sensitive_mask(), cfg, support=support, public_stage=cache)
+        result, info = fit_trees(method, p.data, p.pre.sensitive_mask(), cfg, support=support, public_stage=cache,
+                                 settings=settings)
         metrics = evaluate_splits(result.model, p.eval_sets)
         row = {"dataset": name, "method": method, "epsilon_target": eps, "seed": seed,
                "epsilon": result.epsilon, "noise_multiplier": result.plan.noise_multiplier if result.plan else None,
@@ -117,13 +118,16 @@ def main() -> None:
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--tables-dir", type=Path, default=Path("bench_out"), help="where fair/anes96 CSVs are written")
     ap.add_argument("--out", type=Path, default=Path("bench_out/trees_runs.jsonl"))
+    ap.add_argument("--settings", default=None, help="JSON of tree settings over the defaults rule, e.g. "
+                    "'{\"guard_fraction\": 0.33}' (a variant, not the defaults)")
     args = ap.parse_args()
     eps = [float(e) for e in args.epsilons.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("a") as out:
         for name in args.datasets.split(","):
-            rows = run_dataset(name, eps, seeds, args.data_dir, args.tables_dir, out)
+            rows = run_dataset(name, eps, seeds, args.data_dir, args.tables_dir, out,
+                               json.loads(args.settings) if args.settings else None)
             print(f"\n### {name}\n\n" + table(rows) + "\n", flush=True)
 
 
