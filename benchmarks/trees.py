@@ -86,10 +86,10 @@ def run_dataset(name: str, epsilons: list[float], seeds: list[int], data_dir: st
     return rows
 
 
-def table(rows: list[dict]) -> str:
-    """Markdown rows: method, ε, ε spent (remove), ε replace, σ, test AUROC, AUPR, private trees kept, seeds."""
+def table(rows: list[dict], split: str = "test") -> str:
+    """Markdown rows: method, ε, ε spent (remove), ε replace, σ, `split` AUROC, AUPR, private trees kept, seeds."""
     ms = lambda v: f"{statistics.mean(v):.3f} ± {statistics.stdev(v) if len(v) > 1 else 0.0:.3f}"
-    out = ["| method | ε target | ε spent (remove) | ε (replace) | σ | test AUROC | test AUPR | private trees "
+    out = [f"| method | ε target | ε spent (remove) | ε (replace) | σ | {split} AUROC | {split} AUPR | private trees "
            "kept (of trained) | seeds |", "|---|---|---|---|---|---|---|---|---|"]
     keys = []
     for r in rows:
@@ -99,13 +99,13 @@ def table(rows: list[dict]) -> str:
     for method, eps in keys:
         g = [r for r in rows if r["method"] == method and r["epsilon_target"] == eps]
         if eps is None:
-            out.append(f"| `{method}` (public stage) | 0 (ε = 0) | 0 | 0 | – | {ms([r['test']['auroc'] for r in g])} "
-                       f"| {ms([r['test']['aupr'] for r in g])} | – | deterministic |")
+            out.append(f"| `{method}` (public stage) | 0 (ε = 0) | 0 | 0 | – | {ms([r[split]['auroc'] for r in g])} "
+                       f"| {ms([r[split]['aupr'] for r in g])} | – | deterministic |")
             continue
         kept = statistics.mean(r["private_trees_released"] for r in g)
         out.append(f"| `{method}` | {eps:g} | {max(r['epsilon'] for r in g):.3f} | "
                    f"{max(r['replace_epsilon'] for r in g):.3f} | {g[0]['noise_multiplier']:.3f} | "
-                   f"{ms([r['test']['auroc'] for r in g])} | {ms([r['test']['aupr'] for r in g])} | "
+                   f"{ms([r[split]['auroc'] for r in g])} | {ms([r[split]['aupr'] for r in g])} | "
                    f"{kept:.1f} of {g[0]['private_trees_trained']} | {len(g)} |")
     return "\n".join(out)
 
@@ -118,6 +118,8 @@ def main() -> None:
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--tables-dir", type=Path, default=Path("bench_out"), help="where fair/anes96 CSVs are written")
     ap.add_argument("--out", type=Path, default=Path("bench_out/trees_runs.jsonl"))
+    ap.add_argument("--split", default="test", choices=("test", "val"),
+                    help="which split the printed table shows (choose settings on val, never on test)")
     ap.add_argument("--settings", default=None, help="JSON of tree settings over the defaults rule, e.g. "
                     "'{\"guard_fraction\": 0.33}' (a variant, not the defaults)")
     args = ap.parse_args()
@@ -128,7 +130,7 @@ def main() -> None:
         for name in args.datasets.split(","):
             rows = run_dataset(name, eps, seeds, args.data_dir, args.tables_dir, out,
                                json.loads(args.settings) if args.settings else None)
-            print(f"\n### {name}\n\n" + table(rows) + "\n", flush=True)
+            print(f"\n### {name}\n\n" + table(rows, args.split) + "\n", flush=True)
 
 
 if __name__ == "__main__":
