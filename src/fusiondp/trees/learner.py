@@ -101,7 +101,8 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
                            **(settings or {}))
     public_rows = xh if x_sup is None else np.vstack([xh, x_sup])
     bins = Bins.fit(public_rows, s.bins)
-    if x_sup is not None and sensitive_mask.any() and len(x_sup) >= s.bins:
+    sensitive_bins_from_support = x_sup is not None and bool(np.any(sensitive_mask)) and len(x_sup) >= s.bins
+    if sensitive_bins_from_support:
         # Sensitive columns: edges from the support rows alone, whose values are true (and public); imputed
         # values crowd towards typical values and would waste the bins where the true tails carry signal.
         sens = Bins.fit(x_sup, s.bins)
@@ -168,7 +169,8 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
             priv_trees = _histogram_rounds(s, b_o, b_h, y, m_o, m_h, cols, std, rng)
             guard_rows = np.arange(len(y_sup)) if select else None
         if select:
-            # the private prefix is chosen on support rows the structures never saw (all of them for histograms)
+            # the private prefix is chosen on the guard rows: every support row by default (then in-sample for
+            # the leaf mechanism's splits), or the rows held out by `guard_fraction`
             bg, yg = b_s[guard_rows], y_sup[guard_rows]
             m0 = np.full(len(yg), base)
             for t, lr in released:
@@ -189,7 +191,8 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
                          seconds=seconds, history=[], secure_randomness=secure)
     info = {"learner": "trees", "settings": s.to_dict(),
             "bins_fitted_on": ("public columns: hybrid rows ∪ support set; sensitive columns: support set (public)"
-                               if x_sup is not None else "hybrid rows (public)"),
+                               if sensitive_bins_from_support else
+                               "hybrid rows ∪ support set (public)" if x_sup is not None else "hybrid rows (public)"),
             "public_trees": k_pub, "private_trees_trained": len(priv_trees), "private_trees_released": k_priv,
             "releases": plan.steps if plan else 0,
             "selection": history,  # support-set (public) log-losses of the kept prefixes
