@@ -38,7 +38,8 @@ previous default side by side is docs/results/imputation.md (`python benchmarks/
 raised Adult's age R² and sex accuracy (0.122 -> 0.132, 0.697 -> 0.715) and left sepsis Age/Gender where they
 were (0.280 -> 0.281, 0.655 -> 0.654). Tried in round 3 on the same support folds (single learners, 3 folds,
 sepsis and Adult) and left out: an sklearn MLP (Age R² 0.08), SVR with C 0.3 or 3 (below C 1 on sepsis),
-logistic C 0.03 or 1 (mixed: neither beat C 0.1 on both tables), depth-2 boosting (best on Adult age, worst on sepsis Age). Tried
+logistic C 0.03 or 1 (mixed: neither beat C 0.1 on both tables), depth-2 boosting (best on Adult age,
+worst on sepsis Age). Tried
 during development (5-fold out-of-fold scores on the same support set) and left out: extra-trees,
 k-nearest neighbours, a slower/deeper boosting, a degree-2 polynomial ridge, and an SVC for categorical
 targets (each at or below the learners above out of fold, or adding nothing to the blend; the SVC also
