@@ -170,8 +170,14 @@ def main() -> None:
            "the training rows' public columns (`make_hybrid` passes `schema.public_view(train)`).", "",
            f"`{PREVIOUS}`: the default ensemble before issue 25's round 3 (boosting "
            + ", ".join(f"{k}={v}" for k, v in {**PREVIOUS_SETTINGS, **PREVIOUS_BOOSTING}.items()) + "), "
-           "run in the same process right before the current default, so its quality and wall time compare side by "
-           "side (`--no-previous` skips it). Everything else (joint imputation, fallback) is the same.", ""]
+           + ("run in the same process right before the current default, so its quality and wall time compare side "
+              "by side (`--no-previous` skips it)." if args.previous else
+              "not run here (`--no-previous`).")
+           + " Everything else (joint imputation, fallback) is the same.", ""]
+    if args.reuse:
+        out += ["Scored from hybrid files saved by an earlier run (no wall time; the file's maker is named where "
+                "the page is published): " + "; ".join(f"`{r.split('=', 1)[0]}` ({r.split('=', 1)[1]})"
+                                                        for r in args.reuse) + ".", ""]
     for name in args.datasets.split(","):
         {"sepsis": sepsis, "adult": adult}[name.strip()](args, out)
     out += [f"Total benchmark time: {time.perf_counter() - t0:.0f} s.", ""]
