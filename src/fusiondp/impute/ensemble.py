@@ -157,7 +157,8 @@ class EnsembleImputer(Imputer):
             skipped otherwise (a categorical task left with no other learner uses "linear").
         folds: folds of the out-of-fold predictions that choose the blend.
         n_trees: trees of the random forest.
-        boosting_rounds: boosting iterations of the gradient-boosting learner.
+        boosting_rounds: boosting iterations of the gradient-boosting learner (its learning rate is
+            `BOOSTING["shrinkage"] / boosting_rounds`, clipped to 0.02-0.1: see `boosting_learning_rate`).
         contrasts: add contrast features of correlated numeric public columns (see `_LinearView`).
         **kwargs: see `Imputer` (categorical, onehot_groups, random_state, progress, n_jobs).
 
