@@ -12,8 +12,8 @@ apply exactly as in `fusiondp bench`.
 
 * "default": `TrainConfig()` (every setting None), so batch, epochs, lr, C and α come from
   `fusiondp.train.defaults.auto_settings`.
-* "tuned": at each ε, every candidate of the dataset's registered tuning grid (`BenchDataset.grid`, the grid of
-  `fusiondp bench NAME --tune`) is trained on the same private rows and the one with the best **validation**
+* "tuned": at each ε, every candidate of the dataset's registered tuning grid (`BenchDataset.grid`, the grid the
+  removed `fusiondp bench NAME --tune` ran) is trained on the same private rows and the one with the best **validation**
   score is kept; its test score is reported (AUROC; the dataset's headline metric, macro-F1, for text). The
   grid is run at the seeds given by `--tune-seeds` (default: the first seed); at the other seeds the setting selected at the nearest tuned seed is rerun. A candidate whose
   resolved settings equal the rule's is the same run (not trained twice). The search cost composes (not

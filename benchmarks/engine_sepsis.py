@@ -1,7 +1,7 @@
 """Issue evidence: `fusiondp` on sepsis at ε = 2 over seeds 0–2, next to reference methods.
 
 Runs the real pipeline (the same code path as `fusiondp train`) with the published TabPFN
-hybrid, METHOD.md §5 settings unless overridden, and writes docs/results/engine_sepsis.md.
+hybrid, the authors' sepsis settings (docs/method.md §7) unless overridden, and writes docs/results/engine_sepsis.md.
 
 Usage: python benchmarks/engine_sepsis.py [--seeds 0,1,2] [--methods fusiondp,dpsgd,sgd_hybrid,sgd_ori]
        [--set alpha=3.0 --set clip=1.8 ...] [--out docs/results/engine_sepsis.md]
@@ -61,7 +61,7 @@ def main() -> None:
     cmd = "python benchmarks/engine_sepsis.py " + " ".join(sys.argv[1:])
     lines = [f"# Engine check: sepsis, ε = {args.epsilon:g}, δ = 1e-5, seeds {args.seeds}", "",
              f"Command: `{cmd.strip()}`", "",
-             f"Settings: METHOD.md §5 (MLP, lr 0.07, 13 epochs, b = 128, public batch 4096, M = 10, PLD "
+             f"Settings: the authors' sepsis settings, [method.md §7](../method.md#7-settings-the-defaults-rule-and-the-authors-sepsis-settings) (MLP, lr 0.07, 13 epochs, b = 128, public batch 4096, M = 10, PLD "
              f"accountant, `remove` relation) with overrides {overrides or 'none'}; published TabPFN hybrid; "
              "preprocessing fitted on the hybrid table; test split scored once at the end.", "",
              "| method | AUROC | AUPR | F1 @ val threshold | accuracy | ε spent | σ | s/run |", "|---|---|---|---|---|---|---|---|"]

@@ -7,10 +7,10 @@ in the hybrid table:
     fusiondp bench sepsis_ours --data-dir ../shared/data --seeds 3 --epsilons 2 \
         --methods sgd_hybrid,fusiondp,dpsgd --out bench_out/sepsis_ours.jsonl   # fusiondp's default imputer
 
-and writes docs/results/imputation_downstream.md (test metrics, mean ± std over the seeds both
+and writes docs/results/imputation_downstream_bench.md (test metrics, mean ± std over the seeds both
 files share, at ε = 2; `sgd_hybrid` has no ε).
 
-Usage: python benchmarks/hybrid_downstream.py [--epsilon 2] [--out docs/results/imputation_downstream.md]
+Usage: python benchmarks/hybrid_downstream.py [--epsilon 2] [--out docs/results/imputation_downstream_bench.md]
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epsilon", type=float, default=2.0)
     ap.add_argument("--results", default=str(ROOT / "bench_out"), help="folder of the <dataset>.jsonl files")
-    ap.add_argument("--out", default=str(ROOT / "docs" / "results" / "imputation_downstream.md"))
+    ap.add_argument("--out", default=str(ROOT / "docs" / "results" / "imputation_downstream_bench.md"))
     args = ap.parse_args()
     recs = {name: [r for r in load_records(Path(args.results) / f"{ds}.jsonl")
                    if r.get("phase", "bench") == "bench" and r["dataset"] == ds]
@@ -44,7 +44,7 @@ def main() -> None:
     lines = [f"# Does a better hybrid train a better model? (sepsis, ε = {args.epsilon:g})", "",
              "Commands: `fusiondp bench sepsis --data-dir ../shared/data --seeds 5 --out bench_out/sepsis.jsonl` and "
              "`fusiondp bench sepsis_ours --data-dir ../shared/data --seeds 3 --epsilons 2 "
-             "--methods sgd_hybrid,fusiondp,dpsgd --out bench_out/sepsis_ours.jsonl`; this page: `python benchmarks/hybrid_downstream.py`.", "",
+             "--methods sgd_hybrid,fusiondp,dpsgd --out bench_out/sepsis_ours.jsonl`; this page: `python benchmarks/hybrid_downstream.py` (the earlier comparison through the bench runner, 2026-11-23, with the default imputer of that day (before issue 25); the later one, the defaults-rule `fusiondp` at ε = 1 and 2 through `fusiondp train`, is imputation_downstream.md).", "",
              f"Same splits, preprocessing code, per-method settings (the ε = 2 selection used at every ε, docs/results/sepsis_one_setting.md) and seeds "
              f"({', '.join(map(str, seeds))}); only the hybrid table differs. Column-wise quality of the two "
              "hybrids: docs/results/imputation.md. `dpsgd` never reads the hybrid except through the "

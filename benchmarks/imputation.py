@@ -26,9 +26,11 @@ from fusiondp.bench.datasets import get_spec, resolve_data_dir
 from fusiondp.impute import get_imputer, imputation_quality, make_hybrid
 
 ROOT = Path(__file__).resolve().parents[1]
-PREVIOUS = "previous default"
-"""The default ensemble before issue 25 (hgb + forest + linear, no contrast features), for a side-by-side run."""
-PREVIOUS_SETTINGS = dict(learners=("hgb", "forest", "linear"), contrasts=False)
+PREVIOUS = "round-2 default"
+"""The default ensemble before issue 25's round 3 (its boosting learner deeper and faster: depth 4, L2 2, leaves
+of n/40 rows clipped to 3-30, 200 rounds at 0.05), for a side-by-side run."""
+PREVIOUS_SETTINGS = dict(boosting_rounds=200)
+PREVIOUS_BOOSTING = {"max_depth": 4, "l2": 2.0, "min_leaf": 3, "shrinkage": 10.0}
 
 
 def _fmt(x: float) -> str:
@@ -46,6 +48,7 @@ def run_ours(frames: dict, spec, *, use_label: bool, imputer: str, seed: int) ->
         categorical = [c for c in spec.schema.categorical if c in spec.schema.sensitive]
         imputer = get_imputer("ensemble", random_state=seed, progress=False, onehot_groups=groups,
                               categorical=categorical, **PREVIOUS_SETTINGS)
+        imputer.BOOSTING = PREVIOUS_BOOSTING  # instance override of the class default
     t0 = time.perf_counter()
     hyb = make_hybrid(frames["train"], frames["support"], spec.schema, imputer=imputer, use_label=use_label,
                       random_state=seed, progress=False, onehot_groups=groups)
@@ -95,7 +98,10 @@ def sepsis(args, out: list[str]) -> None:
     if args.previous:
         runs[PREVIOUS], times[PREVIOUS] = run_ours(frames, spec, use_label=False, imputer=PREVIOUS, seed=args.seed)
         print(f"{spec.name} {PREVIOUS}: {times[PREVIOUS]:.1f} s", flush=True)
-    for use_label in (False, True):
+    for given in args.reuse:
+        name, path = given.split("=", 1)
+        runs[name] = pd.read_csv(path)[frames["train"].columns.drop(list(spec.schema.drop), errors="ignore")]
+    for use_label in (False, True)[:1 + args.label]:
         name = f"ours ({args.imputer}{', +label' if use_label else ''})"
         runs[name], times[name] = run_ours(frames, spec, use_label=use_label, imputer=args.imputer, seed=args.seed)
         path = ROOT / "bench_out" / f"sepsis_hybrid_{args.imputer}{'_label' if use_label else ''}.csv"
@@ -124,7 +130,7 @@ def adult(args, out: list[str]) -> None:
     if args.previous:
         runs[PREVIOUS], times[PREVIOUS] = run_ours(frames, spec, use_label=False, imputer=PREVIOUS, seed=args.seed)
         print(f"{spec.name} {PREVIOUS}: {times[PREVIOUS]:.1f} s", flush=True)
-    for use_label in (False, True):
+    for use_label in (False, True)[:1 + args.label]:
         name = f"ours ({args.imputer}{', +label' if use_label else ''})"
         runs[name], times[name] = run_ours(frames, spec, use_label=use_label, imputer=args.imputer, seed=args.seed)
         print(f"adult {name}: {times[name]:.1f} s", flush=True)
@@ -147,6 +153,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-previous", dest="previous", action="store_false",
                     help=f"skip the {PREVIOUS!r} column ({PREVIOUS_SETTINGS})")
+    ap.add_argument("--no-label", dest="label", action="store_false", help="skip the `+label` column")
+    ap.add_argument("--reuse", action="append", default=[], metavar="NAME=PATH",
+                    help="sepsis: also score a hybrid saved by an earlier run (a column NAME; say which command made it)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "results" / "imputation.md"))
     args = ap.parse_args()
     t0 = time.perf_counter()
@@ -159,10 +168,16 @@ def main() -> None:
            "", "These numbers read true sensitive values of the training rows: an evaluation of Stage 1, "
            "never an input to imputation or training. The imputer itself only ever sees the support set and "
            "the training rows' public columns (`make_hybrid` passes `schema.public_view(train)`).", "",
-           f"`{PREVIOUS}`: the default ensemble before issue 25 ("
-           + ", ".join(f"{k}={v}" for k, v in PREVIOUS_SETTINGS.items()) + "), "
-           "run in the same process right before the current default, so its quality and wall time compare side by "
-           "side (`--no-previous` skips it). Everything else (joint imputation, fallback) is the same.", ""]
+           f"`{PREVIOUS}`: the default ensemble before issue 25's round 3 (boosting "
+           + ", ".join(f"{k}={v}" for k, v in {**PREVIOUS_SETTINGS, **PREVIOUS_BOOSTING}.items()) + "), "
+           + ("run in the same process right before the current default, so its quality and wall time compare side "
+              "by side (`--no-previous` skips it)." if args.previous else
+              "not run here (`--no-previous`).")
+           + " Everything else (joint imputation, fallback) is the same.", ""]
+    if args.reuse:
+        out += ["Scored from hybrid files saved by an earlier run (no wall time; the file's maker is named where "
+                "the page is published): " + "; ".join(f"`{r.split('=', 1)[0]}` ({r.split('=', 1)[1]})"
+                                                        for r in args.reuse) + ".", ""]
     for name in args.datasets.split(","):
         {"sepsis": sepsis, "adult": adult}[name.strip()](args, out)
     out += [f"Total benchmark time: {time.perf_counter() - t0:.0f} s.", ""]

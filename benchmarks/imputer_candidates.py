@@ -9,6 +9,7 @@ chosen default on the training rows.
 
     OMP_NUM_THREADS=1 python benchmarks/imputer_candidates.py                 # sepsis: Age, Gender
     OMP_NUM_THREADS=1 python benchmarks/imputer_candidates.py --dataset adult --columns age,sex,marital
+    OMP_NUM_THREADS=1 python benchmarks/imputer_candidates.py --round3 [--use-label]   # round-2 vs current default
 """
 
 from __future__ import annotations
@@ -22,12 +23,28 @@ from fusiondp.bench.datasets import get_spec, resolve_data_dir
 from fusiondp.impute import EnsembleImputer, build_tasks
 from fusiondp.impute.fallback import cross_fitted_skill
 
+ROUND2_BOOSTING = {"max_depth": 4, "l2": 2.0, "min_leaf": 3, "shrinkage": 10.0}
+"""The boosting shape before round 3 (depth 4, L2 2, leaves of n/40 rows clipped to 3-30, 200 rounds at 0.05)."""
+
 CANDIDATES = {
-    "previous default (hgb+forest+linear)": dict(learners=("hgb", "forest", "linear"), contrasts=False),
-    "+ contrasts": dict(learners=("hgb", "forest", "linear"), contrasts=True),
-    "+ kernel": dict(learners=("hgb", "forest", "linear", "kernel"), contrasts=False),
-    "+ contrasts + kernel (default)": dict(),
+    "previous default (hgb+forest+linear)": dict(learners=("hgb", "forest", "linear"), contrasts=False,
+                                                 boosting=ROUND2_BOOSTING, boosting_rounds=200),
+    "+ contrasts": dict(learners=("hgb", "forest", "linear"), contrasts=True, boosting=ROUND2_BOOSTING,
+                        boosting_rounds=200),
+    "+ kernel": dict(learners=("hgb", "forest", "linear", "kernel"), contrasts=False, boosting=ROUND2_BOOSTING,
+                     boosting_rounds=200),
+    "+ contrasts + kernel (round-2 default)": dict(boosting=ROUND2_BOOSTING, boosting_rounds=200),
+    "+ shallow slow boosting (default)": dict(),
 }
+ROUND3 = ("+ contrasts + kernel (round-2 default)", "+ shallow slow boosting (default)")
+"""The candidates `--round3` runs: the round-2 default and the current one (only the boosting shape differs)."""
+
+
+def make(boosting: dict | None = None, **kw) -> EnsembleImputer:
+    imp = EnsembleImputer(onehot_groups=[], **kw)
+    if boosting is not None:
+        imp.BOOSTING = boosting  # instance override of the class default
+    return imp
 
 
 def main() -> None:
@@ -37,6 +54,7 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=3)
     ap.add_argument("--use-label", action="store_true", help="also read the (public) label")
     ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--round3", action="store_true", help=f"only the candidates {ROUND3}")
     a = ap.parse_args()
     spec = get_spec(a.dataset)
     frames = spec.frames(resolve_data_dir(a.data_dir))
@@ -51,8 +69,11 @@ def main() -> None:
           + " | s |")
     print("|---|" + "---|" * (len(tasks) + 1))
     for name, kw in CANDIDATES.items():
+        if a.round3 and name not in ROUND3:
+            continue
+
         def procedure(Xf: pd.DataFrame, Yf: pd.DataFrame, T: pd.DataFrame, kw=kw):
-            imp = EnsembleImputer(onehot_groups=[], **kw).fit(Xf, Yf)
+            imp = make(**kw).fit(Xf, Yf)
             return imp.predict(T), imp.predict_proba(T)
 
         t0 = time.perf_counter()

@@ -11,7 +11,6 @@ The training noise comes from OS entropy, so a rerun differs slightly.
     OMP_NUM_THREADS=1 python benchmarks/projection_energy.py
 """
 import torch
-from pathlib import Path
 from fusiondp.bench.datasets import resolve_data_dir
 from fusiondp.bench.registry import get_dataset
 from fusiondp.train.config import TrainConfig

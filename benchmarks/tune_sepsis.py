@@ -1,8 +1,9 @@
 """Select α, C (and b, lr) for a method on sepsis by validation AUROC only (test never read).
 
 Grid at one ε and seed; prints each configuration's validation AUROC and the selection, and
-writes docs/results/engine_sepsis_tuning.md. The validation split holds records disjoint from
-training, so selecting on it spends no training-record budget.
+writes docs/results/engine_sepsis_tuning.md. The test split is never read, but every candidate trains on
+the same private rows, so the search is not free: the candidates' ε compose and this script does not account
+them (the page says so). `fusiondp tune` is the accounted way to select settings.
 
 Usage: python benchmarks/tune_sepsis.py [--method fusiondp] [--grid NAME] [--epsilon 2] [--seed 0]
 
@@ -77,11 +78,16 @@ def main() -> None:
              "Command: `" + " ".join(["python benchmarks/tune_sepsis.py", *sys.argv[1:]]) + "`", "",
              "Only the validation split is scored; the test split is not read. 13 epochs, public batch 4096, "
              "β = 0.5, M = 10, PLD accountant, `remove` relation, published TabPFN hybrid.", "",
+             "> **Note: the search on this page is not accounted.** Every candidate below was trained on the same",
+             "> private training rows; only the validation split was scored, but releasing the selected setting is",
+             "> post-processing of all candidates, so their ε compose (k candidates at ε each cost up to k·ε by plain",
+             "> composition). The σ column is that of one run. `fusiondp tune` accounts a whole search",
+             "> (docs/training.md).", "",
              "| " + " | ".join(keys) + " | σ | val AUROC |", "|" + "---|" * (len(keys) + 2)]
     lines += ["| " + " | ".join(str(r[k]) for k in keys) + f" | {r['sigma']:.3f} | {r['val_auroc']:.4f} |"
               for r in rows]
     lines += ["", "Selected: " + ", ".join(f"{k} = {best[k]}" for k in keys) + ".", "",
-              *(["Why the paper's α = 3, C = 1.8 fails with the step of METHOD.md §3: the update is "
+              *(["Why the paper's α = 3, C = 1.8 fails with the step of [method.md §4](../method.md#4-stage-2-private-training): the update is "
               "g_pub + α·g_priv, so α > 1 extrapolates past the original-data objective "
               "(α·L_orig − (α−1)·L_hybrid) and multiplies the noise (std α·σ·C/n). When the imputation "
               "is weak (here Age R² 0.32, ICULOS R² 0.19), the difference gradients ∇ℓ(x) − ∇ℓ(x̃) are "

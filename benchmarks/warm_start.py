@@ -29,7 +29,7 @@ def main() -> None:
     a = ap.parse_args()
     torch.set_num_threads(1)
     ds = get_dataset(a.dataset)
-    print(f"| dataset | ε | seed | warm-start epochs | val AUROC | test AUROC |\n|---|---|---|---|---|---|")
+    print("| dataset | ε | seed | warm-start epochs | val AUROC | test AUROC |\n|---|---|---|---|---|---|")
     for seed in map(int, a.seeds.split(",")):
         bench = ds.prepare(None, seed)
         for eps in map(float, a.epsilons.split(",")):

@@ -30,6 +30,7 @@ from fusiondp.data.schema import Schema
 from fusiondp.data.tabular import check_hybrid_aligned, check_target
 from fusiondp.errors import ConfigError, DataError
 from fusiondp.evaluate.metrics import evaluate_splits
+from fusiondp.io import support_fingerprint
 from fusiondp.report.record import Provenance, RunRecord, SettingsOrigin
 from fusiondp.train.config import TrainConfig
 from fusiondp.train.engine import TrainData, TrainResult, train
@@ -107,13 +108,6 @@ RECORD_LEVEL_NEEDS_PUBLIC = (
     "(CLI: --support FILE or --public-reference FILE; Python: support_df=...).")
 
 
-def _public_digest(frame: pd.DataFrame) -> str:
-    """SHA-256 of a public table's content (what a record-level checkpoint is bound to)."""
-    from fusiondp.io import support_fingerprint
-
-    return support_fingerprint(frame)
-
-
 def prepare(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, seed: int = 0,
             eval_frames: dict[str, pd.DataFrame] | None = None, support_df: pd.DataFrame | None = None,
             record_level: bool = False, representation: Representation | None = None,
@@ -164,7 +158,7 @@ def prepare(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, 
     data = TrainData(x=t(x), x_hybrid=t(xh), y=t(y).float() if len(labels.classes) == 2 else t(y),
                      x_noise=t(noise_view(xh, pre, rng)), x_reference=t(reference_view(xh, pre, rng)),
                      n_classes=len(labels.classes),
-                     public_digest=_public_digest(support_df) if record_level else None)
+                     public_digest=support_fingerprint(support_df) if record_level else None)
     evals = {}
     for name, frame in (eval_frames or {}).items():
         schema.check_columns(frame, what=f"{name} data")

@@ -1,4 +1,7 @@
-"""One short real run on the shared sepsis data (skipped when ../shared/data is absent)."""
+"""One short real run on the shared sepsis data (slow: real data, ~8 s on 2 quiet cores; run with --run-slow;
+skipped when ../shared/data is absent). The fast suite keeps the same rules on generated tables: the CLI run's
+ε within budget under `remove` (tests/cli/test_train_cli.py::test_real_run_writes_complete_report) and
+learning well above chance (tests/product/test_demo.py, tests/product/test_own_training_loop.py)."""
 
 import json
 import os
@@ -10,7 +13,8 @@ from typer.testing import CliRunner
 from fusiondp.cli.app import _load_commands, app
 
 DATA = Path(os.environ.get("FUSIONDP_DATA", Path(__file__).resolve().parents[3] / "shared" / "data")) / "sepsis"
-pytestmark = pytest.mark.skipif(not (DATA / "train_ori.csv").exists(), reason=f"sepsis data not found in {DATA}")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not (DATA / "train_ori.csv").exists(), reason=f"sepsis data not found in {DATA}")]
 
 
 def test_two_epochs_on_sepsis_beats_chance_within_budget(tmp_path):

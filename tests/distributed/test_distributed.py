@@ -8,7 +8,6 @@ import time
 
 import pytest
 import torch
-from torch import nn
 
 from fusiondp.errors import ConfigError, DistributedError
 from fusiondp.train import distributed

@@ -32,17 +32,26 @@ def test_dropped_columns_never_reach_the_hybrid(train, support):
     assert "age_bin" not in hyb.columns
 
 
-def test_poisoned_sensitive_values_leave_output_bit_identical(train, support, schema):
-    clean = make_hybrid(train, support, schema, **FAST)
+@pytest.mark.parametrize("use_label", [False, True])
+def test_poisoned_sensitive_values_leave_output_bit_identical(train, support, schema, use_label):
+    """With the label as a feature too: the hybrid reads public columns and labels, never a sensitive value."""
+    clean = make_hybrid(train, support, schema, use_label=use_label, **FAST)
     poisoned = train.copy()
     poisoned["age"] = 1e9
     poisoned["sex"] = "poison"
     poisoned["u1"] = 7
     poisoned["u2"] = np.nan
-    out = make_hybrid(poisoned, support, schema, **FAST)
+    out = make_hybrid(poisoned, support, schema, use_label=use_label, **FAST)
     pd.testing.assert_frame_equal(clean, out, check_exact=True)
-    absent = make_hybrid(train.drop(columns=list(schema.sensitive)), support, schema, **FAST)
+    absent = make_hybrid(train.drop(columns=list(schema.sensitive)), support, schema, use_label=use_label, **FAST)
     pd.testing.assert_frame_equal(clean[absent.columns], absent, check_exact=True)
+
+
+def test_with_use_label_the_label_does_move_the_hybrid(train, support, schema):
+    """The poisoning test above can fail: the same procedure does react to a column it reads (the label)."""
+    clean = make_hybrid(train, support, schema, use_label=True, **FAST)
+    flipped = make_hybrid(train.assign(y=1 - train["y"]), support, schema, use_label=True, **FAST)
+    assert not clean[list(schema.sensitive)].equals(flipped[list(schema.sensitive)])
 
 
 class Spy(MeanImputer):

@@ -74,7 +74,8 @@ def files(tmp_path):
 def _train(files, *extra):
     return runner.invoke(app, ["train", "--train", str(files / "train.csv"), "--support", str(files / "support.csv"),
                                "--target", "released", "--sensitive", "colour,age_band", "--imputer", "mean",
-                               "--report", str(files / "run.json"), *FAST, *extra])
+                               "--report", str(files / "run.json"), *FAST, *extra,
+                               "--noise-multiplier", "2"])  # σ fixed: these runs check identities, not σ (no PLD search)
 
 
 def test_train_cli_refuses_then_runs_with_the_statement_recorded(files):

@@ -5,7 +5,7 @@ import json
 from typer.testing import CliRunner
 
 from fusiondp.cli.app import _load_commands, app
-from fusiondp.report.html import privacy_statement, render_html, write_html
+from fusiondp.report.html import privacy_statement, render_html
 
 
 def test_html_has_privacy_statement_and_plots(tiny_run, tmp_path):

@@ -12,7 +12,6 @@ plus the row's own `files`).
 from __future__ import annotations
 
 import json
-import pickle
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field

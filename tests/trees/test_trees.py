@@ -13,7 +13,7 @@ from fusiondp.privacy.accounting import epsilon
 from fusiondp.train.config import TrainConfig
 from fusiondp.trees.binning import Bins
 from fusiondp.trees.booster import GrowParams, OneHotBins, SubtractingHistograms, Tree, best_splits, histograms
-from fusiondp.trees.private import clipped_difference, record_norms
+from fusiondp.trees.private import clipped_difference, clipped_leaf_difference, leaf_norms, record_norms
 from tests.tables import SENSITIVE, make_hybrid, make_table
 
 SCHEMA = Schema("y", SENSITIVE, drop=["id"], categorical=["ward", "unit"])
@@ -135,7 +135,84 @@ def test_closed_form_norm_matches_the_built_vector():
         assert np.isclose(np.linalg.norm(v), norms[i])
 
 
+def _leaf_release(leaf, leaf_h, g, h, gh, hh, clip, n_leaves=8):
+    G, H = clipped_leaf_difference(leaf, leaf_h, n_leaves, g, h, gh, hh, clip)
+    return np.concatenate([G, H])
+
+
+def test_leaf_release_one_record_moves_it_by_at_most_c():
+    """The `support`-structure mechanism: one record's original row and hybrid row each reach one leaf of a
+    public structure; under `remove` (x_i -> x̃_i) the released leaf sums move by <= C, under `replace` <= 2C."""
+    rng = np.random.default_rng(5)
+    n, clip = 300, 0.6
+    leaf_h = rng.integers(0, 8, n)
+    leaf = np.where(rng.random(n) < 0.5, leaf_h, rng.integers(0, 8, n))  # sensitive splits move half the rows
+    g, h = rng.uniform(-1, 1, n), rng.uniform(0, 0.25, n)
+    gh, hh = rng.uniform(-1, 1, n), rng.uniform(0, 0.25, n)
+    base = _leaf_release(leaf, leaf_h, g, h, gh, hh, clip)
+    worst_remove = worst_replace = 0.0
+    for i in range(n):
+        l2, g2, h2 = leaf.copy(), g.copy(), h.copy()
+        l2[i], g2[i], h2[i] = leaf_h[i], gh[i], hh[i]
+        worst_remove = max(worst_remove, np.linalg.norm(_leaf_release(l2, leaf_h, g2, h2, gh, hh, clip) - base))
+        l3, g3, h3 = leaf.copy(), g.copy(), h.copy()
+        l3[i], g3[i], h3[i] = (leaf[i] + 3) % 8, -g[i], 0.25 - h[i]
+        worst_replace = max(worst_replace, np.linalg.norm(_leaf_release(l3, leaf_h, g3, h3, gh, hh, clip) - base))
+    assert 0.5 * clip < worst_remove <= clip * (1 + 1e-9)
+    assert worst_replace <= 2 * clip * (1 + 1e-9)
+
+
+def test_leaf_closed_form_norm_matches_the_built_vector():
+    rng = np.random.default_rng(4)
+    n = 40
+    leaf, leaf_h = rng.integers(0, 4, n), rng.integers(0, 4, n)
+    leaf[:10] = leaf_h[:10]
+    g, h, gh, hh = rng.normal(size=(4, n))
+    norms = leaf_norms(leaf, leaf_h, g, h, gh, hh)
+    for i in range(n):
+        v = np.zeros((2, 4))
+        v[:, leaf[i]] += (g[i], h[i])
+        v[:, leaf_h[i]] -= (gh[i], hh[i])
+        assert np.isclose(np.linalg.norm(v), norms[i])
+
+
 # ---------------------------------------------------------------- attacks and randomness
+def _private_trees(result, info) -> dict[str, np.ndarray]:
+    k = info["public_trees"]
+    return {"feature": result.model.feature.numpy()[k:], "threshold": result.model.threshold.numpy()[k:],
+            "leaf": result.model.leaf.numpy()[k:]}
+
+
+def test_leaf_mechanism_attack_structure_public_leaves_private():
+    """`support` structure, replayable test-only noise: changing one record's true sensitive value leaves the
+    first private tree's splits unchanged (they are grown on public rows under the public model) but moves
+    its leaf values (the private rows reach the model only there, through the clipped, noised sums)."""
+    from fusiondp.trees import fit_trees
+    from fusiondp.pipeline import prepare
+
+    train, hybrid, support = frames()
+    cfg = TrainConfig(epsilon=8.0, accountant="rdp", insecure_noise_seed=11)
+    settings = {**FAST, "clip": 5.0, "private_min_hessian_times_noise": 0.0}
+
+    def first_private_tree(frame):
+        p = prepare(frame, hybrid, SCHEMA, support_df=support)
+        sup = (p.pre.transform(support, what="support"), p.labels.transform(support["y"], "support"))
+        r, info = fit_trees("fusiondp", p.data, p.pre.sensitive_mask(), cfg, support=sup, settings=settings)
+        return r, info
+
+    a, ia = first_private_tree(train)
+    changed = train.copy()
+    changed.loc[:20, "age"] = changed.loc[:20, "age"] + 60
+    b, ib = first_private_tree(changed)
+    assert ia["settings"]["private_structure"] == "support"
+    assert ia["private_trees_released"] > 0 and ib["private_trees_released"] > 0
+    ta, tb = _private_trees(a, ia), _private_trees(b, ib)
+    assert np.array_equal(ta["feature"][0], tb["feature"][0])
+    assert np.array_equal(ta["threshold"][0], tb["threshold"][0])
+    assert not np.allclose(ta["leaf"][0], tb["leaf"][0])
+    a2, ia2 = first_private_tree(train)  # same data, same insecure seed: the same release
+    assert same_model(a, a2)
+
 def test_noise_off_attack_one_sensitive_value_changes_the_model():
     """With replayable noise (test-only insecure mode), the private rows do reach the model (through the
     clipped difference term): change one record's sensitive value and the released trees change; same data,
@@ -180,7 +257,8 @@ def test_accounting_is_what_is_claimed():
     train, hybrid, support = frames()
     r, _, rep = fit(train, hybrid, support, cfg=TrainConfig(epsilon=2.0, accountant="rdp"))
     s = rep["trees"]["settings"]
-    assert r.plan.steps == s["private_rounds"] * s["private_depth"] and r.plan.sample_rate == 1.0
+    assert s["private_structure"] == "support"  # labelled support set: one release (leaf sums) per tree
+    assert r.plan.steps == s["private_rounds"] and r.plan.sample_rate == 1.0
     assert r.epsilon <= 2.0 + 1e-9
     assert np.isclose(r.epsilon, epsilon(noise_multiplier=r.plan.noise_multiplier, sample_rate=1.0,
                                          steps=r.plan.steps, delta=1e-5, relation="remove", accountant="rdp"))
@@ -188,6 +266,16 @@ def test_accounting_is_what_is_claimed():
     assert rep["epsilon_by_relation"]["replace"]["epsilon"] > rep["epsilon"]
     assert rep["clip"] == s["clip"] and rep["learner"] == "trees"
     assert np.isclose(rep["trees"]["noise_std"], r.plan.noise_multiplier * s["clip"])
+
+
+def test_histogram_structure_is_accounted_one_release_per_level():
+    train, hybrid, support = frames()
+    r, _, rep = fit(train, hybrid, support.drop(columns=["y"]), cfg=TrainConfig(epsilon=2.0, accountant="rdp"))
+    s = rep["trees"]["settings"]
+    assert s["private_structure"] == "histograms"  # no support labels: no public structure to grow
+    assert r.plan.steps == s["private_rounds"] * s["private_depth"]
+    with pytest.raises(ConfigError, match="labelled public support"):
+        fit(train, hybrid, support.drop(columns=["y"]), settings={"private_structure": "support"})
 
 
 def test_release_is_never_worse_than_the_public_stage_on_the_support_set():
@@ -227,3 +315,49 @@ def test_estimator_trees():
     proba = clf.predict_proba(X)
     assert proba.shape == (len(X), 2) and np.allclose(proba.sum(1), 1)
     assert clf.epsilon_spent_ <= 2.0 + 1e-9 and clf.report_["learner"] == "trees"
+
+
+def test_sensitive_bin_edges_come_from_the_support_rows():
+    """Sensitive columns' edges are fitted on the support set's true values only (imputed hybrid values would
+    crowd the grid); public columns' edges on hybrid ∪ support. Training rows never enter."""
+    from fusiondp.train.views import TrainData
+    from fusiondp.trees import fit_trees
+
+    rng = np.random.default_rng(0)
+    n, f = 300, 4
+    mask = np.array([False, False, True, True])
+    x = torch.tensor(rng.normal(size=(n, f)))
+    y = torch.tensor((rng.random(n) < 0.4).astype(float))
+    xs = rng.normal(size=(120, f))
+    ys = (rng.random(120) < 0.4).astype(float)
+
+    def edges(x_orig, x_hyb):
+        data = TrainData(x=x_orig, x_hybrid=x_hyb, y=y)
+        r, _ = fit_trees("sgd_hybrid", data, mask, TrainConfig(epsilon=None), support=(xs, ys),
+                         settings={"public_rounds": 2})
+        return r.model.edges.numpy()
+
+    xh = x.clone()
+    xh[:, 2:] = 0.1 * xh[:, 2:]                  # imputed sensitive values: crowded near the mean
+    a = edges(x, xh)
+    np.testing.assert_array_equal(a[2:], Bins.fit(xs, 32).edges[2:])
+    np.testing.assert_array_equal(a[:2], Bins.fit(np.vstack([xh.numpy(), xs]), 32).edges[:2])
+    b = edges(x * 3.0, xh)                         # training rows never enter
+    np.testing.assert_array_equal(a, b)
+
+
+def test_guard_fraction_holds_support_rows_out_of_the_structures():
+    from fusiondp.trees.learner import _split_support
+
+    y = np.array([0] * 30 + [1] * 12)
+    grow_rows, guard_rows = _split_support(y, 0.25, seed=0)
+    assert len(np.intersect1d(grow_rows, guard_rows)) == 0 and len(grow_rows) + len(guard_rows) == len(y)
+    assert set(y[guard_rows]) == {0, 1} and len(guard_rows) == round(0.25 * 30) + round(0.25 * 12)
+    every, same = _split_support(y, 0.0, seed=0)
+    assert np.array_equal(every, same) and len(every) == len(y)
+    train, hybrid, support = frames()
+    _, _, rep = fit(train, hybrid, support, cfg=TrainConfig(epsilon=2.0, accountant="rdp"),
+                    settings={"guard_fraction": 0.4})
+    assert rep["trees"]["selection"][1]["guard_rows"] < len(support)
+    with pytest.raises(ConfigError, match="guard_fraction"):
+        fit(train, hybrid, support, settings={"guard_fraction": 1.0})

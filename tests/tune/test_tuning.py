@@ -2,7 +2,6 @@
 
 import math
 
-import dp_accounting as dpa
 import numpy as np
 import pytest
 import torch

@@ -74,7 +74,8 @@ def _load_selected() -> tuple[dict, dict]:
 #: (`python benchmarks/tune_sepsis.py --method M`, docs/results/engine_sepsis_tuning*.md); used at every ε by
 #: `--settings selected` on datasets without their own selection. Non-private methods keep the paper's settings (docs/method.md §7).
 #: Per-dataset selections ``{dataset: {method: overrides or {ε: overrides}}}`` (see :func:`settings_at`):
-#: sepsis and Adult per ε by `fusiondp bench sepsis|adult --settings selected --tune --epsilons 0.5,1,2,4,8`.
+#: sepsis and Adult per ε by `fusiondp bench sepsis|adult --settings selected --tune --epsilons 0.5,1,2,4,8`
+#: (that option is removed: its search was not accounted; `fusiondp tune` accounts one).
 TABULAR_SETTINGS, TABULAR_SELECTED = _load_selected()
 
 #: The candidate grids of the old validation-only selections (overrides on top of the private base settings);
@@ -104,7 +105,7 @@ TABULAR_TUNING = {
         "(docs/results/defaults.md). (1) At ε = 2, seed 0: batch, lr and C per method (`python benchmarks/tune_sepsis.py --method M`, "
         "docs/results/engine_sepsis_tuning*.md): expected private batch 1024, lr 0.3, 13 epochs, C = 16 for the "
         "feature-level methods, C = 4 for `naive_fusion`. (2) At each ε, seed 0 (docs/method.md §8): the weight of the "
-        "private term and `dpsgd`'s C (`fusiondp bench sepsis --tune --epsilons 0.5,1,2,4,8`, table below): "
+        "private term and `dpsgd`'s C (`fusiondp bench sepsis --tune --epsilons 0.5,1,2,4,8`, an option since removed, table below): "
         "`fusiondp` and `fdp_fm` α = 0.125 / 0.25 / 0.25 / 0.5 / 0.5 at ε = 0.5 / 1 / 2 / 4 / 8, `fdp` α = 0.125 / "
         "0.25 / 0.5 / 0.5 / 0.5, `naive_fusion` β = 0.5 / 0.75 / 0.75 / 0.75 / 0.75, `dpsgd` C = 1.8 / 4 / 4 / 8 / 8 "
         "(β = 0.5, M = 10 for the consistency term). Non-private methods: the paper's settings (batch 128, lr 0.07). "
@@ -132,7 +133,7 @@ TABULAR_TUNING = {
         "is that of one run, not of the search; `fusiondp tune` accounts a whole search "
         "(docs/results/defaults.md). "
         "Expected private batch 1024, lr 0.3, 13 epochs; at each ε (`fusiondp bench adult --tune --epsilons "
-        "0.5,1,2,4,8`, grid `ADULT_PER_EPSILON_GRID`, table below): `dpsgd` C = 4 / 4 / 8 / 8 / 8 at ε = 0.5 / 1 / 2 / "
+        "0.5,1,2,4,8`, an option since removed, grid `ADULT_PER_EPSILON_GRID`, table below): `dpsgd` C = 4 / 4 / 8 / 8 / 8 at ε = 0.5 / 1 / 2 / "
         "4 / 8; `naive_fusion` β = 0.75, C = 4; `fusiondp` α = 1 with C = 4 / 4 / 4 / 16 / 16; `fdp_fm` (α, C) = "
         "(1, 4) / (0.25, 16) / (0.5, 16) / (0.5, 16) / (0.5, 16); `fdp` (1, 4) / (0.5, 16) / (0.5, 16) / (0.5, 16) / "
         "(1, 16) (β = 0.5, M = 10). Non-private methods: the paper's settings (batch 128, lr 0.07). Hybrid: "

@@ -121,7 +121,7 @@ def medical_abstracts() -> BenchDataset:
             "β = 0.25, C = 1, 10 epochs; `fusiondp`, `fdp_fm`, `fdp`: α = 1, C = 0.5, lr 1e-3, 10 epochs."),
         tuning=(
             "Settings per method were chosen by validation macro-F1 only (seed 0, ε ∈ {1, 4}; the test split is "
-            "not read) from a small grid, `fusiondp bench medical_abstracts --tune` (table below). "
+            "not read) from a small grid, `fusiondp bench medical_abstracts --tune` (an option since removed; table below). "
             "The selection reads validation documents, which are disjoint from the private training split "
             "(the validation texts themselves are treated as public). Selection is not free: every candidate "
             "was trained on the same private rows, so releasing the selected setting (and the model trained "

@@ -135,7 +135,6 @@ def _check(sample_rate: float, steps: int, delta: float, accountant: str | None 
                           hint="use fewer --epochs, a larger --batch-size, or --accountant rdp")
 
 
-@functools.lru_cache(maxsize=4096)
 def epsilon(*, noise_multiplier: float, sample_rate: float, steps: int, delta: float,
             relation: str = "remove", accountant: str = "pld", coarse: bool = False) -> float:
     """ε spent by `steps` DP-SGD steps, computed by dp-accounting.
@@ -149,6 +148,14 @@ def epsilon(*, noise_multiplier: float, sample_rate: float, steps: int, delta: f
         accountant: 'pld' (default, tighter) or 'rdp' (the paper's).
         coarse: PLD only; a faster, slightly pessimistic grid (an upper bound of the fine value).
     """
+    # Cached on the values alone (positional key): callers that name the same run with other keyword orders
+    # or with a default left out share one dp-accounting computation (seconds each for PLD).
+    return _epsilon(noise_multiplier, sample_rate, steps, delta, relation, accountant, coarse)
+
+
+@functools.lru_cache(maxsize=4096)
+def _epsilon(noise_multiplier: float, sample_rate: float, steps: int, delta: float, relation: str,
+             accountant: str, coarse: bool) -> float:
     _check(sample_rate, steps, delta, accountant)
     if noise_multiplier == 0:
         return math.inf
@@ -217,14 +224,20 @@ def calibrate(make_accountant: Callable[[], dpa.PrivacyAccountant], make_event: 
     return sigma
 
 
-@functools.lru_cache(maxsize=1024)
 def calibrate_noise(*, target_epsilon: float, sample_rate: float, steps: int, delta: float,
                     relation: str = "remove", accountant: str = "pld") -> float:
     """Smallest noise multiplier σ whose accounted ε for one run is at most `target_epsilon` (:func:`calibrate`).
 
     The search runs on the PLD accountant's coarse grid (pessimistic: a σ that meets the target there
-    meets it on the fine grid); the check uses the fine grid that reports ε.
+    meets it on the fine grid); the check uses the fine grid that reports ε. Cached on the values alone,
+    like :func:`epsilon`.
     """
+    return _calibrate_noise(target_epsilon, sample_rate, steps, delta, relation, accountant)
+
+
+@functools.lru_cache(maxsize=1024)
+def _calibrate_noise(target_epsilon: float, sample_rate: float, steps: int, delta: float, relation: str,
+                     accountant: str) -> float:
     positive(target_epsilon=target_epsilon)
     _check(sample_rate, steps, delta, accountant)
     _accountant(accountant, relation)  # validate names and support before searching

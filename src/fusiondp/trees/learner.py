@@ -2,13 +2,16 @@
 
 docs/method.md §9, gives the algorithm and its privacy argument; in short:
 
-1. bins from public rows (hybrid ∪ support; `fusiondp.trees.binning`);
+1. bins from public rows (public columns: hybrid ∪ support; sensitive columns: the support set's true values;
+   `fusiondp.trees.binning`);
 2. public stage (ε = 0): histogram gradient boosting on the hybrid rows, which are public;
-3. private stage: `private_rounds` more trees, started from the public model, whose histograms are the
-   hybrid histograms plus a clipped, noised difference term (`fusiondp.trees.private`); every level of
-   every private tree is one Gaussian release with L2 sensitivity C, so the run is a composition of
-   ``private_rounds × private_depth`` Gaussian mechanisms, accounted by dp-accounting
-   (`fusiondp.privacy.accounting`, sampling rate 1: every release uses all records);
+3. private stage: `private_rounds` more trees, started from the public model. With a labelled support set
+   (the default mechanism, ``private_structure='support'``) each tree's splits are grown on the support rows
+   and only its leaf sums are released: hybrid sums + a clipped, noised difference term, one Gaussian release
+   with L2 sensitivity C per tree (`fusiondp.trees.private.clipped_leaf_difference`). Without support labels
+   (``'histograms'``) every level of every tree is one release of noised difference histograms. Either way
+   the run is a composition of Gaussian mechanisms (sampling rate 1: every release uses all records),
+   accounted by dp-accounting (`fusiondp.privacy.accounting`);
 4. never below the free baseline: with a labelled public support set, the number of public trees and then
    the number of private trees kept (0 … private_rounds, 0 = the public model itself) are chosen by the
    support set's log-loss. The support set is public and disjoint from the training rows, and the
@@ -31,7 +34,7 @@ from fusiondp.trees.binning import Bins
 from fusiondp.trees.booster import (GrowParams, OneHotBins, SubtractingHistograms, Tree, grow, histograms, log_loss,
                                     logistic_grad)
 from fusiondp.trees.model import TreeEnsembleModel
-from fusiondp.trees.private import clipped_difference, gaussian_noise
+from fusiondp.trees.private import clipped_difference, clipped_leaf_difference, gaussian_noise
 from fusiondp.trees.settings import auto_tree_settings
 
 #: The tree learner's methods (the MLP engine's registry, `fusiondp.train.methods.METHODS`, is not shared:
@@ -92,13 +95,22 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
     x, xh = data.x.numpy().astype(np.float64), data.x_hybrid.numpy().astype(np.float64)
     y = data.y.numpy().astype(np.float64)
     n, f = x.shape
-    s = auto_tree_settings(n, config.epsilon if spec.is_private else None, f, **(settings or {}))
     x_sup, y_sup = support if support is not None else (None, None)
+    select = y_sup is not None and len(np.unique(y_sup)) == 2
+    s = auto_tree_settings(n, config.epsilon if spec.is_private else None, f, support_labels=select,
+                           **(settings or {}))
     public_rows = xh if x_sup is None else np.vstack([xh, x_sup])
     bins = Bins.fit(public_rows, s.bins)
+    sensitive_bins_from_support = x_sup is not None and bool(np.any(sensitive_mask)) and len(x_sup) >= s.bins
+    if sensitive_bins_from_support:
+        # Sensitive columns: edges from the support rows alone, whose values are true (and public); imputed
+        # values crowd towards typical values and would waste the bins where the true tails carry signal.
+        sens = Bins.fit(x_sup, s.bins)
+        edges = bins.edges.copy()
+        edges[np.asarray(sensitive_mask, bool)] = sens.edges[np.asarray(sensitive_mask, bool)]
+        bins = Bins(edges, s.bins)
     b_o, b_h = bins.transform(x), bins.transform(xh)
     b_s = bins.transform(x_sup) if x_sup is not None else None
-    select = y_sup is not None and len(np.unique(y_sup)) == 2
     base = float(np.log(np.clip(y.mean(), 1e-6, 1 - 1e-6) / np.clip(1 - y.mean(), 1e-6, 1)))  # labels are public
     history: list[dict] = []
 
@@ -129,11 +141,11 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
         k_pub = len(pub_trees)
     released = list(pub_trees[:k_pub])
 
-    # ---- private stage: correction trees from hybrid + clipped, noised difference histograms
+    # ---- private stage: correction trees; only their noised statistics read the original rows
     plan, secure, k_priv, priv_trees = None, True, 0, []
     if spec.is_private and s.private_rounds > 0:
         relation = spec.relation(config.relation)
-        plan = accounting_plan(sample_rate=1.0, steps=s.private_rounds * s.private_depth, delta=config.delta,
+        plan = accounting_plan(sample_rate=1.0, steps=s.private_rounds * s.releases_per_round, delta=config.delta,
                                relation=relation, accountant=config.accountant, target_epsilon=config.epsilon,
                                noise_multiplier=config.noise_multiplier)
         rng = private_randomness(config.insecure_noise_seed, csprng=config.secure_rng)
@@ -142,41 +154,32 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
         cols = np.arange(f) if s.features == "all" else np.flatnonzero(sensitive_mask)
         if len(cols) == 0:
             raise ConfigError("features='sensitive' needs at least one sensitive column.")
-        min_h = max(s.public_min_hessian, s.private_min_hessian_times_noise * std * np.sqrt(s.private_bins))
-        gp = GrowParams(l2=s.l2, min_hessian=min_h, max_leaf=s.max_leaf)
         m_o, m_h = np.full(n, base), np.full(n, base)
         for t, lr in released:
             m_o += lr * t.predict(b_o)
             m_h += lr * t.predict(b_h)
-
-        # Private histograms on coarser bins (`private_bins`): fewer cells under one cut, so less noise summed.
-        k = max(1, s.bins // s.private_bins)
-        nb = -(-s.bins // k)
-        c_o, c_h = b_o // k, b_h // k
-        for _ in range(s.private_rounds):
-            g, h = logistic_grad(m_o, y)     # private: model at the original rows
-            gh, hh = logistic_grad(m_h, y)   # public: model at the hybrid rows
-
-            def stats(tree: Tree, level: int) -> tuple[np.ndarray, np.ndarray]:
-                Gp, Hp = histograms(c_h[:, cols], tree.route(c_h, level), 2 ** level, nb, gh, hh)
-                Gd, Hd = clipped_difference(tree, level, c_o, c_h, cols, nb, g, h, gh, hh, s.clip)
-                return (Gp + Gd + gaussian_noise(Gp.shape, std, rng.noise),
-                        Hp + Hd + gaussian_noise(Hp.shape, std, rng.noise))
-
-            tree = grow(stats, s.private_depth, nb, cols, gp)
-            tree.threshold = np.minimum((tree.threshold + 1) * k - 1, s.bins - 1)  # coarse cut -> the same fine cut
-            priv_trees.append((tree, s.private_lr))
-            m_o += s.private_lr * tree.predict(b_o)
-            m_h += s.private_lr * tree.predict(b_h)
+        if s.private_structure == "support":
+            if not select:
+                raise ConfigError("private_structure='support' needs a labelled public support set.",
+                                  hint="give --support with the target column, or private_structure='histograms'")
+            grow_rows, guard_rows = _split_support(y_sup, s.guard_fraction, config.seed)
+            priv_trees = _leaf_rounds(s, released, base, b_o, b_h, b_s[grow_rows], y, y_sup[grow_rows], m_o, m_h,
+                                      cols, std, rng)
+        else:
+            priv_trees = _histogram_rounds(s, b_o, b_h, y, m_o, m_h, cols, std, rng)
+            guard_rows = np.arange(len(y_sup)) if select else None
         if select:
-            m0 = np.full(len(y_sup), base)
+            # the private prefix is chosen on the guard rows: every support row by default (then in-sample for
+            # the leaf mechanism's splits), or the rows held out by `guard_fraction`
+            bg, yg = b_s[guard_rows], y_sup[guard_rows]
+            m0 = np.full(len(yg), base)
             for t, lr in released:
-                m0 += lr * t.predict(b_s)
-            losses = _prefix_losses(m0, priv_trees, b_s, y_sup)
+                m0 += lr * t.predict(bg)
+            losses = _prefix_losses(m0, priv_trees, bg, yg)
             k_priv = int(np.argmin(losses))
             history.append({"stage": "private", "support_log_loss": losses[k_priv], "trees_kept": k_priv,
                             "trees_trained": len(priv_trees),
-                            "support_log_loss_public_model": losses[0]})
+                            "support_log_loss_public_model": losses[0], "guard_rows": len(yg)})
         else:
             k_priv = len(priv_trees)
         released += priv_trees[:k_priv]
@@ -187,7 +190,9 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
                          epsilon=plan.spent() if plan else 0.0, steps=plan.steps if plan else 0, ch=None,
                          seconds=seconds, history=[], secure_randomness=secure)
     info = {"learner": "trees", "settings": s.to_dict(),
-            "bins_fitted_on": "hybrid rows ∪ support set (public)" if x_sup is not None else "hybrid rows (public)",
+            "bins_fitted_on": ("public columns: hybrid rows ∪ support set; sensitive columns: support set (public)"
+                               if sensitive_bins_from_support else
+                               "hybrid rows ∪ support set (public)" if x_sup is not None else "hybrid rows (public)"),
             "public_trees": k_pub, "private_trees_trained": len(priv_trees), "private_trees_released": k_priv,
             "releases": plan.steps if plan else 0,
             "selection": history,  # support-set (public) log-losses of the kept prefixes
@@ -196,3 +201,85 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
                                "correction trees kept (0 = the public model); public data only, ε = 0"
                                if select else "not applied: no labelled public support set; every tree released")}
     return result, info
+
+
+def _split_support(y_sup: np.ndarray, guard_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Support rows that grow the private structures and rows held out for the guard (docs/method.md §9).
+
+    A public permutation (the run's public `seed`; the support rows are public), stratified by label so both
+    parts keep both classes. ``guard_fraction = 0`` uses every row for both (the guard is then in-sample).
+    """
+    if guard_fraction <= 0:
+        rows = np.arange(len(y_sup))
+        return rows, rows
+    rng = np.random.default_rng(seed)
+    grow_rows, guard_rows = [], []
+    for label in np.unique(y_sup):
+        idx = rng.permutation(np.flatnonzero(y_sup == label))
+        k = int(round(guard_fraction * len(idx)))
+        guard_rows.append(idx[:k])
+        grow_rows.append(idx[k:])
+    return np.sort(np.concatenate(grow_rows)), np.sort(np.concatenate(guard_rows))
+
+
+def _histogram_rounds(s, b_o: np.ndarray, b_h: np.ndarray, y: np.ndarray, m_o: np.ndarray, m_h: np.ndarray,
+                      cols: np.ndarray, std: float, rng) -> list[tuple[Tree, float]]:
+    """Private trees whose splits and leaves come from hybrid + clipped, noised difference histograms
+    (one Gaussian release per level; docs/method.md §9). `m_o`/`m_h` are updated in place."""
+    min_h = max(s.public_min_hessian, s.private_min_hessian_times_noise * std * np.sqrt(s.private_bins))
+    gp = GrowParams(l2=s.l2, min_hessian=min_h, max_leaf=s.max_leaf)
+    # Private histograms on coarser bins (`private_bins`): fewer cells under one cut, so less noise summed.
+    k = max(1, s.bins // s.private_bins)
+    nb = -(-s.bins // k)
+    c_o, c_h = b_o // k, b_h // k
+    priv_trees = []
+    for _ in range(s.private_rounds):
+        g, h = logistic_grad(m_o, y)     # private: model at the original rows
+        gh, hh = logistic_grad(m_h, y)   # public: model at the hybrid rows
+
+        def stats(tree: Tree, level: int) -> tuple[np.ndarray, np.ndarray]:
+            Gp, Hp = histograms(c_h[:, cols], tree.route(c_h, level), 2 ** level, nb, gh, hh)
+            Gd, Hd = clipped_difference(tree, level, c_o, c_h, cols, nb, g, h, gh, hh, s.clip)
+            return (Gp + Gd + gaussian_noise(Gp.shape, std, rng.noise),
+                    Hp + Hd + gaussian_noise(Hp.shape, std, rng.noise))
+
+        tree = grow(stats, s.private_depth, nb, cols, gp)
+        tree.threshold = np.minimum((tree.threshold + 1) * k - 1, s.bins - 1)  # coarse cut -> the same fine cut
+        priv_trees.append((tree, s.private_lr))
+        m_o += s.private_lr * tree.predict(b_o)
+        m_h += s.private_lr * tree.predict(b_h)
+    return priv_trees
+
+
+def _leaf_rounds(s, released: list, base: float, b_o: np.ndarray, b_h: np.ndarray, b_s: np.ndarray, y: np.ndarray,
+                 y_sup: np.ndarray, m_o: np.ndarray, m_h: np.ndarray, cols: np.ndarray, std: float,
+                 rng) -> list[tuple[Tree, float]]:
+    """Private trees whose structure is grown on the labelled public support set (under the current,
+    already released model) and whose leaf values alone come from the private rows: per tree one release of
+    the leaf sums (G, H) = hybrid sums + Σ clip_C(d_i) + N(0, σ²C²) (docs/method.md §9). Newton leaf values
+    −G/(H + λ); a leaf whose released H is below ``private_min_hessian_times_noise · σC`` gets 0.
+    `m_o`/`m_h` are updated in place."""
+    depth, n_leaves = s.private_depth, 2 ** s.private_depth
+    sp = GrowParams(l2=s.l2, min_hessian=s.structure_min_hessian, max_leaf=s.max_leaf)
+    min_leaf_h = s.private_min_hessian_times_noise * std
+    m_s = np.full(len(y_sup), base)
+    for t, lr in released:
+        m_s += lr * t.predict(b_s)
+    onehot = OneHotBins(b_s[:, cols], s.bins)
+    priv_trees = []
+    for _ in range(s.private_rounds):
+        gs, hs = logistic_grad(m_s, y_sup)  # public rows, public labels, released model
+        tree = grow(SubtractingHistograms(b_s, s.bins, gs, hs, cols, onehot), depth, s.bins, cols, sp)
+        leaf, leaf_h = tree.route(b_o, depth), tree.route(b_h, depth)
+        g, h = logistic_grad(m_o, y)     # private: model at the original rows
+        gh, hh = logistic_grad(m_h, y)   # public: model at the hybrid rows
+        Gd, Hd = clipped_leaf_difference(leaf, leaf_h, n_leaves, g, h, gh, hh, s.clip)
+        G = np.bincount(leaf_h, gh, n_leaves) + Gd + gaussian_noise((n_leaves,), std, rng.noise)
+        H = np.bincount(leaf_h, hh, n_leaves) + Hd + gaussian_noise((n_leaves,), std, rng.noise)
+        value = np.clip(-G / (np.maximum(H, 0.0) + s.l2), -s.max_leaf, s.max_leaf)
+        tree.leaf = np.where(H >= min_leaf_h, value, 0.0)  # post-processing of the release
+        priv_trees.append((tree, s.private_lr))
+        m_o += s.private_lr * tree.leaf[leaf]
+        m_h += s.private_lr * tree.leaf[leaf_h]
+        m_s += s.private_lr * tree.predict(b_s)
+    return priv_trees

@@ -23,6 +23,11 @@ Note that d_i is *not* confined to the sensitive features' histograms: the
 current model's gradient at x_i differs from the one at x̃_i, so public-feature
 cells differ by (g_i − g̃_i) too, and a sensitive split earlier in the tree can
 route x_i and x̃_i to different nodes. The clip bounds the whole vector.
+
+The `leaves` mechanism (the default when a labelled public support set is given) releases far less: the
+tree's structure is grown on public rows, so only its leaf sums are private. Then c(x) has (g, h) in the
+cell of the leaf x reaches, d_i has at most two non-zero cells, and one clipped, noised vector of
+2 · leaves numbers is released per tree (`clipped_leaf_difference`).
 """
 
 from __future__ import annotations
@@ -66,6 +71,30 @@ def clipped_difference(tree: Tree, level: int, bins: np.ndarray, bins_h: np.ndar
     Go, Ho = histograms(b[:, cols], node, n_nodes, n_bins, scale * gi, scale * hi)
     Gh, Hh = histograms(bh[:, cols], node_h, n_nodes, n_bins, scale * ghi, scale * hhi)
     return Go - Gh, Ho - Hh  # nothing else leaves: how many records were clipped is private
+
+
+def leaf_norms(leaf: np.ndarray, leaf_h: np.ndarray, g: np.ndarray, h: np.ndarray, gh: np.ndarray,
+               hh: np.ndarray) -> np.ndarray:
+    """‖d_i‖ of every record's difference vector over a tree's leaf cells (the `leaves` mechanism, §9).
+
+    c(x) holds (g, h) in the cell of the leaf x reaches, so d_i = c(x_i) − c(x̃_i) has two non-zero
+    cells when x_i and x̃_i reach different leaves, one when they reach the same leaf.
+    """
+    same = leaf == leaf_h
+    return np.sqrt(np.where(same, (g - gh) ** 2 + (h - hh) ** 2, g * g + h * h + gh * gh + hh * hh))
+
+
+def clipped_leaf_difference(leaf: np.ndarray, leaf_h: np.ndarray, n_leaves: int, g: np.ndarray, h: np.ndarray,
+                            gh: np.ndarray, hh: np.ndarray, clip: float) -> tuple[np.ndarray, np.ndarray]:
+    """Σ_i clip_C(c(x_i) − c(x̃_i)) over a tree's leaves, as (G, H) arrays of length `n_leaves`, no noise.
+
+    `leaf`/`leaf_h`: the leaf each original/hybrid row reaches in a tree whose structure is public;
+    g, h / gh, hh: the current model's log-loss gradient and hessian at the original/hybrid rows.
+    """
+    scale = np.minimum(1.0, clip / np.maximum(leaf_norms(leaf, leaf_h, g, h, gh, hh), 1e-300))
+    G = np.bincount(leaf, scale * g, n_leaves) - np.bincount(leaf_h, scale * gh, n_leaves)
+    H = np.bincount(leaf, scale * h, n_leaves) - np.bincount(leaf_h, scale * hh, n_leaves)
+    return G, H
 
 
 def gaussian_noise(shape: tuple[int, ...], std: float, generator) -> np.ndarray:

@@ -18,6 +18,9 @@ from fusiondp.errors import ConfigError
 
 _FILE = Path(__file__).with_name("defaults.json")
 FEATURE_SETS = ("all", "sensitive")
+#: How the private trees get their structure (docs/method.md §9): grown on the labelled public support set, so
+#: only leaf sums are private ('support'), or from noised difference histograms ('histograms').
+STRUCTURES = ("support", "histograms")
 
 
 @functools.cache
@@ -46,7 +49,16 @@ class TreeSettings:
             or 'public' (it splits on the public columns only; the sensitive ones enter through the
             private rounds).
         l2, max_leaf: leaf-value penalty and cap; public_min_hessian, private_min_hessian: least hessian
-            per side of a cut (the private one grows with the noise std σC, a public quantity).
+            per side of a cut (the private one grows with the noise std σC, a public quantity); with
+            ``private_structure='support'`` a leaf whose released hessian sum is below
+            ``private_min_hessian_times_noise · σC`` gets value 0.
+        private_structure: 'support' (each private tree's splits are grown on the labelled public support
+            set under the current model; only its leaf sums (G, H) are released, one Gaussian release per
+            tree) or 'histograms' (splits chosen from noised difference histograms, one release per level).
+        structure_min_hessian: least support-set hessian per side of a cut when growing a structure.
+        guard_fraction: with ``private_structure='support'``, the fraction of the support rows held out
+            (stratified, public permutation) to choose how many private trees to keep; the rest grow the
+            structures. 0: all rows do both (the guard is in-sample for the splits).
     """
 
     bins: int = 32
@@ -64,6 +76,14 @@ class TreeSettings:
     max_leaf: float = 2.0
     public_min_hessian: float = 1.0
     private_min_hessian_times_noise: float = 2.0
+    private_structure: str = "histograms"
+    structure_min_hessian: float = 5.0
+    guard_fraction: float = 0.0
+
+    @property
+    def releases_per_round(self) -> int:
+        """Gaussian releases per private tree: one (leaf sums) or one per level (histograms)."""
+        return 1 if self.private_structure == "support" else self.private_depth
 
     def validate(self) -> None:
         positive(private_bins=self.private_bins, bins=self.bins, public_depth=self.public_depth,
@@ -78,22 +98,34 @@ class TreeSettings:
             raise ConfigError(f"Tree public features must be 'all' or 'public', got {self.public_features!r}.")
         if self.features not in FEATURE_SETS:
             raise ConfigError(f"Tree private features must be one of {FEATURE_SETS}, got {self.features!r}.")
+        if not 0 <= self.guard_fraction < 1:
+            raise ConfigError(f"Tree guard_fraction must be in [0, 1), got {self.guard_fraction!r}.")
+        if self.private_structure not in STRUCTURES:
+            raise ConfigError(f"Tree private structure must be one of {STRUCTURES}, got {self.private_structure!r}.")
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def auto_tree_settings(n_rows: int, epsilon: float | None, n_features: int, **given) -> TreeSettings:
-    """The defaults rule: settings from N, ε and the feature count; `given` values win.
+def auto_tree_settings(n_rows: int, epsilon: float | None, n_features: int, support_labels: bool = False,
+                       **given) -> TreeSettings:
+    """The defaults rule: settings from N, ε, the feature count and whether a labelled public support set
+    is given (all public); `given` values win.
 
-    Private rounds grow with ε (``rounds_per_epsilon · ε``, clamped); the public stage's least hessian
-    per cut grows with N (``min_hessian_per_row · N``, at least ``min_hessian``).
+    With support labels the private trees take their structure from the support set (``private_leaves``
+    in ``defaults.json``); without, from noised histograms (``private``). Private rounds grow with ε
+    (``rounds_per_epsilon · ε``, clamped); the public stage's least hessian per cut grows with N
+    (``min_hessian_per_row · N``, at least ``min_hessian``).
 
     >>> auto_tree_settings(14_000, 2.0, 69).private_rounds
     6
+    >>> auto_tree_settings(14_000, 2.0, 69, support_labels=True).private_structure
+    'support'
     """
     d = tree_defaults()
-    pub, priv = d["public"], d["private"]
+    pub = d["public"]
+    leaves = support_labels and given.get("private_structure") != "histograms"
+    priv = d["private_leaves"] if leaves else d["private"]
     eps = epsilon if epsilon is not None and math.isfinite(epsilon) else priv["rounds_max"] / priv["rounds_per_epsilon"]
     rounds = int(min(priv["rounds_max"], max(priv["rounds_min"], round(priv["rounds_per_epsilon"] * eps))))
     s = TreeSettings(bins=d["bins"], private_bins=priv.get("bins", d["bins"]), public_depth=pub["depth"],
@@ -101,7 +133,10 @@ def auto_tree_settings(n_rows: int, epsilon: float | None, n_features: int, **gi
                      private_depth=priv["depth"], private_rounds=rounds, private_lr=priv["lr"], clip=priv["clip"],
                      features=priv["features"], public_features=pub["features"], l2=d["l2"], max_leaf=d["max_leaf"],
                      public_min_hessian=max(pub["min_hessian"], pub["min_hessian_per_row"] * n_rows),
-                     private_min_hessian_times_noise=priv["min_hessian_times_noise"])
+                     private_min_hessian_times_noise=priv["min_hessian_times_noise"],
+                     private_structure="support" if leaves else "histograms",
+                     structure_min_hessian=priv.get("structure_min_hessian", 5.0),
+                     guard_fraction=priv.get("guard_fraction", 0.0))
     names = {f.name for f in fields(TreeSettings)}
     if unknown := sorted(set(given) - names):
         raise ConfigError(f"Unknown tree setting(s) {unknown}; known: {', '.join(sorted(names))}.")
