@@ -13,14 +13,12 @@ prints is a function of public inputs (docs/privacy.md, "Every released artefact
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 import torch
 
 from fusiondp.evaluate.metrics import classification_metrics, predict_scores
 from fusiondp.train.config import TrainConfig
-from fusiondp.train.defaults import auto_settings
 from fusiondp.train.models import ModelLike
 from fusiondp.train.engine import TrainData, train
 
@@ -58,12 +56,9 @@ def public_baseline_check(data: TrainData, val, config: TrainConfig, run_val_met
         data: feature-level: the run's training views (only the hybrid view and labels are read);
             record-level: `public_reference_data` (the public reference rows), never the training rows.
         val: (x, y) validation tensors.
-        config: the run's resolved config. Feature-level: batch, epochs (so the same steps) and seed are
-            reused (no budget is involved); the optimiser, lr, radius and public batch are the defaults rule's
-            for `sgd_hybrid` (Adam, public batch = b: a baseline with the private run's 4,096-row public batch
-            and SGD step cost about 4x a non-private step and scored no better on sepsis, issue 26).
-            Record-level: only the model shape, dropout and seed are kept; the step settings come from the
-            defaults rule at the reference table's size, so nothing depends on the training rows.
+        config: the run's resolved config. Feature-level: batch, epochs, lr, seed are reused (no budget is
+            involved). Record-level: only the model shape, dropout and seed are kept; the step settings come
+            from the defaults rule at the reference table's size, so nothing depends on the training rows.
         run_val_metrics: the run's validation metrics.
         tolerance: the run counts as below the baseline when it scores more than this below it.
         model: the run's model factory (default: the built-in MLP), so both sides train the same architecture.
@@ -77,11 +72,7 @@ def public_baseline_check(data: TrainData, val, config: TrainConfig, run_val_met
         cfg = TrainConfig(seed=config.seed, hidden=config.hidden, dropout=config.dropout,
                           per_sample=config.per_sample, delta=config.delta)
     else:
-        rule = auto_settings(data.n, int(math.prod(data.x.shape[1:])), None, config.delta, BASELINE,
-                             preferred_optimizer=config.optimizer or "sgd", batch_size=config.batch_size,
-                             epochs=config.epochs)
-        cfg = replace(config, epsilon=None, noise_multiplier=None, optimizer=rule["optimizer"], lr=rule["lr"],
-                      radius=rule["radius"], public_batch_size=rule["public_batch_size"])
+        cfg = replace(config, epsilon=None, noise_multiplier=None)
     res = train(BASELINE, data, config=cfg, model=model, progress=False)
     key, base = _metric(classification_metrics(val[1].numpy(), predict_scores(res.model, val[0])))
     own = float(run_val_metrics[key])
