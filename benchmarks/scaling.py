@@ -17,8 +17,9 @@ Parts (each case in its own process, so peak memory is per case):
 * split (issue 26): the same cores used two ways, with the defaults rule's settings (b = 1024, public
   batch 4096, σ fixed): 1 process with `--cores` torch threads against 2 processes with `--cores`/2 threads
   each, interleaved over `--rounds`, the speed-up taken within each round (median printed). Each rank also
-  times its all-reduce calls (the communication, including waiting for the slower rank) and the public
-  gradient, so a speed-up below 2x can be split into what the second rank could not share.
+  times every phase of its steps (batch draw, public gradient, clipped sum, noise, all-reduce, optimizer,
+  epoch rows, the rest) and splits the all-reduce into waiting for the other rank and the transfer, so a
+  speed-up below 2x can be split into what the second rank could not share (the `why` line).
 * gpu (`--device cuda`, only when a GPU is visible): the rows part on one GPU.
 
 Usage: python benchmarks/scaling.py [--part rows|ranks|split|gpu|all] [--steps 150] [--threads 1] [--rounds 2]
@@ -97,32 +98,84 @@ def _config(n: int, steps: int, settings: dict | None = None):
     return TrainConfig(epochs=steps * settings["batch_size"] / n + 1e-9, **settings)
 
 
+#: The phases of a step timed per rank by the split part (ms per step), in the order they run.
+PHASES = ("draw", "public", "private", "noise", "allreduce", "optimizer", "epoch")
+#: Once-per-run work inside the timed training seconds: the history rows' ε (`epoch`) and the final ε of a run
+#: with a fixed σ (`final`). With 40 timed steps they would weigh ~10x what they weigh in a default run of
+#: hundreds of steps, so the split part's ms/step and speed-ups leave them out (and print them apart).
+ONCE = ("epoch", "final")
+
+
+def step_ms(r: dict) -> float:
+    """Milliseconds per training step, without the once-per-run accounting (`ONCE`)."""
+    return 1e3 * (r["seconds"] - sum(r["phases_s"].get(k, 0.0) for k in ONCE)) / r["steps"]
+
+
 def timed_worker(n: int, steps: int):
-    """One rank (or the only process) with the rule's settings; times its all-reduces and public gradients."""
+    """One rank (or the only process) with the rule's settings; wall seconds of each phase of its steps.
+
+    Phases: draw (the batch: public indices, Poisson sample, row gathers), public (the public gradient),
+    private (the clipped sum), noise (this rank's Gaussian draw), allreduce (the one collective, including
+    the wait for the slower rank), optimizer (step and projection), epoch (history rows: ε, loss); the rest
+    of the step (mixing, bookkeeping) is `other`. Each all-reduce's entry time is kept, so rank 0 can split
+    the collective into waiting for the last rank to arrive and the transfer itself (one machine: one clock).
+    """
     import torch
 
-    from fusiondp.train import distributed, step as step_mod
+    from fusiondp.privacy import accounting
+    from fusiondp.train import core, distributed, engine as engine_mod, step as step_mod
     from fusiondp.train.engine import train
 
-    spent = {"allreduce": 0.0, "public": 0.0, "calls": 0}
+    spent = dict.fromkeys(PHASES + ONCE, 0.0)
+    enter: list[float] = []
 
     def timed(fn, key):
         def inner(*a, **k):
             t = time.perf_counter()
+            if key == "allreduce":
+                enter.append(t)
             try:
                 return fn(*a, **k)
             finally:
                 spent[key] += time.perf_counter() - t
-                spent["calls"] += key == "allreduce"
         return inner
 
     distributed.Dist.all_reduce_sum = timed(distributed.Dist.all_reduce_sum, "allreduce")
     step_mod.public_gradient = timed(step_mod.public_gradient, "public")
+    step_mod.private_clipped_sum = timed(step_mod.private_clipped_sum, "private")
+    step_mod.add_noise = timed(step_mod.add_noise, "noise")
+    core.BatchSource.draw = timed(core.BatchSource.draw, "draw")
+    core.FeatureDPOptimizer.step = timed(core.FeatureDPOptimizer.step, "optimizer")
+    engine_mod._epoch_row = timed(engine_mod._epoch_row, "epoch")
+    accounting.AccountingPlan.spent = timed(accounting.AccountingPlan.spent, "final")
     data = synthetic(n)
     res = train("fusiondp", data, config=_config(n, steps, RULE_SETTINGS), progress=False)
     d = distributed.context()
     return {"rank": d.rank, "steps": res.steps, "seconds": res.seconds, "threads": torch.get_num_threads(),
-            "allreduce_s": spent["allreduce"], "allreduce_calls": spent["calls"], "public_s": spent["public"]}
+            "allreduce_s": spent["allreduce"], "allreduce_calls": len(enter), "public_s": spent["public"],
+            "phases_s": spent, "allreduce_enter": enter}
+
+
+def _wait_split(ranks: list[dict]) -> None:
+    """Per rank: seconds spent waiting in the all-reduce for the last rank to arrive (`wait_s`), from the
+    entry times of each call (the ranks of `launch` share one machine and one monotonic clock)."""
+    calls = min(len(r["allreduce_enter"]) for r in ranks)
+    for r in ranks:
+        r["wait_s"] = sum(max(o["allreduce_enter"][i] for o in ranks) - r["allreduce_enter"][i]
+                          for i in range(calls))
+
+
+def _breakdown(r: dict) -> str:
+    """One rank's step in milliseconds per phase, plus the rest, summing to its `step_ms`; then the
+    once-per-run accounting in seconds."""
+    ms = {k: 1e3 * r["phases_s"][k] / r["steps"] for k in PHASES if k not in ONCE}
+    other = step_ms(r) - sum(ms.values())
+    parts = [f"{k} {v:.1f}" for k, v in ms.items()]
+    if "wait_s" in r:
+        wait = 1e3 * r["wait_s"] / r["steps"]
+        parts[list(ms).index("allreduce")] += f" (wait {wait:.1f}, transfer {ms['allreduce'] - wait:.1f})"
+    once = sum(r["phases_s"][k] for k in ONCE)
+    return ", ".join(parts) + f", other {other:.1f} = {step_ms(r):.1f}; once per run: ε rows and final ε {once:.2f} s"
 
 
 def _timed_gather(n: int, steps: int):
@@ -131,6 +184,7 @@ def _timed_gather(n: int, steps: int):
     mine = timed_worker(n, steps)
     everyone = [None] * tdist.get_world_size()
     tdist.all_gather_object(everyone, mine)
+    _wait_split(everyone)
     return everyone
 
 
@@ -277,27 +331,50 @@ def split_part(steps: int, cores: int, rounds: int) -> None:
     print(f"split: N = {n:,}, fusiondp, b = 1024, public batch 4096 (the defaults rule's shape), {steps} steps; "
           f"1 process x {cores} thread(s) vs 2 processes x {half} thread(s); {rounds} interleaved round(s); "
           f"load average before: {os.getloadavg()[0]:.1f}")
-    ups, ups1, thr = [], [], []
+    ups, ups1, thr, best, whole = [], [], [], [], []
     for rnd in range(rounds):
         one = _run("split1", n, steps, cores, None)["ranks"][0]
         two = _run("split2", n, steps, half, None)["ranks"]
         single = _run("split1", n, steps, 1, None)["ranks"][0] if cores > 1 else one
-        slow = max(r["seconds"] for r in two)
-        ups.append(one["seconds"] / slow)
-        ups1.append(single["seconds"] / slow)
-        thr.append(single["seconds"] / one["seconds"])
-        per = lambda r: 1e3 * r["seconds"] / r["steps"]  # noqa: E731
+        slow = max(step_ms(r) for r in two)
+        ups.append(step_ms(one) / slow)
+        ups1.append(step_ms(single) / slow)
+        thr.append(step_ms(single) / step_ms(one))
+        whole.append(single["seconds"] / max(r["seconds"] for r in two))
+        per = step_ms
         print(f"  round {rnd + 1}: 1 process x 1 thread {per(single):6.1f} ms/step; 1 process x {cores} threads "
               f"{per(one):6.1f} ms/step (public gradient {1e3 * one['public_s'] / one['steps']:5.1f});  2 processes " + ", ".join(
                   f"rank {r['rank']} {per(r):6.1f} ms/step (all-reduce incl. wait {1e3 * r['allreduce_s'] / r['steps']:5.1f}, "
                   f"public gradient {1e3 * r['public_s'] / r['steps']:5.1f})" for r in two)
               + f";  speed-up {ups[-1]:.2f}x; load {os.getloadavg()[0]:.1f}", flush=True)
+        print(f"    ms/step by phase, 1 process x 1 thread: {_breakdown(single)}")
+        if cores > 1:
+            print(f"    ms/step by phase, 1 process x {cores} threads: {_breakdown(one)}")
+        for r in two:
+            print(f"    ms/step by phase, 2 processes, rank {r['rank']}: {_breakdown(r)}", flush=True)
+        best.append((single, two))
     print(f"  speed-up with 2 processes x {half} vs 1 process x {cores} threads (median of {rounds} paired rounds): "
           f"{statistics.median(ups):.2f}x (min {min(ups):.2f}, max {max(ups):.2f})")
     print(f"  speed-up with 2 processes x {half} vs 1 process x 1 thread: {statistics.median(ups1):.2f}x "
           f"(min {min(ups1):.2f}, max {max(ups1):.2f})")
     print(f"  1 process: {cores} threads vs 1 thread: {statistics.median(thr):.2f}x (min {min(thr):.2f}, "
           f"max {max(thr):.2f})")
+    print(f"  whole timed run incl. the once-per-run accounting, 2 processes x {half} vs 1 process x 1 thread: "
+          f"{statistics.median(whole):.2f}x ({steps} steps; a default run has hundreds)")
+    # Where the second rank's time goes, in the round with the best 2-process speed-up over 1 x 1 thread: the
+    # phases that halve with a second rank (public, private, noise) and those every rank pays in full.
+    single, two = best[max(range(len(best)), key=lambda i: ups1[i])]
+    ms = lambda r, k: 1e3 * r["phases_s"][k] / r["steps"]  # noqa: E731
+    slow = max(two, key=step_ms)
+    shared = ("public", "private", "noise")
+    s1, s2 = (sum(ms(r, k) for k in shared) for r in (single, slow))
+    f1, f2 = (step_ms(r) - sum(ms(r, k) for k in shared) - ms(r, "allreduce") for r in (single, slow))
+    wait = 1e3 * slow.get("wait_s", 0.0) / slow["steps"]
+    print(f"  why (best round, slowest rank {slow['rank']} vs 1 process x 1 thread, ms/step): shared work "
+          f"(public + private + noise) {s1:.1f} -> {s2:.1f} ({s1 / max(s2, 1e-9):.2f}x less); per-rank work that does "
+          f"not shrink (draw + optimizer + other) {f1:.1f} -> {f2:.1f}; all-reduce {ms(slow, 'allreduce'):.1f} "
+          f"(of which waiting for the other rank {wait:.1f}); a 1.5x speed-up needs the 2-process step at "
+          f"{step_ms(single) / 1.5:.1f} ms")
     print()
 
 

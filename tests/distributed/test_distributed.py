@@ -52,6 +52,7 @@ def _noise_worker(steps: int, sigma: float, clip: float):
     opt = torch.optim.SGD(model.parameters(), lr=1.0)
     secret = distributed.randomness(d, None)  # real secret generators
     gen = distributed.noise_generator(d, secret)
+    part = distributed.noise_part(d, sum(p.numel() for p in model.parameters()))  # this rank's slice
     empty = torch.zeros(0, 8)
     batch = Batch(None, None, empty, empty, torch.zeros(0), 1.0)
     draws = []
@@ -59,20 +60,21 @@ def _noise_worker(steps: int, sigma: float, clip: float):
         before = flat_weights(model)
         step(model, wrapper, opt, batch, get_method("dpsgd"), term=None, loss_fn=None, clip=clip,
              noise_multiplier=sigma, alpha=1.0, beta=0.0, radius=float("inf"), generator=gen,
-             reduce=d.all_reduce_sum)
+             reduce=d.all_reduce_sum, noise_part=part)
         draws.append(before - flat_weights(model))
     w = flat_weights(model)
     gathered = [torch.empty_like(w) for _ in range(d.world_size)]
     torch.distributed.all_gather(gathered, w)
-    return torch.cat(draws), all(torch.equal(g, w) for g in gathered), gen is not None
+    return torch.cat(draws), all(torch.equal(g, w) for g in gathered), part
 
 
 def test_aggregated_noise_has_std_sigma_c_not_scaled_by_the_number_of_ranks():
+    """Each rank noises its own slice of the coordinates (issue 26): the sum is one draw per coordinate."""
     sigma, clip = 1.3, 0.7
-    noise, same_weights, rank0_has_generator = run2(_noise_worker, 200, sigma, clip)
-    assert rank0_has_generator and same_weights
+    noise, same_weights, rank0_part = run2(_noise_worker, 200, sigma, clip)
+    assert rank0_part == (0, noise.numel() // 200 // 2) and same_weights
     std = float(noise.std())
-    # 200 steps x 161 coordinates: the estimate is within ~1 % of σC; σC√2 and σC/√2 are 41 % / 29 % away.
+    # 200 steps x 193 coordinates: the estimate is within ~1 % of σC; σC√2 and σC/√2 are 41 % / 29 % away.
     assert std == pytest.approx(sigma * clip, rel=0.03), (std, sigma * clip)
     assert abs(float(noise.mean())) < 0.05 * sigma * clip
 

@@ -36,18 +36,39 @@ def test_adam_gets_its_own_learning_rate_and_radius_and_nothing_else_changes(met
     there is no projection; batch, steps, C, α and β are the same."""
     k = constants()["adam_lr"]
     eps = None if method == "sgd_hybrid" else 2.0
-    sgd = auto_settings(14293, 36, eps, 1e-5, method)
+    sgd = auto_settings(14293, 36, eps, 1e-5, method, optimizer="sgd")
     adam = auto_settings(14293, 36, eps, 1e-5, method, optimizer="adam")
     want = {"sgd_hybrid": k["public"], "dpsgd": k["dpsgd"]}.get(method, k["private"])
     assert adam["lr"] == want and adam["lr"] != sgd["lr"]
     assert (adam["optimizer"], sgd["optimizer"]) == ("adam", "sgd")
     assert (adam["radius"], sgd["radius"]) == (math.inf, 10.0)
-    changed = ("lr", "optimizer", "radius")
+    changed = ("lr", "optimizer", "radius") + (("epochs",) if method == "sgd_hybrid" else ())
     assert {f: v for f, v in adam.items() if f not in changed} == {f: v for f, v in sgd.items() if f not in changed}
     cfg = TrainConfig(epsilon=eps, delta=1e-5, optimizer="adam").resolve(n_rows=14293, n_features=36, method=method)
     assert (cfg.lr, cfg.radius) == (adam["lr"], math.inf)
     assert TrainConfig(epsilon=eps, delta=1e-5, optimizer="adam", radius=3.0).resolve(
         n_rows=14293, n_features=36, method=method).radius == 3.0  # a given radius wins
+
+
+@pytest.mark.parametrize("method", ["sgd_ori", "sgd_hybrid", "sgd_pub"])
+def test_non_private_rule_picks_adam_at_the_private_step_count(method):
+    """Issue 26: left to the rule, a non-private reference trains with Adam for the private methods' 13 epochs
+    (lr public.adam_lr; a model that states Adam keeps its own Adam step); a caller's SGD keeps lr 0.3 and 39
+    epochs. Private methods still follow the model's preference."""
+    k = constants()
+    rule = auto_settings(30000, 68, None, 1e-5, method)
+    private = auto_settings(30000, 68, 2.0, 1e-5, "dpsgd")
+    assert (rule["optimizer"], rule["lr"], rule["radius"]) == ("adam", k["public"]["adam_lr"], math.inf)
+    assert rule["batch_size"] == rule["public_batch_size"] == private["batch_size"] == 1024
+    assert int(rule["epochs"] * 30000 / 1024) == int(private["epochs"] * 30000 / 1024) == 380
+    stated = auto_settings(30000, 68, None, 1e-5, method, preferred_optimizer="adam")
+    assert (stated["optimizer"], stated["lr"]) == ("adam", k["adam_lr"]["public"])
+    sgd = auto_settings(30000, 68, None, 1e-5, method, optimizer="sgd")
+    assert (sgd["optimizer"], sgd["lr"], sgd["epochs"]) == ("sgd", k["public"]["lr"], k["public"]["sgd_epochs"])
+    assert private["optimizer"] == "sgd"
+    assert auto_settings(30000, 68, 2.0, 1e-5, "fusiondp", preferred_optimizer="adam")["optimizer"] == "adam"
+    cfg = TrainConfig().resolve(n_rows=30000, n_features=68, method=method)
+    assert (cfg.optimizer, cfg.lr) == ("adam", k["public"]["adam_lr"]) and cfg.config_source["optimizer"] == "auto"
 
 
 def test_explicit_values_override_the_rule():

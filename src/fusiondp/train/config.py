@@ -28,8 +28,9 @@ class TrainConfig:
         batch_size: expected private (Poisson) batch size b; q = b / N.
         public_batch_size: rows of the noise-free gradient per step (paper: 4096).
         lr, momentum: the optimiser's step size and (SGD) momentum.
-        optimizer: 'sgd' or 'adam'; None ("auto") takes the model's ``preferred_optimizer`` (a public
-            attribute of its class: Adam for `fusiondp.text.TextClassifier`), else SGD.
+        optimizer: 'sgd' or 'adam'; None ("auto"): private methods take the model's ``preferred_optimizer``
+            (a public attribute of its class: Adam for `fusiondp.text.TextClassifier`), else SGD; the
+            non-private references (`sgd_ori`, `sgd_hybrid`, `sgd_pub`) take Adam (docs/training.md).
         clip: clipping norm C of the private per-record term.
         alpha: weight of the private term; beta: consistency weight (convex mix for naive_fusion).
         radius: projection radius M of the parameters (inf to disable); auto: the paper's 10 with SGD, no
@@ -97,8 +98,8 @@ class TrainConfig:
                 preferred_optimizer: str = "sgd") -> "TrainConfig":
         """A copy with every None ("auto") field set by `auto_settings`; explicit values are kept.
 
-        `preferred_optimizer` is the model's (`fusiondp.train.models.preferred_optimizer`), used when
-        ``optimizer`` is None. Idempotent: a resolved config is returned unchanged.
+        `preferred_optimizer` is the model's (`fusiondp.train.models.preferred_optimizer`), used by private
+        methods when ``optimizer`` is None. Idempotent: a resolved config is returned unchanged.
         """
         if self.is_resolved and self.config_source is not None:
             return self
@@ -110,7 +111,8 @@ class TrainConfig:
 
         rule = auto_settings(n_rows, n_features, self.epsilon, self.delta, method, relation=self.relation,
                              accountant=self.accountant, noise_multiplier=self.noise_multiplier,
-                             optimizer=self.optimizer or preferred_optimizer, batch_size=self.batch_size,
+                             optimizer=self.optimizer, preferred_optimizer=preferred_optimizer,
+                             batch_size=self.batch_size,
                              epochs=self.epochs)
         values = {f: rule[f] for f in auto}
         return replace(self, **values, config_source=source)

@@ -508,6 +508,7 @@ class FeatureDPEngine:
         self.randomness = (distributed.randomness(dist, self.insecure_noise_seed, csprng=self.secure_rng)
                            if dist.active else private_randomness(self.insecure_noise_seed, csprng=self.secure_rng))
         self._noise_gen = distributed.noise_generator(dist, self.randomness)
+        self._noise_part = distributed.noise_part(dist, sum(p.numel() for p in module.parameters()))
         public_gen = generator if generator is not None else torch.Generator().manual_seed(
             int(torch.randint(0, 2**62, (1,)).item()))
 
@@ -595,7 +596,7 @@ class FeatureDPEngine:
         total, stats = noised_gradient(self._model, self._wrapper, batch, self.spec, term=self._term,
                                        loss_fn=self._loss_fn, alpha=alpha, generator=self._noise_gen,
                                        row_loss=self._row_loss, ch=self.ch, reduce=self._reduce, basis=self._basis,
-                                       **self._step_args)
+                                       noise_part=self._noise_part, **self._step_args)
         params = dict(self._wrapper.named_parameters())
         for k, p in params.items():
             p.grad = total[k]

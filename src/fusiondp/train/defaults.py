@@ -27,8 +27,11 @@ The rule, for private methods:
   docs/results/defaults.md).
 
 Non-private methods use the same batch b, a public batch of b (no larger one: their step has no per-sample
-work), lr 0.3 (Adam: 1e-3) and 39 epochs, within [100, 3000] steps (``public`` in defaults.json; issue 26:
-the paper's batch 128 with a 4096-row public batch made them the slowest runs).
+work) and, unless the caller fixed the optimiser, Adam for 13 epochs (the private methods' step count) at lr
+1e-2, or at the model's own Adam step (``adam_lr.public``, 1e-3) when the model states Adam; a caller's SGD
+gets lr 0.3 and 39 epochs, a caller's Adam 1e-3 and 13 epochs; within [100, 3000] steps (``public`` in
+defaults.json; issue 26: the paper's batch 128 with a 4096-row public batch made them the slowest runs, and
+SGD needed 3x the private step count to match Adam's validation AUROC).
 """
 
 from __future__ import annotations
@@ -91,8 +94,9 @@ def noise_for(n_rows: int, batch: int, steps: int, epsilon: float, delta: float,
 
 def auto_settings(n_rows: int, n_features: int, epsilon: float | None, delta: float, method: str, *,
                   relation: str = "remove", accountant: str = "pld",
-                  noise_multiplier: float | None = None, optimizer: str = "sgd",
-                  batch_size: int | None = None, epochs: float | None = None) -> dict:
+                  noise_multiplier: float | None = None, optimizer: str | None = None,
+                  preferred_optimizer: str = "sgd", batch_size: int | None = None,
+                  epochs: float | None = None) -> dict:
     """Settings for one run from public quantities only.
 
     Args:
@@ -102,8 +106,10 @@ def auto_settings(n_rows: int, n_features: int, epsilon: float | None, delta: fl
         method: a method name from `fusiondp.train.methods.METHODS`.
         relation, accountant: as in TrainConfig; σ is computed as the run will compute it.
         noise_multiplier: a fixed σ, used instead of calibrating.
-        optimizer: 'sgd' or 'adam' (a setting or the model's preference, public); returned as given; the
-            learning rate and the projection radius depend on it.
+        optimizer: 'sgd' or 'adam' when the caller fixed it (a setting, or the optimiser a user's own loop
+            brings); returned as given. None: the rule's choice, `preferred_optimizer` (the model's stated
+            preference, public) for private methods and ``public.optimizer`` (Adam) for non-private ones.
+            The learning rate and the projection radius depend on it.
         batch_size, epochs: values the caller fixed; the rule then works out σ, and from it C and α, for the
             run as it will really be shaped (T = ⌊epochs·N/b⌋, not clamped), instead of for its own b and T.
 
@@ -129,11 +135,18 @@ def auto_settings(n_rows: int, n_features: int, epsilon: float | None, delta: fl
         # The same batch rule as the private methods, and the public batch is that batch: a non-private step
         # has no per-sample work, so nothing calls for the paper's 4096 public rows (issue 26 item 3).
         pub = k["public"]
-        steps, epochs = _shape(n_rows, b, epochs, pub["epochs"], pub["min_steps"], pub["max_steps"])
+        if optimizer is None:  # the rule's choice: Adam; the model's own Adam step if it states Adam
+            optimizer = pub["optimizer"]
+            lr = float(k["adam_lr"]["public"] if preferred_optimizer == "adam" else pub["adam_lr"])
+        else:
+            lr = _lr(pub["lr"], k, "public", optimizer)
+        rule_epochs = pub["sgd_epochs"] if optimizer == "sgd" else pub["epochs"]
+        steps, epochs = _shape(n_rows, b, epochs, rule_epochs, pub["min_steps"], pub["max_steps"])
         return {"epochs": epochs, "batch_size": b, "public_batch_size": b,
-                "lr": _lr(pub["lr"], k, "public", optimizer), "clip": fl["clip"], "alpha": 1.0,
+                "lr": lr, "clip": fl["clip"], "alpha": 1.0,
                 "beta": fl["beta"], "optimizer": optimizer, "radius": _radius(k, optimizer),
                 "noise_multiplier_estimate": None}
+    optimizer = optimizer or preferred_optimizer
     steps, epochs = _shape(n_rows, b, epochs, p["epochs"], p["min_steps"], p["max_steps"])
     if noise_multiplier is not None:
         sigma = float(noise_multiplier)

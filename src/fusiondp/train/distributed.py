@@ -9,14 +9,18 @@ The mechanism of an N-process run is the single-process one, exactly (docs/metho
   accountant analyses (its calibration and ε do not depend on the number of ranks). In the
   test-only insecure mode every rank draws the same global mask from the known seed and keeps
   its shard, as one process does.
-* **Trust boundary.** The all-reduce carries each rank's *un-noised* clipped sum (rank 0 adds
-  the noise to its own part only), so the process group, its network included, must sit inside
-  one trust boundary (one operator's machines on a private network): the guarantee covers what
-  leaves the group (the model, reports, checkpoints), not an eavesdropper on gloo/NCCL traffic,
-  which is not encrypted.
-* **Noise.** The noise generator exists on rank 0 only. Rank 0 adds one Gaussian draw
-  N(0, σ²C²I) to its local clipped sum before the all-reduce (SUM), so the reduced sum carries
-  exactly one draw: std σC, not σC√N (noise on every rank) nor σC/√N (noise then averaging).
+* **Trust boundary.** The all-reduce carries each rank's clipped sum with noise on that rank's slice
+  of the coordinates only (the rest of its vector is *un-noised*), so the process group, its network
+  included, must sit inside one trust boundary (one operator's machines on a private network): the
+  guarantee covers what leaves the group (the model, reports, checkpoints), not an eavesdropper on
+  gloo/NCCL traffic, which is not encrypted.
+* **Noise.** The P coordinates of the parameter vector are split into contiguous slices, one per
+  rank (:func:`noise_part`, the same split as the rows). Each rank draws N(0, σ²C²) for the
+  coordinates of its own slice only, from its own secret source, and adds them to its local clipped
+  sum before the all-reduce (SUM). The slices partition the coordinates and the sources are
+  independent, so the reduced sum carries exactly one draw per coordinate, N(0, σ²C²I) in law: std σC,
+  not σC√N (a full draw on every rank) nor σC/√N (noise then averaging). Until issue 26 rank 0 drew the
+  whole vector while the other ranks waited for it; now each rank draws 1/N of it.
 * **Public gradient.** Every rank draws the same public batch indices (public generator, from
   ``--seed``) and differentiates the rows that fall in its shard, weighted by 1/(public batch
   size); the all-reduced sum is the public batch mean.
@@ -176,8 +180,8 @@ def randomness(d: Dist, insecure_seed: int | None, *, csprng: bool = True) -> Pr
     sources (the OS CSPRNG, or an OS-seeded generator with ``csprng=False``) and nothing secret is
     exchanged: Poisson sampling includes each record independently, so the mask factorises over the
     shards, and each rank draws the mask of its own rows (`private_sample`). The union over ranks is
-    Poisson sampling of all N rows with rate q, the mechanism the accountant analyses. Only rank 0's
-    noise source is used (`noise_generator`).
+    Poisson sampling of all N rows with rate q, the mechanism the accountant analyses. Each rank's noise
+    source draws the noise of its own slice of the coordinates (`noise_part`).
     In the test-only insecure mode every rank seeds both from `insecure_seed` and draws the global mask,
     as one process does (so group and single-process runs can be compared exactly).
     """
@@ -201,8 +205,17 @@ def private_sample(d: Dist, n: int, q: float, secret: PrivateRandomness) -> torc
 
 
 def noise_generator(d: Dist, secret: PrivateRandomness) -> torch.Generator | None:
-    """The generator the step draws noise from: rank 0's only, so the noise is drawn once per step."""
-    return secret.noise if d.is_main else None
+    """The generator this rank draws its slice of the noise from (`noise_part`): its own secret source."""
+    return secret.noise
+
+
+def noise_part(d: Dist, n_params: int) -> tuple[int, int] | None:
+    """Coordinates [lo, hi) of the flattened parameter vector this rank noises (None: one process, all).
+
+    The slices of the ranks partition range(n_params) (`Dist.shard`), so after the all-reduce every
+    coordinate carries exactly one Gaussian draw (`fusiondp.train.step.add_noise`).
+    """
+    return d.shard(n_params) if d.active else None
 
 
 def reseed_public(d: Dist, seed: int, step: int = 0) -> None:
@@ -221,8 +234,8 @@ def sync_resumed(d: Dist, model: nn.Module, opt: torch.optim.Optimizer, public_g
     """After rank 0 loaded a checkpoint: give every rank its model, optimizer, public generator and counters.
 
     The checkpoint holds global state only (no per-rank part), so a run saved with one number of
-    ranks resumes with any other. The secret sampler state is sent only in the insecure test mode
-    (a secure resumed run draws fresh secret generators).
+    ranks resumes with any other. The sampler and noise generator states are sent only in the insecure
+    test mode (a secure resumed run draws fresh secret generators).
     """
     if not d.active:
         return start_step, history, ch
@@ -230,6 +243,8 @@ def sync_resumed(d: Dist, model: nn.Module, opt: torch.optim.Optimizer, public_g
         "optimizer": opt.state_dict(), "public_rng": public_gen.get_state(), "step": start_step,
         "history": history, "ch": ch,
         "sampler": None if secret.secure else secret.sampler.get_state(),
+        # every rank draws (its slice of) the noise: the replayable test mode needs the same stream everywhere
+        "noise": None if secret.secure else secret.noise.get_state(),
     } if d.is_main else None)
     d.sync_module(model)
     if not d.is_main:
@@ -237,6 +252,8 @@ def sync_resumed(d: Dist, model: nn.Module, opt: torch.optim.Optimizer, public_g
         public_gen.set_state(state["public_rng"])
         if state["sampler"] is not None:
             secret.sampler.set_state(state["sampler"])
+        if state["noise"] is not None:
+            secret.noise.set_state(state["noise"])
     return int(state["step"]), list(state["history"]), state["ch"]
 
 

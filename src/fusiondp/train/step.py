@@ -8,8 +8,9 @@ noise draw (fusiondp.train.distributed):
 3. one Gaussian draw N(0, σ²C²I) added to that sum, nothing rescales it before;
    (with a public basis V, `fusiondp.train.projection`: the per-sample terms are projected onto V and
    clipped there, and the draw is N(0, σ²C²I_k) on the k coordinates, mapped back by V)
-   (in a process group: each rank holds its shard's part of 1 and 2, rank 0 alone adds the
-   draw, and one all-reduce (SUM) of everything gives every rank the same totals)
+   (in a process group: each rank holds its shard's part of 1 and 2 and draws the noise of its own
+   slice of the coordinates, so each coordinate is noised exactly once, and one all-reduce (SUM) of
+   everything gives every rank the same totals)
 4. divide by the private denominator and mix: w_pub·g_pub + w_priv·g_priv;
 5. optimizer step, then projection onto the L2 ball of radius M.
 """
@@ -67,25 +68,49 @@ def public_gradient(model: nn.Module, params: dict, x: torch.Tensor, y: torch.Te
     return dict(zip(params, grads)), float(loss.detach())
 
 
-def add_noise(clipped_sum: dict[str, torch.Tensor], std: float, generator: torch.Generator) -> dict[str, torch.Tensor]:
+def add_noise(clipped_sum: dict[str, torch.Tensor], std: float, generator: torch.Generator,
+              part: tuple[int, int] | None = None) -> dict[str, torch.Tensor]:
     """One Gaussian draw of standard deviation `std` (= σ·C) per coordinate.
 
     Drawn on the generator's device (the secret generators live on the CPU) and moved to the sum's.
     `generator` may be the OS CSPRNG (`fusiondp.privacy.randomness.SecureRandom`, secure mode): then one
     draw covers every parameter.
+
+    `part` = (lo, hi): only coordinates lo..hi-1 of the flattened vector (parameters in `clipped_sum`'s
+    order) get noise here, the others are returned unchanged. A process group splits the coordinates
+    among its ranks (`fusiondp.train.distributed.noise_part`), so after the all-reduce (SUM) every coordinate
+    carries exactly one draw N(0, std²), from the rank that owns it: the same law as one process's draw,
+    at 1/world_size of the cost per rank. The CSPRNG draws only the part; a torch generator draws the whole
+    vector, as one process would, and keeps the part (cheap; and in the test-only replayable mode, where
+    every rank holds the same generator, the parts add up to exactly the single-process draw).
     """
     if std == 0:
         return clipped_sum
+    total = sum(v.numel() for v in clipped_sum.values())
+    lo, hi = part if part is not None else (0, total)
     if isinstance(generator, SecureRandom):
-        z = generator.gaussian((sum(v.numel() for v in clipped_sum.values()),), torch.float64)
+        z = generator.gaussian((hi - lo,), torch.float64)
         out, at = {}, 0
         for k, v in clipped_sum.items():
-            out[k] = v + std * z[at:at + v.numel()].view(v.shape).to(device=v.device, dtype=v.dtype)
+            a, b = max(at, lo), min(at + v.numel(), hi)  # this parameter's coordinates inside the part
+            if a < b:
+                noise = torch.zeros(v.numel(), dtype=torch.float64)
+                noise[a - at:b - at] = z[a - lo:b - lo]
+                out[k] = v + std * noise.view(v.shape).to(device=v.device, dtype=v.dtype)
+            else:
+                out[k] = v
             at += v.numel()
         return out
-    return {k: v + std * torch.randn(v.shape, generator=generator, dtype=v.dtype, device=generator.device
-                                     ).to(v.device)
-            for k, v in clipped_sum.items()}
+    out, at = {}, 0
+    for k, v in clipped_sum.items():
+        noise = torch.randn(v.shape, generator=generator, dtype=v.dtype, device=generator.device).to(v.device)
+        if (lo, hi) != (0, total):
+            keep = torch.zeros(v.numel(), dtype=torch.bool, device=v.device)
+            keep[max(lo - at, 0):max(min(hi - at, v.numel()), 0)] = True
+            noise = noise * keep.view(v.shape)
+        out[k] = v + std * noise
+        at += v.numel()
+    return out
 
 
 def project_(params: dict[str, torch.Tensor], radius: float) -> None:
@@ -133,13 +158,13 @@ def step(model: nn.Module, wrapper: nn.Module, optimizer: torch.optim.Optimizer,
          *, term, loss_fn: LossFn, clip: float, noise_multiplier: float, alpha: float, beta: float,
          radius: float, generator: torch.Generator | None, row_loss: LossFn | None = None,
          ch: float | None = None, reduce: Callable[[dict], dict] | None = None,
-         basis: torch.Tensor | None = None) -> StepStats:
+         basis: torch.Tensor | None = None, noise_part: tuple[int, int] | None = None) -> StepStats:
     """Run one step of `spec` on `batch` and update the model in place: :func:`noised_gradient`, then
     ``optimizer.step()`` and the projection onto the ball of radius M (steps 1-5 of the module docstring)."""
     params = dict(wrapper.named_parameters())
     total, stats = noised_gradient(model, wrapper, batch, spec, term=term, loss_fn=loss_fn, clip=clip,
                                    noise_multiplier=noise_multiplier, alpha=alpha, beta=beta, generator=generator,
-                                   row_loss=row_loss, ch=ch, reduce=reduce, basis=basis)
+                                   row_loss=row_loss, ch=ch, reduce=reduce, basis=basis, noise_part=noise_part)
     optimizer.zero_grad(set_to_none=True)
     for k, p in params.items():
         p.grad = total[k]
@@ -151,16 +176,18 @@ def step(model: nn.Module, wrapper: nn.Module, optimizer: torch.optim.Optimizer,
 def noised_gradient(model: nn.Module, wrapper: nn.Module, batch: Batch, spec: MethodSpec, *, term, loss_fn: LossFn,
                     clip: float, noise_multiplier: float, alpha: float, beta: float,
                     generator: torch.Generator | None, row_loss: LossFn | None = None, ch: float | None = None,
-                    reduce: Callable[[dict], dict] | None = None, basis: torch.Tensor | None = None
-                    ) -> tuple[dict[str, torch.Tensor], StepStats]:
+                    reduce: Callable[[dict], dict] | None = None, basis: torch.Tensor | None = None,
+                    noise_part: tuple[int, int] | None = None) -> tuple[dict[str, torch.Tensor], StepStats]:
     """The gradient one step of `spec` applies on `batch` (steps 1-4 of the module docstring), by the
     wrapper's parameter names, and the step's statistics. Nothing is written to the model.
 
     `row_loss` (per-row loss) selects the ghost-clipping path for Linear/LayerNorm models;
     without it the per-sample gradients come from torch.func vmap over `term`.
     `reduce` (a process group's all-reduce SUM, `Dist.all_reduce_sum`) combines the ranks' public
-    gradients, clipped sums and statistics in one collective; `generator` is then given on rank 0
-    only, so the noise is drawn once. In a single process `reduce` is None and `generator` required.
+    gradients, clipped sums and statistics in one collective; each rank then noises only its
+    `noise_part` of the coordinates (:func:`add_noise`), so the reduced sum carries exactly one draw per
+    coordinate (a rank without `generator`, or with an empty part, adds none). In a single process
+    `reduce` and `noise_part` are None and `generator` is required.
     `basis` (P × k, orthonormal columns, parameters in the wrapper's order; estimated from public rows
     by the engine) projects the private term onto its span, clips and noises it there
     (`fusiondp.train.projection`); None leaves the step as in the paper.
@@ -199,7 +226,7 @@ def noised_gradient(model: nn.Module, wrapper: nn.Module, batch: Batch, spec: Me
                 model.train()
         if basis is None:
             summed = {k: summed[k] for k in params}  # one fixed order: noise coordinates and the all-reduce layout
-            noisy = add_noise(summed, std, generator) if generator is not None else summed
+            noisy = add_noise(summed, std, generator, noise_part) if generator is not None else summed
         else:
             noisy, norms = projected_noised_sum(grads, {k: p.detach() for k, p in params.items()}, basis, clip,
                                                 std, generator)
