@@ -63,7 +63,8 @@ PublicBatchSize = Annotated[Optional[int], Opt("--public-batch-size", help="Rows
                                                "gradient per step; spends no budget." + _AUTO)]
 Lr = Annotated[Optional[float], Opt("--lr", help="Learning rate of the optimizer." + _AUTO)]
 Optimizer = Annotated[Optional[str], Opt("--optimizer", help="sgd or adam. Default: the model's stated optimiser "
-                                         "(preferred_optimizer), else sgd (the built-in MLP).")]
+                                         "(preferred_optimizer), else sgd (the built-in MLP); adam for the "
+                                         "non-private methods (sgd_ori, sgd_hybrid, sgd_pub).")]
 Clip = Annotated[Optional[float], Opt("--clip", help="Clipping norm C of the private per-record term." + _AUTO)]
 Alpha = Annotated[Optional[float], Opt("--alpha", help="Weight α of the noised private term against the public "
                                        "gradient (fdp, fdp_fm, fusiondp)." + _AUTO)]

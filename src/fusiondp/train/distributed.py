@@ -234,8 +234,8 @@ def sync_resumed(d: Dist, model: nn.Module, opt: torch.optim.Optimizer, public_g
     """After rank 0 loaded a checkpoint: give every rank its model, optimizer, public generator and counters.
 
     The checkpoint holds global state only (no per-rank part), so a run saved with one number of
-    ranks resumes with any other. The secret sampler state is sent only in the insecure test mode
-    (a secure resumed run draws fresh secret generators).
+    ranks resumes with any other. The sampler and noise generator states are sent only in the insecure
+    test mode (a secure resumed run draws fresh secret generators).
     """
     if not d.active:
         return start_step, history, ch
@@ -243,6 +243,8 @@ def sync_resumed(d: Dist, model: nn.Module, opt: torch.optim.Optimizer, public_g
         "optimizer": opt.state_dict(), "public_rng": public_gen.get_state(), "step": start_step,
         "history": history, "ch": ch,
         "sampler": None if secret.secure else secret.sampler.get_state(),
+        # every rank draws (its slice of) the noise: the replayable test mode needs the same stream everywhere
+        "noise": None if secret.secure else secret.noise.get_state(),
     } if d.is_main else None)
     d.sync_module(model)
     if not d.is_main:
@@ -250,6 +252,8 @@ def sync_resumed(d: Dist, model: nn.Module, opt: torch.optim.Optimizer, public_g
         public_gen.set_state(state["public_rng"])
         if state["sampler"] is not None:
             secret.sampler.set_state(state["sampler"])
+        if state["noise"] is not None:
+            secret.noise.set_state(state["noise"])
     return int(state["step"]), list(state["history"]), state["ch"]
 
 
