@@ -199,7 +199,7 @@ def _guard_lines(records: list[dict], headline: str) -> list[str]:
              f"baseline `sgd_hybrid` (same seed, ε = 0) scores higher on that support set ({name}); the choice is "
              "post-processing of the private model with public data, so the release keeps the run's ε. Test "
              f"{name}, mean ± std over seeds:", "",
-             f"| method | ε | as trained | `sgd_hybrid` | released | baseline released in | released − `sgd_hybrid` |",
+             "| method | ε | as trained | `sgd_hybrid` | released | baseline released in | released − `sgd_hybrid` |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| `{r['method']}` | {r['epsilon']:g} | {_fmt(r['trained'])} | {_fmt(r['baseline'])} | "
