@@ -90,3 +90,32 @@ def test_the_page_rows_follow_the_support_scores():
     assert row["baseline_released"] == 1 and row["n"] == 2
     assert row["released"][0] == pytest.approx((0.81 + 0.86) / 2)
     assert row["trained"][0] == pytest.approx((0.72 + 0.86) / 2)
+
+
+def test_a_module_instance_is_not_retrained_by_the_baseline(frames):
+    """The engine trains a module instance in place: the baseline must train an untrained copy, so the private
+    weights the guard keeps are exactly the unguarded run's (same replayable test noise)."""
+    from fusiondp.train.models import MLP
+
+    cfg = dict(epsilon=None, noise_multiplier=0.5, insecure_noise_seed=7)
+    n_features = 13  # the encoded width of make_table (checked below)
+    fresh = lambda: (torch.manual_seed(0), MLP(n_features))[1]  # noqa: E731 - the same initial weights twice
+    plain, prepared, _ = _run(frames, cfg=cfg, model=fresh(), guard=False)
+    assert prepared.data.x.shape[1] == n_features
+    guarded, _, rec = _run(frames, cfg=cfg, model=fresh())
+    assert rec["release_guard"]["released"] == "private"  # σ = 0.5 on this table: the private model wins
+    assert flat_weights(guarded.model).equal(flat_weights(plain.model))
+    assert guarded.public_baseline.model is not guarded.model
+
+
+def test_a_module_without_reset_parameters_skips_the_guard(frames):
+    class Scale(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(13, 1))
+
+        def forward(self, x):
+            return x @ self.w
+
+    result, _, rec = _run(frames, cfg=dict(epsilon=None, noise_multiplier=0.5, beta=0.0), model=Scale())
+    assert "skipped" in rec["release_guard"] and result.public_baseline is None

@@ -246,7 +246,9 @@ def train(
     if auto:
         shown = lambda v: f"{v:g}" if isinstance(v, (int, float)) else str(v)
         out.print("  defaults rule: " + ", ".join(f"{k}={shown(getattr(result.config, k))}" for k in auto))
-    if (g := rep.get("release_guard")) is not None:
+    if (g := rep.get("release_guard")) is not None and "skipped" in g:
+        out.print(f"  release guard: skipped ({g['skipped']})")
+    elif g is not None:
         chosen = ("the private model" if g["released"] == "private" else
                   f"[yellow]the free baseline {g['baseline']}[/] (the private model scored lower)")
         out.print(f"  release guard: {chosen} released; on the {g['chosen_on']}: private {g['metric']} "

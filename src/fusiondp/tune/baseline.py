@@ -19,10 +19,13 @@ below the free baseline on the public support set, by construction.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 
 import torch
+from torch import nn
 
+from fusiondp._seeds import torch_seed
 from fusiondp.evaluate.metrics import classification_metrics, predict_scores
 from fusiondp.train.config import TrainConfig
 from fusiondp.train.models import ModelLike
@@ -96,13 +99,29 @@ def train_public_baseline(data: TrainData, config: TrainConfig, *, model: ModelL
     if level == "feature":
         source = config.config_source or {}
         given = {f: getattr(config, f) for f in ("epochs", "batch_size", "lr", "optimizer") if source.get(f) == "user"}
+        if "lr" in given:  # a learning rate is meant for the run's optimiser, not the rule's
+            given["optimizer"] = config.optimizer
     cfg = TrainConfig(seed=config.seed, hidden=config.hidden, dropout=config.dropout,
                       per_sample=config.per_sample, delta=config.delta, **given)
     return train(BASELINE, data, config=cfg, model=model, progress=False)
 
 
+def untrained_copy(model: nn.Module, seed: int) -> nn.Module | None:
+    """A re-initialised deep copy of a module instance (the engine trains instances in place, so the baseline
+    must not reuse the private run's); None when some parameterised layer has no ``reset_parameters``."""
+    fresh = copy.deepcopy(model)
+    leaves = [m for m in fresh.modules() if any(True for _ in m.parameters(recurse=False))]
+    if not all(callable(getattr(m, "reset_parameters", None)) for m in leaves):
+        return None
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(torch_seed(seed, "baseline_init"))
+        for m in leaves:
+            m.reset_parameters()
+    return fresh
+
+
 def release_guard(result: TrainResult, data: TrainData, support: tuple[torch.Tensor, torch.Tensor], *,
-                  model: ModelLike | None = None) -> tuple[TrainResult, dict, TrainResult]:
+                  model: ModelLike | None = None) -> tuple[TrainResult, dict, TrainResult | None]:
     """Release the better of the private model and the free baseline, judged on a labelled public set.
 
     Args:
@@ -115,8 +134,12 @@ def release_guard(result: TrainResult, data: TrainData, support: tuple[torch.Ten
         ``(released, section, baseline)``: `released` is `result` itself or `result` with the baseline's
         weights (its method, ε and accounting stay the run's: the choice is post-processing of the private
         model with public data); `section` is the record's ``release_guard`` entry; `baseline` the trained
-        free model (reused by the validation check).
+        free model (reused by the validation check). A module instance the baseline cannot re-initialise
+        (a layer without ``reset_parameters``) skips the guard: `section` says so and `baseline` is None.
     """
+    if isinstance(model, nn.Module) and (model := untrained_copy(model, result.config.seed)) is None:
+        return result, {"released": "private", "skipped": "the model instance has a layer without "
+                        "reset_parameters, so no untrained copy exists for the baseline; pass a factory"}, None
     base = train_public_baseline(data, result.config, model=model, level="feature")
     y = support[1].numpy()
     key, own = _metric(classification_metrics(y, predict_scores(result.model, support[0])))
