@@ -1,4 +1,4 @@
-"""The MLP's dropout (`fusiondp.train.models.Dropout`): torch's law, the public seed's masks, nothing else."""
+"""The experimental cheaper dropout (`fusiondp.train.models.Dropout`, not used by the default MLP): torch's law, the public seed's masks."""
 
 import torch
 

@@ -60,6 +60,12 @@ _DROP_LEVELS = 1 << 16
 class Dropout(nn.Dropout):
     """`nn.Dropout` with a cheaper mask on the CPU: same law, one 16-bit draw per element.
 
+    **Not used by the default MLP** (which keeps `nn.Dropout`): with it, a small private fit (the
+    scikit-learn estimator checks' 3-class blobs, σ = 1, hidden (8,)) reached 0.827-0.837 training
+    accuracy against 0.840-0.850 with torch's dropout, 4 fits each, a gap the mask law (checked below and
+    in tests/train/test_dropout.py) does not explain; until it is, the speed gain (about 10 % of a step)
+    does not justify the doubt. Kept for `benchmarks/speed.py --suite dropout`.
+
     torch's CPU dropout draws one Mersenne-Twister float per element and costs about 10 ms on a
     4,096 × 128 activation (a third of a default `fusiondp` step's public gradient,
     docs/results/speed.md). Here each element keeps its value (scaled by 1/(1 − p)) when a uniform
@@ -104,7 +110,7 @@ class MLP(nn.Module):
         layers: list[nn.Module] = []
         width = n_features
         for h in hidden:
-            layers += [nn.Linear(width, h), nn.LayerNorm(h), nn.GELU(), Dropout(dropout)]
+            layers += [nn.Linear(width, h), nn.LayerNorm(h), nn.GELU(), nn.Dropout(dropout)]
             width = h
         self.body = nn.Sequential(*layers)
         self.out = nn.Linear(width, n_outputs)
