@@ -171,13 +171,28 @@ def prepare(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, 
                     (support_identity or SupportIdentity()).describe() if support_df is not None else None)
 
 
-def labelled_support(prepared: Prepared, support_df: pd.DataFrame | None) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """The public support set encoded like the training rows, with its labels; None without labels."""
+def has_labels(frame: pd.DataFrame | None, target: str) -> bool:
+    """Whether a (support) table carries a complete label column: what the release guard scores on."""
+    return frame is not None and target in frame.columns and not frame[target].isna().any()
+
+
+def encode_support(prepared: Prepared, support_df: pd.DataFrame, *, labelled_only: bool = False
+                   ) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """The public support set encoded like the training rows: (x, y), y None when it has no complete labels
+    (then None altogether with `labelled_only`, before any encoding)."""
     target = prepared.pre.schema.target
-    if support_df is None or target not in support_df.columns or support_df[target].isna().any():
+    labelled = has_labels(support_df, target)
+    if labelled_only and not labelled:
         return None
-    x = torch.from_numpy(np.ascontiguousarray(prepared.pre.transform(support_df, what="support data")))
-    return x, torch.from_numpy(np.array(prepared.labels.transform(support_df[target], "support data")))
+    x = prepared.pre.transform(support_df, what="support data")
+    return x, prepared.labels.transform(support_df[target], "support data") if labelled else None
+
+
+def labelled_support(prepared: Prepared, support_df: pd.DataFrame | None) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The public support set encoded like the training rows, with its labels, as tensors; None without labels."""
+    if (enc := encode_support(prepared, support_df, labelled_only=True)) is None:
+        return None
+    return torch.from_numpy(np.ascontiguousarray(enc[0])), torch.from_numpy(np.array(enc[1]))
 
 
 def with_id_dropped(schema: Schema, id_column: str) -> Schema:
@@ -277,13 +292,7 @@ def _run_trees(train_df, hybrid_df, schema, *, method, cfg, val_df, test_df, pro
     frames = {k: v for k, v in (("val", val_df), ("test", test_df)) if v is not None}
     prepared = prepare(train_df, hybrid_df, schema, seed=cfg.seed, eval_frames=frames, support_df=support_df,
                        representation=representation, support_identity=support_identity)
-    support = None
-    if support_df is not None:
-        x_sup = prepared.pre.transform(support_df, what="support data")
-        target = prepared.pre.schema.target
-        y_sup = (prepared.labels.transform(support_df[target], "support data")
-                 if target in support_df.columns and not support_df[target].isna().any() else None)
-        support = (x_sup, y_sup)
+    support = encode_support(prepared, support_df) if support_df is not None else None
     result, info = fit_trees(spec.name, prepared.data, prepared.pre.sensitive_mask(), cfg, support=support,
                              settings=tree_settings)
     record = report(result, prepared, provenance=provenance, settings_file=settings_file)

@@ -44,7 +44,7 @@ def tabular_dataset(spec: TabularSpec, *, headline: str = "auroc",
     """
 
     def prepare(data_dir: Path, seed: int) -> BenchData:
-        from fusiondp.pipeline import prepare as pipeline_prepare
+        from fusiondp.pipeline import has_labels, prepare as pipeline_prepare
 
         frames = spec.load(Path(data_dir) if data_dir is not None else None, seed)
         missing = {"train", "hybrid", "val", "test"} - set(frames)
@@ -52,7 +52,7 @@ def tabular_dataset(spec: TabularSpec, *, headline: str = "auroc",
             raise ConfigError(f"Dataset spec {spec.name!r}.load() lacks frame(s) {sorted(missing)}.")
         evals = {"val": frames["val"], "test": frames["test"]}
         support = frames.get("support")
-        if support is not None and spec.schema.target in support.columns and not support[spec.schema.target].isna().any():
+        if has_labels(support, spec.schema.target):
             evals["support"] = support  # scored, never trained on: the release guard's public yardstick
         identity = getattr(spec, "support_identity", None)  # a DatasetSpec's --id-column / statement
         p = pipeline_prepare(frames["train"], frames["hybrid"], spec.schema, seed=seed, eval_frames=evals,

@@ -44,6 +44,11 @@ def _metric(m: dict) -> tuple[str, float]:
     raise KeyError("no metric")  # pragma: no cover
 
 
+def _score(model: nn.Module, split: tuple[torch.Tensor, torch.Tensor]) -> tuple[str, float]:
+    """The headline metric (AUROC, else macro-F1, else accuracy) of `model` on an (x, y) split."""
+    return _metric(classification_metrics(split[1].numpy(), predict_scores(model, split[0])))
+
+
 def public_reference_data(prepared, public_df) -> TrainData:
     """The public reference table encoded with the run's (public) preprocessing, as training views.
 
@@ -79,7 +84,7 @@ def public_baseline_check(data: TrainData, val, config: TrainConfig, run_val_met
         "steps"}``: `seconds` is the baseline's own training time, which the run pays on top of its own.
     """
     res = baseline or train_public_baseline(data, config, model=model, level=level)
-    key, base = _metric(classification_metrics(val[1].numpy(), predict_scores(res.model, val[0])))
+    key, base = _score(res.model, val)
     own = float(run_val_metrics[key])
     return {"method": BASELINE, "metric": key, "split": "validation", "trained_on": TRAINED_ON[level],
             "baseline": base, "run": own, "below_public_baseline": own < base - tolerance,
@@ -141,11 +146,10 @@ def release_guard(result: TrainResult, data: TrainData, support: tuple[torch.Ten
         return result, {"released": "private", "skipped": "the model instance has a layer without "
                         "reset_parameters, so no untrained copy exists for the baseline; pass a factory"}, None
     base = train_public_baseline(data, result.config, model=model, level="feature")
-    y = support[1].numpy()
-    key, own = _metric(classification_metrics(y, predict_scores(result.model, support[0])))
-    _, free = _metric(classification_metrics(y, predict_scores(base.model, support[0])))
+    key, own = _score(result.model, support)
+    _, free = _score(base.model, support)
     released = "private" if own >= free else BASELINE
-    section = {"released": released, "metric": key, "chosen_on": f"labelled public support set ({len(y)} rows)",
+    section = {"released": released, "metric": key, "chosen_on": f"labelled public support set ({len(support[1])} rows)",
                "private_score": own, "baseline_score": free, "baseline": BASELINE,
                "baseline_trained_on": TRAINED_ON["feature"], "baseline_steps": base.steps,
                "baseline_seconds": round(base.seconds, 2),
