@@ -36,6 +36,7 @@ from fusiondp.trees.booster import (GrowParams, OneHotBins, SubtractingHistogram
 from fusiondp.trees.model import TreeEnsembleModel
 from fusiondp.trees.private import clipped_difference, clipped_leaf_difference, gaussian_noise
 from fusiondp.trees.settings import auto_tree_settings
+from fusiondp.trees.structures import candidate_leaf_rounds
 
 #: The tree learner's methods (the MLP engine's registry, `fusiondp.train.methods.METHODS`, is not shared:
 #: those rows describe gradient steps of a network).
@@ -163,8 +164,12 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
                 raise ConfigError("private_structure='support' needs a labelled public support set.",
                                   hint="give --support with the target column, or private_structure='histograms'")
             grow_rows, guard_rows = _split_support(y_sup, s.guard_fraction, config.seed)
-            priv_trees = _leaf_rounds(s, released, base, b_o, b_h, b_s[grow_rows], y, y_sup[grow_rows], m_o, m_h,
-                                      cols, std, rng)
+            if s.structure_candidates > 1 or s.structure_row_fraction < 1 or s.structure_col_fraction < 1:
+                priv_trees = candidate_leaf_rounds(s, released, base, b_o, b_h, b_s[grow_rows], y, y_sup[grow_rows],
+                                                   m_o, m_h, cols, std, rng, config.seed)
+            else:
+                priv_trees = _leaf_rounds(s, released, base, b_o, b_h, b_s[grow_rows], y, y_sup[grow_rows], m_o,
+                                          m_h, cols, std, rng)
         else:
             priv_trees = _histogram_rounds(s, b_o, b_h, y, m_o, m_h, cols, std, rng)
             guard_rows = np.arange(len(y_sup)) if select else None

@@ -59,6 +59,11 @@ class TreeSettings:
         guard_fraction: with ``private_structure='support'``, the fraction of the support rows held out
             (stratified, public permutation) to choose how many private trees to keep; the rest grow the
             structures. 0: all rows do both (the guard is in-sample for the splits).
+        structure_candidates, structure_row_fraction, structure_col_fraction: with
+            ``private_structure='support'``, each private round grows this many candidate structures on
+            public random subsamples (these fractions of the support rows and of the columns) and keeps the
+            one whose released leaf sums promise the largest gain (`fusiondp.trees.structures`); every
+            candidate is one release. 1, 1.0, 1.0: the single support-grown structure.
     """
 
     bins: int = 32
@@ -79,11 +84,14 @@ class TreeSettings:
     private_structure: str = "histograms"
     structure_min_hessian: float = 5.0
     guard_fraction: float = 0.0
+    structure_candidates: int = 1
+    structure_row_fraction: float = 1.0
+    structure_col_fraction: float = 1.0
 
     @property
     def releases_per_round(self) -> int:
         """Gaussian releases per private tree: one (leaf sums) or one per level (histograms)."""
-        return 1 if self.private_structure == "support" else self.private_depth
+        return self.structure_candidates if self.private_structure == "support" else self.private_depth
 
     def validate(self) -> None:
         positive(private_bins=self.private_bins, bins=self.bins, public_depth=self.public_depth,
@@ -100,6 +108,10 @@ class TreeSettings:
             raise ConfigError(f"Tree private features must be one of {FEATURE_SETS}, got {self.features!r}.")
         if not 0 <= self.guard_fraction < 1:
             raise ConfigError(f"Tree guard_fraction must be in [0, 1), got {self.guard_fraction!r}.")
+        if self.structure_candidates < 1:
+            raise ConfigError(f"Tree structure_candidates must be >= 1, got {self.structure_candidates!r}.")
+        if not (0 < self.structure_row_fraction <= 1 and 0 < self.structure_col_fraction <= 1):
+            raise ConfigError("Tree structure_row_fraction and structure_col_fraction must be in (0, 1].")
         if self.private_structure not in STRUCTURES:
             raise ConfigError(f"Tree private structure must be one of {STRUCTURES}, got {self.private_structure!r}.")
 
@@ -136,7 +148,10 @@ def auto_tree_settings(n_rows: int, epsilon: float | None, n_features: int, supp
                      private_min_hessian_times_noise=priv["min_hessian_times_noise"],
                      private_structure="support" if leaves else "histograms",
                      structure_min_hessian=priv.get("structure_min_hessian", 5.0),
-                     guard_fraction=priv.get("guard_fraction", 0.0))
+                     guard_fraction=priv.get("guard_fraction", 0.0),
+                     structure_candidates=priv.get("structure_candidates", 1),
+                     structure_row_fraction=priv.get("structure_row_fraction", 1.0),
+                     structure_col_fraction=priv.get("structure_col_fraction", 1.0))
     names = {f.name for f in fields(TreeSettings)}
     if unknown := sorted(set(given) - names):
         raise ConfigError(f"Unknown tree setting(s) {unknown}; known: {', '.join(sorted(names))}.")
