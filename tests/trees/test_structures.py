@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from fusiondp.errors import ConfigError
 from fusiondp.pipeline import prepare
@@ -125,3 +126,29 @@ def test_bad_structure_settings_are_refused(bad):
     train, hybrid, support = frames()
     with pytest.raises(ConfigError):
         fit(train, hybrid, support, settings=bad)
+
+
+@pytest.mark.parametrize("eps", [0.05, 4.0])
+def test_short_public_start_is_never_worse_than_the_whole_public_stage_on_the_support_set(eps):
+    """`private_start_trees`: the private stage starts from fewer public trees, but the guard still compares
+    with the whole selected public stage, so the release's support log-loss is at most the public stage's
+    (at tiny ε the noised private trees lose and the whole public stage is released)."""
+    from fusiondp.evaluate.metrics import predict_scores
+
+    train, hybrid, support = frames()
+    settings = {**SUB, "public_rounds": 30, "private_start_trees": 2}
+    p = prepare(train, hybrid, SCHEMA, support_df=support)
+    sup = (p.pre.transform(support, what="support"), p.labels.transform(support["y"], "support"))
+    r, info = fit_trees("fusiondp", p.data, p.pre.sensitive_mask(), TrainConfig(epsilon=eps, accountant="rdp"),
+                        support=sup, settings=settings)
+    pub, priv = info["selection"]
+    assert pub["trees_kept"] > 2
+    assert priv["support_log_loss"] <= pub["support_log_loss"] + 1e-12
+    assert priv["support_log_loss"] <= priv["support_log_loss_whole_public_stage"]
+    n_trees = r.model.feature.shape[0]
+    assert n_trees == info["public_trees"] + info["private_trees_released"]
+    assert info["public_trees"] in (2, pub["trees_kept"])
+    prob = np.clip(predict_scores(r.model, torch.as_tensor(sup[0], dtype=torch.float32)), 1e-12, 1 - 1e-12)
+    y = sup[1].numpy() if hasattr(sup[1], "numpy") else np.asarray(sup[1])
+    loss = float(np.mean(-(y * np.log(prob) + (1 - y) * np.log(1 - prob))))
+    assert loss == pytest.approx(priv["support_log_loss"], rel=1e-4)

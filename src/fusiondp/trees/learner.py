@@ -141,6 +141,7 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
     else:
         k_pub = len(pub_trees)
     released = list(pub_trees[:k_pub])
+    full_public = released  # the public stage as selected: always a candidate of the guard
 
     # ---- private stage: correction trees; only their noised statistics read the original rows
     plan, secure, k_priv, priv_trees = None, True, 0, []
@@ -155,6 +156,8 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
         cols = np.arange(f) if s.features == "all" else np.flatnonzero(sensitive_mask)
         if len(cols) == 0:
             raise ConfigError("features='sensitive' needs at least one sensitive column.")
+        # the private stage starts from the first `private_start_trees` public trees (docs/method.md §9)
+        released = released[:s.private_start_trees] if s.private_start_trees is not None else released
         m_o, m_h = np.full(n, base), np.full(n, base)
         for t, lr in released:
             m_o += lr * t.predict(b_o)
@@ -182,12 +185,19 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
                 m0 += lr * t.predict(bg)
             losses = _prefix_losses(m0, priv_trees, bg, yg)
             k_priv = int(np.argmin(losses))
-            history.append({"stage": "private", "support_log_loss": losses[k_priv], "trees_kept": k_priv,
-                            "trees_trained": len(priv_trees),
-                            "support_log_loss_public_model": losses[0], "guard_rows": len(yg)})
+            entry = {"stage": "private", "support_log_loss": losses[k_priv], "trees_kept": k_priv,
+                     "trees_trained": len(priv_trees), "support_log_loss_public_model": losses[0],
+                     "guard_rows": len(yg)}
+            if len(released) < len(full_public):  # started from fewer public trees: the whole stage competes too
+                whole = _prefix_losses(np.full(len(yg), base), full_public, bg, yg)[-1]
+                entry["support_log_loss_whole_public_stage"] = whole
+                if whole <= losses[k_priv]:
+                    released, k_priv = full_public, 0
+                    entry.update(support_log_loss=whole, trees_kept=0)
+            history.append(entry)
         else:
             k_priv = len(priv_trees)
-        released += priv_trees[:k_priv]
+        released = released + priv_trees[:k_priv]
 
     model = TreeEnsembleModel(bins, released, base)
     seconds = time.perf_counter() - start
@@ -198,7 +208,8 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
             "bins_fitted_on": ("public columns: hybrid rows ∪ support set; sensitive columns: support set (public)"
                                if sensitive_bins_from_support else
                                "hybrid rows ∪ support set (public)" if x_sup is not None else "hybrid rows (public)"),
-            "public_trees": k_pub, "private_trees_trained": len(priv_trees), "private_trees_released": k_priv,
+            "public_trees": len(released) - k_priv, "public_trees_selected": k_pub,
+            "private_trees_trained": len(priv_trees), "private_trees_released": k_priv,
             "releases": plan.steps if plan else 0,
             "selection": history,  # support-set (public) log-losses of the kept prefixes
             "noise_std": plan.noise_multiplier * s.clip if plan else None,

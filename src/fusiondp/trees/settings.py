@@ -64,6 +64,8 @@ class TreeSettings:
             public random subsamples (these fractions of the support rows and of the columns) and keeps the
             one whose released leaf sums promise the largest gain (`fusiondp.trees.structures`); every
             candidate is one release. 1, 1.0, 1.0: the single support-grown structure.
+        private_start_trees: the private stage starts from at most this many of the selected public trees
+            (None: all of them); the guard still compares with the whole selected public stage.
     """
 
     bins: int = 32
@@ -87,6 +89,7 @@ class TreeSettings:
     structure_candidates: int = 1
     structure_row_fraction: float = 1.0
     structure_col_fraction: float = 1.0
+    private_start_trees: int | None = None
 
     @property
     def releases_per_round(self) -> int:
@@ -108,6 +111,8 @@ class TreeSettings:
             raise ConfigError(f"Tree private features must be one of {FEATURE_SETS}, got {self.features!r}.")
         if not 0 <= self.guard_fraction < 1:
             raise ConfigError(f"Tree guard_fraction must be in [0, 1), got {self.guard_fraction!r}.")
+        if self.private_start_trees is not None and self.private_start_trees < 0:
+            raise ConfigError(f"Tree private_start_trees must be >= 0, got {self.private_start_trees!r}.")
         if self.structure_candidates < 1:
             raise ConfigError(f"Tree structure_candidates must be >= 1, got {self.structure_candidates!r}.")
         if not (0 < self.structure_row_fraction <= 1 and 0 < self.structure_col_fraction <= 1):
@@ -151,7 +156,8 @@ def auto_tree_settings(n_rows: int, epsilon: float | None, n_features: int, supp
                      guard_fraction=priv.get("guard_fraction", 0.0),
                      structure_candidates=priv.get("structure_candidates", 1),
                      structure_row_fraction=priv.get("structure_row_fraction", 1.0),
-                     structure_col_fraction=priv.get("structure_col_fraction", 1.0))
+                     structure_col_fraction=priv.get("structure_col_fraction", 1.0),
+                     private_start_trees=priv.get("start_public_trees"))
     names = {f.name for f in fields(TreeSettings)}
     if unknown := sorted(set(given) - names):
         raise ConfigError(f"Unknown tree setting(s) {unknown}; known: {', '.join(sorted(names))}.")
