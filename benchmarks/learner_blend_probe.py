@@ -1,0 +1,59 @@
+"""Probe (design holdout only): would averaging the tree release with the MLP `fusiondp` release help?
+
+An upper bound, not an admissible method: both models get the WHOLE ε (an accounted blend would have to
+split it), and the blend weight is scanned. If even this adds little, an accounted split cannot add more.
+Scores on the sepsis design holdout of `benchmarks/learner_design.py` (20 % of training records, never
+test) and on the support set (what a public weight choice would read).
+
+    python benchmarks/learner_blend_probe.py --epsilon 2 --seed 0 \\
+        --tree-settings '{"structure_row_fraction": 0.5, "structure_col_fraction": 0.5, "public_features": "public",
+        "private_start_trees": 10000}'   # the settings of the run quoted in docs/results/learners.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--epsilon", type=float, default=2.0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--tree-settings", default="{}")
+    ap.add_argument("--data-dir", default=None)
+    args = ap.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import torch
+    from learner_design import design_data
+    from sklearn.metrics import roc_auc_score
+
+    from fusiondp.evaluate.metrics import predict_scores
+    from fusiondp.train.config import TrainConfig
+    from fusiondp.train.engine import train
+    from fusiondp.trees import fit_trees
+
+    p, (xs, ys) = design_data("sepsis", args.data_dir, 0, 0.2)
+    x, y = p.eval_sets["design"]
+    xs = torch.as_tensor(xs, dtype=torch.float32)
+    ys = ys.numpy() if hasattr(ys, "numpy") else np.asarray(ys)
+    t = time.perf_counter()
+    mlp = train("fusiondp", p.data, config=TrainConfig(epsilon=args.epsilon, seed=args.seed), progress=False)
+    print(f"MLP fusiondp trained in {time.perf_counter() - t:.0f} s", flush=True)
+    trees, _ = fit_trees("fusiondp", p.data, p.pre.sensitive_mask(), TrainConfig(epsilon=args.epsilon, seed=args.seed),
+                         support=(xs.numpy(), ys), settings=json.loads(args.tree_settings))
+    logit = lambda s: np.log(np.clip(s, 1e-7, 1 - 1e-7) / np.clip(1 - s, 1e-7, 1))
+    a, b = logit(predict_scores(trees.model, x)), logit(predict_scores(mlp.model, x))
+    sa, sb = logit(predict_scores(trees.model, xs)), logit(predict_scores(mlp.model, xs))
+    print("weight on trees | design AUROC | support AUROC")
+    for w in (0, .2, .4, .5, .6, .7, .8, .9, 1):
+        print(f"{w:.1f} | {roc_auc_score(y.numpy(), w * a + (1 - w) * b):.4f} | {roc_auc_score(ys, w * sa + (1 - w) * sb):.4f}")
+
+
+if __name__ == "__main__":
+    main()
