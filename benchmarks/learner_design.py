@@ -55,6 +55,8 @@ def main() -> None:
     ap.add_argument("--split-seed", type=int, default=0)
     ap.add_argument("--holdout", type=float, default=0.2)
     ap.add_argument("--out", type=Path, default=Path("bench_out/learner_design.jsonl"))
+    ap.add_argument("--noise-free", action="store_true",
+                    help="σ = 0 (ε = ∞): what the structures alone allow; not a private run")
     args = ap.parse_args()
 
     from fusiondp.evaluate.metrics import evaluate_splits
@@ -62,7 +64,9 @@ def main() -> None:
     from fusiondp.trees import fit_trees
 
     variants = json.loads(args.variants)
-    eps = [float(e) for e in args.epsilons.split(",")]
+    cfg = lambda e, seed: (TrainConfig(epsilon=None, noise_multiplier=0.0, seed=seed) if args.noise_free
+                           else TrainConfig(epsilon=e, seed=seed))
+    eps = [float("inf")] if args.noise_free else [float(e) for e in args.epsilons.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for name in args.datasets.split(","):
@@ -73,7 +77,7 @@ def main() -> None:
             for e in eps:
                 for seed in seeds:
                     t = time.perf_counter()
-                    res, info = fit_trees("fusiondp", p.data, p.pre.sensitive_mask(), TrainConfig(epsilon=e, seed=seed),
+                    res, info = fit_trees("fusiondp", p.data, p.pre.sensitive_mask(), cfg(e, seed),
                                           support=support, settings=settings or None, public_stage=cache)
                     m = evaluate_splits(res.model, p.eval_sets)["design"]
                     scores.setdefault((vname, e), []).append(m["auroc"])
