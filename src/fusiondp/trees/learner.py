@@ -33,6 +33,7 @@ from fusiondp.train.methods import MethodSpec
 from fusiondp.trees.binning import Bins
 from fusiondp.trees.booster import (GrowParams, OneHotBins, SubtractingHistograms, Tree, grow, histograms, log_loss,
                                     logistic_grad)
+from fusiondp.trees.guard import leaf_values, private_prefix
 from fusiondp.trees.model import TreeEnsembleModel
 from fusiondp.trees.private import clipped_difference, clipped_leaf_difference, gaussian_noise
 from fusiondp.trees.settings import auto_tree_settings
@@ -176,7 +177,7 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
             for t, lr in released:
                 m0 += lr * t.predict(bg)
             losses = _prefix_losses(m0, priv_trees, bg, yg)
-            k_priv = int(np.argmin(losses))
+            k_priv = private_prefix(losses)
             history.append({"stage": "private", "support_log_loss": losses[k_priv], "trees_kept": k_priv,
                             "trees_trained": len(priv_trees),
                             "support_log_loss_public_model": losses[0], "guard_rows": len(yg)})
@@ -274,10 +275,11 @@ def _leaf_rounds(s, released: list, base: float, b_o: np.ndarray, b_h: np.ndarra
         g, h = logistic_grad(m_o, y)     # private: model at the original rows
         gh, hh = logistic_grad(m_h, y)   # public: model at the hybrid rows
         Gd, Hd = clipped_leaf_difference(leaf, leaf_h, n_leaves, g, h, gh, hh, s.clip)
-        G = np.bincount(leaf_h, gh, n_leaves) + Gd + gaussian_noise((n_leaves,), std, rng.noise)
-        H = np.bincount(leaf_h, hh, n_leaves) + Hd + gaussian_noise((n_leaves,), std, rng.noise)
-        value = np.clip(-G / (np.maximum(H, 0.0) + s.l2), -s.max_leaf, s.max_leaf)
-        tree.leaf = np.where(H >= min_leaf_h, value, 0.0)  # post-processing of the release
+        G_pub, H_pub = np.bincount(leaf_h, gh, n_leaves), np.bincount(leaf_h, hh, n_leaves)
+        G = G_pub + Gd + gaussian_noise((n_leaves,), std, rng.noise)
+        H = H_pub + Hd + gaussian_noise((n_leaves,), std, rng.noise)
+        tree.leaf = leaf_values(G, H, G_pub, H_pub, std, l2=s.l2, max_leaf=s.max_leaf, min_leaf_h=min_leaf_h,
+                                shrinkage=s.private_shrinkage)  # post-processing of the release
         priv_trees.append((tree, s.private_lr))
         m_o += s.private_lr * tree.leaf[leaf]
         m_h += s.private_lr * tree.leaf[leaf_h]

@@ -21,6 +21,8 @@ FEATURE_SETS = ("all", "sensitive")
 #: How the private trees get their structure (docs/method.md §9): grown on the labelled public support set, so
 #: only leaf sums are private ('support'), or from noised difference histograms ('histograms').
 STRUCTURES = ("support", "histograms")
+#: How the leaf mechanism's released leaf sums become leaf values (`fusiondp.trees.guard.leaf_values`).
+SHRINKAGES = ("james_stein", "none")
 
 
 @functools.cache
@@ -79,6 +81,7 @@ class TreeSettings:
     private_structure: str = "histograms"
     structure_min_hessian: float = 5.0
     guard_fraction: float = 0.0
+    private_shrinkage: str = "none"
 
     @property
     def releases_per_round(self) -> int:
@@ -100,6 +103,8 @@ class TreeSettings:
             raise ConfigError(f"Tree private features must be one of {FEATURE_SETS}, got {self.features!r}.")
         if not 0 <= self.guard_fraction < 1:
             raise ConfigError(f"Tree guard_fraction must be in [0, 1), got {self.guard_fraction!r}.")
+        if self.private_shrinkage not in SHRINKAGES:
+            raise ConfigError(f"Tree private_shrinkage must be one of {SHRINKAGES}, got {self.private_shrinkage!r}.")
         if self.private_structure not in STRUCTURES:
             raise ConfigError(f"Tree private structure must be one of {STRUCTURES}, got {self.private_structure!r}.")
 
@@ -136,7 +141,8 @@ def auto_tree_settings(n_rows: int, epsilon: float | None, n_features: int, supp
                      private_min_hessian_times_noise=priv["min_hessian_times_noise"],
                      private_structure="support" if leaves else "histograms",
                      structure_min_hessian=priv.get("structure_min_hessian", 5.0),
-                     guard_fraction=priv.get("guard_fraction", 0.0))
+                     guard_fraction=priv.get("guard_fraction", 0.0),
+                     private_shrinkage=priv.get("shrinkage", "none"))
     names = {f.name for f in fields(TreeSettings)}
     if unknown := sorted(set(given) - names):
         raise ConfigError(f"Unknown tree setting(s) {unknown}; known: {', '.join(sorted(names))}.")
