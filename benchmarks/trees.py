@@ -5,7 +5,9 @@ randomness, so it is run once and is the same for every seed) and `fusiondp_tree
 seed changes nothing public here: each seed is a fresh draw of the secret noise). Everything a run reads is
 what `fusiondp train --learner trees` reads: the same `fusiondp.pipeline.prepare` (preprocessing fitted on
 public data), the public support set for bins and for the baseline guard, the defaults rule for settings.
-The public stage is computed once per table and reused (it is a function of public data only).
+The public stage is computed once per table and reused (it is a function of public data only). The release
+guard's third candidate, the network's free baseline `sgd_hybrid` (MLP on the hybrid rows, ε = 0), is trained
+once per seed and reused across ε (`--no-guard` skips it), as `fusiondp train --learner trees` does per run.
 
     python benchmarks/trees.py --datasets sepsis,adult --epsilons 0.5,1,2,4,8 --seeds 0,1,2,3,4 \\
         --out bench_out/trees_runs.jsonl

@@ -7,15 +7,16 @@ baseline"), so neither costs ε nor reads a private value:
   exact) + Σ clip_C(d_i) + N(0, σ²C²). Their private part D = S − hybrid sums is the noisy estimate of the
   correction Σ d_i, whose value under "the imputation is exact" is 0. The leaf values use the positive-part
   James–Stein estimate of D (shrunk towards 0 by how much of ‖D‖² the known noise variance σ²C² explains),
-  so a tree whose release is mostly noise moves the model little: the weaker the signal against the noise,
-  the closer the private stage stays to the public model. Everything it reads is the release, the hybrid
-  rows' sums and σC (public).
-* **The release guard** (`choose_private_prefix`, `tree_release_guard`): how many private trees to keep, and
-  whether the network's free baseline `sgd_hybrid` beats the trees, chosen on the labelled public support
-  set. The private trees' splits are grown on the support rows, so their support log-loss is in-sample for
-  the splits (optimistic); the guard therefore keeps a private prefix only when its paired support gain
-  exceeds an allowance for that optimism (`optimism_allowance`), and compares the trees with `sgd_hybrid`
-  by the same support AUROC the network learner's guard uses (`fusiondp.tune.baseline.release_guard`).
+  so a tree whose release is mostly noise gets (nearly) the leaf values the hybrid rows alone give: the
+  weaker the signal against the noise, the closer the private stage stays to a public model (hybrid rows'
+  gradients, structures from the support set). Everything it reads is the release, the hybrid rows' sums
+  and σC (public).
+* **The release guard** (`private_prefix`, `tree_release_guard`): how many private trees to keep (least
+  support log-loss, 0 = the tree public stage), then whether the network's free baseline `sgd_hybrid` beats
+  the trees on support AUROC, the criterion the network learner's guard uses (`fusiondp.tune.baseline.
+  release_guard`, reused). The private trees' splits are grown on the support rows, so their support
+  log-loss is in-sample for the splits (optimistic); the shrinkage is what keeps a wrongly kept prefix close
+  to a public model (docs/method.md §9, the caveat of the leaf mechanism).
 """
 
 from __future__ import annotations

@@ -12,10 +12,13 @@ docs/method.md §9, gives the algorithm and its privacy argument; in short:
    (``'histograms'``) every level of every tree is one release of noised difference histograms. Either way
    the run is a composition of Gaussian mechanisms (sampling rate 1: every release uses all records),
    accounted by dp-accounting (`fusiondp.privacy.accounting`);
-4. never below the free baseline: with a labelled public support set, the number of public trees and then
-   the number of private trees kept (0 … private_rounds, 0 = the public model itself) are chosen by the
-   support set's log-loss. The support set is public and disjoint from the training rows, and the
-   candidates are released-or-public models, so the choice costs no ε and never reads a private value.
+4. never below the free baseline: the private leaf sums' private part is shrunk towards 0 by its known
+   noise (`fusiondp.trees.guard.leaf_values`); with a labelled public support set, the number of public
+   trees and then the number of private trees kept (0 … private_rounds, 0 = the public model itself) are
+   chosen by the support set's log-loss (`fusiondp.trees.guard.private_prefix`; the pipeline then also weighs
+   the network's `sgd_hybrid`, `fusiondp.trees.guard.tree_release_guard`). The support set is public and
+   disjoint from the training rows, and the candidates are released-or-public models, so the choice costs
+   no ε and never reads a private value.
 """
 
 from __future__ import annotations
