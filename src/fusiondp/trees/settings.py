@@ -61,6 +61,9 @@ class TreeSettings:
         guard_fraction: with ``private_structure='support'``, the fraction of the support rows held out
             (stratified, public permutation) to choose how many private trees to keep; the rest grow the
             structures. 0: all rows do both (the guard is in-sample for the splits).
+        private_shrinkage: with ``private_structure='support'``, how released leaf sums become leaf values:
+            'james_stein' (the release minus the hybrid rows' sums shrunk towards 0 by the known noise σC;
+            post-processing, `fusiondp.trees.guard.leaf_values`) or 'none' (the release as it is).
     """
 
     bins: int = 32
