@@ -46,6 +46,18 @@ def test_leaf_values_shrink_only_the_private_part():
     np.testing.assert_allclose(exact, hybrid_step)
 
 
+def test_unknown_shrinkage_is_refused():
+    from fusiondp.errors import ConfigError
+    from fusiondp.trees.settings import auto_tree_settings
+
+    assert auto_tree_settings(1000, 1.0, 5, support_labels=True).private_shrinkage == "james_stein"
+    with pytest.raises(ConfigError, match="private_shrinkage"):
+        auto_tree_settings(1000, 1.0, 5, support_labels=True, private_shrinkage="bayes")
+    with pytest.raises(ConfigError, match="private_shrinkage"):
+        leaf_values(np.zeros(2), np.ones(2), np.zeros(2), np.ones(2), 1.0, l2=1.0, max_leaf=2.0, min_leaf_h=0.0,
+                    shrinkage="bayes")
+
+
 def _prepared(train, hybrid, support):
     p = prepare(train, hybrid, SCHEMA, support_df=support, eval_frames={"check": support})
     return p, encode_support(p, support)

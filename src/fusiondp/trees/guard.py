@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from fusiondp.errors import ConfigError
+
 
 def james_stein(d: np.ndarray, var: float) -> np.ndarray:
     """Positive-part James–Stein estimate of a mean vector from one draw ``d ~ N(mean, var·I)``, shrunk to 0.
@@ -53,7 +55,7 @@ def leaf_values(G: np.ndarray, H: np.ndarray, G_pub: np.ndarray, H_pub: np.ndarr
         G = G_pub + james_stein(G - G_pub, std * std)
         H = H_pub + james_stein(H - H_pub, std * std)
     elif shrinkage != "none":
-        raise ValueError(f"unknown shrinkage {shrinkage!r}")
+        raise ConfigError(f"Unknown tree private_shrinkage {shrinkage!r}; choose 'james_stein' or 'none'.")
     value = np.clip(-G / (np.maximum(H, 0.0) + l2), -max_leaf, max_leaf)
     return np.where(H >= min_leaf_h, value, 0.0)
 
