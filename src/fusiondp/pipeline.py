@@ -247,7 +247,8 @@ def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, meth
         return _run_trees(train_df, hybrid_df, schema, method=method, cfg=cfg, val_df=val_df, test_df=test_df,
                           progress=progress, checkpoint=checkpoint, support_df=support_df, model=model, nproc=nproc,
                           device=device, representation=representation, tree_settings=tree_settings,
-                          provenance=provenance, settings_file=settings_file, support_identity=support_identity)
+                          provenance=provenance, settings_file=settings_file, support_identity=support_identity,
+                          guard=guard)
     if learner != "mlp":
         raise ConfigError(f"Unknown learner {learner!r}; choose 'mlp' or 'trees'.")
     spec = get_method(method)
@@ -277,8 +278,11 @@ def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, meth
 
 def _run_trees(train_df, hybrid_df, schema, *, method, cfg, val_df, test_df, progress, checkpoint, support_df, model,
                nproc, device, representation, tree_settings, provenance, settings_file,
-               support_identity) -> tuple[TrainResult, Prepared, RunRecord]:
-    """`run` for learner='trees': same preparation (public-only preprocessing), tree fit, same run record."""
+               support_identity, guard) -> tuple[TrainResult, Prepared, RunRecord]:
+    """`run` for learner='trees': same preparation (public-only preprocessing), tree fit, same run record.
+
+    `guard` with a labelled support set: the network's free baseline `sgd_hybrid` is a release candidate too
+    (`fusiondp.trees.guard.tree_release_guard`; post-processing, no ε)."""
     import dataclasses
 
     from fusiondp.trees import fit_trees, tree_method
@@ -295,7 +299,14 @@ def _run_trees(train_df, hybrid_df, schema, *, method, cfg, val_df, test_df, pro
     support = encode_support(prepared, support_df) if support_df is not None else None
     result, info = fit_trees(spec.name, prepared.data, prepared.pre.sensitive_mask(), cfg, support=support,
                              settings=tree_settings)
+    section = None
+    if guard and spec.is_private and support is not None and support[1] is not None:
+        from fusiondp.trees.guard import tree_release_guard
+
+        result, section, baseline = tree_release_guard(result, prepared.data, support)
+        result.public_baseline = baseline
     record = report(result, prepared, provenance=provenance, settings_file=settings_file)
     # The trees' clip travels in their own settings, not in TrainConfig.clip.
     record = dataclasses.replace(record, clip=info["settings"]["clip"] if spec.is_private else None)
-    return result, prepared, record.with_sections(learner="trees", trees=info)
+    record = record.with_sections(learner="trees", trees=info)
+    return result, prepared, record.with_sections(release_guard=section) if section else record

@@ -12,10 +12,13 @@ docs/method.md §9, gives the algorithm and its privacy argument; in short:
    (``'histograms'``) every level of every tree is one release of noised difference histograms. Either way
    the run is a composition of Gaussian mechanisms (sampling rate 1: every release uses all records),
    accounted by dp-accounting (`fusiondp.privacy.accounting`);
-4. never below the free baseline: with a labelled public support set, the number of public trees and then
-   the number of private trees kept (0 … private_rounds, 0 = the public model itself) are chosen by the
-   support set's log-loss. The support set is public and disjoint from the training rows, and the
-   candidates are released-or-public models, so the choice costs no ε and never reads a private value.
+4. never below the free baseline: the private leaf sums' private part is shrunk towards 0 by its known
+   noise (`fusiondp.trees.guard.leaf_values`); with a labelled public support set, the number of public
+   trees and then the number of private trees kept (0 … private_rounds, 0 = the public model itself) are
+   chosen by the support set's log-loss (`fusiondp.trees.guard.private_prefix`; the pipeline then also weighs
+   the network's `sgd_hybrid`, `fusiondp.trees.guard.tree_release_guard`). The support set is public and
+   disjoint from the training rows, and the candidates are released-or-public models, so the choice costs
+   no ε and never reads a private value.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from fusiondp.train.methods import MethodSpec
 from fusiondp.trees.binning import Bins
 from fusiondp.trees.booster import (GrowParams, OneHotBins, SubtractingHistograms, Tree, grow, histograms, log_loss,
                                     logistic_grad)
+from fusiondp.trees.guard import leaf_values, private_prefix
 from fusiondp.trees.model import TreeEnsembleModel
 from fusiondp.trees.private import clipped_difference, clipped_leaf_difference, gaussian_noise
 from fusiondp.trees.settings import auto_tree_settings
@@ -184,7 +188,7 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
             for t, lr in released:
                 m0 += lr * t.predict(bg)
             losses = _prefix_losses(m0, priv_trees, bg, yg)
-            k_priv = int(np.argmin(losses))
+            k_priv = private_prefix(losses)
             entry = {"stage": "private", "support_log_loss": losses[k_priv], "trees_kept": k_priv,
                      "trees_trained": len(priv_trees), "support_log_loss_public_model": losses[0],
                      "guard_rows": len(yg)}
@@ -290,10 +294,11 @@ def _leaf_rounds(s, released: list, base: float, b_o: np.ndarray, b_h: np.ndarra
         g, h = logistic_grad(m_o, y)     # private: model at the original rows
         gh, hh = logistic_grad(m_h, y)   # public: model at the hybrid rows
         Gd, Hd = clipped_leaf_difference(leaf, leaf_h, n_leaves, g, h, gh, hh, s.clip)
-        G = np.bincount(leaf_h, gh, n_leaves) + Gd + gaussian_noise((n_leaves,), std, rng.noise)
-        H = np.bincount(leaf_h, hh, n_leaves) + Hd + gaussian_noise((n_leaves,), std, rng.noise)
-        value = np.clip(-G / (np.maximum(H, 0.0) + s.l2), -s.max_leaf, s.max_leaf)
-        tree.leaf = np.where(H >= min_leaf_h, value, 0.0)  # post-processing of the release
+        G_pub, H_pub = np.bincount(leaf_h, gh, n_leaves), np.bincount(leaf_h, hh, n_leaves)
+        G = G_pub + Gd + gaussian_noise((n_leaves,), std, rng.noise)
+        H = H_pub + Hd + gaussian_noise((n_leaves,), std, rng.noise)
+        tree.leaf = leaf_values(G, H, G_pub, H_pub, std, l2=s.l2, max_leaf=s.max_leaf, min_leaf_h=min_leaf_h,
+                                shrinkage=s.private_shrinkage)  # post-processing of the release
         priv_trees.append((tree, s.private_lr))
         m_o += s.private_lr * tree.leaf[leaf]
         m_h += s.private_lr * tree.leaf[leaf_h]

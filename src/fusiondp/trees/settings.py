@@ -21,6 +21,8 @@ FEATURE_SETS = ("all", "sensitive")
 #: How the private trees get their structure (docs/method.md §9): grown on the labelled public support set, so
 #: only leaf sums are private ('support'), or from noised difference histograms ('histograms').
 STRUCTURES = ("support", "histograms")
+#: How the leaf mechanism's released leaf sums become leaf values (`fusiondp.trees.guard.leaf_values`).
+SHRINKAGES = ("james_stein", "none")
 
 
 @functools.cache
@@ -66,6 +68,9 @@ class TreeSettings:
             candidate is one release. 1, 1.0, 1.0: the single support-grown structure.
         private_start_trees: the private stage starts from at most this many of the selected public trees
             (None: all of them); the guard still compares with the whole selected public stage.
+        private_shrinkage: with ``private_structure='support'``, how released leaf sums become leaf values:
+            'james_stein' (the release minus the hybrid rows' sums shrunk towards 0 by the known noise σC;
+            post-processing, `fusiondp.trees.guard.leaf_values`) or 'none' (the release as it is).
     """
 
     bins: int = 32
@@ -90,6 +95,7 @@ class TreeSettings:
     structure_row_fraction: float = 1.0
     structure_col_fraction: float = 1.0
     private_start_trees: int | None = None
+    private_shrinkage: str = "none"
 
     @property
     def releases_per_round(self) -> int:
@@ -117,6 +123,8 @@ class TreeSettings:
             raise ConfigError(f"Tree structure_candidates must be >= 1, got {self.structure_candidates!r}.")
         if not (0 < self.structure_row_fraction <= 1 and 0 < self.structure_col_fraction <= 1):
             raise ConfigError("Tree structure_row_fraction and structure_col_fraction must be in (0, 1].")
+        if self.private_shrinkage not in SHRINKAGES:
+            raise ConfigError(f"Tree private_shrinkage must be one of {SHRINKAGES}, got {self.private_shrinkage!r}.")
         if self.private_structure not in STRUCTURES:
             raise ConfigError(f"Tree private structure must be one of {STRUCTURES}, got {self.private_structure!r}.")
 
@@ -157,7 +165,8 @@ def auto_tree_settings(n_rows: int, epsilon: float | None, n_features: int, supp
                      structure_candidates=priv.get("structure_candidates", 1),
                      structure_row_fraction=priv.get("structure_row_fraction", 1.0),
                      structure_col_fraction=priv.get("structure_col_fraction", 1.0),
-                     private_start_trees=priv.get("start_public_trees"))
+                     private_start_trees=priv.get("start_public_trees"),
+                     private_shrinkage=priv.get("shrinkage", "none"))
     names = {f.name for f in fields(TreeSettings)}
     if unknown := sorted(set(given) - names):
         raise ConfigError(f"Unknown tree setting(s) {unknown}; known: {', '.join(sorted(names))}.")

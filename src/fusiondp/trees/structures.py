@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from fusiondp.trees.booster import GrowParams, OneHotBins, SubtractingHistograms, Tree, grow, logistic_grad
+from fusiondp.trees.guard import leaf_values
 from fusiondp.trees.private import clipped_leaf_difference, gaussian_noise
 
 
@@ -72,14 +73,15 @@ def candidate_leaf_rounds(s, released: list, base: float, b_o: np.ndarray, b_h: 
             tree = grow(stats, depth, s.bins, ccols, sp)
             leaf, leaf_h = tree.route(b_o, depth), tree.route(b_h, depth)
             Gd, Hd = clipped_leaf_difference(leaf, leaf_h, n_leaves, g, h, gh, hh, s.clip)
-            G = np.bincount(leaf_h, gh, n_leaves) + Gd + gaussian_noise((n_leaves,), std, rng.noise)
-            H = np.bincount(leaf_h, hh, n_leaves) + Hd + gaussian_noise((n_leaves,), std, rng.noise)
+            G_pub, H_pub = np.bincount(leaf_h, gh, n_leaves), np.bincount(leaf_h, hh, n_leaves)
+            G = G_pub + Gd + gaussian_noise((n_leaves,), std, rng.noise)
+            H = H_pub + Hd + gaussian_noise((n_leaves,), std, rng.noise)
             gain = released_gain(G, H, s.l2, min_leaf_h)
             if best is None or gain > best[0]:
-                best = (gain, tree, G, H, leaf, leaf_h)
-        _, tree, G, H, leaf, leaf_h = best
-        value = np.clip(-G / (np.maximum(H, 0.0) + s.l2), -s.max_leaf, s.max_leaf)
-        tree.leaf = np.where(H >= min_leaf_h, value, 0.0)  # post-processing of the release
+                best = (gain, tree, G, H, G_pub, H_pub, leaf, leaf_h)
+        _, tree, G, H, G_pub, H_pub, leaf, leaf_h = best
+        tree.leaf = leaf_values(G, H, G_pub, H_pub, std, l2=s.l2, max_leaf=s.max_leaf, min_leaf_h=min_leaf_h,
+                                shrinkage=s.private_shrinkage)  # post-processing of the release, as the leaf mechanism
         priv_trees.append((tree, s.private_lr))
         m_o += s.private_lr * tree.leaf[leaf]
         m_h += s.private_lr * tree.leaf[leaf_h]

@@ -126,7 +126,8 @@ def untrained_copy(model: nn.Module, seed: int) -> nn.Module | None:
 
 
 def release_guard(result: TrainResult, data: TrainData, support: tuple[torch.Tensor, torch.Tensor], *,
-                  model: ModelLike | None = None) -> tuple[TrainResult, dict, TrainResult | None]:
+                  model: ModelLike | None = None, baseline: TrainResult | None = None
+                  ) -> tuple[TrainResult, dict, TrainResult | None]:
     """Release the better of the private model and the free baseline, judged on a labelled public set.
 
     Args:
@@ -134,6 +135,8 @@ def release_guard(result: TrainResult, data: TrainData, support: tuple[torch.Ten
         data: its training views; the baseline reads the hybrid view and labels only (public).
         support: (x, y) of the public support set, encoded like the training rows.
         model: the run's model factory, so both candidates share the architecture.
+        baseline: an already trained free baseline for this run's data and seed (benchmarks reuse one across
+            ε); trained here when None.
 
     Returns:
         ``(released, section, baseline)``: `released` is `result` itself or `result` with the baseline's
@@ -145,7 +148,7 @@ def release_guard(result: TrainResult, data: TrainData, support: tuple[torch.Ten
     if isinstance(model, nn.Module) and (model := untrained_copy(model, result.config.seed)) is None:
         return result, {"released": "private", "skipped": "the model instance has a layer without "
                         "reset_parameters, so no untrained copy exists for the baseline; pass a factory"}, None
-    base = train_public_baseline(data, result.config, model=model, level="feature")
+    base = baseline or train_public_baseline(data, result.config, model=model, level="feature")
     key, own = _score(result.model, support)
     _, free = _score(base.model, support)
     released = "private" if own >= free else BASELINE
