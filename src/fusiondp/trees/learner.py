@@ -27,6 +27,7 @@ import time
 
 import numpy as np
 
+from fusiondp._seeds import stream
 from fusiondp.errors import ConfigError, UnsupportedError
 from fusiondp.privacy.accounting import plan as accounting_plan
 from fusiondp.privacy.randomness import private_randomness
@@ -36,9 +37,9 @@ from fusiondp.train.methods import MethodSpec
 from fusiondp.trees.binning import Bins
 from fusiondp.trees.booster import (GrowParams, OneHotBins, SubtractingHistograms, Tree, grow, histograms, log_loss,
                                     logistic_grad)
-from fusiondp.trees.guard import leaf_values, private_prefix
+from fusiondp.trees.guard import private_prefix
 from fusiondp.trees.model import TreeEnsembleModel
-from fusiondp.trees.private import clipped_difference, clipped_leaf_difference, gaussian_noise
+from fusiondp.trees.private import clipped_difference, gaussian_noise
 from fusiondp.trees.settings import auto_tree_settings
 from fusiondp.trees.structures import candidate_leaf_rounds
 
@@ -171,12 +172,8 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
                 raise ConfigError("private_structure='support' needs a labelled public support set.",
                                   hint="give --support with the target column, or private_structure='histograms'")
             grow_rows, guard_rows = _split_support(y_sup, s.guard_fraction, config.seed)
-            if s.structure_candidates > 1 or s.structure_row_fraction < 1 or s.structure_col_fraction < 1:
-                priv_trees = candidate_leaf_rounds(s, released, base, b_o, b_h, b_s[grow_rows], y, y_sup[grow_rows],
-                                                   m_o, m_h, cols, std, rng, config.seed)
-            else:
-                priv_trees = _leaf_rounds(s, released, base, b_o, b_h, b_s[grow_rows], y, y_sup[grow_rows], m_o,
-                                          m_h, cols, std, rng)
+            priv_trees = candidate_leaf_rounds(s, released, base, b_o, b_h, b_s[grow_rows], y, y_sup[grow_rows],
+                                               m_o, m_h, cols, std, rng, config.seed)
         else:
             priv_trees = _histogram_rounds(s, b_o, b_h, y, m_o, m_h, cols, std, rng)
             guard_rows = np.arange(len(y_sup)) if select else None
@@ -232,7 +229,7 @@ def _split_support(y_sup: np.ndarray, guard_fraction: float, seed: int) -> tuple
     if guard_fraction <= 0:
         rows = np.arange(len(y_sup))
         return rows, rows
-    rng = np.random.default_rng(seed)
+    rng = stream(seed, "tree_guard_split")
     grow_rows, guard_rows = [], []
     for label in np.unique(y_sup):
         idx = rng.permutation(np.flatnonzero(y_sup == label))
@@ -268,39 +265,4 @@ def _histogram_rounds(s, b_o: np.ndarray, b_h: np.ndarray, y: np.ndarray, m_o: n
         priv_trees.append((tree, s.private_lr))
         m_o += s.private_lr * tree.predict(b_o)
         m_h += s.private_lr * tree.predict(b_h)
-    return priv_trees
-
-
-def _leaf_rounds(s, released: list, base: float, b_o: np.ndarray, b_h: np.ndarray, b_s: np.ndarray, y: np.ndarray,
-                 y_sup: np.ndarray, m_o: np.ndarray, m_h: np.ndarray, cols: np.ndarray, std: float,
-                 rng) -> list[tuple[Tree, float]]:
-    """Private trees whose structure is grown on the labelled public support set (under the current,
-    already released model) and whose leaf values alone come from the private rows: per tree one release of
-    the leaf sums (G, H) = hybrid sums + Σ clip_C(d_i) + N(0, σ²C²) (docs/method.md §9). Newton leaf values
-    −G/(H + λ); a leaf whose released H is below ``private_min_hessian_times_noise · σC`` gets 0.
-    `m_o`/`m_h` are updated in place."""
-    depth, n_leaves = s.private_depth, 2 ** s.private_depth
-    sp = GrowParams(l2=s.l2, min_hessian=s.structure_min_hessian, max_leaf=s.max_leaf)
-    min_leaf_h = s.private_min_hessian_times_noise * std
-    m_s = np.full(len(y_sup), base)
-    for t, lr in released:
-        m_s += lr * t.predict(b_s)
-    onehot = OneHotBins(b_s[:, cols], s.bins)
-    priv_trees = []
-    for _ in range(s.private_rounds):
-        gs, hs = logistic_grad(m_s, y_sup)  # public rows, public labels, released model
-        tree = grow(SubtractingHistograms(b_s, s.bins, gs, hs, cols, onehot), depth, s.bins, cols, sp)
-        leaf, leaf_h = tree.route(b_o, depth), tree.route(b_h, depth)
-        g, h = logistic_grad(m_o, y)     # private: model at the original rows
-        gh, hh = logistic_grad(m_h, y)   # public: model at the hybrid rows
-        Gd, Hd = clipped_leaf_difference(leaf, leaf_h, n_leaves, g, h, gh, hh, s.clip)
-        G_pub, H_pub = np.bincount(leaf_h, gh, n_leaves), np.bincount(leaf_h, hh, n_leaves)
-        G = G_pub + Gd + gaussian_noise((n_leaves,), std, rng.noise)
-        H = H_pub + Hd + gaussian_noise((n_leaves,), std, rng.noise)
-        tree.leaf = leaf_values(G, H, G_pub, H_pub, std, l2=s.l2, max_leaf=s.max_leaf, min_leaf_h=min_leaf_h,
-                                shrinkage=s.private_shrinkage)  # post-processing of the release
-        priv_trees.append((tree, s.private_lr))
-        m_o += s.private_lr * tree.leaf[leaf]
-        m_h += s.private_lr * tree.leaf[leaf_h]
-        m_s += s.private_lr * tree.predict(b_s)
     return priv_trees

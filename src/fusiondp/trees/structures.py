@@ -1,12 +1,12 @@
-"""Private choice among public candidate structures (the leaf mechanism's extension, docs/method.md §9).
+"""The leaf mechanism's private rounds: public structures, private leaf sums (docs/method.md §9).
 
-The leaf mechanism (`fusiondp.trees.learner._leaf_rounds`) grows each private tree's structure on the
-labelled public support set and releases only its leaf sums. Its limit is the structures (1 structure per
-round, fitted to a few thousand support rows): the release is as good without noise as with it. Here each
-round grows `structure_candidates` = K candidate structures on the support set, each from a public random
+Each private tree's structure is grown on the labelled public support set (under the released model) and
+only its leaf sums are released. Round 3 grew one structure per round on every support row and column; its
+limit was the structures (the release was as good without noise as with it). Each
+round now grows `structure_candidates` = K candidate structures on the support set, each from a public random
 subsample of the support rows and of the columns (`structure_row_fraction`, `structure_col_fraction`; the
-subsamples come from a generator seeded by the run's public seed: they read public rows only), and
-releases every candidate's leaf sums exactly as the leaf mechanism does:
+subsamples come from the public stream ``tree_structures`` of the run's seed: they read public rows only), and
+releases every candidate's leaf sums:
 
     S_k = Σ_i c_k(x̃_i) + Σ_i clip_C(c_k(x_i) − c_k(x̃_i)) + N(0, σ²C² I_{2L}),   k = 1 … K,
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fusiondp._seeds import stream
 from fusiondp.trees.booster import GrowParams, OneHotBins, SubtractingHistograms, Tree, grow, logistic_grad
 from fusiondp.trees.guard import leaf_values
 from fusiondp.trees.private import clipped_leaf_difference, gaussian_noise
@@ -53,7 +54,7 @@ def candidate_leaf_rounds(s, released: list, base: float, b_o: np.ndarray, b_h: 
     depth, n_leaves = s.private_depth, 2 ** s.private_depth
     sp = GrowParams(l2=s.l2, min_hessian=s.structure_min_hessian, max_leaf=s.max_leaf)
     min_leaf_h = s.private_min_hessian_times_noise * std
-    gen = np.random.default_rng([int(seed), 25])  # public randomness: subsamples of public rows and columns
+    gen = stream(seed, "tree_structures")  # public randomness: subsamples of public rows and columns
     m_s = np.full(len(y_sup), base)
     for t, lr in released:
         m_s += lr * t.predict(b_s)
