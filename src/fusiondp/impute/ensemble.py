@@ -1,12 +1,16 @@
 """The default offline imputer: a cross-validated stack of trees, a linear model and a kernel model.
 
-Per sensitive target, up to four learners are fitted on the support set's public
-columns:
+Per sensitive target, up to five learners are fitted on the support set's public
+columns (the default stack and the settings chosen on support folds live in
+``ensemble.json``, `constants()`):
 
 - `hgb`: histogram gradient boosting (depth 3, L2 5, at least 20 rows a leaf,
   500 rounds at learning rate 0.02; NaN and categorical public columns handled
   natively; `EnsembleImputer.BOOSTING`);
-- `forest`: a random forest (NaN handled natively);
+- `forest`: a random forest. Since round 4 of issue 25 it reads the linear
+  learner's view (normal scores, missing-value indicators, contrasts, one-hot
+  categories; ``forest_view="linear"``) instead of the raw columns with NaN
+  (``"raw"``);
 - `linear`: ridge regression / logistic regression on quantile-normalised
   public columns plus missing-value indicators and one-hot categories. The
   quantile map is fitted on all public rows given to `fit` (support rows and,
@@ -14,7 +18,10 @@ columns:
 - `kernel` (numeric targets only, at most `KERNEL_MAX_ROWS` support rows): an
   RBF support-vector regression on the linear learner's features, target
   standardised. Smooth where trees are piecewise constant, it adds the most to
-  the blend on small support sets.
+  the blend on small support sets;
+- `spline` (round 4): an additive model, a cubic B-spline basis of each
+  linear-view feature followed by ridge / logistic regression: smooth
+  non-linear effects of single columns that the ridge cannot bend to.
 
 Every learner also reads *contrast features*: for each pair of strongly correlated
 numeric public columns, the difference of their normal scores (what one says
@@ -50,8 +57,11 @@ while multiplying the fitting time.
 
 from __future__ import annotations
 
+import functools
 import itertools
+import json
 from dataclasses import dataclass, field
+from importlib.resources import files
 from typing import Any
 
 import numpy as np
@@ -62,7 +72,8 @@ from sklearn.ensemble import (HistGradientBoostingClassifier, HistGradientBoosti
                               RandomForestClassifier, RandomForestRegressor)
 from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.model_selection import KFold, StratifiedKFold
-from sklearn.preprocessing import QuantileTransformer, StandardScaler
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import QuantileTransformer, SplineTransformer, StandardScaler
 from sklearn.svm import SVR
 
 from fusiondp._validate import one_of, positive
@@ -70,7 +81,17 @@ from fusiondp.errors import ConfigError
 from fusiondp.impute.base import Imputer
 from fusiondp.impute.targets import Task
 
-LEARNERS = ("hgb", "forest", "linear", "kernel")
+
+
+@functools.lru_cache(maxsize=1)
+def constants() -> dict:
+    """The ensemble's tuned constants (``fusiondp/impute/ensemble.json``), chosen on support folds only."""
+    return json.loads(files("fusiondp.impute").joinpath("ensemble.json").read_text())
+
+
+LEARNERS = ("hgb", "forest", "linear", "kernel", "spline")
+"""Every learner the ensemble knows; the default stack is `DEFAULT_LEARNERS`."""
+DEFAULT_LEARNERS = tuple(constants()["learners"])
 _MAX_HGB_CLASSES = 12  # multi-class boosting fits one tree per class per round: too slow beyond this
 KERNEL_MAX_ROWS = 5000
 """The kernel learner (an RBF support-vector regression, numeric targets only) is skipped above this many
@@ -79,6 +100,9 @@ CONTRAST_MIN_CORR = 0.5
 """Pairs of numeric public columns whose rank correlation (on all public rows) exceeds this in absolute value
 get a contrast feature (see `_LinearView`)."""
 _CORR_ROWS = 20_000  # public rows (seeded subsample) that measure the correlations
+FOREST_VIEWS = ("raw", "linear")
+"""What the random forest reads: "raw" public columns (NaN handled natively) plus contrasts, or the linear
+learner's view (normal scores, missing-value indicators, contrasts, one-hot categories)."""
 
 
 @dataclass
@@ -149,10 +173,11 @@ class _LinearView:
 
 
 class EnsembleImputer(Imputer):
-    """Stacked gradient boosting + random forest + linear model + kernel regression (the offline default).
+    """Stacked gradient boosting + random forest + linear, additive and kernel models (the offline default).
 
     Args:
-        learners: which base learners to stack (subset of "hgb", "forest", "linear", "kernel"). The kernel
+        learners: which base learners to stack (subset of `LEARNERS`; default `DEFAULT_LEARNERS`, from
+            ``ensemble.json``). The kernel
             learner serves numeric targets with at most `KERNEL_MAX_ROWS` known support values and is
             skipped otherwise (a categorical task left with no other learner uses "linear").
         folds: folds of the out-of-fold predictions that choose the blend.
@@ -160,6 +185,8 @@ class EnsembleImputer(Imputer):
         boosting_rounds: boosting iterations of the gradient-boosting learner (its learning rate is
             `BOOSTING["shrinkage"] / boosting_rounds`, clipped to 0.02-0.1: see `boosting_learning_rate`).
         contrasts: add contrast features of correlated numeric public columns (see `_LinearView`).
+        forest_view: what the random forest reads, "linear" or "raw" (`FOREST_VIEWS`); None takes
+            ``ensemble.json``'s choice ("linear" since round 4; "raw" was the default before).
         **kwargs: see `Imputer` (categorical, onehot_groups, random_state, progress, n_jobs).
 
     >>> import pandas as pd
@@ -173,8 +200,9 @@ class EnsembleImputer(Imputer):
 
     name = "ensemble"
 
-    def __init__(self, *, learners: tuple[str, ...] | list[str] = LEARNERS, folds: int = 5, n_trees: int = 200,
-                 boosting_rounds: int = 500, contrasts: bool = True, **kwargs: Any) -> None:
+    def __init__(self, *, learners: tuple[str, ...] | list[str] = DEFAULT_LEARNERS, folds: int = 5, n_trees: int = 200,
+                 boosting_rounds: int = 500, contrasts: bool = True, forest_view: str | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         learners = tuple(learners)
         if not learners:
@@ -189,6 +217,8 @@ class EnsembleImputer(Imputer):
         self.n_trees = int(n_trees)
         self.boosting_rounds = int(boosting_rounds)
         self.contrasts = bool(contrasts)
+        self.forest_view = constants()["forest_view"] if forest_view is None else forest_view
+        one_of("forest_view", self.forest_view, FOREST_VIEWS)
 
     #: Settings of the light scoring copy (`make_hybrid(skill_scoring="light")`): fewer blending folds and trees;
     #: benchmarks/hybrid_speed.py measures the time saved and the skills moved, side by side.
@@ -241,6 +271,12 @@ class EnsembleImputer(Imputer):
         if name == "kernel":  # numeric only (`_learners_for`); standardised target, so C and epsilon are unitless
             return TransformedTargetRegressor(SVR(C=self.KERNEL_C, epsilon=0.1, gamma="scale"),
                                               transformer=StandardScaler())
+        if name == "spline":  # an additive model on the linear view (`ensemble.json`, "spline")
+            c = constants()["spline"]
+            basis = SplineTransformer(n_knots=c["n_knots"], degree=c["degree"])
+            if clf:
+                return make_pipeline(basis, LogisticRegression(C=c["logistic_C"], max_iter=2000))
+            return make_pipeline(basis, RidgeCV(alphas=np.logspace(*c["ridge_alphas_log10"])))
         if clf:
             return LogisticRegression(C=0.1, max_iter=1000)
         return RidgeCV(alphas=np.logspace(-1, 4, 16))
@@ -254,7 +290,7 @@ class EnsembleImputer(Imputer):
         return names or ["linear"]
 
     def _view(self, name: str, X: np.ndarray) -> np.ndarray:
-        if name in ("linear", "kernel"):
+        if name in ("linear", "kernel", "spline") or (name == "forest" and self.forest_view == "linear"):
             return self._linear(X)
         contrasts = self._linear.contrasts(X)
         return np.hstack([X, contrasts]) if contrasts.shape[1] else X
