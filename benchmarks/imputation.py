@@ -27,9 +27,9 @@ from fusiondp.impute import get_imputer, imputation_quality, make_hybrid
 
 ROOT = Path(__file__).resolve().parents[1]
 PREVIOUS = "round-3 default"
-"""The default ensemble before issue 25's round 4 (no spline learner; the random forest reads the raw public
-columns with NaN instead of the linear view), for a side-by-side run."""
-PREVIOUS_SETTINGS = dict(learners=("hgb", "forest", "linear", "kernel"), forest_view="raw")
+"""The default ensemble before issue 25's round 4 (no spline learner, no second forest on the linear view), for a
+side-by-side run."""
+PREVIOUS_SETTINGS = dict(learners=("hgb", "forest", "linear", "kernel"))
 PREVIOUS_BOOSTING = None  # round 3's boosting shape is the current one
 
 

@@ -32,15 +32,19 @@ from fusiondp.impute.ensemble import _LinearView
 from fusiondp.impute.features import FeatureEncoder
 from fusiondp.impute.targets import Task, column_kind
 
-# (learner, forest_view): the candidates; "forest/raw" is round 3's forest, "forest/linear" round 4's.
-CANDIDATES = {"hgb": ("hgb", "raw"), "forest/raw": ("forest", "raw"), "forest/linear": ("forest", "linear"),
-              "linear": ("linear", "raw"), "kernel": ("kernel", "raw"), "spline": ("spline", "raw")}
+# candidate -> the imputer's learner name: "forest/raw" is the forest on the raw columns (round 3), "forest/linear"
+# the same forest on the linear view (round 4's `forest_linear`).
+CANDIDATES = {"hgb": "hgb", "forest/raw": "forest", "forest/linear": "forest_linear", "linear": "linear",
+              "kernel": "kernel", "spline": "spline"}
 STACKS = {
     "round-3 default (hgb, forest/raw, linear, kernel)": ["hgb", "forest/raw", "linear", "kernel"],
     "forest on the linear view": ["hgb", "forest/linear", "linear", "kernel"],
     "+ spline (forest/raw)": ["hgb", "forest/raw", "linear", "kernel", "spline"],
-    "round-4 default (hgb, forest/linear, linear, kernel, spline)": ["hgb", "forest/linear", "linear", "kernel",
-                                                                      "spline"],
+    "forest/linear + spline (hgb, forest/linear, linear, kernel, spline)": ["hgb", "forest/linear", "linear",
+                                                                             "kernel", "spline"],
+    "both forests (hgb, forest/raw, forest/linear, linear, kernel)": ["hgb", "forest/raw", "forest/linear", "linear",
+                                                                      "kernel"],
+    "both forests + spline": ["hgb", "forest/raw", "forest/linear", "linear", "kernel", "spline"],
 }
 
 
@@ -113,8 +117,8 @@ def main() -> None:
         for seed in seeds:
             oof = {}
             for name in names:
-                learner, view = CANDIDATES[name]
-                imp = EnsembleImputer(forest_view=view, n_jobs=1)
+                learner = CANDIDATES[name]
+                imp = EnsembleImputer(n_jobs=1)
                 imp.encoder_ = enc
                 imp._linear = _LinearView(Xall, enc.categorical_mask, imp.random_state, contrasts=imp.contrasts)
                 imp._hgb_categorical = np.concatenate([enc.categorical_mask & (np.nan_to_num(

@@ -100,7 +100,7 @@ def test_learner_names_checked(bad):
 def test_round4_default_stack_comes_from_the_data_file():
     imp = EnsembleImputer()
     assert imp.learners == tuple(ens.constants()["learners"]) == ens.DEFAULT_LEARNERS
-    assert "spline" in imp.learners and imp.forest_view == ens.constants()["forest_view"] == "linear"
+    assert {"spline", "forest", "forest_linear"} <= set(imp.learners)
 
 
 def test_spline_learner_bends_where_ridge_cannot():
@@ -129,17 +129,14 @@ def test_spline_learner_serves_both_kinds():
     np.testing.assert_allclose(p.sum(axis=1), 1.0)
 
 
-def test_forest_view_decides_what_the_forest_reads():
+def test_the_two_forests_read_different_views():
     X, Y = _pressure(200, 0)
-    lin = _fast(learners=("forest",), forest_view="linear").fit(X, Y[["age"]])
-    raw = _fast(learners=("forest",), forest_view="raw").fit(X, Y[["age"]])
+    lin = _fast(learners=("forest_linear",)).fit(X, Y[["age"]])
+    raw = _fast(learners=("forest",)).fit(X, Y[["age"]])
     Z = lin.encoder_.transform(X)
-    assert lin._view("forest", Z).shape == lin._linear(Z).shape
-    assert not np.isnan(lin._view("forest", Z)).any()  # missing values enter as indicators, not NaN
+    assert lin._view("forest_linear", Z).shape == lin._linear(Z).shape
+    assert not np.isnan(lin._view("forest_linear", Z)).any()  # missing values enter as indicators, not NaN
     assert raw._view("forest", Z).shape[1] == Z.shape[1] + len(raw._linear.pairs)
     assert not np.allclose(lin.predict(X).age, raw.predict(X).age)
-
-
-def test_forest_view_checked():
-    with pytest.raises(ValueError):
-        EnsembleImputer(forest_view="pca")
+    both = _fast(learners=("forest", "forest_linear")).fit(X, Y[["age"]])
+    assert set(both.models_["age"].names) <= {"forest", "forest_linear"}

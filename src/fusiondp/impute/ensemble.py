@@ -1,16 +1,17 @@
 """The default offline imputer: a cross-validated stack of trees, a linear model and a kernel model.
 
-Per sensitive target, up to five learners are fitted on the support set's public
+Per sensitive target, up to six learners are fitted on the support set's public
 columns (the default stack and the settings chosen on support folds live in
 ``ensemble.json``, `constants()`):
 
 - `hgb`: histogram gradient boosting (depth 3, L2 5, at least 20 rows a leaf,
   500 rounds at learning rate 0.02; NaN and categorical public columns handled
   natively; `EnsembleImputer.BOOSTING`);
-- `forest`: a random forest. Since round 4 of issue 25 it reads the linear
+- `forest`: a random forest on the raw public columns (NaN handled natively);
+- `forest_linear` (round 4 of issue 25): the same forest on the linear
   learner's view (normal scores, missing-value indicators, contrasts, one-hot
-  categories; ``forest_view="linear"``) instead of the raw columns with NaN
-  (``"raw"``);
+  categories). Better than `forest` on some columns (sepsis Age, Gender),
+  worse on others (ICULOS): the blend weighs both per column;
 - `linear`: ridge regression / logistic regression on quantile-normalised
   public columns plus missing-value indicators and one-hot categories. The
   quantile map is fitted on all public rows given to `fit` (support rows and,
@@ -46,7 +47,7 @@ raised Adult's age R² and sex accuracy (0.122 -> 0.132, 0.697 -> 0.715) and lef
 were (0.280 -> 0.281, 0.655 -> 0.654). Tried in round 3 on the same support folds (single learners, 3 folds,
 sepsis and Adult) and left out: an sklearn MLP (Age R² 0.08), SVR with C 0.3 or 3 (below C 1 on sepsis),
 logistic C 0.03 or 1 (mixed: neither beat C 0.1 on both tables), depth-2 boosting (best on Adult age,
-worst on sepsis Age). Round 4 (issue 25): the forest moved to the linear view and the spline learner
+worst on sepsis Age). Round 4 (issue 25): a second forest on the linear view and the spline learner
 joined (`benchmarks/imputer_round4.py`: 3 sepsis support folds, two fold seeds, blends scored on rows that did not
 choose their weights): Age R² 0.278 -> 0.282, Gender accuracy 0.651 -> 0.656 (mean of the two seeds). Tried
 during development (5-fold out-of-fold scores on the same support set) and left out: extra-trees,
@@ -91,7 +92,7 @@ def constants() -> dict:
     return json.loads(files("fusiondp.impute").joinpath("ensemble.json").read_text())
 
 
-LEARNERS = ("hgb", "forest", "linear", "kernel", "spline")
+LEARNERS = ("hgb", "forest", "forest_linear", "linear", "kernel", "spline")
 """Every learner the ensemble knows; the default stack is `DEFAULT_LEARNERS`."""
 DEFAULT_LEARNERS = tuple(constants()["learners"])
 _MAX_HGB_CLASSES = 12  # multi-class boosting fits one tree per class per round: too slow beyond this
@@ -102,9 +103,6 @@ CONTRAST_MIN_CORR = 0.5
 """Pairs of numeric public columns whose rank correlation (on all public rows) exceeds this in absolute value
 get a contrast feature (see `_LinearView`)."""
 _CORR_ROWS = 20_000  # public rows (seeded subsample) that measure the correlations
-FOREST_VIEWS = ("raw", "linear")
-"""What the random forest reads: "raw" public columns (NaN handled natively) plus contrasts, or the linear
-learner's view (normal scores, missing-value indicators, contrasts, one-hot categories)."""
 
 
 @dataclass
@@ -187,8 +185,6 @@ class EnsembleImputer(Imputer):
         boosting_rounds: boosting iterations of the gradient-boosting learner (its learning rate is
             `BOOSTING["shrinkage"] / boosting_rounds`, clipped to 0.02-0.1: see `boosting_learning_rate`).
         contrasts: add contrast features of correlated numeric public columns (see `_LinearView`).
-        forest_view: what the random forest reads, "linear" or "raw" (`FOREST_VIEWS`); None takes
-            ``ensemble.json``'s choice ("linear" since round 4; "raw" was the default before).
         **kwargs: see `Imputer` (categorical, onehot_groups, random_state, progress, n_jobs).
 
     >>> import pandas as pd
@@ -203,8 +199,7 @@ class EnsembleImputer(Imputer):
     name = "ensemble"
 
     def __init__(self, *, learners: tuple[str, ...] | list[str] = DEFAULT_LEARNERS, folds: int = 5, n_trees: int = 200,
-                 boosting_rounds: int = 500, contrasts: bool = True, forest_view: str | None = None,
-                 **kwargs: Any) -> None:
+                 boosting_rounds: int = 500, contrasts: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         learners = tuple(learners)
         if not learners:
@@ -219,8 +214,6 @@ class EnsembleImputer(Imputer):
         self.n_trees = int(n_trees)
         self.boosting_rounds = int(boosting_rounds)
         self.contrasts = bool(contrasts)
-        self.forest_view = constants()["forest_view"] if forest_view is None else forest_view
-        one_of("forest_view", self.forest_view, FOREST_VIEWS)
 
     #: Settings of the light scoring copy (`make_hybrid(skill_scoring="light")`): fewer blending folds and trees;
     #: benchmarks/hybrid_speed.py measures the time saved and the skills moved, side by side.
@@ -264,7 +257,7 @@ class EnsembleImputer(Imputer):
                       l2_regularization=self.BOOSTING["l2"], categorical_features=cat if cat.any() else None,
                       random_state=seed)
             return HistGradientBoostingClassifier(**kw) if clf else HistGradientBoostingRegressor(**kw)
-        if name == "forest":
+        if name in ("forest", "forest_linear"):
             if clf:
                 return RandomForestClassifier(self.n_trees, min_samples_leaf=3, max_features="sqrt",
                                               n_jobs=self.n_jobs, random_state=seed)
@@ -292,7 +285,7 @@ class EnsembleImputer(Imputer):
         return names or ["linear"]
 
     def _view(self, name: str, X: np.ndarray) -> np.ndarray:
-        if name in ("linear", "kernel", "spline") or (name == "forest" and self.forest_view == "linear"):
+        if name in ("linear", "kernel", "spline", "forest_linear"):
             return self._linear(X)
         contrasts = self._linear.contrasts(X)
         return np.hstack([X, contrasts]) if contrasts.shape[1] else X
