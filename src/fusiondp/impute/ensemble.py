@@ -49,7 +49,8 @@ sepsis and Adult) and left out: an sklearn MLP (Age R² 0.08), SVR with C 0.3 or
 logistic C 0.03 or 1 (mixed: neither beat C 0.1 on both tables), depth-2 boosting (best on Adult age,
 worst on sepsis Age). Round 4 (issue 25): a second forest on the linear view and the spline learner
 joined (`benchmarks/imputer_round4.py`: 3 sepsis support folds, two fold seeds, blends scored on rows that did not
-choose their weights): Age R² 0.278 -> 0.282, Gender accuracy 0.651 -> 0.656 (mean of the two seeds). Tried
+choose their weights): Age R² 0.278 -> 0.282, Gender accuracy 0.651 -> 0.655 (mean of the two seeds), HospAdmTime
+0.038 -> 0.037, ICULOS 0.237 -> 0.234; replacing the raw forest instead of adding one lost ICULOS (0.226). Tried
 during development (5-fold out-of-fold scores on the same support set) and left out: extra-trees,
 k-nearest neighbours, a slower/deeper boosting, a degree-2 polynomial ridge, and an SVC for categorical
 targets (each at or below the learners above out of fold, or adding nothing to the blend; the SVC also
