@@ -86,7 +86,6 @@ from fusiondp.impute.base import Imputer
 from fusiondp.impute.targets import Task
 
 
-
 @functools.lru_cache(maxsize=1)
 def constants() -> dict:
     """The ensemble's tuned constants (``fusiondp/impute/ensemble.json``), chosen on support folds only."""
