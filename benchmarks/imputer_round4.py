@@ -132,7 +132,8 @@ def main() -> None:
                     model = imp._make(learner, task, len(tr), k).fit(V[tr], y[tr])
                     o[te] = imp._out(model, task, V[te], k)
                 oof[name] = o
-                score = (1 - np.mean((y - o) ** 2) / np.var(y)) if kind == "numeric" else float(np.mean(o.argmax(1) == y))
+                score = (1 - np.mean((y - o) ** 2) / np.var(y) if kind == "numeric"
+                         else float(np.mean(o.argmax(1) == y)))
                 results.setdefault(f"{col}: {name} (single)", {}).setdefault("s", []).append(score)
                 print(f"{col} seed {seed} {name}: {score:.4f} ({time.perf_counter() - t0:.1f} s)", flush=True)
             for stack, members in STACKS.items():
