@@ -93,3 +93,50 @@ def test_kernel_learner_is_scale_free():
 def test_learner_names_checked(bad):
     with pytest.raises(ValueError):
         EnsembleImputer(learners=bad)
+
+
+# -- round 4 (issue 25 item 3): the spline learner and the forest on the linear view ---------------------------
+
+def test_round4_default_stack_comes_from_the_data_file():
+    imp = EnsembleImputer()
+    assert imp.learners == tuple(ens.constants()["learners"]) == ens.DEFAULT_LEARNERS
+    assert {"spline", "forest", "forest_linear"} <= set(imp.learners)
+
+
+def test_spline_learner_bends_where_ridge_cannot():
+    """An additive spline model follows a smooth U-shaped effect of one column that a ridge cannot."""
+    def table(n, seed):
+        rng = np.random.default_rng(seed)
+        X = pd.DataFrame({"hr": rng.uniform(-2, 2, n), "noise": rng.normal(size=n)})
+        return X, pd.DataFrame({"age": 50 + 10 * X["hr"] ** 2 + rng.normal(size=n)})
+
+    X, Y = table(300, 0)
+    Xt, Yt = table(300, 1)
+
+    def r2(learner):
+        p = _fast(learners=(learner,)).fit(X, Y, unlabeled=Xt).predict(Xt).age
+        return 1 - np.mean((p - Yt.age) ** 2) / np.var(Yt.age)
+
+    assert r2("spline") > 0.8 and r2("linear") < 0.2
+
+
+def test_spline_learner_serves_both_kinds():
+    X, Y = _pressure(200, 0)
+    imp = _fast(learners=("spline",)).fit(X, Y)
+    assert imp.models_["age"].names == ["spline"] and imp.models_["sex"].names == ["spline"]
+    assert set(imp.predict(X).sex) <= {"f", "m"}
+    p = imp.predict_proba(X)["sex"].to_numpy()
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+
+
+def test_the_two_forests_read_different_views():
+    X, Y = _pressure(200, 0)
+    lin = _fast(learners=("forest_linear",)).fit(X, Y[["age"]])
+    raw = _fast(learners=("forest",)).fit(X, Y[["age"]])
+    Z = lin.encoder_.transform(X)
+    assert lin._view("forest_linear", Z).shape == lin._linear(Z).shape
+    assert not np.isnan(lin._view("forest_linear", Z)).any()  # missing values enter as indicators, not NaN
+    assert raw._view("forest", Z).shape[1] == Z.shape[1] + len(raw._linear.pairs)
+    assert not np.allclose(lin.predict(X).age, raw.predict(X).age)
+    both = _fast(learners=("forest", "forest_linear")).fit(X, Y[["age"]])
+    assert set(both.models_["age"].names) <= {"forest", "forest_linear"}

@@ -47,6 +47,18 @@ def test_poisoned_sensitive_values_leave_output_bit_identical(train, support, sc
     pd.testing.assert_frame_equal(clean[absent.columns], absent, check_exact=True)
 
 
+@pytest.mark.parametrize("use_label", [False, True])
+def test_round4_learners_never_read_training_sensitive_values(train, support, schema, use_label):
+    """The spline learner and the forest on the linear view (issue 25, round 4) alone: same poisoning attack."""
+    kw = {**FAST, "learners": ("forest_linear", "spline"), "fallback": "off"}  # one fit a task
+    clean = make_hybrid(train, support, schema, use_label=use_label, **kw)
+    poisoned = train.assign(age=-1e6, sex="poison", u1=3, u2=np.nan)
+    pd.testing.assert_frame_equal(clean, make_hybrid(poisoned, support, schema, use_label=use_label, **kw),
+                                  check_exact=True)
+    moved = make_hybrid(train.assign(hr=train["hr"][::-1].to_numpy()), support, schema, use_label=use_label, **kw)
+    assert not clean[list(schema.sensitive)].equals(moved[list(schema.sensitive)])  # it does read public columns
+
+
 def test_with_use_label_the_label_does_move_the_hybrid(train, support, schema):
     """The poisoning test above can fail: the same procedure does react to a column it reads (the label)."""
     clean = make_hybrid(train, support, schema, use_label=True, **FAST)
