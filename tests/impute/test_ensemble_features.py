@@ -97,10 +97,11 @@ def test_learner_names_checked(bad):
 
 # -- round 4 (issue 25 item 3): the spline learner and the forest on the linear view ---------------------------
 
-def test_round4_default_stack_comes_from_the_data_file():
+def test_default_stack_comes_from_the_data_file():
     imp = EnsembleImputer()
     assert imp.learners == tuple(ens.constants()["learners"]) == ens.DEFAULT_LEARNERS
-    assert {"spline", "forest", "forest_linear"} <= set(imp.learners)
+    # round 4's stack is an option, not the default (1.64x the fit time for +0.003 Age R2; ensemble.json 'about')
+    assert set(ens.ROUND4_LEARNERS) == set(ens.LEARNERS) and not {"spline", "forest_linear"} & set(imp.learners)
 
 
 def test_spline_learner_bends_where_ridge_cannot():
