@@ -146,6 +146,8 @@ def test_shrunk_private_stage_stays_at_the_public_stage_when_imputation_is_exact
     sup = encode_support(p, support)
     x_held, y_held = p.eval_sets["held"]
     settings = {**FAST, "private_rounds": 20, "private_min_hessian_times_noise": 0.0}
+    if not guarded:
+        settings["guard_z"] = 0.0  # every private tree kept: no significance bar either
     pub, _ = fit_trees("sgd_hybrid", p.data, p.pre.sensitive_mask(), TrainConfig(), support=sup, settings=settings)
     public_auc = roc_auc_score(y_held.numpy(), predict_scores(pub.model, x_held))
     for noise_seed in (1, 2, 3):
@@ -154,3 +156,27 @@ def test_shrunk_private_stage_stays_at_the_public_stage_when_imputation_is_exact
         assert info["settings"]["private_shrinkage"] == "james_stein"
         assert guarded or info["private_trees_released"] == settings["private_rounds"]
         assert roc_auc_score(y_held.numpy(), predict_scores(r.model, x_held)) >= public_auc - 0.01
+
+
+def test_private_trees_need_a_significant_support_gain():
+    """`guard_z`: private trees are released only if their support log-loss gain over the whole public stage
+    exceeds z standard errors. An unreachable bar releases the public stage itself (bit-identical trees); no
+    bar keeps the private prefix. Public rows and released values only, so the same noise draw is used."""
+    from fusiondp.trees.guard import significant_gain
+
+    train, hybrid, support = frames()
+    p = prepare(train, hybrid, SCHEMA, support_df=support)
+    sup = encode_support(p, support)
+    cfg = TrainConfig(epsilon=8.0, accountant="rdp", insecure_noise_seed=5)
+    base = {**FAST, "private_min_hessian_times_noise": 0.0}
+    mask = p.pre.sensitive_mask()
+    kept, ik = fit_trees("fusiondp", p.data, mask, cfg, support=sup, settings={**base, "guard_z": 0.0})
+    vetoed, iv = fit_trees("fusiondp", p.data, mask, cfg, support=sup, settings={**base, "guard_z": 1e6})
+    public, _ = fit_trees("sgd_hybrid", p.data, mask, TrainConfig(epsilon=None), support=sup, settings=base)
+    assert ik["private_trees_released"] > 0
+    assert iv["private_trees_released"] == 0 and iv["selection"][-1]["guard_test"] == "gain not significant"
+    sv, sp = vetoed.model.state_dict(), public.model.state_dict()
+    assert all(torch.equal(sv[k], sp[k]) for k in sp)
+    assert vetoed.epsilon == kept.epsilon  # the veto is post-processing: the run spent the same budget
+    assert significant_gain(np.ones(50), np.zeros(50), 2.0)
+    assert not significant_gain(np.ones(50), np.ones(50), 2.0)

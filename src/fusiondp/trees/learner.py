@@ -37,7 +37,7 @@ from fusiondp.train.methods import MethodSpec
 from fusiondp.trees.binning import Bins
 from fusiondp.trees.booster import (GrowParams, OneHotBins, SubtractingHistograms, Tree, grow, histograms, log_loss,
                                     logistic_grad)
-from fusiondp.trees.guard import private_prefix
+from fusiondp.trees.guard import private_prefix, significant_gain
 from fusiondp.trees.model import TreeEnsembleModel
 from fusiondp.trees.private import clipped_difference, gaussian_noise
 from fusiondp.trees.settings import auto_tree_settings
@@ -66,6 +66,19 @@ def tree_method(method: str) -> MethodSpec:
     except KeyError:
         raise ConfigError(f"The tree learner runs methods {', '.join(LEARNER_METHODS)}; got {method!r}.",
                           hint="use --method fusiondp (private) or sgd_hybrid (the public stage alone)") from None
+
+
+def _margin(m0: np.ndarray, trees: list[tuple[Tree, float]], bins: np.ndarray) -> np.ndarray:
+    """Margins of `trees` added to `m0` (public rows only)."""
+    m = m0.copy()
+    for t, lr in trees:
+        m += lr * t.predict(bins)
+    return m
+
+
+def _row_losses(margin: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per-row binary log-loss (the terms `log_loss` averages)."""
+    return np.logaddexp(0.0, margin) - y * margin
 
 
 def _prefix_losses(margins0: np.ndarray, trees: list[tuple[Tree, float]], bins: np.ndarray,
@@ -195,6 +208,12 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
                 if whole <= losses[k_priv]:
                     released, k_priv = full_public, 0
                     entry.update(support_log_loss=whole, trees_kept=0)
+            if k_priv > 0 and s.guard_z > 0:  # the gain over the whole public stage must exceed noise
+                m_pub = _margin(np.full(len(yg), base), full_public, bg)
+                m_rel = _margin(np.full(len(yg), base), released + priv_trees[:k_priv], bg)
+                if not significant_gain(_row_losses(m_pub, yg), _row_losses(m_rel, yg), s.guard_z):
+                    released, k_priv = full_public, 0
+                    entry.update(support_log_loss=log_loss(m_pub, yg), trees_kept=0, guard_test="gain not significant")
             history.append(entry)
         else:
             k_priv = len(priv_trees)

@@ -71,6 +71,9 @@ class TreeSettings:
         private_shrinkage: with ``private_structure='support'``, how released leaf sums become leaf values:
             'james_stein' (the release minus the hybrid rows' sums shrunk towards 0 by the known noise σC;
             post-processing, `fusiondp.trees.guard.leaf_values`) or 'none' (the release as it is).
+        guard_z: with a labelled support set, private trees are released only if their support log-loss gain
+            over the whole public stage exceeds this many standard errors (paired, per row;
+            `fusiondp.trees.guard.significant_gain`); 0: any gain.
     """
 
     bins: int = 32
@@ -96,6 +99,7 @@ class TreeSettings:
     structure_col_fraction: float = 1.0
     private_start_trees: int | None = None
     private_shrinkage: str = "none"
+    guard_z: float = 0.0
 
     @property
     def releases_per_round(self) -> int:
@@ -123,6 +127,8 @@ class TreeSettings:
             raise ConfigError(f"Tree structure_candidates must be >= 1, got {self.structure_candidates!r}.")
         if not (0 < self.structure_row_fraction <= 1 and 0 < self.structure_col_fraction <= 1):
             raise ConfigError("Tree structure_row_fraction and structure_col_fraction must be in (0, 1].")
+        if self.guard_z < 0:
+            raise ConfigError(f"Tree guard_z must be >= 0, got {self.guard_z!r}.")
         if self.private_shrinkage not in SHRINKAGES:
             raise ConfigError(f"Tree private_shrinkage must be one of {SHRINKAGES}, got {self.private_shrinkage!r}.")
         if self.private_structure not in STRUCTURES:
@@ -166,7 +172,8 @@ def auto_tree_settings(n_rows: int, epsilon: float | None, n_features: int, supp
                      structure_row_fraction=priv.get("structure_row_fraction", 1.0),
                      structure_col_fraction=priv.get("structure_col_fraction", 1.0),
                      private_start_trees=priv.get("start_public_trees"),
-                     private_shrinkage=priv.get("shrinkage", "none"))
+                     private_shrinkage=priv.get("shrinkage", "none"),
+                     guard_z=priv.get("guard_z", 0.0))
     names = {f.name for f in fields(TreeSettings)}
     if unknown := sorted(set(given) - names):
         raise ConfigError(f"Unknown tree setting(s) {unknown}; known: {', '.join(sorted(names))}.")
