@@ -188,11 +188,16 @@ def encode_support(prepared: Prepared, support_df: pd.DataFrame, *, labelled_onl
     return x, prepared.labels.transform(support_df[target], "support data") if labelled else None
 
 
+def support_tensors(x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """An encoded, labelled support set (`encode_support`) as the (float32 x, y) tensors models are scored on."""
+    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), torch.from_numpy(np.array(y))
+
+
 def labelled_support(prepared: Prepared, support_df: pd.DataFrame | None) -> tuple[torch.Tensor, torch.Tensor] | None:
     """The public support set encoded like the training rows, with its labels, as tensors; None without labels."""
     if (enc := encode_support(prepared, support_df, labelled_only=True)) is None:
         return None
-    return torch.from_numpy(np.ascontiguousarray(enc[0])), torch.from_numpy(np.array(enc[1]))
+    return support_tensors(*enc)
 
 
 def with_id_dropped(schema: Schema, id_column: str) -> Schema:

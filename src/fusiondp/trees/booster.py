@@ -199,6 +199,19 @@ def logistic_grad(margin: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nda
     return prob - y, prob * (1.0 - prob)
 
 
+def row_log_loss(margin: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per-row binary log-loss of margins `margin` (stable form)."""
+    return np.logaddexp(0.0, margin) - y * margin
+
+
 def log_loss(margin: np.ndarray, y: np.ndarray) -> float:
-    """Mean binary log-loss of margins `margin` (stable form)."""
-    return float(np.mean(np.logaddexp(0.0, margin) - y * margin))
+    """Mean binary log-loss of margins `margin` (the mean of `row_log_loss`)."""
+    return float(np.mean(row_log_loss(margin, y)))
+
+
+def add_trees(margin: np.ndarray, trees: list[tuple[Tree, float]], bins: np.ndarray) -> np.ndarray:
+    """A copy of `margin` with each (tree, learning rate) of `trees` added, in order, at the binned rows."""
+    m = margin.copy()
+    for t, lr in trees:
+        m += lr * t.predict(bins)
+    return m

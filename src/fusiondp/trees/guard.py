@@ -15,8 +15,9 @@ baseline"), so neither costs ε nor reads a private value:
   support log-loss, 0 = the tree public stage), then whether the network's free baseline `sgd_hybrid` beats
   the trees on support AUROC, the criterion the network learner's guard uses (`fusiondp.tune.baseline.
   release_guard`, reused). The private trees' splits are grown on the support rows, so their support
-  log-loss is in-sample for the splits (optimistic); the shrinkage is what keeps a wrongly kept prefix close
-  to a public model (docs/method.md §9, the caveat of the leaf mechanism).
+  log-loss is in-sample for the splits (optimistic); the shrinkage keeps a wrongly kept prefix close to a
+  public model, and `significant_gain` releases the public stage unless the prefix's gain over it exceeds
+  ``guard_z`` standard errors (docs/method.md §9, the caveat of the leaf mechanism).
 """
 
 from __future__ import annotations
@@ -110,10 +111,7 @@ def tree_release_guard(result, data, support: tuple[np.ndarray, np.ndarray], *, 
     Returns:
         ``(released, section, baseline)`` as `release_guard` returns them.
     """
-    import torch
-
+    from fusiondp.pipeline import support_tensors
     from fusiondp.tune.baseline import release_guard
 
-    x, y = support
-    tensors = (torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), torch.from_numpy(np.array(y)))
-    return release_guard(result, data, tensors, baseline=baseline)
+    return release_guard(result, data, support_tensors(*support), baseline=baseline)

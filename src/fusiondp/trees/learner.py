@@ -35,8 +35,8 @@ from fusiondp.train.config import TrainConfig
 from fusiondp.train.engine import TrainData, TrainResult
 from fusiondp.train.methods import MethodSpec
 from fusiondp.trees.binning import Bins
-from fusiondp.trees.booster import (GrowParams, OneHotBins, SubtractingHistograms, Tree, grow, histograms, log_loss,
-                                    logistic_grad)
+from fusiondp.trees.booster import (GrowParams, OneHotBins, SubtractingHistograms, Tree, add_trees, grow, histograms,
+                                    log_loss, logistic_grad, row_log_loss)
 from fusiondp.trees.guard import private_prefix, significant_gain
 from fusiondp.trees.model import TreeEnsembleModel
 from fusiondp.trees.private import clipped_difference, gaussian_noise
@@ -66,19 +66,6 @@ def tree_method(method: str) -> MethodSpec:
     except KeyError:
         raise ConfigError(f"The tree learner runs methods {', '.join(LEARNER_METHODS)}; got {method!r}.",
                           hint="use --method fusiondp (private) or sgd_hybrid (the public stage alone)") from None
-
-
-def _margin(m0: np.ndarray, trees: list[tuple[Tree, float]], bins: np.ndarray) -> np.ndarray:
-    """Margins of `trees` added to `m0` (public rows only)."""
-    m = m0.copy()
-    for t, lr in trees:
-        m += lr * t.predict(bins)
-    return m
-
-
-def _row_losses(margin: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Per-row binary log-loss (the terms `log_loss` averages)."""
-    return np.logaddexp(0.0, margin) - y * margin
 
 
 def _prefix_losses(margins0: np.ndarray, trees: list[tuple[Tree, float]], bins: np.ndarray,
@@ -176,10 +163,7 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
             raise ConfigError("features='sensitive' needs at least one sensitive column.")
         # the private stage starts from the first `private_start_trees` public trees (docs/method.md §9)
         released = released[:s.private_start_trees] if s.private_start_trees is not None else released
-        m_o, m_h = np.full(n, base), np.full(n, base)
-        for t, lr in released:
-            m_o += lr * t.predict(b_o)
-            m_h += lr * t.predict(b_h)
+        m_o, m_h = add_trees(np.full(n, base), released, b_o), add_trees(np.full(n, base), released, b_h)
         if s.private_structure == "support":
             if not select:
                 raise ConfigError("private_structure='support' needs a labelled public support set.",
@@ -194,24 +178,23 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
             # the private prefix is chosen on the guard rows: every support row by default (then in-sample for
             # the leaf mechanism's splits), or the rows held out by `guard_fraction`
             bg, yg = b_s[guard_rows], y_sup[guard_rows]
-            m0 = np.full(len(yg), base)
-            for t, lr in released:
-                m0 += lr * t.predict(bg)
+            m0 = add_trees(np.full(len(yg), base), released, bg)  # where the private trees start
             losses = _prefix_losses(m0, priv_trees, bg, yg)
             k_priv = private_prefix(losses)
             entry = {"stage": "private", "support_log_loss": losses[k_priv], "trees_kept": k_priv,
                      "trees_trained": len(priv_trees), "support_log_loss_public_model": losses[0],
                      "guard_rows": len(yg)}
+            # the whole public stage (= the start unless the private stage started from fewer public trees)
+            m_pub = m0 if len(released) == len(full_public) else add_trees(np.full(len(yg), base), full_public, bg)
             if len(released) < len(full_public):  # started from fewer public trees: the whole stage competes too
-                whole = _prefix_losses(np.full(len(yg), base), full_public, bg, yg)[-1]
+                whole = log_loss(m_pub, yg)
                 entry["support_log_loss_whole_public_stage"] = whole
                 if whole <= losses[k_priv]:
                     released, k_priv = full_public, 0
                     entry.update(support_log_loss=whole, trees_kept=0)
             if k_priv > 0 and s.guard_z > 0:  # the gain over the whole public stage must exceed noise
-                m_pub = _margin(np.full(len(yg), base), full_public, bg)
-                m_rel = _margin(np.full(len(yg), base), released + priv_trees[:k_priv], bg)
-                if not significant_gain(_row_losses(m_pub, yg), _row_losses(m_rel, yg), s.guard_z):
+                m_rel = add_trees(m0, priv_trees[:k_priv], bg)
+                if not significant_gain(row_log_loss(m_pub, yg), row_log_loss(m_rel, yg), s.guard_z):
                     released, k_priv = full_public, 0
                     entry.update(support_log_loss=log_loss(m_pub, yg), trees_kept=0, guard_test="gain not significant")
             history.append(entry)

@@ -23,7 +23,8 @@ from __future__ import annotations
 import numpy as np
 
 from fusiondp._seeds import stream
-from fusiondp.trees.booster import GrowParams, OneHotBins, SubtractingHistograms, Tree, grow, logistic_grad
+from fusiondp.trees.booster import (GrowParams, OneHotBins, SubtractingHistograms, Tree, add_trees, grow,
+                                    logistic_grad)
 from fusiondp.trees.guard import leaf_values
 from fusiondp.trees.private import clipped_leaf_difference, gaussian_noise
 
@@ -55,9 +56,7 @@ def candidate_leaf_rounds(s, released: list, base: float, b_o: np.ndarray, b_h: 
     sp = GrowParams(l2=s.l2, min_hessian=s.structure_min_hessian, max_leaf=s.max_leaf)
     min_leaf_h = s.private_min_hessian_times_noise * std
     gen = stream(seed, "tree_structures")  # public randomness: subsamples of public rows and columns
-    m_s = np.full(len(y_sup), base)
-    for t, lr in released:
-        m_s += lr * t.predict(b_s)
+    m_s = add_trees(np.full(len(y_sup), base), released, b_s)
     full_onehot = OneHotBins(b_s[:, cols], s.bins)
     priv_trees = []
     for _ in range(s.private_rounds):
