@@ -35,8 +35,11 @@ def _run(frames, **kw):
 
 
 def test_a_useless_private_model_is_replaced_by_the_free_baseline(frames):
-    # σ = 10⁴: the private term is pure noise, so the private model is far below the free baseline.
-    result, prepared, record = _run(frames, cfg=dict(epsilon=None, noise_multiplier=1e4, lr=1.0))
+    # σ = 10⁴: the private term is pure noise, so the private model is far below the free baseline. The noise
+    # is replayable (test-only insecure seed): with secret noise such a model's support AUROC is itself a
+    # random draw (0.35-0.71 in 16 runs against the baseline's 0.66), so the test failed about 1 run in 16.
+    result, prepared, record = _run(frames, cfg=dict(epsilon=None, noise_multiplier=1e4, lr=1.0,
+                                                     insecure_noise_seed=0))
     guard = record["release_guard"]
     assert guard["released"] == "sgd_hybrid" and guard["baseline_score"] > guard["private_score"]
     assert flat_weights(result.model).equal(flat_weights(result.public_baseline.model))
@@ -48,11 +51,14 @@ def test_a_useless_private_model_is_replaced_by_the_free_baseline(frames):
 
 
 def test_a_good_private_model_is_kept_and_guard_false_skips_the_baseline(frames):
-    result, _, record = _run(frames, cfg=dict(epsilon=None, noise_multiplier=0.0))
+    # σ = 0, replayable Poisson sampling (test-only insecure seed): with secret sampling the private model's
+    # support AUROC varies (0.729-0.741 in 10 runs) a few thousandths above the baseline's 0.726.
+    good = dict(epsilon=None, noise_multiplier=0.0, insecure_noise_seed=0)
+    result, _, record = _run(frames, cfg=good)
     guard = record["release_guard"]
     assert guard["private_score"] >= guard["baseline_score"] and guard["released"] == "private"
     assert not flat_weights(result.model).equal(flat_weights(result.public_baseline.model))
-    unguarded, _, rec2 = _run(frames, cfg=dict(epsilon=None, noise_multiplier=0.0), guard=False)
+    unguarded, _, rec2 = _run(frames, cfg=good, guard=False)
     assert "release_guard" not in rec2 and unguarded.public_baseline is None
 
 
