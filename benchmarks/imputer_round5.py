@@ -9,6 +9,7 @@ the training rows' public columns feed the feature maps (quantile map, contrasts
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/imputer_round5.py --columns HospAdmTime,ICULOS
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/imputer_round5.py --dataset adult --columns age,sex,marital
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/imputer_round5.py --transductive --columns Age
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/imputer_round5.py --relevance-power 0   # no relevance weights
 
 ``--transductive`` scores two uses of the training rows' PUBLIC columns (free under the feature-level claim) on
 the same support folds, single learners, numeric columns: (a) k-means on the linear view of all public rows
@@ -32,7 +33,7 @@ from threadpoolctl import threadpool_limits
 
 from fusiondp.bench.datasets import get_spec, resolve_data_dir
 from fusiondp.impute import EnsembleImputer
-from fusiondp.impute.ensemble import _LinearView
+from fusiondp.impute.ensemble import _LinearView, constants
 from fusiondp.impute.features import FeatureEncoder
 from fusiondp.impute.targets import Task, column_kind
 from imputer_round4 import _cat_blend, _num_blend
@@ -98,7 +99,11 @@ def main() -> None:
     ap.add_argument("--fold-seeds", default="0,1")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--transductive", action="store_true", help="score the transductive features (numeric columns)")
+    ap.add_argument("--relevance-power", type=float, default=None,
+                    help="override kernel_ridge's relevance_power (ensemble.json); 0 weighs every column the same")
     a = ap.parse_args()
+    if a.relevance_power is not None:
+        constants()["kernel_ridge"] = {**constants()["kernel_ridge"], "relevance_power": a.relevance_power}
     spec = get_spec(a.dataset)
     frames = spec.frames(resolve_data_dir(a.data_dir))
     support, train, schema = frames["support"], frames["train"], spec.schema
