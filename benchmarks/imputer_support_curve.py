@@ -15,6 +15,8 @@ A curve ``score(n) = a - b * n**(-c)`` is fitted to the mean scores of both part
 support size that reaches the published TabPFN numbers (extrapolation: read it as an order of magnitude).
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/imputer_support_curve.py
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/imputer_support_curve.py --fractions 1.0 --train-sizes 12000 \
+        --train-seeds 0                                      # one larger point (too few points to fit a curve)
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def main() -> None:
               f"{np.nan_to_num(r[('Gender', 'std')]):.4f} |")
     means = df.groupby("n")[["Age", "Gender"]].mean()
     n = means.index.to_numpy(float)
-    for col in cols:
+    for col in cols if len(n) >= 4 else []:  # three parameters: fit only with a point to spare
         try:
             (pa, pb, pc), _ = curve_fit(_curve, n, means[col].to_numpy(), p0=(means[col].max() + 0.02, 1.0, 0.5),
                                         maxfev=20_000)
