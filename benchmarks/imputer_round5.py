@@ -33,6 +33,7 @@ from threadpoolctl import threadpool_limits
 
 from fusiondp.bench.datasets import get_spec, resolve_data_dir
 from fusiondp.impute import EnsembleImputer
+from fusiondp.impute import ensemble
 from fusiondp.impute.ensemble import _LinearView, constants
 from fusiondp.impute.features import FeatureEncoder
 from fusiondp.impute.targets import Task, column_kind
@@ -99,9 +100,13 @@ def main() -> None:
     ap.add_argument("--fold-seeds", default="0,1")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--transductive", action="store_true", help="score the transductive features (numeric columns)")
+    ap.add_argument("--contrast-min-corr", type=float, default=None,
+                    help="override ensemble.CONTRAST_MIN_CORR (which numeric pairs get a contrast feature)")
     ap.add_argument("--relevance-power", type=float, default=None,
                     help="override kernel_ridge's relevance_power (ensemble.json); 0 weighs every column the same")
     a = ap.parse_args()
+    if a.contrast_min_corr is not None:
+        ensemble.CONTRAST_MIN_CORR = a.contrast_min_corr
     if a.relevance_power is not None:
         constants()["kernel_ridge"] = {**constants()["kernel_ridge"], "relevance_power": a.relevance_power}
     spec = get_spec(a.dataset)
