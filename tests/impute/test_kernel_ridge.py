@@ -34,6 +34,8 @@ def test_kernel_ridge_learns_a_smooth_surface_the_ridge_cannot():
     kr = EnsembleImputer(learners=("kernel_ridge",), **FAST).fit(X, Y, unlabeled=Xt)
     lin = EnsembleImputer(learners=("linear",), **FAST).fit(X, Y, unlabeled=Xt)
     assert kr.models_["age"].names == ["kernel_ridge"] and kr.models_["sex"].names == ["kernel_ridge"]
+    Z = kr.encoder_.transform(Xt)
+    assert kr._linear.width == kr._linear(Z).shape[1]  # the RBF length scale counts the columns it reads
     assert _r2(kr, Xt, Yt) > 0.9 > _r2(lin, Xt, Yt) + 0.1
     acc = np.mean(kr.predict(Xt).sex == Yt.sex)
     assert acc > 0.8

@@ -4,13 +4,14 @@ Round 5 of issue 25. The round-2 kernel learner (`kernel`: an RBF support-vector
 C = 1) underfits sepsis Age on the support folds; a kernel *ridge* regression chooses its penalty by efficient
 leave-one-out (`sklearn.linear_model.RidgeCV`) and serves categorical targets too (kernel logistic regression).
 The kernel map is `sklearn.kernel_approximation.Nystroem` with up to ``max_components`` support rows as centres:
-exact kernel ridge when the support set is smaller than that (sepsis folds: within 0.001 R² of exact with 800
-centres, `benchmarks/imputer_round5.py`), linear in the rows beyond it. It reads the linear view of the public
+exact kernel ridge when the support set is smaller than that (on sepsis's support folds exact kernel ridge was no
+better than 800 centres, in a scratch check), linear in the rows beyond it. It reads the linear view of the public
 columns (normal scores, missing-value indicators, contrasts, one-hot categories; `ensemble._LinearView`), whose
 columns are on a common scale. Each column is then multiplied by its *relevance*, ``|r| ** relevance_power`` with r
 the column's correlation with the target on the rows being fitted (`RelevanceScaler`; weights normalised to a
 mean square of one), a cheap stand-in for one length scale per column: irrelevant columns no longer dilute the
-distances (sepsis Age, support folds: 0.269 -> 0.276 R² single). One length scale ``gamma = gamma_per_feature /
+distances (sepsis Age, support folds: 0.269 -> 0.276 R² single, `benchmarks/imputer_round5.py --relevance-power 0`
+against the default). One length scale ``gamma = gamma_per_feature /
 n_features`` serves the scaled columns.
 
 Constants (``ensemble.json``, "kernel_ridge") were chosen on sepsis support folds only (docs/results/
