@@ -20,6 +20,9 @@ columns (the default stack, four of them, and the settings chosen on support fol
   RBF support-vector regression on the linear learner's features, target
   standardised. Smooth where trees are piecewise constant, it adds the most to
   the blend on small support sets;
+- `kernel_ridge` (round 5, an option: `ROUND5_LEARNERS`): an RBF kernel ridge / kernel logistic regression on
+  the linear view, columns weighted by their correlation with the target on the fitting rows, penalty chosen by
+  leave-one-out (`fusiondp.impute.kernel_ridge`); the best single learner on sepsis Age's support folds;
 - `spline` (round 4): an additive model, a cubic B-spline basis of each
   linear-view feature followed by ridge / logistic regression: smooth
   non-linear effects of single columns that the ridge cannot bend to.
@@ -85,6 +88,7 @@ from sklearn.svm import SVR
 from fusiondp._validate import one_of, positive
 from fusiondp.errors import ConfigError
 from fusiondp.impute.base import Imputer
+from fusiondp.impute.kernel_ridge import kernel_ridge_model
 from fusiondp.impute.targets import Task
 
 
@@ -94,12 +98,15 @@ def constants() -> dict:
     return json.loads(files("fusiondp.impute").joinpath("ensemble.json").read_text())
 
 
-LEARNERS = ("hgb", "forest", "forest_linear", "linear", "kernel", "spline")
+LEARNERS = ("hgb", "forest", "forest_linear", "linear", "kernel", "spline", "kernel_ridge")
 """Every learner the ensemble knows; the default stack is `DEFAULT_LEARNERS`."""
 DEFAULT_LEARNERS = tuple(constants()["learners"])
 ROUND4_LEARNERS = tuple(constants()["learners_round4"])
 """Round 4's six-learner stack (issue 25): slightly better on the support folds, 1.64× slower to fit; an option
 (``EnsembleImputer(learners=ROUND4_LEARNERS)``), not the default (``ensemble.json``'s 'about')."""
+ROUND5_LEARNERS = tuple(constants()["learners_round5"])
+"""Round 5's stack (issue 25): the default with the SVR `kernel` learner replaced by `kernel_ridge`
+(`fusiondp.impute.kernel_ridge`); an option, not the default (``ensemble.json``'s 'about')."""
 _MAX_HGB_CLASSES = 12  # multi-class boosting fits one tree per class per round: too slow beyond this
 KERNEL_MAX_ROWS = 5000
 """The kernel learner (an RBF support-vector regression, numeric targets only) is skipped above this many
@@ -163,6 +170,12 @@ class _LinearView:
         if not len(self.pairs):
             return np.zeros((len(X), 0))
         return self._contrast(self.qt.transform(X[:, self.num]))
+
+    @property
+    def width(self) -> int:
+        """Columns of the matrix `__call__` returns."""
+        w = self.num.size + self.na_cols.size + len(self.pairs) + sum(len(v) for v in self.levels.values())
+        return max(w, 1)
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
         parts = []
@@ -271,6 +284,9 @@ class EnsembleImputer(Imputer):
         if name == "kernel":  # numeric only (`_learners_for`); standardised target, so C and epsilon are unitless
             return TransformedTargetRegressor(SVR(C=self.KERNEL_C, epsilon=0.1, gamma="scale"),
                                               transformer=StandardScaler())
+        if name == "kernel_ridge":  # RBF kernel ridge / kernel logistic regression on the linear view (round 5)
+            return kernel_ridge_model(categorical=clf, n_rows=n, n_features=self._linear.width,
+                                      settings=constants()["kernel_ridge"], random_state=seed)
         if name == "spline":  # an additive model on the linear view (`ensemble.json`, "spline")
             c = constants()["spline"]
             basis = SplineTransformer(n_knots=c["n_knots"], degree=c["degree"])
@@ -290,7 +306,7 @@ class EnsembleImputer(Imputer):
         return names or ["linear"]
 
     def _view(self, name: str, X: np.ndarray) -> np.ndarray:
-        if name in ("linear", "kernel", "spline", "forest_linear"):
+        if name in ("linear", "kernel", "spline", "forest_linear", "kernel_ridge"):
             return self._linear(X)
         contrasts = self._linear.contrasts(X)
         return np.hstack([X, contrasts]) if contrasts.shape[1] else X
