@@ -149,3 +149,29 @@ def test_errors_are_clear():
             learner="blend", progress=False)
     with pytest.raises(ConfigError, match="method 'fusiondp'"):
         run(train, hybrid, SCHEMA, method="dpsgd", support_df=support, learner="blend", progress=False)
+
+
+def test_blend_cli_run_writes_the_composed_statement(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from fusiondp.cli.app import _load_commands, app
+
+    _load_commands()
+    t = make_table(300)
+    t.iloc[:220].to_csv(tmp_path / "train.csv", index=False)
+    t.iloc[220:].to_csv(tmp_path / "support.csv", index=False)
+    make_hybrid(t.iloc[:220]).to_csv(tmp_path / "hybrid.csv", index=False)
+    args = ["train", "--train", str(tmp_path / "train.csv"), "--hybrid", str(tmp_path / "hybrid.csv"),
+            "--public-reference", str(tmp_path / "support.csv"), "--target", "y", "--sensitive", ",".join(SENSITIVE),
+            "--drop", "id", "--categorical", "ward,unit", "--learner", "blend", "--accountant", "rdp",
+            "--epochs", "1", "--no-progress", "--no-public-baseline", "--report", str(tmp_path / "run.json")]
+    res = CliRunner().invoke(app, [*args, "--epsilon", "2"])
+    assert res.exit_code == 0, res.output
+    rep = json.loads((tmp_path / "run.json").read_text())
+    assert rep["method"] == "fusiondp_blend" and rep["epsilon"] <= 2.0 and rep["noise_multiplier"] is None
+    assert rep["dp_event"]["class_name"] == "ComposedDpEvent" and "σ trees" in res.output and "blend: weight" in res.output
+    (tmp_path / "run.json").unlink()
+    res = CliRunner().invoke(app, [*args, "--noise-multiplier", "1.0"])
+    assert res.exit_code != 0 and "--noise-multiplier" in res.output and not (tmp_path / "run.json").exists()

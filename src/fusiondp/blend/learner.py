@@ -125,7 +125,8 @@ def choose_weight(trees: nn.Module, network: nn.Module, support: tuple[np.ndarra
 def fit_blend(data: TrainData, sensitive_mask: np.ndarray, config: TrainConfig, *,
               support: tuple[np.ndarray, np.ndarray | None] | None, tree_settings: dict | None = None,
               tree_share: float | None = None, weights: list[float] | None = None, guard: bool = True,
-              progress: bool = False) -> tuple[TrainResult, dict]:
+              progress: bool = False, baseline: TrainResult | None = None,
+              public_stage: dict | None = None) -> tuple[TrainResult, dict]:
     """Train the blend on encoded rows (`fusiondp.pipeline.prepare`'s views): both parts, then the weight.
 
     Args:
@@ -136,6 +137,8 @@ def fit_blend(data: TrainData, sensitive_mask: np.ndarray, config: TrainConfig, 
         tree_settings: tree settings over their defaults rule (at the run's ε).
         tree_share, weights: override ``defaults.json`` (benchmarks choosing the share on design data).
         guard: each part's own release guard (its free baseline `sgd_hybrid` as a candidate; post-processing).
+        baseline, public_stage: an already trained `sgd_hybrid` and the trees' public-stage cache (benchmarks
+            reuse both across ε: they read public data only).
 
     Returns:
         ``(result, section)``: the blended `TrainResult` (ε = the composed ε) and the record's ``blend`` section.
@@ -174,7 +177,7 @@ def fit_blend(data: TrainData, sensitive_mask: np.ndarray, config: TrainConfig, 
 
     network = train("fusiondp", data, config=replace(net, noise_multiplier=noise.network_sigma), progress=progress)
     trees, info = fit_trees("fusiondp", data, sensitive_mask, replace(config, noise_multiplier=noise.tree_sigma),
-                            support=support, settings=tree_settings)
+                            support=support, settings=tree_settings, public_stage=public_stage)
     for part, sigma, steps, rate in ((network, noise.network_sigma, net_steps, net_rate),
                                      (trees, noise.tree_sigma, tree_steps, 1.0)):
         p = part.plan
@@ -182,11 +185,11 @@ def fit_blend(data: TrainData, sensitive_mask: np.ndarray, config: TrainConfig, 
             raise BudgetError(f"A blend part ran {p} instead of the calibrated σ={sigma}, {steps} steps at rate "
                               f"{rate} (never expected).")
     guards = {}
-    baseline = None
     if guard:
         from fusiondp.pipeline import support_tensors
 
-        network, guards["network"], baseline = release_guard(network, data, support_tensors(*support))
+        network, guards["network"], baseline = release_guard(network, data, support_tensors(*support),
+                                                             baseline=baseline)
         trees, guards["trees"], _ = tree_release_guard(trees, data, support, baseline=baseline)
     w, scores = choose_weight(trees.model, network.model, support, grid)
 
