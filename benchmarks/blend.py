@@ -130,6 +130,20 @@ def table(rows: list[dict], split: str) -> str:
     return "\n".join(out)
 
 
+def gains(rows: list[dict], split: str) -> str:
+    """Per ε: mean over seeds of blend − trees and blend − mlp (paired by seed), when all three ran."""
+    out = []
+    for eps in sorted({r["epsilon_target"] for r in rows}):
+        by = lambda lr: {r["seed"]: r[split]["auroc"] for r in rows if r["epsilon_target"] == eps and r["learner"] == lr}
+        b, t, m = by("blend"), by("trees"), by("mlp")
+        seeds = sorted(set(b) & set(t) & set(m))
+        if seeds:
+            dt = statistics.mean(b[s] - t[s] for s in seeds)
+            dm = statistics.mean(b[s] - m[s] for s in seeds)
+            out.append(f"ε = {eps:g}: blend − trees {dt:+.4f}, blend − mlp {dm:+.4f} ({split}, {len(seeds)} seeds, paired)")
+    return "\n".join(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", default="adult,sepsis")
@@ -140,11 +154,19 @@ def main() -> None:
     ap.add_argument("--design", action="store_true", help="score on design data (adult val, sepsis holdout)")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--out", type=Path, default=Path("bench_out/blend_runs.jsonl"))
+    ap.add_argument("--summarize", type=Path, default=None, help="print the tables of a runs .jsonl and exit")
     ap.add_argument("--then-test", action="store_true", help="after --design: the test grid with the chosen share")
     ap.add_argument("--test-epsilons", default="0.5,1,2,4,8")
     ap.add_argument("--test-seeds", default="0,1,2,3,4")
     ap.add_argument("--test-out", type=Path, default=Path("bench_out/blend_runs.jsonl"))
     args = ap.parse_args()
+    if args.summarize:
+        rows = [json.loads(line) for line in args.summarize.read_text().splitlines() if line.strip()]
+        for name in dict.fromkeys(r["dataset"] for r in rows):
+            g = [r for r in rows if r["dataset"] == name]
+            for split in ("design",) if g[0]["design"] else ("val", "test"):
+                print(f"\n### {name} ({split})\n\n" + table(g, split) + "\n" + gains(g, split))
+        return
     shares = [float(s) for s in args.shares.split(",")] if args.shares else [None]
     floats = lambda v: [float(e) for e in v.split(",")]
     ints = lambda v: [int(e) for e in v.split(",")]
