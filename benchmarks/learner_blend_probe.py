@@ -65,6 +65,14 @@ def main() -> None:
         print(f"seed {seed}: MLP {args.mlp_method} (ε = {me:g}) trained in {time.perf_counter() - t:.0f} s", flush=True)
         trees, _ = fit_trees("fusiondp", p.data, p.pre.sensitive_mask(), TrainConfig(epsilon=te, seed=seed),
                              support=(xs.numpy(), ys), settings=json.loads(args.tree_settings))
+        if trees.plan is not None and mlp.plan is not None:  # what one accountant says of both runs together
+            from fusiondp.privacy.accounting import _accountant, training_event
+
+            acc = _accountant("pld", trees.plan.relation)
+            for pl in (trees.plan, mlp.plan):
+                acc.compose(training_event(pl.noise_multiplier, pl.sample_rate, pl.steps))
+            print(f"seed {seed}: trees ε {trees.epsilon:.3f} + MLP ε {mlp.epsilon:.3f}, composed in one PLD "
+                  f"accountant: ε {acc.get_epsilon(trees.plan.delta):.3f} at δ = {trees.plan.delta:g}", flush=True)
         a, b = logit(predict_scores(trees.model, x)), logit(predict_scores(mlp.model, x))
         sa, sb = logit(predict_scores(trees.model, xs)), logit(predict_scores(mlp.model, xs))
         design = [roc_auc_score(y.numpy(), w * a + (1 - w) * b) for w in weights]
