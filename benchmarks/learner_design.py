@@ -55,6 +55,8 @@ def main() -> None:
     ap.add_argument("--split-seed", type=int, default=0)
     ap.add_argument("--holdout", type=float, default=0.2)
     ap.add_argument("--out", type=Path, default=Path("bench_out/learner_design.jsonl"))
+    ap.add_argument("--keep-all", action="store_true",
+                    help="probe only: the guard keeps every private tree (prefix choice off; guard_z still applies)")
     ap.add_argument("--noise-free", action="store_true",
                     help="σ = 0 (ε = ∞): what the structures alone allow; not a private run")
     args = ap.parse_args()
@@ -64,6 +66,10 @@ def main() -> None:
     from fusiondp.trees import fit_trees
 
     variants = json.loads(args.variants)
+    if args.keep_all:  # probe of the guard's prefix choice: release every private tree
+        import fusiondp.trees.learner as tl
+
+        tl.private_prefix = lambda losses: len(losses) - 1
     cfg = lambda e, seed: (TrainConfig(epsilon=None, noise_multiplier=0.0, seed=seed) if args.noise_free
                            else TrainConfig(epsilon=e, seed=seed))
     eps = [float("inf")] if args.noise_free else [float(e) for e in args.epsilons.split(",")]

@@ -124,16 +124,14 @@ def test_pipeline_tree_run_reports_the_guard_and_can_skip_it():
     assert "release_guard" not in rep3
 
 
-@pytest.mark.parametrize("guarded", [True, False])
-def test_shrunk_private_stage_stays_at_the_public_stage_when_imputation_is_exact(guarded, monkeypatch):
+def test_guarded_private_stage_stays_at_the_public_stage_when_imputation_is_exact():
     """Held-out public check in a constructed case: the hybrid equals the training rows (every private
-    difference is 0) and ε is tiny, so the private leaf sums are noise around the hybrid sums. With the
-    default shrinkage the release scores on held-out rows within 0.01 AUROC of the public stage, with the
-    support-set prefix choice and even with every private tree kept (the shrinkage alone is safe)."""
-    import fusiondp.trees.learner as learner
-
-    if not guarded:
-        monkeypatch.setattr(learner, "private_prefix", lambda losses: len(losses) - 1)
+    difference is 0) and ε is tiny, so the private leaf sums are noise around the hybrid sums. The default
+    release (shrinkage, support-set prefix choice, significance bar) scores on held-out rows within 0.01 AUROC
+    of the public stage on every draw tried. Shrinkage alone does not promise this: with every private tree
+    kept, some draws land 0.05-0.23 below the public stage on this construct (measured in round 5 at lr 0.15
+    and 0.3), which is why the guard exists; shrinkage's own claim (it beats the raw noised sums on average)
+    is tested by `test_james_stein_beats_the_raw_release_on_noise_and_keeps_a_strong_signal`."""
     from sklearn.metrics import roc_auc_score
 
     from fusiondp.evaluate.metrics import predict_scores
@@ -146,15 +144,12 @@ def test_shrunk_private_stage_stays_at_the_public_stage_when_imputation_is_exact
     sup = encode_support(p, support)
     x_held, y_held = p.eval_sets["held"]
     settings = {**FAST, "private_rounds": 20, "private_min_hessian_times_noise": 0.0}
-    if not guarded:
-        settings["guard_z"] = 0.0  # every private tree kept: no significance bar either
     pub, _ = fit_trees("sgd_hybrid", p.data, p.pre.sensitive_mask(), TrainConfig(), support=sup, settings=settings)
     public_auc = roc_auc_score(y_held.numpy(), predict_scores(pub.model, x_held))
-    for noise_seed in (1, 2, 3):
+    for noise_seed in (1, 2, 3, 4, 5, 6):
         cfg = TrainConfig(epsilon=0.05, accountant="rdp", insecure_noise_seed=noise_seed)
         r, info = fit_trees("fusiondp", p.data, p.pre.sensitive_mask(), cfg, support=sup, settings=settings)
         assert info["settings"]["private_shrinkage"] == "james_stein"
-        assert guarded or info["private_trees_released"] == settings["private_rounds"]
         assert roc_auc_score(y_held.numpy(), predict_scores(r.model, x_held)) >= public_auc - 0.01
 
 
