@@ -241,7 +241,8 @@ def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, meth
     fingerprint) and `settings_file` go into the run record (`report`), returned third: read it as the JSON
     report (``record["epsilon"]``) or serialise it (``record.to_report()``). `learner` 'trees' trains the
     feature-level DP tree learner instead of a network (`fusiondp.trees`, docs/method.md §9; `tree_settings`
-    over its defaults rule). `support_identity`: how support rows are told from training records
+    over its defaults rule); 'blend' trains both on the same records with jointly calibrated noise and averages
+    their logits (`fusiondp.blend`; needs a labelled support set). `support_identity`: how support rows are told from training records
     (`fusiondp.data.guards.SupportIdentity`; default: by value). `guard`: a feature-level private run whose
     support set has labels trains the free baseline `sgd_hybrid` too and releases whichever scores higher on
     the support set (`fusiondp.tune.baseline.release_guard`; the record's ``release_guard`` section says
@@ -254,8 +255,14 @@ def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, meth
                           device=device, representation=representation, tree_settings=tree_settings,
                           provenance=provenance, settings_file=settings_file, support_identity=support_identity,
                           guard=guard)
+    if learner == "blend":
+        return _run_blend(train_df, hybrid_df, schema, method=method, cfg=cfg, val_df=val_df, test_df=test_df,
+                          progress=progress, checkpoint=checkpoint, support_df=support_df, model=model, nproc=nproc,
+                          device=device, representation=representation, tree_settings=tree_settings,
+                          provenance=provenance, settings_file=settings_file, support_identity=support_identity,
+                          guard=guard)
     if learner != "mlp":
-        raise ConfigError(f"Unknown learner {learner!r}; choose 'mlp' or 'trees'.")
+        raise ConfigError(f"Unknown learner {learner!r}; choose 'mlp', 'trees' or 'blend'.")
     spec = get_method(method)
     cfg.validate(len(train_df))
     frames = {k: v for k, v in (("val", val_df), ("test", test_df)) if v is not None}
@@ -315,3 +322,39 @@ def _run_trees(train_df, hybrid_df, schema, *, method, cfg, val_df, test_df, pro
     record = dataclasses.replace(record, clip=info["settings"]["clip"] if spec.is_private else None)
     record = record.with_sections(learner="trees", trees=info)
     return result, prepared, record.with_sections(release_guard=section) if section else record
+
+
+def _run_blend(train_df, hybrid_df, schema, *, method, cfg, val_df, test_df, progress, checkpoint, support_df, model,
+               nproc, device, representation, tree_settings, provenance, settings_file,
+               support_identity, guard) -> tuple[TrainResult, Prepared, RunRecord]:
+    """`run` for learner='blend' (`fusiondp.blend`): one preparation, both parts, one record whose privacy
+    statement is the composed event's (both relations), with a ``blend`` section."""
+    import dataclasses
+
+    from fusiondp.blend import fit_blend
+
+    if method not in ("fusiondp", "fusiondp_blend"):
+        raise ConfigError(f"The blend learner runs method 'fusiondp' (trees and network); got {method!r}.")
+    unsupported = {"checkpoint": checkpoint is not None, "a custom model": model is not None, "nproc > 1": nproc > 1,
+                   "a GPU device": device not in (None, "cpu")}
+    if bad := [k for k, v in unsupported.items() if v]:
+        raise ConfigError(f"The blend learner does not support {', '.join(bad)}.")
+    if not has_labels(support_df, schema.target):
+        raise ConfigError("The blend learner chooses its weight on a labelled public support set, and its trees "
+                          "grow their structures there: give a support table with the target column.",
+                          hint="--support FILE (CLI) or support_df=... (Python); or use learner 'trees' or 'mlp'")
+    cfg.validate(len(train_df))
+    frames = {k: v for k, v in (("val", val_df), ("test", test_df)) if v is not None}
+    prepared = prepare(train_df, hybrid_df, schema, seed=cfg.seed, eval_frames=frames, support_df=support_df,
+                       representation=representation, support_identity=support_identity)
+    result, section = fit_blend(prepared.data, prepared.pre.sensitive_mask(), cfg,
+                                support=encode_support(prepared, support_df), tree_settings=tree_settings,
+                                guard=guard, progress=progress)
+    record = report(result, prepared, provenance=provenance, settings_file=settings_file)
+    # The privacy statement is the composed event's, not the network part's plan it was built with.
+    by_relation = {r: {**e, "text": record.epsilon_by_relation.get(r, {}).get("text")}
+                   for r, e in section["epsilon_by_relation"].items()}
+    record = dataclasses.replace(record, epsilon=result.epsilon, target_epsilon=cfg.epsilon, plan=None,
+                                 noise_multiplier=None, sample_rate=None, steps=result.steps,
+                                 event=section.pop("event"), epsilon_by_relation=by_relation, clip=None)
+    return result, prepared, record.with_sections(learner="blend", blend=section)

@@ -107,7 +107,9 @@ def train(
     learner: Annotated[str, Opt("--learner", help="mlp (a network, the default) or trees: feature-level DP "
                                 "gradient-boosted trees (binary targets; --method fusiondp, or sgd_hybrid for the "
                                 "public tree stage alone; --clip sets the trees' clip; docs/method.md 'Tree "
-                                "learner').")] = "mlp",
+                                "learner'); or blend: trees and the network fusiondp on the same records, noise "
+                                "calibrated jointly to --epsilon, logits averaged with a weight chosen on the "
+                                "labelled support set (docs/training.md 'Blend learner').")] = "mlp",
     fill_hybrid_missing: Annotated[bool, Opt("--fill-hybrid-missing", help="Fill the given --hybrid's missing "
                                    "sensitive cells with the --public-reference table's median (numeric) or most "
                                    "frequent value before training: for a published hybrid that left cells missing, which "
@@ -126,8 +128,14 @@ def train(
         raise ConfigError("--nproc starts processes on one machine; under torchrun use its --nproc-per-node.")
 
     O.check_inputs(hybrid, support, epsilon)
-    if learner not in ("mlp", "trees"):
-        raise ConfigError(f"Unknown --learner {learner!r}; choose mlp or trees.")
+    if learner not in ("mlp", "trees", "blend"):
+        raise ConfigError(f"Unknown --learner {learner!r}; choose mlp, trees or blend.")
+    if learner == "blend":
+        if given_blend := [k for k, v in {"--model": model, "--save-model": save_model, "--checkpoint": checkpoint,
+                                          "--noise-multiplier": noise_multiplier}.items() if v is not None]:
+            raise ConfigError(f"{', '.join(given_blend)} do not apply to --learner blend.",
+                              hint="the blend calibrates its two noise levels to --epsilon and is not saved as a "
+                                   "model file yet")
     if learner == "trees":
         network_only = {"--epochs": epochs, "--batch-size": batch_size, "--public-batch-size": public_batch_size,
                         "--lr": lr, "--optimizer": optimizer, "--alpha": alpha, "--beta": beta, "--radius": radius,
@@ -223,8 +231,10 @@ def train(
                                       model=factory, level=level, baseline=result.public_baseline)
     if not distributed.is_main():
         return
+    sigma = (f"σ = {rep['noise_multiplier']:.4f}" if rep.get("blend") is None else
+             f"σ trees {rep['blend']['tree_sigma']:.4f}, σ network {rep['blend']['network_sigma']:.4f} (composed)")
     out.print(f"[bold]{rep['method']}[/]: " + (f"ε = {rep['epsilon']:.4f} (target {epsilon:g}), δ = {delta:g}, "
-              f"{rep['neighbouring']} relation, {rep['accountant']}, σ = {rep['noise_multiplier']:.4f}"
+              f"{rep['neighbouring']} relation, {rep['accountant']}, {sigma}"
               if rep["neighbouring"] else "no formal privacy guarantee" if rep["epsilon"] is None
               else "feature-level ε = 0: the sensitive values were never read"))
     for rel, entry in rep.get("epsilon_by_relation", {}).items():
@@ -246,6 +256,10 @@ def train(
     if auto:
         shown = lambda v: f"{v:g}" if isinstance(v, (int, float)) else str(v)
         out.print("  defaults rule: " + ", ".join(f"{k}={shown(getattr(result.config, k))}" for k in auto))
+    if (b := rep.get("blend")) is not None:
+        out.print(f"  blend: weight {b['weight']:g} on the trees' logit, chosen on the {b['weight_chosen_on']}; "
+                  f"support AUROC trees {b['support_auroc']['trees']:.4f}, network "
+                  f"{b['support_auroc']['network']:.4f}, blend {b['support_auroc']['blend']:.4f}")
     if (g := rep.get("release_guard")) is not None and "skipped" in g:
         out.print(f"  release guard: skipped ({g['skipped']})")
     elif g is not None:

@@ -184,10 +184,18 @@ def privacy_statement(report: dict) -> str:
     randomness += f" {report['training_rows_text']}" if report.get("training_rows_text") else ""
     return (f"This model ({method}) satisfies (ε = {eps:.2f}, δ = {delta:g}) {level} differential privacy: "
             f"{report.get('neighbouring_text', rel).split(': ', 1)[-1]}. Protected: {what}. The accountant "
-            f"({report.get('accountant')}) computed ε from the full description of training: "
-            f"{report.get('steps')} Poisson-sampled steps at rate q = {report.get('sample_rate', 0):.4g}, "
-            f"noise multiplier σ = {report.get('noise_multiplier', 0):.4g}, clipping norm C = {report.get('clip')}."
+            f"({report.get('accountant')}) computed ε from the full description of training: {_mechanism(report)}"
             f"{others}{randomness}")
+
+
+def _mechanism(report: dict) -> str:
+    """The trained mechanism in one sentence: one run's steps, or the blend's two composed parts."""
+    if (b := report.get("blend")) is not None:
+        return (f"the composition of {b['tree_releases']} Gaussian releases of the trees (σ = {b['tree_sigma']:.4g}, "
+                f"clip {b['tree_clip']:g}) and {b['network_steps']} Poisson-sampled steps of the network at rate "
+                f"q = {b['network_sample_rate']:.4g} (σ = {b['network_sigma']:.4g}, clip {b['network_clip']:g}).")
+    return (f"{report.get('steps')} Poisson-sampled steps at rate q = {report.get('sample_rate', 0):.4g}, "
+            f"noise multiplier σ = {report.get('noise_multiplier', 0):.4g}, clipping norm C = {report.get('clip')}.")
 
 
 def _protection_lists(report: dict) -> tuple[list[str], list[str]]:
