@@ -288,6 +288,14 @@ def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, meth
     return result, prepared, record.with_sections(release_guard=section) if section else record
 
 
+def _refuse_network_options(learner: str, *, checkpoint, model, nproc: int, device: str | None) -> None:
+    """The tree and blend learners train on one CPU process, with their own models and no checkpoints."""
+    unsupported = {"checkpoint": checkpoint is not None, "a custom model": model is not None, "nproc > 1": nproc > 1,
+                   "a GPU device": device not in (None, "cpu")}
+    if bad := [k for k, v in unsupported.items() if v]:
+        raise ConfigError(f"The {learner} learner does not support {', '.join(bad)}.")
+
+
 def _run_trees(train_df, hybrid_df, schema, *, method, cfg, val_df, test_df, progress, checkpoint, support_df, model,
                nproc, device, representation, tree_settings, provenance, settings_file,
                support_identity, guard) -> tuple[TrainResult, Prepared, RunRecord]:
@@ -300,10 +308,7 @@ def _run_trees(train_df, hybrid_df, schema, *, method, cfg, val_df, test_df, pro
     from fusiondp.trees import fit_trees, tree_method
 
     spec = tree_method(method)
-    unsupported = {"checkpoint": checkpoint is not None, "a custom model": model is not None, "nproc > 1": nproc > 1,
-                   "a GPU device": device not in (None, "cpu")}
-    if bad := [k for k, v in unsupported.items() if v]:
-        raise ConfigError(f"The tree learner does not support {', '.join(bad)}.")
+    _refuse_network_options("tree", checkpoint=checkpoint, model=model, nproc=nproc, device=device)
     cfg.validate(len(train_df))
     frames = {k: v for k, v in (("val", val_df), ("test", test_df)) if v is not None}
     prepared = prepare(train_df, hybrid_df, schema, seed=cfg.seed, eval_frames=frames, support_df=support_df,
@@ -335,10 +340,7 @@ def _run_blend(train_df, hybrid_df, schema, *, method, cfg, val_df, test_df, pro
 
     if method not in ("fusiondp", "fusiondp_blend"):
         raise ConfigError(f"The blend learner runs method 'fusiondp' (trees and network); got {method!r}.")
-    unsupported = {"checkpoint": checkpoint is not None, "a custom model": model is not None, "nproc > 1": nproc > 1,
-                   "a GPU device": device not in (None, "cpu")}
-    if bad := [k for k, v in unsupported.items() if v]:
-        raise ConfigError(f"The blend learner does not support {', '.join(bad)}.")
+    _refuse_network_options("blend", checkpoint=checkpoint, model=model, nproc=nproc, device=device)
     if not has_labels(support_df, schema.target):
         raise ConfigError("The blend learner chooses its weight on a labelled public support set, and its trees "
                           "grow their structures there: give a support table with the target column.",
