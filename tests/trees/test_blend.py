@@ -175,3 +175,24 @@ def test_blend_cli_run_writes_the_composed_statement(tmp_path):
     (tmp_path / "run.json").unlink()
     res = CliRunner().invoke(app, [*args, "--noise-multiplier", "1.0"])
     assert res.exit_code != 0 and "--noise-multiplier" in res.output and not (tmp_path / "run.json").exists()
+
+
+def test_estimator_blend_fits_predicts_and_reports_the_composed_event():
+    """`FusionDPClassifier(learner="blend")`: the support set comes from `support_fraction` (labelled, public);
+    the fitted report's ε is the composed event's, spent to the target; a fit without a labelled support set
+    (a given hybrid and no support) is refused clearly."""
+    from fusiondp.estimator import FusionDPClassifier
+
+    train, hybrid, _ = frames(400)
+    X, y = train.drop(columns=["y", "id"]), train["y"]
+    clf = FusionDPClassifier(sensitive=SENSITIVE, categorical=["ward", "unit"], learner="blend", epsilon=2.0,
+                             accountant="rdp", support_fraction=0.3, imputer="mean", epochs=1, progress=False)
+    clf.fit(X, y)
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(X), 2) and np.allclose(proba.sum(1), 1)
+    rep = clf.report_
+    assert rep["learner"] == "blend" and "ComposedDpEvent" in str(rep["dp_event"])
+    assert 2.0 * 0.99 <= clf.epsilon_spent_ <= 2.0 + 1e-9
+    with pytest.raises(ConfigError, match="support"):
+        FusionDPClassifier(sensitive=SENSITIVE, categorical=["ward", "unit"], learner="blend", epsilon=2.0,
+                           accountant="rdp", epochs=1, progress=False).fit(X, y, hybrid=hybrid.drop(columns=["y", "id"]))
