@@ -249,18 +249,13 @@ def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, meth
     which; the baseline is kept as ``result.public_baseline``).
     """
     cfg = config or TrainConfig()
-    if learner == "trees":
-        return _run_trees(train_df, hybrid_df, schema, method=method, cfg=cfg, val_df=val_df, test_df=test_df,
-                          progress=progress, checkpoint=checkpoint, support_df=support_df, model=model, nproc=nproc,
-                          device=device, representation=representation, tree_settings=tree_settings,
-                          provenance=provenance, settings_file=settings_file, support_identity=support_identity,
-                          guard=guard)
-    if learner == "blend":
-        return _run_blend(train_df, hybrid_df, schema, method=method, cfg=cfg, val_df=val_df, test_df=test_df,
-                          progress=progress, checkpoint=checkpoint, support_df=support_df, model=model, nproc=nproc,
-                          device=device, representation=representation, tree_settings=tree_settings,
-                          provenance=provenance, settings_file=settings_file, support_identity=support_identity,
-                          guard=guard)
+    if learner in ("trees", "blend"):
+        fit = _run_trees if learner == "trees" else _run_blend
+        return fit(train_df, hybrid_df, schema, method=method, cfg=cfg, val_df=val_df, test_df=test_df,
+                   progress=progress, checkpoint=checkpoint, support_df=support_df, model=model, nproc=nproc,
+                   device=device, representation=representation, tree_settings=tree_settings,
+                   provenance=provenance, settings_file=settings_file, support_identity=support_identity,
+                   guard=guard)
     if learner != "mlp":
         raise ConfigError(f"Unknown learner {learner!r}; choose 'mlp', 'trees' or 'blend'.")
     spec = get_method(method)
