@@ -19,6 +19,7 @@ from torch import nn
 from fusiondp.errors import BudgetError, ConfigError
 from fusiondp.privacy.accounting import _accountant, calibrate, training_event
 from fusiondp.train.config import TrainConfig
+from fusiondp.train.defaults import engine_steps
 from fusiondp.train.engine import TrainData, TrainResult
 from fusiondp.train.methods import MethodSpec
 
@@ -168,7 +169,7 @@ def fit_blend(data: TrainData, sensitive_mask: np.ndarray, config: TrainConfig, 
     s = auto_tree_settings(n, config.epsilon, f, support_labels=True, **(tree_settings or {}))
     tree_steps = s.private_rounds * s.releases_per_round
     net = config.resolve(n_rows=n, n_features=f, method="fusiondp")
-    net_steps, net_rate = max(1, int(net.epochs * n / net.batch_size)), net.batch_size / n
+    net_steps, net_rate = engine_steps(n, net.batch_size, net.epochs), net.batch_size / n
     if tree_steps <= 0:
         raise ConfigError("The blend's trees have no private rounds; use --learner mlp.")
     noise = blend_noise(epsilon=float(config.epsilon), delta=config.delta, relation=config.relation,

@@ -55,6 +55,7 @@ from fusiondp.errors import BudgetError, ConfigError, DataError
 from fusiondp.privacy.accounting import AccountingPlan, _accountant, epsilon, plan
 from fusiondp.privacy.randomness import PrivateRandomness, private_randomness
 from fusiondp.train import distributed
+from fusiondp.train.defaults import engine_steps
 from fusiondp.train.ghost import supports as ghost_supports
 from fusiondp.train.methods import MethodSpec, get_method
 from fusiondp.train.models import PlainModel, _WithRepresentation, check_model, has_representation
@@ -522,7 +523,7 @@ class FeatureDPEngine:
             row_loss_for(data.n_classes) if loss_fn is None else _row_loss_of(loss_fn))
 
         q = b / n
-        self.total_steps = int(steps) if steps is not None else max(1, int(given["epochs"] * n / b))
+        self.total_steps = int(steps) if steps is not None else engine_steps(n, b, given["epochs"])
         if spec.is_private:
             self.plan = plan(sample_rate=q, steps=self.total_steps, delta=delta,
                              relation=spec.relation(self.relation), accountant=self.accountant_name,

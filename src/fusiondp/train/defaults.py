@@ -62,9 +62,14 @@ def _pow2(x: float, low: float, high: float, *, down: bool = False) -> float:
     return float(min(high, max(low, 2.0 ** e)))
 
 
+def engine_steps(n_rows: int, batch: int, epochs: float) -> int:
+    """T = max(1, ⌊epochs·N/b⌋): the number of steps the training engine runs (and the accountant counts)."""
+    return max(1, int(epochs * n_rows / batch))
+
+
 def _steps(n_rows: int, batch: int, epochs: float, min_steps: int, max_steps: int) -> tuple[int, float]:
     """(T, epochs) with T = ⌊epochs·N/b⌋ clamped; epochs adjusted so the engine counts exactly T steps."""
-    steps = max(1, int(epochs * n_rows / batch))
+    steps = engine_steps(n_rows, batch, epochs)
     clamped = min(max_steps, max(min_steps, steps))
     if clamped == steps:
         return steps, float(epochs)
@@ -75,7 +80,7 @@ def _shape(n_rows: int, batch: int, given_epochs: float | None, epochs: float, m
            max_steps: int) -> tuple[int, float]:
     """(T, epochs): the caller's epochs as the engine counts them, else the rule's, clamped (`_steps`)."""
     if given_epochs is not None:
-        return max(1, int(given_epochs * n_rows / batch)), float(given_epochs)
+        return engine_steps(n_rows, batch, given_epochs), float(given_epochs)
     return _steps(n_rows, batch, epochs, min_steps, max_steps)
 
 
