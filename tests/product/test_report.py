@@ -40,3 +40,18 @@ def test_statement_for_record_level_and_none():
     assert "whole training record" in privacy_statement(dp)
     assert "NO formal privacy" in privacy_statement({"method": "sgd_ori"})
     assert "ε = 0" in render_html({"method": "sgd_hybrid", "schema": {"sensitive": ["age"]}})
+
+
+def test_blend_page_plots_the_weight_choice():
+    """A blend run's page shows the support AUROC over the weight grid with the chosen weight; others do not."""
+    from fusiondp.report.html import blend_weight_curve
+
+    base = {"method": "fusiondp", "epsilon": 2.0, "delta": 1e-5, "neighbouring": "remove", "metrics": {},
+            "history": []}
+    blend = {"weight": 0.7, "support_auroc": {"by_weight": {"0": 0.80, "0.5": 0.84, "0.7": 0.85, "1": 0.83}},
+             "tree_releases": 100, "tree_sigma": 20.0, "tree_clip": 1.0, "network_steps": 300,
+             "network_sample_rate": 0.01, "network_sigma": 1.2, "network_clip": 1.0}
+    assert blend_weight_curve(base) is None
+    page, plain = render_html({**base, "blend": blend}), render_html(base)
+    assert "the weight chosen (0.7)" in page and "weight chosen" not in plain
+    assert page.count("data:image/png;base64,") == plain.count("data:image/png;base64,") + 1

@@ -288,6 +288,29 @@ def test_release_is_never_worse_than_the_public_stage_on_the_support_set():
     assert rep["trees"]["baseline_guard"].startswith("public support set")
 
 
+def test_selection_curves_are_the_support_losses_the_choice_was_made_on():
+    """The report keeps each stage's support log-loss per prefix; the kept prefix is its minimum, and the page
+    plots it (public rows and released trees only)."""
+    from fusiondp.report.html import render_html, tree_selection_curve
+
+    train, hybrid, support = frames()
+    _, _, rep = fit(train, hybrid, support, cfg=TrainConfig(epsilon=4.0, accountant="rdp"),
+                    settings={"private_min_hessian_times_noise": 0.0, "guard_z": 0.0})
+    pub, priv = rep["trees"]["selection"]
+    assert len(pub["support_log_loss_by_trees"]) == FAST["public_rounds"] + 1
+    assert len(priv["support_log_loss_by_trees"]) == FAST["private_rounds"] + 1
+    assert pub["support_log_loss_by_trees"][pub["trees_kept"]] == pytest.approx(pub["support_log_loss"], abs=1e-6)
+    if priv["trees_kept"]:
+        assert min(priv["support_log_loss_by_trees"]) == pytest.approx(priv["support_log_loss"], abs=1e-6)
+    assert priv["support_log_loss_by_trees"][0] == pytest.approx(priv["support_log_loss_public_model"], abs=1e-6)
+    assert priv["start_trees"] == rep["trees"]["public_trees"] or not priv["trees_kept"]
+    report = rep.to_report()
+    assert tree_selection_curve(report) is not None
+    page, without = render_html(report), render_html({**report, "trees": None})
+    assert "support log-loss as public trees are added" in page and "as public trees are added" not in without
+    assert page.count("data:image/png") == without.count("data:image/png") + 1
+
+
 def test_without_support_labels_the_guard_says_it_was_not_applied():
     train, hybrid, support = frames()
     _, _, rep = fit(train, hybrid, support.drop(columns=["y"]))

@@ -23,7 +23,8 @@ def report(
                                                     "impute --quality-out`, shown in the page's Imputation quality "
                                                     "section."), INPUT] = None,
 ) -> None:
-    """Write an HTML page (privacy statement, metrics, imputation quality, training and ε plots)."""
+    """Write an HTML page (privacy statement, metrics, imputation quality, training and ε plots; the tree learner's
+    support-set selection and the blend's weight choice)."""
     from fusiondp._files import check_output
     from fusiondp.report.html import load_report, write_html
 

@@ -134,14 +134,84 @@ def training_curves(report: dict):
     return fig, caption[:1].upper() + caption[1:] + "."
 
 
-def _plots(report: dict) -> list[tuple[str, str]]:
-    """(caption, data-URI) of the training-curve and ε-over-steps plots."""
-    history = report.get("history") or []
-    if not history:
-        return []
+def tree_selection_curve(report: dict):
+    """(matplotlib figure, caption) of the tree learner's support-set selection, or None without its curves.
+
+    Support log-loss after each public tree and, from where the private stage started, after each private
+    correction tree, with the kept prefixes marked: what `fusiondp.trees` chose on public rows
+    (docs/method.md §9). Every point is a function of the public support rows and of released, accounted
+    trees, so the plot is post-processing.
+    """
+    selection = {e.get("stage"): e for e in (report.get("trees") or {}).get("selection") or []}
+    public = (selection.get("public") or {}).get("support_log_loss_by_trees")
+    if not public:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    out = []
+    fig, ax = plt.subplots(figsize=(4.6, 3.0))
+    ax.plot(range(len(public)), public, "-", color="#0969da", label="public trees (hybrid rows, ε = 0)")
+    kept = selection["public"].get("trees_kept")
+    captions = ["blue: support log-loss as public trees are added"]
+    if kept is not None and kept < len(public):
+        ax.plot([kept], [public[kept]], "o", color="#0969da")
+        captions.append(f"dot: the {kept} public trees kept")
+    private = selection.get("private") or {}
+    curve, start = private.get("support_log_loss_by_trees"), private.get("start_trees")
+    if curve and start is not None:
+        xs = range(start, start + len(curve))
+        ax.plot(xs, curve, "-", color="#8250df", label="private correction trees")
+        k = private.get("trees_kept", 0)
+        released = (f"{k} private trees released" if k else "the public stage released (no private tree "
+                    "helped enough)")
+        if k:
+            ax.plot([start + k], [curve[k]], "o", color="#8250df")
+        ax.axhline(private.get("support_log_loss_whole_public_stage", public[kept] if kept is not None else
+                                public[-1]), color="#57606a", ls="--", lw=1, label="public stage")
+        captions.append(f"purple: the private stage from public tree {start}; {released}")
+    ax.set_xlabel("trees in the model")
+    ax.set_ylabel("support-set log-loss")
+    ax.set_title("Tree selection on the public support set", fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    caption = "; ".join(captions) + " (public rows only: no ε)."
+    return fig, caption[:1].upper() + caption[1:]
+
+
+def blend_weight_curve(report: dict):
+    """(matplotlib figure, caption) of the blend's support AUROC over its weight grid, or None for other runs."""
+    by_weight = ((report.get("blend") or {}).get("support_auroc") or {}).get("by_weight")
+    if not by_weight:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    ws = sorted(by_weight, key=float)
+    fig, ax = plt.subplots(figsize=(4.6, 3.0))
+    ax.plot([float(w) for w in ws], [by_weight[w] for w in ws], "o-", color="#1a7f37")
+    chosen = report["blend"].get("weight")
+    if chosen is not None:
+        ax.axvline(float(chosen), color="#cf222e", ls="--", lw=1)
+    ax.set_xlabel("weight on the trees' logit (0 = network only)")
+    ax.set_ylabel("support-set AUROC")
+    ax.set_title("Blend weight", fontsize=10)
+    fig.tight_layout()
+    return fig, (f"Support-set AUROC of the blend at each weight on the trees' logit; red: the weight chosen "
+                 f"({chosen}); public rows and released parts only: no ε.")
+
+
+def _plots(report: dict) -> list[tuple[str, str]]:
+    """(caption, data-URI) of the training-curve, ε-over-steps, tree-selection and blend-weight plots."""
+    out = [(c, _png(f)) for f, c in filter(None, (tree_selection_curve(report), blend_weight_curve(report)))]
+    history = report.get("history") or []
+    if not history:
+        return out
+    import matplotlib.pyplot as plt
+
     curves = training_curves(report)
     if curves is not None:
         out.append((curves[1], _png(curves[0])))

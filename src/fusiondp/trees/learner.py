@@ -78,6 +78,11 @@ def _prefix_losses(margins0: np.ndarray, trees: list[tuple[Tree, float]], bins: 
     return out
 
 
+def _curve(losses: list[float]) -> list[float]:
+    """A prefix log-loss curve as the report keeps it (6 decimals): public rows and released trees only."""
+    return [round(float(v), 6) for v in losses]
+
+
 def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: TrainConfig, *,
               support: tuple[np.ndarray, np.ndarray | None] | None = None, settings: dict | None = None,
               public_stage: dict | None = None) -> tuple[TrainResult, dict]:
@@ -142,7 +147,7 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
         losses = _prefix_losses(np.full(len(y_sup), base), pub_trees, b_s, y_sup)
         k_pub = int(np.argmin(losses))
         history.append({"stage": "public", "support_log_loss": losses[k_pub], "trees_kept": k_pub,
-                        "trees_trained": len(pub_trees)})
+                        "trees_trained": len(pub_trees), "support_log_loss_by_trees": _curve(losses)})
     else:
         k_pub = len(pub_trees)
     released = list(pub_trees[:k_pub])
@@ -183,7 +188,7 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
             k_priv = private_prefix(losses)
             entry = {"stage": "private", "support_log_loss": losses[k_priv], "trees_kept": k_priv,
                      "trees_trained": len(priv_trees), "support_log_loss_public_model": losses[0],
-                     "guard_rows": len(yg)}
+                     "guard_rows": len(yg), "start_trees": len(released), "support_log_loss_by_trees": _curve(losses)}
             # the whole public stage (= the start unless the private stage started from fewer public trees)
             m_pub = m0 if len(released) == len(full_public) else add_trees(np.full(len(yg), base), full_public, bg)
             if len(released) < len(full_public):  # started from fewer public trees: the whole stage competes too
