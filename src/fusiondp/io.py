@@ -284,7 +284,7 @@ def _check_architecture(arch, name: str, types: tuple[str, ...] = (*_PART_TYPES,
               and arch["n_trees"] >= 0, f"{name}.n_trees", "is not an integer >= 0")
         for k in ("depth", "n_edges"):
             _need(_positive_int(arch.get(k)), f"{name}.{k}", "is not a positive integer")
-        _need(arch["depth"] <= 30, f"{name}.depth", "is above 30")
+        _need(arch["depth"] <= 10, f"{name}.depth", "is above 10, the tree learner's limit")
         return
     parts = arch.get("parts")
     _need(isinstance(parts, dict) and set(parts) == {"trees", "network"}, f"{name}.parts",

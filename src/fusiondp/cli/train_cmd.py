@@ -159,7 +159,8 @@ def train(
         from fusiondp.train.models import load_factory
 
         if save_model is not None:
-            raise ConfigError("--save-model stores the built-in MLP only; a --model network cannot be saved in a "
+            raise ConfigError("--save-model stores the built-in models only (MLP, trees, blend); a --model network "
+                              "cannot be saved in a "
                               "fusiondp model file (save its weights yourself; docs/custom_models.md).")
         factory = load_factory(model)  # fails before any data is read
     outs = check_train_outputs(report=report, save_model=save_model, checkpoint=checkpoint)
