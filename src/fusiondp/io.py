@@ -7,13 +7,17 @@ model's tensors, plus one JSON document in the header metadata under the key
 The JSON document holds:
 
 * ``format`` (always ``"fusiondp-model"``) and ``format_version`` (checked on load);
-* ``architecture``: what `load` needs to rebuild the network (the tabular MLP);
+* ``architecture``: what `load` needs to rebuild the released module: the tabular MLP (``MLP``), the
+  tree learner's ensemble (``TreeEnsemble``: public bin edges, split features and thresholds, leaf values,
+  base margin) or a blend (``Blend``: both parts, an MLP or a tree ensemble each, their tensors under
+  ``trees.`` and ``network.``, and the weight w as the tensor ``weight``);
 * ``preprocessor``: the fitted (public) scaling, fills and category lists;
 * ``label_classes`` and ``schema``;
 * ``privacy``: the privacy record: method, ε spent, δ, neighbouring relation and
   its plain-words meaning, accountant, σ, q, steps, clipping norm C, C_h, α, β,
   what happens to labels, the dp-accounting event, the imputer's name and a
-  fingerprint of the support set when known;
+  fingerprint of the support set when known; for a blend, the composed event's ε under both
+  relations and a ``blend`` entry with σ_t, σ_m, their calibration and the weight w;
 * ``sha256``: one digest over this whole JSON document and every tensor (`fusiondp._sealed`),
   so a corrupted or edited file (a changed ε as much as a changed weight) is refused.
 
@@ -90,16 +94,38 @@ def privacy_record(result, report=None) -> dict:
     return run_record(result, None, report).privacy_record()
 
 
-def _architecture(result, prepared) -> dict:
+def _part_architecture(model, n_features: int, n_outputs: int) -> dict:
+    """The architecture entry of one released module: the built-in MLP or the tree ensemble."""
     from fusiondp.train.models import MLP
+    from fusiondp.trees.model import TreeEnsembleModel
 
-    if type(result.model) is not MLP:
-        raise UnsupportedError(f"Saving supports the built-in MLP only, not {type(result.model).__name__}: a custom "
-                               "model cannot be stored in a fusiondp model file; save its state_dict yourself "
-                               "together with `fusiondp.io.privacy_record(result)` (docs/custom_models.md).")
+    if type(model) is MLP:
+        return {"type": "MLP", "n_features": n_features, "hidden": list(model.hidden), "n_outputs": n_outputs,
+                "dropout": float(model.dropout_p)}
+    if type(model) is TreeEnsembleModel:
+        return {"type": "TreeEnsemble", "n_features": n_features, "n_outputs": 1,
+                "n_trees": int(model.feature.shape[0]), "depth": int(model.depth),
+                "n_edges": int(model.edges.shape[1])}
+    raise UnsupportedError(f"Saving supports the built-in MLP, the tree ensemble and their blend only, not "
+                           f"{type(model).__name__}: a custom model cannot be stored in a fusiondp model file; save "
+                           "its state_dict yourself together with `fusiondp.io.privacy_record(result)` "
+                           "(docs/custom_models.md).")
+
+
+def _architecture(result, prepared) -> dict:
+    """What `load` needs to rebuild the released module: an MLP, a tree ensemble (``--learner trees``) or a
+    blend of two such parts (``--learner blend``; its tensors are the parts' under ``trees.`` and
+    ``network.``, and the weight w)."""
+    from fusiondp.blend import BlendModel
+
     n_classes = len(prepared.labels.classes)
-    return {"type": "MLP", "n_features": int(prepared.pre.n_features), "hidden": list(result.model.hidden),
-            "n_outputs": 1 if n_classes == 2 else n_classes, "dropout": float(result.model.dropout_p)}
+    n_features, n_outputs = int(prepared.pre.n_features), 1 if n_classes == 2 else n_classes
+    model = result.model
+    if type(model) is BlendModel:
+        return {"type": "Blend", "n_features": n_features, "n_outputs": 1,
+                "parts": {name: _part_architecture(getattr(model, name), n_features, 1)
+                          for name in ("trees", "network")}}
+    return _part_architecture(model, n_features, n_outputs)
 
 
 def _plain(value):
@@ -234,24 +260,57 @@ def _finite(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
+_PART_TYPES = ("MLP", "TreeEnsemble")
+
+
+def _positive_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+
+def _check_architecture(arch, name: str, types: tuple[str, ...] = (*_PART_TYPES, "Blend")) -> None:
+    """Check one architecture entry (and a blend's parts: an MLP or a tree ensemble each, one logit)."""
+    _need(isinstance(arch, dict) and arch.get("type") in types, name,
+          f"is not a known architecture (one of {', '.join(types)}; a file of a newer fusiondp?)")
+    for k in ("n_features", "n_outputs"):
+        _need(_positive_int(arch.get(k)), f"{name}.{k}", "is not a positive integer")
+    if arch["type"] == "MLP":
+        _need(isinstance(arch.get("hidden"), list) and all(_positive_int(h) for h in arch["hidden"]),
+              f"{name}.hidden", "is not a list of positive integers")
+        _need(_finite(arch.get("dropout")) and 0 <= arch["dropout"] < 1, f"{name}.dropout", "is not in [0, 1)")
+        return
+    _need(arch["n_outputs"] == 1, f"{name}.n_outputs", f"is {arch['n_outputs']}: a {arch['type']} has one logit")
+    if arch["type"] == "TreeEnsemble":
+        _need(isinstance(arch.get("n_trees"), int) and not isinstance(arch["n_trees"], bool)
+              and arch["n_trees"] >= 0, f"{name}.n_trees", "is not an integer >= 0")
+        for k in ("depth", "n_edges"):
+            _need(_positive_int(arch.get(k)), f"{name}.{k}", "is not a positive integer")
+        _need(arch["depth"] <= 10, f"{name}.depth", "is above 10, the tree learner's limit")
+        return
+    parts = arch.get("parts")
+    _need(isinstance(parts, dict) and set(parts) == {"trees", "network"}, f"{name}.parts",
+          "is not a map of the two parts 'trees' and 'network'")
+    for part, entry in parts.items():
+        _check_architecture(entry, f"{name}.parts.{part}", _PART_TYPES)
+        _need(entry["n_features"] == arch["n_features"] and entry["n_outputs"] == 1,
+              f"{name}.parts.{part}", "does not take the blend's features or give one logit")
+
+
 def check_metadata(meta: dict) -> None:
     """Check a model's JSON document against its schema; raise ValueError naming the first bad field.
 
-    Checked: the architecture (MLP, positive sizes, dropout in [0, 1)); the preprocessor (column lists,
+    Checked: the architecture (an MLP: positive sizes, dropout in [0, 1); a tree ensemble: one logit, its
+    tree count, depth and edge count; a blend: one logit and two parts, 'trees' and 'network', each an MLP or
+    a tree ensemble on the same features); the preprocessor (column lists,
     a finite mean and a finite scale > 0 for every numeric column, a non-empty category list for every
     categorical one, numeric + categorical = columns, strictly increasing bin edges for every numeric column
     of a 'ple' encoding and none otherwise); the feature count implied by the preprocessor (one feature per
     'ple' bin) equals
     the architecture's input size; two or more distinct label classes matching the output size; a privacy
-    record with a method and a finite ε >= 0 (or none), δ in [0, 1) (or none).
+    record with a method and a finite ε >= 0 (or none), δ in [0, 1) (or none); for a blend, its ``blend``
+    entry with σ_t, σ_m > 0 and the weight in [0, 1].
     """
     arch = meta.get("architecture")
-    _need(isinstance(arch, dict) and arch.get("type") == "MLP", "architecture", "is not a known architecture")
-    for k in ("n_features", "n_outputs"):
-        _need(isinstance(arch.get(k), int) and arch[k] >= 1, f"architecture.{k}", "is not a positive integer")
-    _need(isinstance(arch.get("hidden"), list) and all(isinstance(h, int) and h >= 1 for h in arch["hidden"]),
-          "architecture.hidden", "is not a list of positive integers")
-    _need(_finite(arch.get("dropout")) and 0 <= arch["dropout"] < 1, "architecture.dropout", "is not in [0, 1)")
+    _check_architecture(arch, "architecture")
     pre = meta.get("preprocessor")
     _need(isinstance(pre, dict), "preprocessor", "is missing")
     cols, numeric, cats = pre.get("columns"), pre.get("numeric"), pre.get("categories")
@@ -297,6 +356,12 @@ def check_metadata(meta: dict) -> None:
           "is not a finite number >= 0")
     _need(priv["delta"] is None or (_finite(priv["delta"]) and 0 <= priv["delta"] < 1), "privacy.delta",
           "is not in [0, 1)")
+    if arch["type"] == "Blend":  # the composed statement's two noise levels and the weight travel with it
+        b = priv.get("blend")
+        _need(isinstance(b, dict), "privacy.blend", "is missing (a blend's σ_t, σ_m and weight)")
+        for k in ("tree_sigma", "network_sigma"):
+            _need(_finite(b.get(k)) and b[k] > 0, f"privacy.blend.{k}", "is not a finite number > 0")
+        _need(_finite(b.get("weight")) and 0 <= b["weight"] <= 1, "privacy.blend.weight", "is not in [0, 1]")
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -332,6 +397,40 @@ def read_metadata(path: str | Path) -> dict:
     return meta
 
 
+def _build(arch: dict) -> torch.nn.Module:
+    """An untrained module of a checked architecture entry, to receive the file's tensors."""
+    from fusiondp.train.models import MLP
+
+    if arch["type"] == "MLP":
+        return MLP(int(arch["n_features"]), tuple(arch["hidden"]), int(arch["n_outputs"]), float(arch["dropout"]))
+    if arch["type"] == "TreeEnsemble":
+        from fusiondp.trees.model import TreeEnsembleModel
+
+        return TreeEnsembleModel.empty(n_features=arch["n_features"], n_edges=arch["n_edges"],
+                                       n_trees=arch["n_trees"], depth=arch["depth"])
+    from fusiondp.blend import BlendModel
+
+    return BlendModel(_build(arch["parts"]["trees"]), _build(arch["parts"]["network"]), 0.0)
+
+
+def _check_loaded(model: torch.nn.Module, meta: dict) -> None:
+    """Values the shapes alone do not pin: a tree's split features and thresholds index its edges; a blend's
+    weight tensor is the recorded one."""
+    from fusiondp.blend import BlendModel
+    from fusiondp.trees.model import TreeEnsembleModel
+
+    for name, m in model.named_modules():
+        if isinstance(m, TreeEnsembleModel):
+            n_features, n_edges = m.edges.shape
+            if not bool(((m.feature >= 0) & (m.feature < n_features)).all()):
+                raise ValueError(f"tensor {name + '.' if name else ''}feature holds a feature index out of range")
+            if not bool(((m.threshold >= 0) & (m.threshold <= n_edges)).all()):
+                raise ValueError(f"tensor {name + '.' if name else ''}threshold holds a bin threshold out of range")
+    if isinstance(model, BlendModel):
+        if float(model.weight) != float(np.float32(meta["privacy"]["blend"]["weight"])):  # a float32 buffer
+            raise ValueError("its weight tensor differs from the recorded privacy.blend.weight")
+
+
 def load(path: str | Path) -> SavedModel:
     """Read a model written by `save`, checking its digest (metadata and tensors) and its metadata schema.
 
@@ -340,7 +439,6 @@ def load(path: str | Path) -> SavedModel:
             another format version.
     """
     from fusiondp.data.preprocess import Preprocessor
-    from fusiondp.train.models import MLP
 
     path = Path(path)
     data = _read_bytes(path)
@@ -353,14 +451,17 @@ def load(path: str | Path) -> SavedModel:
         check_metadata(meta)
     except ValueError as e:
         raise _fail(path, str(e)) from None
-    arch = meta["architecture"]
     try:
-        model = MLP(int(arch["n_features"]), tuple(arch["hidden"]), int(arch["n_outputs"]), float(arch["dropout"]))
+        model = _build(meta["architecture"])
         model.load_state_dict(tensors)
         pre = Preprocessor.from_dict(meta["preprocessor"])
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         raise _fail(path, f"its architecture or preprocessing does not fit its weights ({type(e).__name__})") \
             from None
+    try:
+        _check_loaded(model, meta)
+    except ValueError as e:
+        raise _fail(path, str(e)) from None
     model.eval()
     return SavedModel(model=model, pre=pre, classes=list(meta["label_classes"]), privacy=meta["privacy"],
                       metadata=meta)

@@ -193,6 +193,9 @@ def test_estimator_blend_fits_predicts_and_reports_the_composed_event():
     rep = clf.report_
     assert rep["learner"] == "blend" and "ComposedDpEvent" in str(rep["dp_event"])
     assert 2.0 * 0.99 <= clf.epsilon_spent_ <= 2.0 + 1e-9
+    # the privacy record (the one a model file stores) carries both noise levels of the composed event
+    b = clf.privacy_record_["blend"]
+    assert (b["tree_sigma"], b["network_sigma"]) == (rep["blend"]["tree_sigma"], rep["blend"]["network_sigma"])
     with pytest.raises(ConfigError, match="support"):
         FusionDPClassifier(sensitive=SENSITIVE, categorical=["ward", "unit"], learner="blend", epsilon=2.0,
                            accountant="rdp", epochs=1, progress=False).fit(X, y, hybrid=hybrid.drop(columns=["y", "id"]))

@@ -102,7 +102,9 @@ def train(
     device: O.Device = "cpu",
     threads: O.Threads = None,
     save_model: Annotated[Optional[Path], Opt("--save-model", help="Save the trained model with its privacy record "
-                                              "(a .safetensors file; see `fusiondp predict`)."), OUTPUT] = None,
+                                              "(a .safetensors file; see `fusiondp predict`): the network, the "
+                                              "tree ensemble (--learner trees) or both parts of a blend and its "
+                                              "weight (--learner blend)."), OUTPUT] = None,
     model: O.Model = None,
     learner: Annotated[str, Opt("--learner", help="mlp (a network, the default) or trees: feature-level DP "
                                 "gradient-boosted trees (binary targets; --method fusiondp, or sgd_hybrid for the "
@@ -131,17 +133,22 @@ def train(
     if learner not in ("mlp", "trees", "blend"):
         raise ConfigError(f"Unknown --learner {learner!r}; choose mlp, trees or blend.")
     if learner == "blend":
-        if given_blend := [k for k, v in {"--model": model, "--save-model": save_model, "--checkpoint": checkpoint,
-                                          "--noise-multiplier": noise_multiplier}.items() if v is not None]:
+        if checkpoint is not None:
+            raise ConfigError("--checkpoint does not apply to --learner blend: a blend run is not resumed.",
+                              hint="a checkpoint holds one network's training state; a blend also fits trees, "
+                                   "which have no resumable state, and a part trained before an interruption "
+                                   "would have to be restored exactly, not trained again, to keep the composed "
+                                   "epsilon. Rerun the blend; --save-model stores the finished one")
+        if given_blend := [k for k, v in {"--model": model, "--noise-multiplier": noise_multiplier}.items()
+                           if v is not None]:
             raise ConfigError(f"{', '.join(given_blend)} do not apply to --learner blend.",
-                              hint="the blend calibrates its two noise levels to --epsilon and is not saved as a "
-                                   "model file yet")
+                              hint="the blend calibrates its two noise levels to --epsilon, and its network is the "
+                                   "built-in MLP")
     if learner == "trees":
         network_only = {"--epochs": epochs, "--batch-size": batch_size, "--public-batch-size": public_batch_size,
                         "--lr": lr, "--optimizer": optimizer, "--alpha": alpha, "--beta": beta, "--radius": radius,
                         "--projection-rank": projection_rank, "--alpha-schedule": alpha_schedule,
-                        "--settings": settings, "--model": model, "--save-model": save_model,
-                        "--checkpoint": checkpoint}
+                        "--settings": settings, "--model": model, "--checkpoint": checkpoint}
         if given_net := [k for k, v in network_only.items() if v is not None]:
             raise ConfigError(f"{', '.join(given_net)} only apply to --learner mlp.",
                               hint="the tree learner's settings come from its defaults rule (src/fusiondp/trees/"
@@ -152,7 +159,8 @@ def train(
         from fusiondp.train.models import load_factory
 
         if save_model is not None:
-            raise ConfigError("--save-model stores the built-in MLP only; a --model network cannot be saved in a "
+            raise ConfigError("--save-model stores the built-in models only (MLP, trees, blend); a --model network "
+                              "cannot be saved in a "
                               "fusiondp model file (save its weights yourself; docs/custom_models.md).")
         factory = load_factory(model)  # fails before any data is read
     outs = check_train_outputs(report=report, save_model=save_model, checkpoint=checkpoint)

@@ -56,6 +56,13 @@ REPORT_NAMES = {"neighbouring": "relation", "neighbouring_text": "relation_text"
 
 _EVENT_MODULE = "dp_accounting.dp_event"
 
+#: The entries of a blend run's ``blend`` section that its privacy record (model file, estimator) carries: the
+#: two noise levels of the composed event, how they were calibrated, and the weight (chosen on public rows).
+BLEND_PRIVACY_KEYS = ("tree_sigma", "network_sigma", "scale", "tree_share", "tree_alone_sigma",
+                      "network_alone_sigma", "tree_releases", "network_steps", "network_sample_rate", "tree_clip",
+                      "tree_noise_std", "network_clip", "composition", "epsilon_parts_alone", "weight",
+                      "weight_chosen_on")
+
 
 class SettingSource(str, Enum):
     """Where one training setting came from (the report's ``config_source``)."""
@@ -329,6 +336,10 @@ class RunRecord(Mapping):
                    preprocessing_fitted_on=self.preprocessing_fitted_on,
                    unprotected_rows=p.unprotected_rows, dp_event=r["dp_event"], imputer=p.imputer,
                    support_fingerprint=p.support_fingerprint)
+        if (learner := self.sections.get("learner")) is not None:
+            out["learner"] = learner
+        if (blend := self.sections.get("blend")) is not None:  # the composed statement's two σ and the weight
+            out["blend"] = {k: blend[k] for k in BLEND_PRIVACY_KEYS if k in blend}
         return out
 
     def bench_row(self) -> dict:

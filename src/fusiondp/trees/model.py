@@ -35,6 +35,20 @@ class TreeEnsembleModel(nn.Module):
         self.register_buffer("leaf", torch.from_numpy(leaf))
         self.register_buffer("base", torch.tensor(float(base), dtype=torch.float64))
 
+    @classmethod
+    def empty(cls, *, n_features: int, n_edges: int, n_trees: int, depth: int) -> "TreeEnsembleModel":
+        """An ensemble of the given shape with zero buffers, for ``load_state_dict`` (`fusiondp.io.load`)."""
+        model = cls.__new__(cls)
+        nn.Module.__init__(model)
+        model.depth = int(depth)
+        n_int, n_leaf = 2 ** model.depth - 1, 2 ** model.depth
+        model.register_buffer("edges", torch.zeros((n_features, n_edges), dtype=torch.float64))
+        model.register_buffer("feature", torch.zeros((n_trees, n_int), dtype=torch.int64))
+        model.register_buffer("threshold", torch.zeros((n_trees, n_int), dtype=torch.int64))
+        model.register_buffer("leaf", torch.zeros((n_trees, n_leaf), dtype=torch.float64))
+        model.register_buffer("base", torch.tensor(0.0, dtype=torch.float64))
+        return model
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         xt = x.to(torch.float64).T.contiguous()
         b = torch.searchsorted(self.edges, xt, right=True)  # (features, rows)
