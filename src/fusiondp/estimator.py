@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -124,7 +125,8 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
     Fitted attributes:
         model_, preprocessor_, classes_, n_features_in_, feature_names_in_ (DataFrame input),
         epsilon_spent_, privacy_record_ (the same record `fusiondp.io.save` stores), report_, run_record_ (the
-        `fusiondp.report.record.RunRecord` both are serialised from).
+        `fusiondp.report.record.RunRecord` both are serialised from). ``save(path)`` writes the fitted model to a
+        fusiondp model file (`fusiondp.io`), for `fusiondp.load` and ``fusiondp predict``.
     """
 
     def __init__(self, sensitive: Sequence[str | int] | str | int | None = None, *, epsilon: float | None = 2.0,
@@ -326,3 +328,19 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
         """The most probable class of each row."""
         check_is_fitted(self)
         return self.classes_[self.predict_proba(X).argmax(1)]
+
+    def save(self, path) -> Path:
+        """Write the fitted model to one fusiondp model file (`fusiondp.io.save`; any learner); returns the path.
+
+        The file holds the released model, the public preprocessing, the label classes and this fit's privacy
+        record (``privacy_record_``), and nothing of the training rows: `fusiondp.load(path)` and
+        ``fusiondp predict --model path`` read it, with the same predictions as this estimator.
+        """
+        from types import SimpleNamespace
+
+        from fusiondp.io import save
+
+        check_is_fitted(self)
+        released = SimpleNamespace(model=self.model_)
+        prepared = SimpleNamespace(pre=self.preprocessor_, labels=SimpleNamespace(classes=list(self.classes_)))
+        return save(path, released, prepared, self.run_record_)
