@@ -42,3 +42,10 @@ def outside_spec(name: str, out_dir: Path):
         m.table().to_csv(path, index=False)
     return table_spec(path, name=name, target=m.TARGET, sensitive=m.SENSITIVE,
                       categorical=getattr(m, "CATEGORICAL", ()) or ())
+
+
+def register_outside(name: str, out_dir: Path):
+    """Register outside table `name` in the benchmark registry, as `fusiondp bench --table` does."""
+    from fusiondp.bench.user_table import register_table
+
+    return register_table(outside_spec(name, out_dir))
