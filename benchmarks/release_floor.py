@@ -73,7 +73,7 @@ def report(trees: list[dict], blend: list[dict], eqp: list[dict]) -> str:
                          f"{paired} | {_released([x for *_, x in g])} | {len(g)} |")
         e = [r for r in eqp if r["dataset"] == name]
         if e:
-            lines += ["", "Record-level reference (`benchmarks/equal_protection.py`, MLP, no release guard; test AUROC):",
+            lines += ["", "Reference (`benchmarks/equal_protection.py`: the MLP, no release guard; test AUROC):",
                       "", "| ε | " + " | ".join(dict.fromkeys(r["variant"] for r in e)) + " |",
                       "|---|" + "---|" * len(dict.fromkeys(r["variant"] for r in e))]
             for eps in sorted({r["epsilon"] for r in e}):
