@@ -1,6 +1,8 @@
 """Fit the tree learner: public stage on hybrid rows, private correction rounds, public-support selection.
 
-docs/method.md §9, gives the algorithm and its privacy argument; in short:
+docs/method.md §9, gives the algorithm and its privacy argument; in short (binary target; K ≥ 3 classes:
+the same stages with rounds of K class trees and one jointly clipped release per round,
+`fusiondp.trees.multiclass`):
 
 1. bins from public rows (public columns: hybrid ∪ support; sensitive columns: the support set's true values;
    `fusiondp.trees.binning`);
