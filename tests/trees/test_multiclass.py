@@ -312,3 +312,16 @@ def test_refusals():
     with pytest.raises(UnsupportedError, match="blend learner supports binary targets only"):
         run(train, hybrid, SCHEMA, method="fusiondp", config=TrainConfig(epsilon=2.0, accountant="rdp"),
             support_df=support, progress=False, learner="blend", tree_settings=FAST)
+
+
+def test_report_plot_spaces_rounds_of_k_trees():
+    """The HTML page's selection plot puts a multiclass curve's points K trees apart (one point per round)."""
+    from fusiondp.report.html import tree_selection_curve
+
+    train, hybrid, support = frames()
+    _, info = fit_direct(train, hybrid, support, settings=KEEP)
+    fig, caption = tree_selection_curve({"trees": info})
+    public_line, *_ = fig.axes[0].get_lines()
+    xs = public_line.get_xdata()
+    assert list(xs) == list(range(0, K * (FAST["public_rounds"] + 1), K))
+    assert f"the {info['selection'][0]['trees_kept']} public trees kept" in caption
