@@ -221,6 +221,12 @@ def test_selection_counts_whole_rounds_and_never_loses_to_the_public_stage():
     ys = p.labels.transform(support["y"], "support")
     assert logits.shape == (len(support), K)
     assert np.mean(row_softmax_log_loss(logits, ys)) == pytest.approx(priv["support_log_loss"], abs=1e-5)
+    # the release guard against sgd_hybrid judges a multiclass release by the network learner's criterion
+    # (its headline metric: macro-F1 when there is no binary AUROC); a stand-in baseline keeps the test fast
+    from fusiondp.trees.guard import tree_release_guard
+
+    released, section, _ = tree_release_guard(r, p.data, (xs.numpy(), ys), baseline=r)
+    assert section["metric"] == "macro_f1" and section["released"] == "private" and released.model is r.model
 
 
 def test_guard_z_releases_the_public_stage_when_the_gain_is_noise():
