@@ -9,7 +9,8 @@ The JSON document holds:
 * ``format`` (always ``"fusiondp-model"``) and ``format_version`` (checked on load);
 * ``architecture``: what `load` needs to rebuild the released module: the tabular MLP (``MLP``), the
   tree learner's ensemble (``TreeEnsemble``: public bin edges, split features and thresholds, leaf values,
-  base margin; ``n_outputs`` 1 for a binary target, K for K ≥ 3 classes, the trees then in rounds of K) or a blend (``Blend``: both parts, an MLP or a tree ensemble each, their tensors under
+  base margin; ``n_outputs`` 1 for a binary target, K for K ≥ 3 classes, the trees then in rounds of K)
+  or a blend (``Blend``: both parts, an MLP or a tree ensemble each, their tensors under
   ``trees.`` and ``network.``, and the weight w as the tensor ``weight``);
 * ``preprocessor``: the fitted (public) scaling, fills and category lists;
 * ``label_classes`` and ``schema``;
@@ -303,7 +304,8 @@ def check_metadata(meta: dict) -> None:
 
     Checked: the architecture (an MLP: positive sizes, dropout in [0, 1); a tree ensemble: one logit or
     K >= 3 (then a tree count that is whole rounds of K), its tree count, depth and edge count; a blend: one
-    logit and two parts, 'trees' and 'network', each an MLP or a tree ensemble on the same features); the preprocessor (column lists,
+    logit and two parts, 'trees' and 'network', each an MLP or a tree ensemble on the same features); the
+    preprocessor (column lists,
     a finite mean and a finite scale > 0 for every numeric column, a non-empty category list for every
     categorical one, numeric + categorical = columns, strictly increasing bin edges for every numeric column
     of a 'ple' encoding and none otherwise); the feature count implied by the preprocessor (one feature per

@@ -112,7 +112,8 @@ def train(
                                 "public tree stage alone; --clip sets the trees' clip; docs/method.md 'Tree "
                                 "learner'); or blend: trees and the network fusiondp on the same records, noise "
                                 "calibrated jointly to --epsilon, logits averaged with a weight chosen on the "
-                                "labelled support set (binary targets; docs/training.md 'Blend learner').")] = "mlp",
+                                "labelled support set (binary targets; docs/training.md 'Blend "
+                                "learner').")] = "mlp",
     fill_hybrid_missing: Annotated[bool, Opt("--fill-hybrid-missing", help="Fill the given --hybrid's missing "
                                    "sensitive cells with the --public-reference table's median (numeric) or most "
                                    "frequent value before training: for a published hybrid that left cells missing, which "
