@@ -14,10 +14,22 @@ import json
 
 import pytest
 
+from fusiondp.data.schema import Schema
 from fusiondp.pipeline import prepare
 from fusiondp.train.config import TrainConfig
 from fusiondp.trees import fit_trees
-from tests.trees.test_trees import FAST, SCHEMA, frames
+from tests.tables import SENSITIVE, make_hybrid, make_table
+
+# the inputs the digests were computed on (copied from tests/trees/test_trees.py at 7dd491f, so the pin does
+# not move if that file's fixtures change)
+SCHEMA = Schema("y", SENSITIVE, drop=["id"], categorical=["ward", "unit"])
+FAST = {"public_rounds": 15, "private_rounds": 3}
+
+
+def frames(n: int = 400, seed: int = 0):
+    table = make_table(n + 150, seed)
+    train, support = table.iloc[:n].reset_index(drop=True), table.iloc[n:].reset_index(drop=True)
+    return train, make_hybrid(train), support
 
 CASES = {
     # labelled support set, leaf mechanism, every private tree kept (clip 5, no hessian floor, no z bar)
