@@ -112,11 +112,11 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
             ``nn.Module`` (each fit trains a fresh deep copy, so the instance you pass is never changed).
             The contract and its checks: `fusiondp.train.models`, docs/custom_models.md.
         learner: ``"mlp"`` (default: a network trained by the gradient methods) or ``"trees"``: feature-level
-            DP gradient-boosted trees (`fusiondp.trees`, docs/method.md §9; binary targets; method
+            DP gradient-boosted trees (`fusiondp.trees`, docs/method.md §9; binary or K >= 3 classes; method
             ``fusiondp`` or ``sgd_hybrid`` for its public stage alone; the network settings are unused, ``clip``
             sets the trees' clip); ``"blend"``: both on the same records, noise calibrated jointly to ε, logits
-            averaged with a weight chosen on the labelled support set (`fusiondp.blend`; method ``fusiondp``;
-            needs ``support_fraction``; the network settings and ``clip`` apply to its network).
+            averaged with a weight chosen on the labelled support set (`fusiondp.blend`; binary targets; method
+            ``fusiondp``; needs ``support_fraction``; the network settings and ``clip`` apply to its network).
         release_guard: when the support set carries labels (``support_fraction``), a feature-level fit also
             trains the free baseline ``sgd_hybrid`` and keeps whichever scores higher on the support set
             (post-processing: no ε; docs/training.md, "the release guard"; ``report_["release_guard"]`` says

@@ -9,7 +9,8 @@ The JSON document holds:
 * ``format`` (always ``"fusiondp-model"``) and ``format_version`` (checked on load);
 * ``architecture``: what `load` needs to rebuild the released module: the tabular MLP (``MLP``), the
   tree learner's ensemble (``TreeEnsemble``: public bin edges, split features and thresholds, leaf values,
-  base margin) or a blend (``Blend``: both parts, an MLP or a tree ensemble each, their tensors under
+  base margin; ``n_outputs`` 1 for a binary target, K for K ≥ 3 classes, the trees then in rounds of K)
+  or a blend (``Blend``: both parts, an MLP or a tree ensemble each, their tensors under
   ``trees.`` and ``network.``, and the weight w as the tensor ``weight``);
 * ``preprocessor``: the fitted (public) scaling, fills and category lists;
 * ``label_classes`` and ``schema``;
@@ -103,7 +104,7 @@ def _part_architecture(model, n_features: int, n_outputs: int) -> dict:
         return {"type": "MLP", "n_features": n_features, "hidden": list(model.hidden), "n_outputs": n_outputs,
                 "dropout": float(model.dropout_p)}
     if type(model) is TreeEnsembleModel:
-        return {"type": "TreeEnsemble", "n_features": n_features, "n_outputs": 1,
+        return {"type": "TreeEnsemble", "n_features": n_features, "n_outputs": model.n_outputs,
                 "n_trees": int(model.feature.shape[0]), "depth": int(model.depth),
                 "n_edges": int(model.edges.shape[1])}
     raise UnsupportedError(f"Saving supports the built-in MLP, the tree ensemble and their blend only, not "
@@ -278,14 +279,17 @@ def _check_architecture(arch, name: str, types: tuple[str, ...] = (*_PART_TYPES,
               f"{name}.hidden", "is not a list of positive integers")
         _need(_finite(arch.get("dropout")) and 0 <= arch["dropout"] < 1, f"{name}.dropout", "is not in [0, 1)")
         return
-    _need(arch["n_outputs"] == 1, f"{name}.n_outputs", f"is {arch['n_outputs']}: a {arch['type']} has one logit")
-    if arch["type"] == "TreeEnsemble":
+    if arch["type"] == "TreeEnsemble":  # one logit (binary) or K >= 3 (multiclass: rounds of K trees)
+        _need(arch["n_outputs"] != 2, f"{name}.n_outputs", "is 2: a tree ensemble has one logit or K >= 3")
         _need(isinstance(arch.get("n_trees"), int) and not isinstance(arch["n_trees"], bool)
               and arch["n_trees"] >= 0, f"{name}.n_trees", "is not an integer >= 0")
+        _need(arch["n_trees"] % arch["n_outputs"] == 0, f"{name}.n_trees",
+              f"is not a whole number of rounds of {arch['n_outputs']} class trees")
         for k in ("depth", "n_edges"):
             _need(_positive_int(arch.get(k)), f"{name}.{k}", "is not a positive integer")
         _need(arch["depth"] <= 10, f"{name}.depth", "is above 10, the tree learner's limit")
         return
+    _need(arch["n_outputs"] == 1, f"{name}.n_outputs", f"is {arch['n_outputs']}: a {arch['type']} has one logit")
     parts = arch.get("parts")
     _need(isinstance(parts, dict) and set(parts) == {"trees", "network"}, f"{name}.parts",
           "is not a map of the two parts 'trees' and 'network'")
@@ -298,9 +302,10 @@ def _check_architecture(arch, name: str, types: tuple[str, ...] = (*_PART_TYPES,
 def check_metadata(meta: dict) -> None:
     """Check a model's JSON document against its schema; raise ValueError naming the first bad field.
 
-    Checked: the architecture (an MLP: positive sizes, dropout in [0, 1); a tree ensemble: one logit, its
-    tree count, depth and edge count; a blend: one logit and two parts, 'trees' and 'network', each an MLP or
-    a tree ensemble on the same features); the preprocessor (column lists,
+    Checked: the architecture (an MLP: positive sizes, dropout in [0, 1); a tree ensemble: one logit or
+    K >= 3 (then a tree count that is whole rounds of K), its tree count, depth and edge count; a blend: one
+    logit and two parts, 'trees' and 'network', each an MLP or a tree ensemble on the same features); the
+    preprocessor (column lists,
     a finite mean and a finite scale > 0 for every numeric column, a non-empty category list for every
     categorical one, numeric + categorical = columns, strictly increasing bin edges for every numeric column
     of a 'ple' encoding and none otherwise); the feature count implied by the preprocessor (one feature per
@@ -407,7 +412,7 @@ def _build(arch: dict) -> torch.nn.Module:
         from fusiondp.trees.model import TreeEnsembleModel
 
         return TreeEnsembleModel.empty(n_features=arch["n_features"], n_edges=arch["n_edges"],
-                                       n_trees=arch["n_trees"], depth=arch["depth"])
+                                       n_trees=arch["n_trees"], depth=arch["depth"], n_outputs=arch["n_outputs"])
     from fusiondp.blend import BlendModel
 
     return BlendModel(_build(arch["parts"]["trees"]), _build(arch["parts"]["network"]), 0.0)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from fusiondp.errors import BudgetError, ConfigError
+from fusiondp.errors import BudgetError, ConfigError, UnsupportedError
 from fusiondp.privacy.accounting import _accountant, calibrate, training_event
 from fusiondp.train.config import TrainConfig
 from fusiondp.train.defaults import engine_steps
@@ -151,6 +151,10 @@ def fit_blend(data: TrainData, sensitive_mask: np.ndarray, config: TrainConfig, 
     from fusiondp.trees.guard import tree_release_guard
 
     start = time.perf_counter()
+    if data.n_classes != 2:
+        raise UnsupportedError(f"The blend learner supports binary targets only; this one has {data.n_classes} "
+                               "classes (its weight is chosen on support AUROC of one logit per part).",
+                               hint="use --learner trees (multiclass: K trees per round) or --learner mlp")
     if support is None or support[1] is None or len(np.unique(support[1])) != 2:
         raise ConfigError("The blend learner chooses its weight on a labelled public support set (both classes), "
                           "and its trees grow their structures there: give one.",

@@ -107,11 +107,13 @@ def train(
                                               "weight (--learner blend)."), OUTPUT] = None,
     model: O.Model = None,
     learner: Annotated[str, Opt("--learner", help="mlp (a network, the default) or trees: feature-level DP "
-                                "gradient-boosted trees (binary targets; --method fusiondp, or sgd_hybrid for the "
+                                "gradient-boosted trees (binary or K >= 3 classes, the private stage of a multiclass "
+                                "target needs a labelled support set; --method fusiondp, or sgd_hybrid for the "
                                 "public tree stage alone; --clip sets the trees' clip; docs/method.md 'Tree "
                                 "learner'); or blend: trees and the network fusiondp on the same records, noise "
                                 "calibrated jointly to --epsilon, logits averaged with a weight chosen on the "
-                                "labelled support set (docs/training.md 'Blend learner').")] = "mlp",
+                                "labelled support set (binary targets; docs/training.md 'Blend "
+                                "learner').")] = "mlp",
     fill_hybrid_missing: Annotated[bool, Opt("--fill-hybrid-missing", help="Fill the given --hybrid's missing "
                                    "sensitive cells with the --public-reference table's median (numeric) or most "
                                    "frequent value before training: for a published hybrid that left cells missing, which "

@@ -152,23 +152,25 @@ def tree_selection_curve(report: dict):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(4.6, 3.0))
-    ax.plot(range(len(public)), public, "-", color="#0969da", label="public trees (hybrid rows, ε = 0)")
+    # a multiclass run adds K trees per round and keeps one point per round (trees_per_round = K)
+    per = int(selection["public"].get("trees_per_round", 1))
+    ax.plot(range(0, per * len(public), per), public, "-", color="#0969da", label="public trees (hybrid rows, ε = 0)")
     kept = selection["public"].get("trees_kept")
     captions = ["blue: support log-loss as public trees are added"]
-    if kept is not None and kept < len(public):
-        ax.plot([kept], [public[kept]], "o", color="#0969da")
+    if kept is not None and kept // per < len(public):
+        ax.plot([kept], [public[kept // per]], "o", color="#0969da")
         captions.append(f"dot: the {kept} public trees kept")
     private = selection.get("private") or {}
     curve, start = private.get("support_log_loss_by_trees"), private.get("start_trees")
     if curve and start is not None:
-        xs = range(start, start + len(curve))
+        xs = range(start, start + per * len(curve), per)
         ax.plot(xs, curve, "-", color="#8250df", label="private correction trees")
         k = private.get("trees_kept", 0)
         released = (f"{k} private trees released" if k else "the public stage released (no private tree "
                     "helped enough)")
         if k:
-            ax.plot([start + k], [curve[k]], "o", color="#8250df")
-        ax.axhline(private.get("support_log_loss_whole_public_stage", public[kept] if kept is not None else
+            ax.plot([start + k], [curve[k // per]], "o", color="#8250df")
+        ax.axhline(private.get("support_log_loss_whole_public_stage", public[kept // per] if kept is not None else
                                 public[-1]), color="#57606a", ls="--", lw=1, label="public stage")
         captions.append(f"purple: the private stage from public tree {start}; {released}")
     ax.set_xlabel("trees in the model")

@@ -5,6 +5,7 @@
 * `private`: the clipped, noised per-record difference histograms;
 * `settings`: the tree learner's defaults rule (constants in ``defaults.json``);
 * `learner`: the public stage, the private stage, the accounting and the public-support selection;
+* `multiclass`: the same stages for K ≥ 3 classes (softmax boosting, one joint release per round of K trees);
 * `model`: the released ensemble as a torch module.
 """
 

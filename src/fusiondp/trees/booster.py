@@ -209,6 +209,29 @@ def log_loss(margin: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(row_log_loss(margin, y)))
 
 
+def softmax_grad(margins: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient and diagonal hessian of the multiclass log-loss in the K margins: (p_k − [y = k], p_k(1 − p_k)),
+    each (rows, K) (the usual softmax-boosting choice: one tree per class on its own column, docs/method.md §9).
+
+    >>> g, h = softmax_grad(np.zeros((1, 4)), np.array([2]))
+    >>> g.tolist(), h.tolist()
+    ([[0.25, 0.25, -0.75, 0.25]], [[0.1875, 0.1875, 0.1875, 0.1875]])
+    """
+    z = margins - margins.max(axis=1, keepdims=True)
+    prob = np.exp(z)
+    prob /= prob.sum(axis=1, keepdims=True)
+    g = prob.copy()
+    g[np.arange(len(y)), np.asarray(y, np.int64)] -= 1.0
+    return g, prob * (1.0 - prob)
+
+
+def row_softmax_log_loss(margins: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per-row multiclass log-loss −log softmax(margins)[y] (stable form)."""
+    top = margins.max(axis=1)
+    lse = top + np.log(np.exp(margins - top[:, None]).sum(axis=1))
+    return lse - margins[np.arange(len(y)), np.asarray(y, np.int64)]
+
+
 def add_trees(margin: np.ndarray, trees: list[tuple[Tree, float]], bins: np.ndarray) -> np.ndarray:
     """A copy of `margin` with each (tree, learning rate) of `trees` added, in order, at the binned rows."""
     m = margin.copy()

@@ -1,6 +1,8 @@
 """Fit the tree learner: public stage on hybrid rows, private correction rounds, public-support selection.
 
-docs/method.md §9, gives the algorithm and its privacy argument; in short:
+docs/method.md §9, gives the algorithm and its privacy argument; in short (binary target; K ≥ 3 classes:
+the same stages with rounds of K class trees and one jointly clipped release per round,
+`fusiondp.trees.multiclass`):
 
 1. bins from public rows (public columns: hybrid ∪ support; sensitive columns: the support set's true values;
    `fusiondp.trees.binning`);
@@ -28,7 +30,7 @@ import time
 import numpy as np
 
 from fusiondp._seeds import stream
-from fusiondp.errors import ConfigError, UnsupportedError
+from fusiondp.errors import ConfigError
 from fusiondp.privacy.accounting import plan as accounting_plan
 from fusiondp.privacy.randomness import private_randomness
 from fusiondp.train.config import TrainConfig
@@ -100,14 +102,11 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
     """
     spec = tree_method(method)
     start = time.perf_counter()
-    if data.n_classes != 2:
-        raise UnsupportedError(f"The tree learner supports binary targets only; this one has {data.n_classes} "
-                               "classes.", hint="use the default MLP learner")
     x, xh = data.x.numpy().astype(np.float64), data.x_hybrid.numpy().astype(np.float64)
     y = data.y.numpy().astype(np.float64)
     n, f = x.shape
     x_sup, y_sup = support if support is not None else (None, None)
-    select = y_sup is not None and len(np.unique(y_sup)) == 2
+    select = y_sup is not None and len(np.unique(y_sup)) >= 2  # labels 0 … K−1: at least two of them present
     s = auto_tree_settings(n, config.epsilon if spec.is_private else None, f, support_labels=select,
                            **(settings or {}))
     public_rows = xh if x_sup is None else np.vstack([xh, x_sup])
@@ -122,6 +121,12 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
         bins = Bins(edges, s.bins)
     b_o, b_h = bins.transform(x), bins.transform(xh)
     b_s = bins.transform(x_sup) if x_sup is not None else None
+    bins_fitted_on = ("public columns: hybrid rows ∪ support set; sensitive columns: support set (public)"
+                      if sensitive_bins_from_support else
+                      "hybrid rows ∪ support set (public)" if x_sup is not None else "hybrid rows (public)")
+    if data.n_classes > 2:  # softmax boosting, rounds of K trees (docs/method.md §9, "Multiclass targets")
+        return _fit_multiclass(spec, data, sensitive_mask, config, s, bins, b_o, b_h, b_s, y_sup, select,
+                               public_stage, start, bins_fitted_on)
     base = float(np.log(np.clip(y.mean(), 1e-6, 1 - 1e-6) / np.clip(1 - y.mean(), 1e-6, 1)))  # labels are public
     history: list[dict] = []
 
@@ -213,9 +218,7 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
                          epsilon=plan.spent() if plan else 0.0, steps=plan.steps if plan else 0, ch=None,
                          seconds=seconds, history=[], secure_randomness=secure)
     info = {"learner": "trees", "settings": s.to_dict(),
-            "bins_fitted_on": ("public columns: hybrid rows ∪ support set; sensitive columns: support set (public)"
-                               if sensitive_bins_from_support else
-                               "hybrid rows ∪ support set (public)" if x_sup is not None else "hybrid rows (public)"),
+            "bins_fitted_on": bins_fitted_on,
             "public_trees": len(released) - k_priv, "public_trees_selected": k_pub,
             "private_trees_trained": len(priv_trees), "private_trees_released": k_priv,
             "releases": plan.steps if plan else 0,
@@ -223,6 +226,26 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
             "noise_std": plan.noise_multiplier * s.clip if plan else None,
             "baseline_guard": ("public support set log-loss chooses the public trees kept and then the private "
                                "correction trees kept (0 = the public model); public data only, ε = 0"
+                               if select else "not applied: no labelled public support set; every tree released")}
+    return result, info
+
+
+def _fit_multiclass(spec, data, sensitive_mask, config, s, bins, b_o, b_h, b_s, y_sup, select, public_stage,
+                    start: float, bins_fitted_on: str) -> tuple[TrainResult, dict]:
+    """`fit_trees` for K ≥ 3 classes (`fusiondp.trees.multiclass`), with the binary run's report fields."""
+    import dataclasses
+
+    from fusiondp.trees.multiclass import fit_multiclass
+
+    result, counts, _, history = fit_multiclass(spec, data, sensitive_mask, config, s, bins, b_o, b_h, b_s, y_sup,
+                                                select, public_stage)
+    result = dataclasses.replace(result, seconds=time.perf_counter() - start)
+    plan = result.plan
+    info = {"learner": "trees", "settings": s.to_dict(), "bins_fitted_on": bins_fitted_on, **counts,
+            "releases": plan.steps if plan else 0, "selection": history,
+            "noise_std": plan.noise_multiplier * s.clip if plan else None,
+            "baseline_guard": ("public support set multiclass log-loss chooses the public rounds kept and then the "
+                               "private rounds kept (0 = the public model); public data only, ε = 0"
                                if select else "not applied: no labelled public support set; every tree released")}
     return result, info
 

@@ -97,6 +97,29 @@ def clipped_leaf_difference(leaf: np.ndarray, leaf_h: np.ndarray, n_leaves: int,
     return G, H
 
 
+def clipped_joint_leaf_difference(leaf: np.ndarray, leaf_h: np.ndarray, n_leaves: int, g: np.ndarray,
+                                  h: np.ndarray, gh: np.ndarray, hh: np.ndarray,
+                                  clip: float) -> tuple[np.ndarray, np.ndarray]:
+    """Σ_i clip_C(c(x_i) − c(x̃_i)) over the leaves of one multiclass round's K trees, as (G, H) arrays of
+    shape (K, n_leaves), no noise (docs/method.md §9, "Multiclass targets").
+
+    Column k of every (rows, K) argument belongs to class k's tree: `leaf`/`leaf_h` the leaf the original /
+    hybrid row reaches in it, g, h / gh, hh the softmax gradient and hessian of class k at those rows. A
+    record's difference vector spans all K trees' (g, h) leaf cells (at most two non-zero cells per tree), so
+    its norm is the root of the per-tree `leaf_norms` squared, and it is clipped *jointly* to C: one record
+    moves the whole round's 2·K·n_leaves numbers by at most C (`remove`), one Gaussian release per round.
+    """
+    k = leaf.shape[1]
+    norms = np.sqrt(sum(leaf_norms(leaf[:, j], leaf_h[:, j], g[:, j], h[:, j], gh[:, j], hh[:, j]) ** 2
+                        for j in range(k)))
+    scale = np.minimum(1.0, clip / np.maximum(norms, 1e-300))
+    G = np.stack([np.bincount(leaf[:, j], scale * g[:, j], n_leaves)
+                  - np.bincount(leaf_h[:, j], scale * gh[:, j], n_leaves) for j in range(k)])
+    H = np.stack([np.bincount(leaf[:, j], scale * h[:, j], n_leaves)
+                  - np.bincount(leaf_h[:, j], scale * hh[:, j], n_leaves) for j in range(k)])
+    return G, H
+
+
 def gaussian_noise(shape: tuple[int, ...], std: float, generator) -> np.ndarray:
     """N(0, std²) per cell from the run's secret source (`fusiondp.privacy.randomness`: the OS CSPRNG or an
     OS-seeded generator); zeros if std = 0."""
