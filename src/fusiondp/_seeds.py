@@ -24,7 +24,7 @@ import numpy as np
 
 #: The public streams, in spawn order. Append new names at the end: a position, once used, keeps its meaning.
 STREAMS = ("views", "fallback_draws", "text_views", "public_batches", "dropout", "baseline_init",
-           "tree_guard_split", "tree_structures")
+           "tree_guard_split", "tree_structures", "tree_guard_bootstrap")
 
 
 def seed_sequence(seed: int, name: str, *path: int) -> np.random.SeedSequence:

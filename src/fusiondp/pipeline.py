@@ -315,7 +315,8 @@ def _run_trees(train_df, hybrid_df, schema, *, method, cfg, val_df, test_df, pro
     if guard and spec.is_private and support is not None and support[1] is not None:
         from fusiondp.trees.guard import tree_release_guard
 
-        result, section, baseline = tree_release_guard(result, prepared.data, support)
+        result, section, baseline = tree_release_guard(result, prepared.data, support,
+                                                       z=info["settings"]["guard_z"])
         result.public_baseline = baseline
     record = report(result, prepared, provenance=provenance, settings_file=settings_file)
     # The trees' clip travels in their own settings, not in TrainConfig.clip.

@@ -195,7 +195,8 @@ def fit_blend(data: TrainData, sensitive_mask: np.ndarray, config: TrainConfig, 
 
         network, guards["network"], baseline = release_guard(network, data, support_tensors(*support),
                                                              baseline=baseline)
-        trees, guards["trees"], _ = tree_release_guard(trees, data, support, baseline=baseline)
+        trees, guards["trees"], _ = tree_release_guard(trees, data, support, baseline=baseline,
+                                                       z=info["settings"]["guard_z"])
     w, scores = choose_weight(trees.model, network.model, support, grid)
 
     event = noise.event(tree_steps, net_rate, net_steps)
