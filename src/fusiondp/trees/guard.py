@@ -151,6 +151,9 @@ def tree_release_guard(result, data, support: tuple[np.ndarray, np.ndarray], *, 
     released, section, base = release_guard(result, data, (x, y), baseline=baseline)
     if section.get("released") != BASELINE or base is None or z <= 0:
         return released, section, base
+    if section.get("metric") != "auroc":  # multiclass targets: judged on macro-F1 as the network's guard does
+        section["bar"] = {"z": z, "kept_trees": False, "rule": "not applied: the bar bootstraps the binary AUROC"}
+        return released, section, base
     yy = y.numpy().astype(int)
     se = auroc_difference_se(yy, predict_scores(result.model, x), predict_scores(base.model, x), result.config.seed)
     lead = section["baseline_score"] - section["private_score"]
