@@ -80,6 +80,20 @@ def _prefix_losses(margins0: np.ndarray, trees: list[tuple[Tree, float]], bins: 
     return out
 
 
+def private_stage_setup(spec, s, config: TrainConfig, sensitive_mask: np.ndarray, n_features: int):
+    """What every private tree stage starts from: its accounting plan (``private_rounds`` Gaussian releases at
+    sampling rate 1, σ calibrated to ε), the secret noise source, the noise std σC and the columns its trees
+    may split on. Shared by the binary and the multiclass learner (one plan, one accounting)."""
+    plan = accounting_plan(sample_rate=1.0, steps=s.private_rounds * s.releases_per_round, delta=config.delta,
+                           relation=spec.relation(config.relation), accountant=config.accountant,
+                           target_epsilon=config.epsilon, noise_multiplier=config.noise_multiplier)
+    rng = private_randomness(config.insecure_noise_seed, csprng=config.secure_rng)
+    cols = np.arange(n_features) if s.features == "all" else np.flatnonzero(sensitive_mask)
+    if len(cols) == 0:
+        raise ConfigError("features='sensitive' needs at least one sensitive column.")
+    return plan, rng, plan.noise_multiplier * s.clip, cols
+
+
 def _curve(losses: list[float]) -> list[float]:
     """A prefix log-loss curve as the report keeps it (6 decimals): public rows and released trees only."""
     return [round(float(v), 6) for v in losses]
@@ -161,16 +175,8 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
     # ---- private stage: correction trees; only their noised statistics read the original rows
     plan, secure, k_priv, priv_trees = None, True, 0, []
     if spec.is_private and s.private_rounds > 0:
-        relation = spec.relation(config.relation)
-        plan = accounting_plan(sample_rate=1.0, steps=s.private_rounds * s.releases_per_round, delta=config.delta,
-                               relation=relation, accountant=config.accountant, target_epsilon=config.epsilon,
-                               noise_multiplier=config.noise_multiplier)
-        rng = private_randomness(config.insecure_noise_seed, csprng=config.secure_rng)
+        plan, rng, std, cols = private_stage_setup(spec, s, config, sensitive_mask, f)
         secure = rng.secure
-        std = plan.noise_multiplier * s.clip
-        cols = np.arange(f) if s.features == "all" else np.flatnonzero(sensitive_mask)
-        if len(cols) == 0:
-            raise ConfigError("features='sensitive' needs at least one sensitive column.")
         # the private stage starts from the first `private_start_trees` public trees (docs/method.md §9)
         released = released[:s.private_start_trees] if s.private_start_trees is not None else released
         m_o, m_h = add_trees(np.full(n, base), released, b_o), add_trees(np.full(n, base), released, b_h)

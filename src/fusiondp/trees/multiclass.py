@@ -26,8 +26,6 @@ import numpy as np
 
 from fusiondp._seeds import stream
 from fusiondp.errors import ConfigError
-from fusiondp.privacy.accounting import plan as accounting_plan
-from fusiondp.privacy.randomness import private_randomness
 from fusiondp.train.engine import TrainResult
 from fusiondp.trees.booster import (GrowParams, OneHotBins, SubtractingHistograms, Tree, grow,
                                     row_softmax_log_loss, softmax_grad)
@@ -174,20 +172,13 @@ def fit_multiclass(spec, data, sensitive_mask: np.ndarray, config, s, bins, b_o:
             raise ConfigError("The tree learner's private stage for a multiclass target needs a labelled public "
                               "support set (its trees' structures are grown there).",
                               hint="give --support with the target column, or --method sgd_hybrid (public stage)")
-        relation = spec.relation(config.relation)
+        from fusiondp.trees.learner import _split_support, private_stage_setup
+
         # the same plan as the binary leaf mechanism: one Gaussian release (sensitivity C) per round
-        plan = accounting_plan(sample_rate=1.0, steps=s.private_rounds * s.releases_per_round, delta=config.delta,
-                               relation=relation, accountant=config.accountant, target_epsilon=config.epsilon,
-                               noise_multiplier=config.noise_multiplier)
-        rng = private_randomness(config.insecure_noise_seed, csprng=config.secure_rng)
+        plan, rng, std, cols = private_stage_setup(spec, s, config, sensitive_mask, f)
         secure = rng.secure
-        std = plan.noise_multiplier * s.clip
-        cols = np.arange(f) if s.features == "all" else np.flatnonzero(sensitive_mask)
-        if len(cols) == 0:
-            raise ConfigError("features='sensitive' needs at least one sensitive column.")
         # private_start_trees counts rounds here (K trees each)
         released = released[:s.private_start_trees] if s.private_start_trees is not None else released
-        from fusiondp.trees.learner import _split_support
 
         grow_rows, guard_rows = _split_support(y_sup, s.guard_fraction, config.seed)
         priv = private_rounds(s, released, base, b_o, b_h, b_s[grow_rows], y, y_sup[grow_rows], cols, std, rng,
