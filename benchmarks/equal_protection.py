@@ -53,7 +53,9 @@ def run(datasets: list[str], seeds: list[int], out: Path) -> None:
                     m = classification_metrics(b.test[1].numpy(), predict_scores(res.model, b.test[0]))
                     row = {"dataset": name, "epsilon": eps, "seed": seed, "variant": label,
                            "relation": res.plan.relation, "sigma": res.plan.noise_multiplier,
-                           "spent": res.epsilon, "test_auroc": m["auroc"]}
+                           "spent": res.epsilon,
+                           # binary: AUROC; K classes: macro AUROC (one-vs-rest), kept under the same key
+                           "test_auroc": m["auroc"] if "auroc" in m else m["macro_auroc"]}
                     with out.open("a") as fh:
                         fh.write(json.dumps(row) + "\n")
                     print(json.dumps(row), flush=True)

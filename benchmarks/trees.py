@@ -73,7 +73,7 @@ def run_dataset(name: str, epsilons: list[float], seeds: list[int], data_dir: st
                    "n_train": len(fr["train"])}
             rows.append(row)
             out.write(json.dumps(row) + "\n")
-            print(f"{name} {method} (MLP) seed={seed} test AUROC {metrics['test']['auroc']:.4f}", flush=True)
+            print(f"{name} {method} (MLP) seed={seed} test {metric_names(metrics['test'])[0]} {metrics['test'][metric_names(metrics['test'])[0]]:.4f}", flush=True)
             continue
         result, info = fit_trees(method, p.data, p.pre.sensitive_mask(), cfg, support=support, public_stage=cache,
                                  settings=settings)
@@ -97,17 +97,24 @@ def run_dataset(name: str, epsilons: list[float], seeds: list[int], data_dir: st
         rows.append(row)
         out.write(json.dumps(row) + "\n")
         out.flush()
-        print(f"{name} {method} eps={eps} seed={seed} test AUROC {metrics['test']['auroc']:.4f} "
+        print(f"{name} {method} eps={eps} seed={seed} test {metric_names(metrics['test'])[0]} {metrics['test'][metric_names(metrics['test'])[0]]:.4f} "
               f"priv kept {info['private_trees_released']}/{info['private_trees_trained']} "
               f"{'released ' + section['released'] + ' ' if section else ''}"
               f"{row['seconds']:.1f}s", flush=True)
     return rows
 
 
+def metric_names(metrics: dict) -> tuple[str, str]:
+    """The two metrics a table shows: AUROC and AUPR for a binary target, macro AUROC and macro-F1 for K classes."""
+    return ("auroc", "aupr") if "auroc" in metrics else ("macro_auroc", "macro_f1")
+
+
 def table(rows: list[dict], split: str = "test") -> str:
-    """Markdown rows: method, ε, ε spent (remove), ε replace, σ, `split` AUROC, AUPR, private trees kept, seeds."""
+    """Markdown rows: method, ε, ε spent (remove), ε replace, σ, `split` AUROC, AUPR (multiclass: macro AUROC,
+    macro-F1), private trees kept, seeds."""
     ms = lambda v: f"{statistics.mean(v):.3f} ± {statistics.stdev(v) if len(v) > 1 else 0.0:.3f}"
-    out = [f"| method | ε target | ε spent (remove) | ε (replace) | σ | {split} AUROC | {split} AUPR | private trees "
+    a, b = metric_names(rows[0][split])
+    out = [f"| method | ε target | ε spent (remove) | ε (replace) | σ | {split} {a} | {split} {b} | private trees "
            "kept (of trained) | seeds |", "|---|---|---|---|---|---|---|---|---|"]
     keys = []
     for r in rows:
@@ -117,18 +124,18 @@ def table(rows: list[dict], split: str = "test") -> str:
     for method, eps in keys:
         g = [r for r in rows if r["method"] == method and r["epsilon_target"] == eps]
         if method == "sgd_hybrid":
-            out.append(f"| `sgd_hybrid` (MLP, free baseline) | 0 (ε = 0) | 0 | 0 | – | {ms([r[split]['auroc'] for r in g])} "
-                       f"| {ms([r[split]['aupr'] for r in g])} | – | {len(g)} |")
+            out.append(f"| `sgd_hybrid` (MLP, free baseline) | 0 (ε = 0) | 0 | 0 | – | {ms([r[split][a] for r in g])} "
+                       f"| {ms([r[split][b] for r in g])} | – | {len(g)} |")
             continue
         if eps is None:
-            out.append(f"| `{method}` (public stage) | 0 (ε = 0) | 0 | 0 | – | {ms([r[split]['auroc'] for r in g])} "
-                       f"| {ms([r[split]['aupr'] for r in g])} | – | deterministic |")
+            out.append(f"| `{method}` (public stage) | 0 (ε = 0) | 0 | 0 | – | {ms([r[split][a] for r in g])} "
+                       f"| {ms([r[split][b] for r in g])} | – | deterministic |")
             continue
         kept = statistics.mean(r["private_trees_released"] for r in g)
         mlp = sum(r.get("released") == "sgd_hybrid" for r in g)
         out.append(f"| `{method}` | {eps:g} | {max(r['epsilon'] for r in g):.3f} | "
                    f"{max(r['replace_epsilon'] for r in g):.3f} | {g[0]['noise_multiplier']:.3f} | "
-                   f"{ms([r[split]['auroc'] for r in g])} | {ms([r[split]['aupr'] for r in g])} | "
+                   f"{ms([r[split][a] for r in g])} | {ms([r[split][b] for r in g])} | "
                    f"{kept:.1f} of {g[0]['private_trees_trained']}{f' (MLP released {mlp}×)' if mlp else ''} | "
                    f"{len(g)} |")
     return "\n".join(out)
