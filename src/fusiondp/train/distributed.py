@@ -321,9 +321,14 @@ def _entry(rank: int, nproc: int, device: str | None, timeout: float | None, thr
             blob = pickle.dumps(e)
         except Exception:  # noqa: BLE001  (an unpicklable exception is reported by its text)
             blob = None
-        with open(Path(out_dir) / f"error-{rank}.pkl", "wb") as f:
+        # written whole, then renamed: the launcher may read the folder while this rank is still writing, and
+        # must never see a half-written file (a torn pickle read as EOFError masked the real error)
+        path = Path(out_dir) / f"error-{rank}.pkl"
+        tmp = path.with_name(path.name + ".part")
+        with open(tmp, "wb") as f:
             pickle.dump({"time": time.time(), "rank": rank, "exc": blob, "type": type(e).__name__,
                          "text": str(e), "traceback": traceback.format_exc()}, f)
+        os.replace(tmp, path)
         raise
     finally:
         finish()
