@@ -38,6 +38,7 @@ def main() -> None:
 
     from sklearn.metrics import roc_auc_score
 
+    import fusiondp.trees.guard as guard
     import fusiondp.trees.learner as learner
     from fusiondp.evaluate.metrics import predict_scores
     from fusiondp.pipeline import encode_support, prepare
@@ -54,7 +55,7 @@ def main() -> None:
         return model_cls(bins, trees, base)
 
     learner.TreeEnsembleModel = capture
-    learner.private_prefix = lambda losses: len(losses) - 1  # keep every private tree (this probe only)
+    guard.private_prefix = lambda losses: len(losses) - 1  # keep every private tree (this probe only)
 
     agg = defaultdict(list)
     for name in args.datasets.split(","):

@@ -116,6 +116,31 @@ def auroc_difference_se(y: np.ndarray, a: np.ndarray, b: np.ndarray, seed: int, 
     return float(np.std(diffs, ddof=1)) if len(diffs) > 1 else float("inf")
 
 
+def guarded_prefix(losses: list[float], public_rows: np.ndarray, prefix_rows, *, whole_differs: bool,
+                   z: float) -> tuple[int, bool, dict]:
+    """The private stage's release choice on the guard rows, for the binary and the multiclass learner alike.
+
+    `losses[k]` is the support log-loss of the start plus the first k private rounds, `public_rows` the per-row
+    support log-losses of the whole selected public stage and `prefix_rows(k)` those of the start plus k rounds;
+    `whole_differs` says the private stage started from fewer public trees than the whole stage. The prefix
+    with the least loss is kept (`private_prefix`), unless the whole public stage is at least as good or the
+    prefix's gain over it is not significant at `z` (`significant_gain`). Public rows and released trees only.
+
+    Returns ``(k, whole, entry)``: the rounds kept, whether the whole public stage replaces the start, and the
+    selection record's fields to update (``trees_kept`` counts rounds here; the caller scales it).
+    """
+    k, entry = private_prefix(losses), {}
+    if whole_differs:  # started from fewer public trees: the whole stage competes too
+        whole = float(np.mean(public_rows))
+        entry["support_log_loss_whole_public_stage"] = whole
+        if whole <= losses[k]:
+            return 0, True, {**entry, "support_log_loss": whole, "trees_kept": 0}
+    if k > 0 and z > 0 and not significant_gain(public_rows, prefix_rows(k), z):
+        return 0, True, {**entry, "support_log_loss": float(np.mean(public_rows)), "trees_kept": 0,
+                         "guard_test": "gain not significant"}
+    return k, False, entry
+
+
 def tree_release_guard(result, data, support: tuple[np.ndarray, np.ndarray], *, baseline=None,
                        z: float | None = None):
     """Release the tree release unless the network's free baseline `sgd_hybrid` is clearly better on the support set.

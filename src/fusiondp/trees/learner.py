@@ -39,7 +39,7 @@ from fusiondp.train.methods import MethodSpec
 from fusiondp.trees.binning import Bins
 from fusiondp.trees.booster import (GrowParams, OneHotBins, SubtractingHistograms, Tree, add_trees, grow, histograms,
                                     log_loss, logistic_grad, row_log_loss)
-from fusiondp.trees.guard import private_prefix, significant_gain
+from fusiondp.trees.guard import guarded_prefix
 from fusiondp.trees.model import TreeEnsembleModel
 from fusiondp.trees.private import clipped_difference, gaussian_noise
 from fusiondp.trees.settings import auto_tree_settings
@@ -196,23 +196,16 @@ def fit_trees(method: str, data: TrainData, sensitive_mask: np.ndarray, config: 
             bg, yg = b_s[guard_rows], y_sup[guard_rows]
             m0 = add_trees(np.full(len(yg), base), released, bg)  # where the private trees start
             losses = _prefix_losses(m0, priv_trees, bg, yg)
-            k_priv = private_prefix(losses)
-            entry = {"stage": "private", "support_log_loss": losses[k_priv], "trees_kept": k_priv,
-                     "trees_trained": len(priv_trees), "support_log_loss_public_model": losses[0],
-                     "guard_rows": len(yg), "start_trees": len(released), "support_log_loss_by_trees": _curve(losses)}
             # the whole public stage (= the start unless the private stage started from fewer public trees)
             m_pub = m0 if len(released) == len(full_public) else add_trees(np.full(len(yg), base), full_public, bg)
-            if len(released) < len(full_public):  # started from fewer public trees: the whole stage competes too
-                whole = log_loss(m_pub, yg)
-                entry["support_log_loss_whole_public_stage"] = whole
-                if whole <= losses[k_priv]:
-                    released, k_priv = full_public, 0
-                    entry.update(support_log_loss=whole, trees_kept=0)
-            if k_priv > 0 and s.guard_z > 0:  # the gain over the whole public stage must exceed noise
-                m_rel = add_trees(m0, priv_trees[:k_priv], bg)
-                if not significant_gain(row_log_loss(m_pub, yg), row_log_loss(m_rel, yg), s.guard_z):
-                    released, k_priv = full_public, 0
-                    entry.update(support_log_loss=log_loss(m_pub, yg), trees_kept=0, guard_test="gain not significant")
+            k_priv, whole, update = guarded_prefix(
+                losses, row_log_loss(m_pub, yg), lambda k: row_log_loss(add_trees(m0, priv_trees[:k], bg), yg),
+                whole_differs=len(released) < len(full_public), z=s.guard_z)
+            entry = {"stage": "private", "support_log_loss": losses[k_priv], "trees_kept": k_priv,
+                     "trees_trained": len(priv_trees), "support_log_loss_public_model": losses[0],
+                     "guard_rows": len(yg), "start_trees": len(released), "support_log_loss_by_trees": _curve(losses),
+                     **update}
+            released = full_public if whole else released
             history.append(entry)
         else:
             k_priv = len(priv_trees)

@@ -29,7 +29,7 @@ from fusiondp.errors import ConfigError
 from fusiondp.train.engine import TrainResult
 from fusiondp.trees.booster import (GrowParams, OneHotBins, SubtractingHistograms, Tree, grow,
                                     row_softmax_log_loss, softmax_grad)
-from fusiondp.trees.guard import leaf_values, private_prefix, significant_gain
+from fusiondp.trees.guard import guarded_prefix, leaf_values
 from fusiondp.trees.model import TreeEnsembleModel
 from fusiondp.trees.private import clipped_joint_leaf_difference, gaussian_noise
 from fusiondp.trees.structures import _subsample
@@ -186,25 +186,16 @@ def fit_multiclass(spec, data, sensitive_mask: np.ndarray, config, s, bins, b_o:
         bg, yg = b_s[guard_rows], y_sup[guard_rows]
         m0 = add_rounds(np.tile(base, (len(yg), 1)), released, bg)
         losses = prefix_losses(m0, priv, bg, yg)
-        k_priv = private_prefix(losses)
+        m_pub = m0 if len(released) == len(full_public) else add_rounds(np.tile(base, (len(yg), 1)), full_public,
+                                                                        bg)
+        k_priv, whole, update = guarded_prefix(
+            losses, row_softmax_log_loss(m_pub, yg), lambda k: row_softmax_log_loss(add_rounds(m0, priv[:k], bg), yg),
+            whole_differs=len(released) < len(full_public), z=s.guard_z)
         entry = {"stage": "private", "support_log_loss": losses[k_priv], "trees_kept": k_priv * k_classes,
                  "trees_trained": len(priv) * k_classes, "trees_per_round": k_classes,
                  "support_log_loss_public_model": losses[0], "guard_rows": len(yg),
-                 "start_trees": len(released) * k_classes, "support_log_loss_by_trees": curve(losses)}
-        m_pub = m0 if len(released) == len(full_public) else add_rounds(np.tile(base, (len(yg), 1)), full_public,
-                                                                        bg)
-        if len(released) < len(full_public):  # started from fewer public rounds: the whole stage competes too
-            whole = float(np.mean(row_softmax_log_loss(m_pub, yg)))
-            entry["support_log_loss_whole_public_stage"] = whole
-            if whole <= losses[k_priv]:
-                released, k_priv = full_public, 0
-                entry.update(support_log_loss=whole, trees_kept=0)
-        if k_priv > 0 and s.guard_z > 0:  # the gain over the whole public stage must exceed noise
-            m_rel = add_rounds(m0, priv[:k_priv], bg)
-            if not significant_gain(row_softmax_log_loss(m_pub, yg), row_softmax_log_loss(m_rel, yg), s.guard_z):
-                released, k_priv = full_public, 0
-                entry.update(support_log_loss=float(np.mean(row_softmax_log_loss(m_pub, yg))), trees_kept=0,
-                             guard_test="gain not significant")
+                 "start_trees": len(released) * k_classes, "support_log_loss_by_trees": curve(losses), **update}
+        released = full_public if whole else released
         history.append(entry)
         released = released + priv[:k_priv]
 
