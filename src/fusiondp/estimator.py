@@ -121,6 +121,10 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
             trains the free baseline ``sgd_hybrid`` and keeps whichever scores higher on the support set
             (post-processing: no ε; docs/training.md, "the release guard"; ``report_["release_guard"]`` says
             which). False skips it.
+        tree_candidate: with the release guard and the built-in network (no ``model``), the tree learner's
+            public stage ``hybrid_trees`` (ε = 0) is a third candidate and, for a binary target, the private
+            network blended with it a fourth, so ``model_`` may be a tree ensemble or a blend when that scores
+            highest on the support set. False keeps the release a network.
 
     Fitted attributes:
         model_, preprocessor_, classes_, n_features_in_, feature_names_in_ (DataFrame input),
@@ -137,7 +141,7 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
                  lr: float | None = None, clip: float | None = None, alpha: float | None = None,
                  beta: float | None = None, hidden: tuple[int, ...] = (64, 128, 64),
                  dropout: float = 0.15, random_state: int = 0, progress: bool = False, model=None,
-                 learner: str = "mlp", release_guard: bool = True) -> None:
+                 learner: str = "mlp", release_guard: bool = True, tree_candidate: bool = True) -> None:
         self.sensitive = sensitive
         self.epsilon = epsilon
         self.delta = delta
@@ -162,6 +166,7 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
         self.model = model
         self.learner = learner
         self.release_guard = release_guard
+        self.tree_candidate = tree_candidate
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -282,7 +287,8 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
                                            progress=self.progress, support_df=support, model=model,
                                            provenance=provenance, learner=self.learner,
                                            tree_settings={"clip": self.clip} if self.learner == "trees" else None,
-                                           support_identity=identity, guard=self.release_guard)
+                                           support_identity=identity, guard=self.release_guard,
+                                           guard_trees=self.tree_candidate)
         finally:
             torch.set_num_threads(threads)
         self.model_ = result.model.eval()

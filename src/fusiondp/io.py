@@ -18,7 +18,9 @@ The JSON document holds:
   its plain-words meaning, accountant, σ, q, steps, clipping norm C, C_h, α, β,
   what happens to labels, the dp-accounting event, the imputer's name and a
   fingerprint of the support set when known; for a blend, the composed event's ε under both
-  relations and a ``blend`` entry with σ_t, σ_m, their calibration and the weight w;
+  relations and a ``blend`` entry with σ_t, σ_m, their calibration and the weight w; when the release
+  guard ran, a ``release`` entry naming what the file holds (the private model, a free model, or the
+  private network blended with the free tree public stage and that blend's weight);
 * ``sha256``: one digest over this whole JSON document and every tensor (`fusiondp._sealed`),
   so a corrupted or edited file (a changed ε as much as a changed weight) is refused.
 
@@ -312,7 +314,8 @@ def check_metadata(meta: dict) -> None:
     'ple' bin) equals
     the architecture's input size; two or more distinct label classes matching the output size; a privacy
     record with a method and a finite ε >= 0 (or none), δ in [0, 1) (or none); for a blend, its ``blend``
-    entry with σ_t, σ_m > 0 and the weight in [0, 1].
+    entry with σ_t, σ_m > 0 and the weight in [0, 1], or (the network's release guard blending the private
+    network with the free tree public stage) ``release.blend_weight`` in [0, 1].
     """
     arch = meta.get("architecture")
     _check_architecture(arch, "architecture")
@@ -361,7 +364,11 @@ def check_metadata(meta: dict) -> None:
           "is not a finite number >= 0")
     _need(priv["delta"] is None or (_finite(priv["delta"]) and 0 <= priv["delta"] < 1), "privacy.delta",
           "is not in [0, 1)")
-    if arch["type"] == "Blend":  # the composed statement's two noise levels and the weight travel with it
+    if arch["type"] == "Blend" and (priv.get("release") or {}).get("released") == "private+hybrid_trees":
+        # The network's release guard blended the private network with the free tree public stage.
+        w = priv["release"].get("blend_weight")
+        _need(_finite(w) and 0 <= w <= 1, "privacy.release.blend_weight", "is not in [0, 1]")
+    elif arch["type"] == "Blend":  # the composed statement's two noise levels and the weight travel with it
         b = priv.get("blend")
         _need(isinstance(b, dict), "privacy.blend", "is missing (a blend's σ_t, σ_m and weight)")
         for k in ("tree_sigma", "network_sigma"):
@@ -432,8 +439,11 @@ def _check_loaded(model: torch.nn.Module, meta: dict) -> None:
             if not bool(((m.threshold >= 0) & (m.threshold <= n_edges)).all()):
                 raise ValueError(f"tensor {name + '.' if name else ''}threshold holds a bin threshold out of range")
     if isinstance(model, BlendModel):
-        if float(model.weight) != float(np.float32(meta["privacy"]["blend"]["weight"])):  # a float32 buffer
-            raise ValueError("its weight tensor differs from the recorded privacy.blend.weight")
+        priv = meta["privacy"]
+        key, recorded = (("blend.weight", priv["blend"]["weight"]) if "blend" in priv else
+                         ("release.blend_weight", priv["release"]["blend_weight"]))
+        if float(model.weight) != float(np.float32(recorded)):  # a float32 buffer
+            raise ValueError(f"its weight tensor differs from the recorded privacy.{key}")
 
 
 def load(path: str | Path) -> SavedModel:

@@ -228,7 +228,8 @@ def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, meth
         nproc: int = 1, device: str | None = None, representation: Representation | None = None,
         provenance: Provenance | None = None, settings_file: SettingsOrigin | None = None,
         learner: str = "mlp", tree_settings: dict | None = None,
-        support_identity: SupportIdentity | None = None, guard: bool = True) -> tuple[TrainResult, Prepared, RunRecord]:
+        support_identity: SupportIdentity | None = None, guard: bool = True,
+        guard_trees: bool = True) -> tuple[TrainResult, Prepared, RunRecord]:
     """Prepare, train and report one run on frames.
 
     `support_df` (the public support set) is checked to be disjoint from the training rows, and is
@@ -246,7 +247,10 @@ def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, meth
     (`fusiondp.data.guards.SupportIdentity`; default: by value). `guard`: a feature-level private run whose
     support set has labels trains the free baseline `sgd_hybrid` too and releases whichever scores higher on
     the support set (`fusiondp.tune.baseline.release_guard`; the record's ``release_guard`` section says
-    which; the baseline is kept as ``result.public_baseline``).
+    which; the baseline is kept as ``result.public_baseline``). `guard_trees`: the built-in network's guard
+    (no `model` given) also weighs the tree learner's public stage `hybrid_trees` (ε = 0;
+    `fusiondp.tune.baseline.public_tree_stage`) and, for a binary target, the private network blended with it,
+    so the release is never below either free model on the support set.
     """
     cfg = config or TrainConfig()
     if learner in ("trees", "blend"):
@@ -274,10 +278,13 @@ def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, meth
         result = train(method, prepared.data, **kwargs)
     section = None
     if guard and spec.is_private and spec.level == "feature" and (
-            support := labelled_support(prepared, support_df)) is not None:
-        from fusiondp.tune.baseline import release_guard
+            enc := encode_support(prepared, support_df, labelled_only=True)) is not None:
+        from fusiondp.tune.baseline import public_tree_stage, release_guard
 
-        result, section, baseline = release_guard(result, prepared.data, support, model=model)
+        trees = (public_tree_stage(prepared.data, prepared.pre.sensitive_mask(), enc, result.config)
+                 if guard_trees and model is None else None)
+        result, section, baseline = release_guard(result, prepared.data, support_tensors(*enc), model=model,
+                                                  public_trees=trees)
         result.public_baseline = baseline
     record = report(result, prepared, provenance=provenance, settings_file=settings_file)
     return result, prepared, record.with_sections(release_guard=section) if section else record

@@ -4,6 +4,7 @@ and public data only)."""
 
 import dataclasses
 
+import numpy as np
 import pytest
 import torch
 
@@ -125,3 +126,139 @@ def test_a_module_without_reset_parameters_skips_the_guard(frames):
 
     result, _, rec = _run(frames, cfg=dict(epsilon=None, noise_multiplier=0.5, beta=0.0), model=Scale())
     assert "skipped" in rec["release_guard"] and result.public_baseline is None
+
+
+class _Constant(torch.nn.Module):
+    """Scores every row alike: support AUROC 0.5 (a model that knows nothing)."""
+
+    def forward(self, x):
+        return torch.zeros(len(x), 1)
+
+
+def test_the_free_tree_stage_is_a_third_candidate_and_wins_when_the_networks_know_nothing(frames, tmp_path):
+    """Round 7: the built-in network's guard also weighs the tree public stage `hybrid_trees` (ε = 0). With both
+    networks scoring every support row alike (AUROC 0.5), the trees (above 0.5 on this table) are released:
+    the released module is the tree ensemble, its metrics are the record's, and the model file round-trips."""
+    import fusiondp
+    from fusiondp.io import save
+    from fusiondp.pipeline import encode_support, report
+    from fusiondp.trees.model import TreeEnsembleModel
+    from fusiondp.tune.baseline import public_tree_stage
+
+    train, hybrid, support, test = frames
+    result, prepared, _ = _run(frames, cfg=dict(epsilon=None, noise_multiplier=1e4, insecure_noise_seed=0),
+                               guard=False)
+    enc = encode_support(prepared, support, labelled_only=True)
+    trees = public_tree_stage(prepared.data, prepared.pre.sensitive_mask(), enc, result.config)
+    flat = dataclasses.replace(result, model=_Constant())
+    base = dataclasses.replace(result, model=_Constant(), steps=0, seconds=0.0)
+    released, section, _ = release_guard(flat, prepared.data, labelled_support(prepared, support), baseline=base,
+                                         public_trees=trees)
+    assert section["candidates"]["private"] == section["candidates"]["sgd_hybrid"] == 0.5
+    assert section["candidates"]["hybrid_trees"] > 0.5 and section["released"] == "hybrid_trees"
+    assert released.model is trees.model and isinstance(released.model, TreeEnsembleModel)
+    assert released.epsilon == result.epsilon and released.method == result.method  # the run's accounting stays
+    record = report(released, prepared).with_sections(release_guard=section)
+    x, y = prepared.eval_sets["test"]
+    assert record["metrics"]["test"]["auroc"] == pytest.approx(
+        classification_metrics(y.numpy(), predict_scores(trees.model, x))["auroc"])
+    path = save(tmp_path / "m.safetensors", released, prepared, record)
+    assert fusiondp.load(path).privacy["release"]["released"] == "hybrid_trees"
+    loaded = fusiondp.load(path)
+    assert np.allclose(predict_scores(loaded.model, x), predict_scores(trees.model, x), atol=1e-6)
+    # Without the tree candidate the first of the equal network scores (the private model) is kept.
+    kept, section2, _ = release_guard(flat, prepared.data, labelled_support(prepared, support), baseline=base)
+    assert section2["released"] == "private" and "hybrid_trees" not in section2["candidates"] and kept.model is flat.model
+
+
+def test_a_default_run_releases_the_best_support_candidate(frames):
+    """Through `run` (what `fusiondp train` calls): the record lists the support scores, the release is the
+    highest, and the released module is that candidate's; `guard_trees=False` and a custom model leave the
+    trees (and the blend with them) out."""
+    from fusiondp.blend.learner import BlendModel
+    from fusiondp.trees.model import TreeEnsembleModel
+
+    result, prepared, record = _run(frames, cfg=dict(epsilon=None, noise_multiplier=1e4, insecure_noise_seed=0))
+    g = record["release_guard"]
+    assert set(g["candidates"]) == {"private", "sgd_hybrid", "hybrid_trees", "private+hybrid_trees"}
+    assert g["released"] == max(g["candidates"], key=g["candidates"].get)
+    assert isinstance(result.model, TreeEnsembleModel) == (g["released"] == "hybrid_trees")
+    assert isinstance(result.model, BlendModel) == (g["released"] == "private+hybrid_trees")
+    assert g["tree_baseline"]["trees"] >= 1
+    _, _, rec2 = _run(frames, cfg=dict(epsilon=None, noise_multiplier=1e4, insecure_noise_seed=0), guard_trees=False)
+    assert set(rec2["release_guard"]["candidates"]) == {"private", "sgd_hybrid"}
+    from fusiondp.train.models import MLP
+
+    _, _, rec3 = _run(frames, cfg=dict(epsilon=None, noise_multiplier=1e4, insecure_noise_seed=0),
+                      model=lambda n_in, n_out: MLP(n_in, n_outputs=n_out))
+    assert "hybrid_trees" not in rec3["release_guard"]["candidates"]
+
+
+def test_the_tree_candidate_never_reads_the_training_rows_sensitive_values(frames):
+    """The tree public stage is fitted on a view whose original rows are the hybrid rows: poisoning the original
+    view leaves the trees and the choice among the three candidates unchanged."""
+    from fusiondp.pipeline import encode_support
+    from fusiondp.tune.baseline import public_tree_stage
+
+    train, hybrid, support, test = frames
+    result, prepared, _ = _run(frames, cfg=dict(epsilon=None, noise_multiplier=1e4), guard=False)
+    enc = encode_support(prepared, support, labelled_only=True)
+    poisoned = dataclasses.replace(prepared.data, x=torch.randn_like(prepared.data.x) * 100)
+    a = public_tree_stage(prepared.data, prepared.pre.sensitive_mask(), enc, result.config)
+    b = public_tree_stage(poisoned, prepared.pre.sensitive_mask(), enc, result.config)
+    assert all(torch.equal(u, v) for u, v in zip(a.model.state_dict().values(), b.model.state_dict().values()))
+    sup = labelled_support(prepared, support)
+    base = release_guard(result, prepared.data, sup)[2]
+    sa = release_guard(result, prepared.data, sup, baseline=base, public_trees=a)[1]
+    sb = release_guard(result, poisoned, sup, baseline=base, public_trees=b)[1]
+    assert sa["candidates"] == sb["candidates"] and sa["released"] == sb["released"]
+
+
+class _Column(torch.nn.Module):
+    """The logit is one encoded column: a weak model that knows something."""
+
+    def __init__(self, j: int) -> None:
+        super().__init__()
+        self.j = j
+
+    def forward(self, x):
+        return x[:, self.j:self.j + 1]
+
+
+def test_a_blend_of_the_private_network_and_the_free_trees_is_released_when_it_beats_both(frames, tmp_path):
+    """Binary targets: the fourth candidate blends the private network's logit with the free trees' (weight on
+    the support set). Here the network is one public column, which the trees do not use the same way, so some
+    blend beats both parts; the file holds the blend with its weight and `fusiondp.load` gives its scores."""
+    import fusiondp
+    from fusiondp.blend.learner import BlendModel
+    from fusiondp.io import save
+    from fusiondp.pipeline import encode_support, report
+    from fusiondp.tune.baseline import FREE_BLEND, public_tree_stage
+
+    train, hybrid, support, test = frames
+    result, prepared, _ = _run(frames, cfg=dict(epsilon=None, noise_multiplier=1e4, insecure_noise_seed=0),
+                               guard=False)
+    enc = encode_support(prepared, support, labelled_only=True)
+    trees = public_tree_stage(prepared.data, prepared.pre.sensitive_mask(), enc, result.config)
+    sup = labelled_support(prepared, support)
+    best = max(range(sup[0].shape[1]), key=lambda j: classification_metrics(
+        sup[1].numpy(), predict_scores(_Column(j), sup[0]))["auroc"])
+    net = dataclasses.replace(result, model=_Column(best))
+    base = dataclasses.replace(result, model=_Constant(), steps=0, seconds=0.0)
+    released, section, _ = release_guard(net, prepared.data, sup, baseline=base, public_trees=trees)
+    c = section["candidates"]
+    assert section["released"] == FREE_BLEND and c[FREE_BLEND] > max(c["private"], c["hybrid_trees"])
+    assert 0 < section["blend_weight"] < 1 and isinstance(released.model, BlendModel)
+    assert released.model.trees is trees.model and released.model.network is net.model
+    # The private model is a custom module here; save a copy whose network part is the built-in MLP's shape.
+    from fusiondp.train.models import MLP
+
+    mlp = dataclasses.replace(result, model=BlendModel(trees.model, result.model, section["blend_weight"]))
+    record = report(mlp, prepared).with_sections(release_guard=section)
+    assert record.privacy_record()["release"] == {"released": FREE_BLEND, "chosen_on": section["chosen_on"],
+                                                 "blend_weight": section["blend_weight"]}
+    path = save(tmp_path / "b.safetensors", mlp, prepared, record)
+    loaded = fusiondp.load(path)
+    x, _ = prepared.eval_sets["test"]
+    assert isinstance(result.model, MLP)
+    assert np.allclose(predict_scores(loaded.model, x), predict_scores(mlp.model, x), atol=1e-6)

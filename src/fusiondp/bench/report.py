@@ -197,7 +197,10 @@ def _guard_lines(records: list[dict], headline: str) -> list[str]:
     lines = ["## Release guard: never below the free baseline", "",
              "A feature-level run with a labelled public support set releases whichever of its model and the free "
              f"baseline `sgd_hybrid` (same seed, ε = 0) scores higher on that support set ({name}); the choice is "
-             "post-processing of the private model with public data, so the release keeps the run's ε. Test "
+             "post-processing of the private model with public data, so the release keeps the run's ε. (These "
+             "are the guard's network candidates; since round 7 the built-in network's guard also weighs the free "
+             "tree public stage and, for binary targets, the private network blended with it: "
+             "benchmarks/default_release.py, docs/results/defaults.md \"Round 7\".) Test "
              f"{name}, mean ± std over seeds:", "",
              "| method | ε | as trained | `sgd_hybrid` | released | baseline released in | released − `sgd_hybrid` |",
              "|---|---|---|---|---|---|---|"]

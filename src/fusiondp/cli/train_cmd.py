@@ -87,6 +87,11 @@ def train(
                                "baseline sgd_hybrid (public, ε = 0): a feature-level run whose support/public-reference "
                                "table has labels releases whichever scores higher on that public table (no ε: "
                                "post-processing); with --val the run is flagged if it scores below it.")] = True,
+    tree_candidate: Annotated[bool, Opt("--tree-candidate/--no-tree-candidate", help="With the release guard and "
+                              "the built-in network (--learner mlp, no --model): also weigh the free tree public "
+                              "stage (gradient-boosted trees on the hybrid rows, ε = 0) and, for a binary target, "
+                              "the private network blended with it, and release whichever scores highest on the "
+                              "labelled support set; --no-tree-candidate keeps the release a network.")] = True,
     radius: O.Radius = None,
     noise_multiplier: Annotated[Optional[float], Opt("--noise-multiplier", help="Fix σ instead of calibrating; "
                                                      "ε is then reported, still capped by --epsilon.")] = None,
@@ -228,7 +233,7 @@ def train(
                                 checkpoint=outs["checkpoint"], support_df=public_df, model=factory, nproc=nproc,
                                 device=device, provenance=provenance, settings_file=origin, learner=learner,
                                 tree_settings={"clip": clip} if learner == "trees" else None,
-                                support_identity=identity, guard=public_baseline)
+                                support_identity=identity, guard=public_baseline, guard_trees=tree_candidate)
     check = None
     if public_baseline and "val" in prepared.eval_sets and result.method.is_private:
         # Before the other ranks return: under torchrun the baseline's steps are collectives of the whole group.
@@ -274,10 +279,16 @@ def train(
         out.print(f"  release guard: skipped ({g['skipped']})")
     elif g is not None:
         chosen = ("the private model" if g["released"] == "private" else
-                  f"[yellow]the free baseline {g['baseline']}[/] (the private model scored lower)")
-        out.print(f"  release guard: {chosen} released; on the {g['chosen_on']}: private {g['metric']} "
-                  f"{g['private_score']:.4f}, {g['baseline']} {g['baseline_score']:.4f} ({g['baseline_steps']} "
-                  f"steps in {g['baseline_seconds']:.1f} s; no ε: post-processing; --no-public-baseline skips it)")
+                  f"the private network blended with the free tree public stage (weight {g['blend_weight']:g} on "
+                  "the trees)" if "+" in g["released"] else
+                  f"[yellow]the free baseline {g['released']}[/] (the private model scored lower)")
+        scores = ", ".join(f"{k} {v:.4f}" for k, v in (g.get("candidates") or {
+            "private": g["private_score"], g["baseline"]: g["baseline_score"]}).items())
+        trees = (f", {g['tree_baseline']['method']} {g['tree_baseline']['seconds']:.1f} s"
+                 if g.get("tree_baseline") else "")
+        out.print(f"  release guard: {chosen} released; {g['metric']} on the {g['chosen_on']}: {scores} "
+                  f"({g['baseline']} {g['baseline_steps']} steps in {g['baseline_seconds']:.1f} s{trees}; no ε: "
+                  "post-processing; --no-public-baseline skips it)")
     if check is not None:
         rep = rep.with_sections(public_baseline=check, below_public_baseline=check["below_public_baseline"])
         if check["below_public_baseline"]:

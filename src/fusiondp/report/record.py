@@ -340,6 +340,10 @@ class RunRecord(Mapping):
             out["learner"] = learner
         if (blend := self.sections.get("blend")) is not None:  # the composed statement's two σ and the weight
             out["blend"] = {k: blend[k] for k in BLEND_PRIVACY_KEYS if k in blend}
+        if (guard := self.sections.get("release_guard")) is not None and "skipped" not in guard:
+            # Which candidate the file holds (a free model or a blend with one is still this run's release).
+            out["release"] = {"released": guard["released"], "chosen_on": guard["chosen_on"],
+                              **({"blend_weight": guard["blend_weight"]} if "blend_weight" in guard else {})}
         return out
 
     def bench_row(self) -> dict:

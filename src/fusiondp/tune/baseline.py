@@ -14,7 +14,11 @@ prints is a function of public inputs (docs/privacy.md, "Every released artefact
 carries labels releases whichever of the private model and the free baseline scores higher on that public
 set. The choice is a function of the private model (already ε-DP) and public data only, so it is
 post-processing: it costs no ε and the release keeps the run's (ε, δ). The released model is therefore never
-below the free baseline on the public support set, by construction.
+below the free baseline on the public support set, by construction. The built-in network's guard also weighs
+the tree learner's public stage (`TREE_BASELINE`, gradient-boosted trees on the hybrid rows, ε = 0; round 7):
+a second free model, often the stronger one on small tables, and for binary targets the blend of the private
+network with it (logits weighted by a weight chosen on the support set), which was the best release rule on
+every design table's validation split (docs/results/defaults.md, "Round 7").
 """
 
 from __future__ import annotations
@@ -32,6 +36,11 @@ from fusiondp.train.models import ModelLike
 from fusiondp.train.engine import TrainData, TrainResult, train
 
 BASELINE = "sgd_hybrid"
+#: The second free candidate of the network's guard: the tree learner's public stage (`fusiondp.trees`).
+TREE_BASELINE = "hybrid_trees"
+#: The fourth candidate (binary targets): the private network and the tree public stage, logits blended with the
+#: weight on the trees chosen on the support set (`fusiondp.blend.BlendModel`; no ε: the trees are public).
+FREE_BLEND = "private+hybrid_trees"
 #: What each kind of run trains its baseline on (printed and written to the report).
 TRAINED_ON = {"feature": "hybrid training rows (public under a feature-level claim)",
               "record": "public reference rows only (the training rows are protected by a record-level claim)"}
@@ -125,10 +134,26 @@ def untrained_copy(model: nn.Module, seed: int) -> nn.Module | None:
     return fresh
 
 
+def public_tree_stage(data: TrainData, sensitive_mask, support: tuple, config: TrainConfig) -> TrainResult:
+    """The tree learner's public stage (`hybrid_trees`, ε = 0) as a guard candidate: boosting on the hybrid rows.
+
+    The fit is given the hybrid view in place of the original rows, so it cannot read a training record's true
+    sensitive value even by mistake; `support` is the encoded labelled support set (NumPy), which chooses how
+    many public trees to keep, as in the tree learner. Everything read is public under a feature-level claim.
+    """
+    import dataclasses
+
+    from fusiondp.trees import fit_trees
+
+    public_view = dataclasses.replace(data, x=data.x_hybrid)
+    result, _ = fit_trees(TREE_BASELINE, public_view, sensitive_mask, config, support=support)
+    return result
+
+
 def release_guard(result: TrainResult, data: TrainData, support: tuple[torch.Tensor, torch.Tensor], *,
-                  model: ModelLike | None = None, baseline: TrainResult | None = None
-                  ) -> tuple[TrainResult, dict, TrainResult | None]:
-    """Release the better of the private model and the free baseline, judged on a labelled public set.
+                  model: ModelLike | None = None, baseline: TrainResult | None = None,
+                  public_trees: TrainResult | None = None) -> tuple[TrainResult, dict, TrainResult | None]:
+    """Release the best of the private model and the free candidates, judged on a labelled public set.
 
     Args:
         result: the feature-level private run.
@@ -137,13 +162,19 @@ def release_guard(result: TrainResult, data: TrainData, support: tuple[torch.Ten
         model: the run's model factory, so both candidates share the architecture.
         baseline: an already trained free baseline for this run's data and seed (benchmarks reuse one across
             ε); trained here when None.
+        public_trees: the tree public stage (`public_tree_stage`), a further free candidate (the built-in
+            network's guard in `fusiondp.pipeline.run`); None: the network candidates only.
 
     Returns:
-        ``(released, section, baseline)``: `released` is `result` itself or `result` with the baseline's
-        weights (its method, ε and accounting stay the run's: the choice is post-processing of the private
-        model with public data); `section` is the record's ``release_guard`` entry; `baseline` the trained
-        free model (reused by the validation check). A module instance the baseline cannot re-initialise
-        (a layer without ``reset_parameters``) skips the guard: `section` says so and `baseline` is None.
+        ``(released, section, baseline)``: `released` is `result` itself or `result` with a free candidate's
+        model (its method, ε and accounting stay the run's: the choice is post-processing of the private
+        model with public data); the highest support score wins, ties going to the private model, then to
+        `sgd_hybrid`, then to the trees. With `public_trees` and a binary target a fourth candidate is the
+        private network blended with the trees (`FREE_BLEND`: w·trees' logit + (1 − w)·network's logit, w from
+        the blend learner's grid, chosen on the support set; released only when strictly above both parts). `section` is the record's ``release_guard`` entry (``candidates``: every support score);
+        `baseline` the trained `sgd_hybrid` (reused by the validation check). A module instance the baseline
+        cannot re-initialise (a layer without ``reset_parameters``) skips the guard: `section` says so and
+        `baseline` is None.
     """
     if isinstance(model, nn.Module) and (model := untrained_copy(model, result.config.seed)) is None:
         return result, {"released": "private", "skipped": "the model instance has a layer without "
@@ -151,13 +182,35 @@ def release_guard(result: TrainResult, data: TrainData, support: tuple[torch.Ten
     base = baseline or train_public_baseline(data, result.config, model=model, level="feature")
     key, own = _score(result.model, support)
     _, free = _score(base.model, support)
-    released = "private" if own >= free else BASELINE
+    candidates = {"private": own, BASELINE: free}
+    weight = None
+    if public_trees is not None:
+        candidates[TREE_BASELINE] = _score(public_trees.model, support)[1]
+        if key == "auroc":  # binary: the private network blended with the free trees (w = 0 … 1 on the trees)
+            from fusiondp.blend.learner import blend_defaults, choose_weight
+
+            sup_np = (support[0].numpy(), support[1].numpy())
+            weight, scores = choose_weight(public_trees.model, result.model, sup_np, blend_defaults()["weights"])
+            candidates[FREE_BLEND] = scores[weight]
+    # The first of equal scores wins: private, sgd_hybrid, the trees, then a blend (strictly better than both parts).
+    released = max(candidates, key=candidates.get)
     section = {"released": released, "metric": key, "chosen_on": f"labelled public support set ({len(support[1])} rows)",
                "private_score": own, "baseline_score": free, "baseline": BASELINE,
                "baseline_trained_on": TRAINED_ON["feature"], "baseline_steps": base.steps,
-               "baseline_seconds": round(base.seconds, 2),
+               "baseline_seconds": round(base.seconds, 2), "candidates": candidates,
                "privacy": "the choice reads the private model and public data only (post-processing): the "
                           "release keeps the run's ε and δ"}
-    if released == BASELINE:
-        result = replace(result, model=base.model)
+    if public_trees is not None:
+        section["tree_baseline"] = {"method": TREE_BASELINE, "trained_on": TRAINED_ON["feature"],
+                                    "trees": int(public_trees.model.leaf.shape[0]),
+                                    "seconds": round(public_trees.seconds, 2)}
+    if weight is not None:
+        section["blend_weight"] = weight  # on the trees' logit; chosen on the support set (public)
+    if released == FREE_BLEND:
+        from fusiondp.blend.learner import BlendModel
+
+        return replace(result, model=BlendModel(public_trees.model, result.model, weight)), section, base
+    chosen = {BASELINE: base, TREE_BASELINE: public_trees}.get(released)
+    if chosen is not None:
+        result = replace(result, model=chosen.model)
     return result, section, base
