@@ -8,6 +8,9 @@ imputation is the same for both learners). Each learner then runs `fusiondp.pipe
     python benchmarks/trees_speed.py                 # trees only
     python benchmarks/trees_speed.py --imputer mean  # a quick hybrid: the tree run's time does not depend on it
     python benchmarks/trees_speed.py --mlp           # and the default MLP (fusiondp), with the ratio
+    python benchmarks/trees_speed.py --imputer mean --guard-cost 2
+        # the default MLP run with and without the release guard's tree candidates (round 7), alternated
+        # (A B A B …, this many pairs), with the paired wall-time ratio
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ def main() -> None:
     ap.add_argument("--epsilon", type=float, default=2.0)
     ap.add_argument("--imputer", default="default", help="imputer of the hybrid (timed apart from the runs)")
     ap.add_argument("--mlp", action="store_true", help="also time the default MLP learner (minutes)")
+    ap.add_argument("--guard-cost", type=int, default=0, metavar="PAIRS",
+                    help="time the default MLP run with / without the guard's tree candidates, alternated")
     args = ap.parse_args()
 
     from fusiondp.data.synthetic import make_icu
@@ -36,6 +41,9 @@ def main() -> None:
     hybrid = make_hybrid(f["train"], f["support"], d.schema, imputer=args.imputer, random_state=0, progress=False)
     print(f"hybrid ({args.imputer} imputer): {time.perf_counter() - t:.1f} s")
     print(f"machine: {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f} at start")
+    if args.guard_cost:
+        guard_cost(f, hybrid, d.schema, args.epsilon, args.guard_cost)
+        return
     times = {}
     for learner in ["trees"] + (["mlp"] if args.mlp else []):
         t = time.perf_counter()
@@ -48,6 +56,32 @@ def main() -> None:
               f"(training alone {rep['seconds']:.1f} s)")
     if "mlp" in times:
         print(f"ratio mlp / trees wall time: {times['mlp'] / times['trees']:.1f}x")
+    print(f"load average {os.getloadavg()[0]:.1f} at end")
+
+
+def guard_cost(f: dict, hybrid, schema, epsilon: float, pairs: int) -> None:
+    """Wall time of `fusiondp.pipeline.run` (default MLP, labelled support, so the release guard runs) with the
+    tree candidates (`guard_trees=True`, the default) and without, alternated so load drifts hit both alike."""
+    import statistics
+
+    from fusiondp.pipeline import run
+    from fusiondp.train.config import TrainConfig
+
+    walls: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(pairs):
+        for with_trees in (True, False):
+            t = time.perf_counter()
+            _, _, rep = run(f["train"], hybrid, schema, method="fusiondp", config=TrainConfig(epsilon=epsilon),
+                            val_df=f["val"], test_df=f["test"], support_df=f["support"], progress=False,
+                            guard_trees=with_trees)
+            walls[with_trees].append(time.perf_counter() - t)
+            g = rep["release_guard"]
+            print(f"tree candidates {'on ' if with_trees else 'off'}: run {walls[with_trees][-1]:.1f} s (training "
+                  f"{rep['seconds']:.1f} s, tree stage {g.get('tree_baseline', {}).get('seconds', 0.0):.1f} s), "
+                  f"released {g['released']}, test AUROC {rep['metrics']['test']['auroc']:.4f}", flush=True)
+    ratios = [a / b for a, b in zip(walls[True], walls[False])]
+    print(f"paired wall-time ratio with / without: {statistics.median(ratios):.2f}x (median of {pairs}; "
+          f"{', '.join(f'{r:.2f}' for r in ratios)})")
     print(f"load average {os.getloadavg()[0]:.1f} at end")
 
 

@@ -39,8 +39,9 @@ def test_a_useless_private_model_is_replaced_by_the_free_baseline(frames):
     # σ = 10⁴: the private term is pure noise, so the private model is far below the free baseline. The noise
     # is replayable (test-only insecure seed): with secret noise such a model's support AUROC is itself a
     # random draw (0.35-0.71 in 16 runs against the baseline's 0.66), so the test failed about 1 run in 16.
+    # The network candidates only (guard_trees=False): with the free trees in, one of them could win instead.
     result, prepared, record = _run(frames, cfg=dict(epsilon=None, noise_multiplier=1e4, lr=1.0,
-                                                     insecure_noise_seed=0))
+                                                     insecure_noise_seed=0), guard_trees=False)
     guard = record["release_guard"]
     assert guard["released"] == "sgd_hybrid" and guard["baseline_score"] > guard["private_score"]
     assert flat_weights(result.model).equal(flat_weights(result.public_baseline.model))
@@ -135,25 +136,34 @@ class _Constant(torch.nn.Module):
         return torch.zeros(len(x), 1)
 
 
-def test_the_free_tree_stage_is_a_third_candidate_and_wins_when_the_networks_know_nothing(frames, tmp_path):
+@pytest.fixture(scope="module")
+def noise_run(frames):
+    """A private run whose term is pure noise (replayable test noise, no guard), the free tree public stage of its
+    data, and the labelled support tensors: the pieces the tests below hand to `release_guard` directly."""
+    from fusiondp.pipeline import encode_support
+    from fusiondp.tune.baseline import public_tree_stage
+
+    support = frames[2]
+    result, prepared, _ = _run(frames, cfg=dict(epsilon=None, noise_multiplier=1e4, insecure_noise_seed=0),
+                               guard=False)
+    enc = encode_support(prepared, support, labelled_only=True)
+    trees = public_tree_stage(prepared.data, prepared.pre.sensitive_mask(), enc, result.config)
+    return result, prepared, trees, labelled_support(prepared, support)
+
+
+def test_the_free_tree_stage_is_a_third_candidate_and_wins_when_the_networks_know_nothing(noise_run, tmp_path):
     """Round 7: the built-in network's guard also weighs the tree public stage `hybrid_trees` (ε = 0). With both
     networks scoring every support row alike (AUROC 0.5), the trees (above 0.5 on this table) are released:
     the released module is the tree ensemble, its metrics are the record's, and the model file round-trips."""
     import fusiondp
     from fusiondp.io import save
-    from fusiondp.pipeline import encode_support, report
+    from fusiondp.pipeline import report
     from fusiondp.trees.model import TreeEnsembleModel
-    from fusiondp.tune.baseline import public_tree_stage
 
-    train, hybrid, support, test = frames
-    result, prepared, _ = _run(frames, cfg=dict(epsilon=None, noise_multiplier=1e4, insecure_noise_seed=0),
-                               guard=False)
-    enc = encode_support(prepared, support, labelled_only=True)
-    trees = public_tree_stage(prepared.data, prepared.pre.sensitive_mask(), enc, result.config)
+    result, prepared, trees, sup = noise_run
     flat = dataclasses.replace(result, model=_Constant())
     base = dataclasses.replace(result, model=_Constant(), steps=0, seconds=0.0)
-    released, section, _ = release_guard(flat, prepared.data, labelled_support(prepared, support), baseline=base,
-                                         public_trees=trees)
+    released, section, _ = release_guard(flat, prepared.data, sup, baseline=base, public_trees=trees)
     assert section["candidates"]["private"] == section["candidates"]["sgd_hybrid"] == 0.5
     assert section["candidates"]["hybrid_trees"] > 0.5 and section["released"] == "hybrid_trees"
     assert released.model is trees.model and isinstance(released.model, TreeEnsembleModel)
@@ -167,7 +177,7 @@ def test_the_free_tree_stage_is_a_third_candidate_and_wins_when_the_networks_kno
     loaded = fusiondp.load(path)
     assert np.allclose(predict_scores(loaded.model, x), predict_scores(trees.model, x), atol=1e-6)
     # Without the tree candidate the first of the equal network scores (the private model) is kept.
-    kept, section2, _ = release_guard(flat, prepared.data, labelled_support(prepared, support), baseline=base)
+    kept, section2, _ = release_guard(flat, prepared.data, sup, baseline=base)
     assert section2["released"] == "private" and "hybrid_trees" not in section2["candidates"] and kept.model is flat.model
 
 
@@ -225,22 +235,17 @@ class _Column(torch.nn.Module):
         return x[:, self.j:self.j + 1]
 
 
-def test_a_blend_of_the_private_network_and_the_free_trees_is_released_when_it_beats_both(frames, tmp_path):
+def test_a_blend_of_the_private_network_and_the_free_trees_is_released_when_it_beats_both(noise_run, tmp_path):
     """Binary targets: the fourth candidate blends the private network's logit with the free trees' (weight on
     the support set). Here the network is one public column, which the trees do not use the same way, so some
     blend beats both parts; the file holds the blend with its weight and `fusiondp.load` gives its scores."""
     import fusiondp
     from fusiondp.blend.learner import BlendModel
     from fusiondp.io import save
-    from fusiondp.pipeline import encode_support, report
-    from fusiondp.tune.baseline import FREE_BLEND, public_tree_stage
+    from fusiondp.pipeline import report
+    from fusiondp.tune.baseline import FREE_BLEND
 
-    train, hybrid, support, test = frames
-    result, prepared, _ = _run(frames, cfg=dict(epsilon=None, noise_multiplier=1e4, insecure_noise_seed=0),
-                               guard=False)
-    enc = encode_support(prepared, support, labelled_only=True)
-    trees = public_tree_stage(prepared.data, prepared.pre.sensitive_mask(), enc, result.config)
-    sup = labelled_support(prepared, support)
+    result, prepared, trees, sup = noise_run
     best = max(range(sup[0].shape[1]), key=lambda j: classification_metrics(
         sup[1].numpy(), predict_scores(_Column(j), sup[0]))["auroc"])
     net = dataclasses.replace(result, model=_Column(best))
@@ -262,3 +267,37 @@ def test_a_blend_of_the_private_network_and_the_free_trees_is_released_when_it_b
     x, _ = prepared.eval_sets["test"]
     assert isinstance(result.model, MLP)
     assert np.allclose(predict_scores(loaded.model, x), predict_scores(mlp.model, x), atol=1e-6)
+
+
+def test_with_the_trees_in_sgd_hybrid_must_clear_the_bar(noise_run, monkeypatch):
+    """With the tree candidates, `sgd_hybrid` replaces the best other candidate only if its support AUROC lead
+    exceeds guard_z bootstrap standard errors (the tree learner's bar). Here `sgd_hybrid` is the trees plus a
+    little of one column: a small lead on the support rows, within the bar at z = 2, over it at z = 0."""
+    from fusiondp.trees import settings as tree_settings
+
+    result, prepared, trees, sup = noise_run
+    auroc = lambda m: classification_metrics(sup[1].numpy(), predict_scores(m, sup[0]))["auroc"]
+
+    class Nudged(torch.nn.Module):
+        def __init__(self, j, lam):
+            super().__init__()
+            self.j, self.lam = j, lam
+
+        def forward(self, x):
+            return trees.model(x).reshape(-1, 1).float() + self.lam * x[:, self.j:self.j + 1]
+
+    t = auroc(trees.model)
+    nudges = [Nudged(j, lam) for j in range(sup[0].shape[1]) for lam in (0.02, 0.05, 0.1, 0.2)]
+    narrow = next(m for m in nudges if 0.003 < auroc(m) - t < 0.02)
+    flat = dataclasses.replace(result, model=_Constant())
+    base = dataclasses.replace(result, model=narrow, steps=0, seconds=0.0)
+    released, section, _ = release_guard(flat, prepared.data, sup, baseline=base, public_trees=trees)
+    assert max(section["candidates"], key=section["candidates"].get) == "sgd_hybrid"
+    bar = section["bar"]
+    assert bar["kept_runner_up"] and bar["against"] == "hybrid_trees" and section["released"] == "hybrid_trees"
+    assert 0 < bar["auroc_lead"] <= 2 * bar["bootstrap_se"] and released.model is trees.model
+    zero = {**tree_settings.tree_defaults(), "private_leaves": {**tree_settings.tree_defaults()["private_leaves"],
+                                                                "guard_z": 0.0}}
+    monkeypatch.setattr(tree_settings, "tree_defaults", lambda: zero)
+    released, section, _ = release_guard(flat, prepared.data, sup, baseline=base, public_trees=trees)
+    assert section["released"] == "sgd_hybrid" and released.model is narrow and not section["bar"]["kept_runner_up"]

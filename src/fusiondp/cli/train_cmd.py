@@ -286,6 +286,9 @@ def train(
             "private": g["private_score"], g["baseline"]: g["baseline_score"]}).items())
         trees = (f", {g['tree_baseline']['method']} {g['tree_baseline']['seconds']:.1f} s"
                  if g.get("tree_baseline") else "")
+        if (bar := g.get("bar") or {}).get("kept_runner_up"):
+            scores += (f"; sgd_hybrid's lead {bar['auroc_lead']:.4f} is within {bar['z']:g} bootstrap standard "
+                       f"errors ({bar['bootstrap_se']:.4f}), so it is not released")
         out.print(f"  release guard: {chosen} released; {g['metric']} on the {g['chosen_on']}: {scores} "
                   f"({g['baseline']} {g['baseline_steps']} steps in {g['baseline_seconds']:.1f} s{trees}; no ε: "
                   "post-processing; --no-public-baseline skips it)")

@@ -116,6 +116,17 @@ def auroc_difference_se(y: np.ndarray, a: np.ndarray, b: np.ndarray, seed: int, 
     return float(np.std(diffs, ddof=1)) if len(diffs) > 1 else float("inf")
 
 
+def lead_within_noise(y: np.ndarray, kept: np.ndarray, challenger: np.ndarray, lead: float, z: float,
+                      seed: int) -> tuple[bool, float]:
+    """Whether a challenger's support AUROC lead over the model it would replace is within `z` bootstrap standard
+    errors of the paired difference (`auroc_difference_se`), so the kept model stays; also returns the SE.
+    `kept`, `challenger`: both models' scores on the labelled support rows `y` (public). z <= 0: no bar."""
+    if z <= 0:
+        return False, float("nan")
+    se = auroc_difference_se(y, kept, challenger, seed)
+    return not lead > z * se, se
+
+
 def guarded_prefix(losses: list[float], public_rows: np.ndarray, prefix_rows, *, whole_differs: bool,
                    z: float) -> tuple[int, bool, dict]:
     """The private stage's release choice on the guard rows, for the binary and the multiclass learner alike.
@@ -179,10 +190,9 @@ def tree_release_guard(result, data, support: tuple[np.ndarray, np.ndarray], *, 
     if section.get("metric") != "auroc":  # multiclass targets: judged on macro-F1 as the network's guard does
         section["bar"] = {"z": z, "kept_trees": False, "rule": "not applied: the bar bootstraps the binary AUROC"}
         return released, section, base
-    yy = y.numpy().astype(int)
-    se = auroc_difference_se(yy, predict_scores(result.model, x), predict_scores(base.model, x), result.config.seed)
     lead = section["baseline_score"] - section["private_score"]
-    kept = not lead > z * se
+    kept, se = lead_within_noise(y.numpy().astype(int), predict_scores(result.model, x),
+                                 predict_scores(base.model, x), lead, z, result.config.seed)
     section["bar"] = {"z": z, "auroc_lead": lead, "bootstrap_se": se, "kept_trees": kept,
                       "rule": f"sgd_hybrid replaces the trees only if its support AUROC lead exceeds {z:g} "
                               "bootstrap standard errors (paired, public rows, public seed)"}
