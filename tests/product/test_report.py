@@ -55,3 +55,21 @@ def test_blend_page_plots_the_weight_choice():
     page, plain = render_html({**base, "blend": blend}), render_html(base)
     assert "the weight chosen (0.7)" in page and "weight chosen" not in plain
     assert page.count("data:image/png;base64,") == plain.count("data:image/png;base64,") + 1
+
+
+def test_page_names_the_released_candidate():
+    """A run whose release guard ran says on its page which candidate the metrics (and a saved file) are, with
+    every support score, the blend weight and the bar; a run without the guard has no such section."""
+    base = {"method": "fusiondp", "epsilon": 2.0, "delta": 1e-5, "neighbouring": "remove", "metrics": {},
+            "history": []}
+    guard = {"released": "private+hybrid_trees", "metric": "auroc", "chosen_on": "labelled public support set (300 rows)",
+             "candidates": {"private": 0.81, "sgd_hybrid": 0.84, "hybrid_trees": 0.80, "private+hybrid_trees": 0.83},
+             "blend_weight": 0.6, "bar": {"z": 2.0, "auroc_lead": 0.01, "bootstrap_se": 0.02,
+                                          "kept_runner_up": True, "against": "private+hybrid_trees"},
+             "private_score": 0.81, "baseline_score": 0.84, "baseline": "sgd_hybrid"}
+    page, plain = render_html({**base, "release_guard": guard}), render_html(base)
+    assert "<h2>Release</h2>" in page and "<h2>Release</h2>" not in plain
+    assert "the private network blended with the free trees" in page and "0.6" in page
+    assert "runner-up was released" in page and "0.8300" in page
+    skipped = render_html({**base, "release_guard": {"released": "private", "skipped": "no reset_parameters"}})
+    assert "Release guard skipped: no reset_parameters" in skipped

@@ -339,6 +339,33 @@ def _comparison_html(report: dict) -> str:
           "yes" if r.get("relation") == "add_remove" else "no"] for r in rows]))
 
 
+#: What each release-guard candidate is, in words (`fusiondp.tune.baseline.release_guard`).
+_CANDIDATES = {"private": "the private model (this run)", "sgd_hybrid": "sgd_hybrid: the network on the hybrid rows (free)",
+               "hybrid_trees": "hybrid_trees: the tree public stage on the hybrid rows (free)",
+               "private+hybrid_trees": "the private network blended with the free trees"}
+
+
+def _release_html(report: dict) -> str:
+    """Which model the file and the metrics above are: the release guard's candidates and their support scores."""
+    g = report.get("release_guard")
+    if not g:
+        return ""
+    if "skipped" in g:
+        return f"<h2>Release</h2><p>Release guard skipped: {_e(g['skipped'])}.</p>"
+    cands = g.get("candidates") or {"private": g.get("private_score"), g.get("baseline"): g.get("baseline_score")}
+    rows = [[_CANDIDATES.get(k, k), v, "released" if k == g["released"] else ""] for k, v in cands.items()]
+    notes = [f"Chosen on the {g['chosen_on']} by {g['metric']}: the choice reads the private model and public "
+             "data only (post-processing), so the privacy statement above holds for whichever is released; "
+             "the metrics above are the released model's."]
+    if g.get("blend_weight") is not None:
+        notes.append(f"Blend weight on the trees' logit: {g['blend_weight']:g} (chosen on the same public rows).")
+    if (bar := g.get("bar") or {}).get("kept_runner_up"):
+        notes.append(f"sgd_hybrid scored highest but its lead ({bar['auroc_lead']:.4f}) is within {bar['z']:g} "
+                     f"bootstrap standard errors ({bar['bootstrap_se']:.4f}), so the runner-up was released.")
+    return ("<h2>Release</h2>" + _table(["candidate", f"support {g['metric']}", ""], rows)
+            + "".join(f"<p class='sub'>{_e(n)}</p>" for n in notes))
+
+
 def _imputation_html(report: dict) -> str:
     q = report.get("imputation_quality")
     if not q:
@@ -481,6 +508,7 @@ def render_html(report: Mapping, *, title: str | None = None) -> str:
 <div class="cols"><div><h3 class="ok">Protected</h3><ul>{''.join(f'<li>{_e(x)}</li>' for x in yes) or '<li>nothing</li>'}
 </ul></div><div><h3 class="no">Not protected</h3><ul>{''.join(f'<li>{_e(x)}</li>' for x in no)}</ul></div></div>
 <h2>Metrics</h2>{_metrics_html(report)}
+{_release_html(report)}
 {_comparison_html(report)}
 {_imputation_html(report)}
 {_audit_html(report)}
