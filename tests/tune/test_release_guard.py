@@ -235,7 +235,8 @@ class _Column(torch.nn.Module):
         return x[:, self.j:self.j + 1]
 
 
-def test_a_blend_of_the_private_network_and_the_free_trees_is_released_when_it_beats_both(noise_run, tmp_path):
+def test_a_blend_of_the_private_network_and_the_free_trees_is_released_when_it_beats_both(noise_run, frames,
+                                                                                          tmp_path):
     """Binary targets: the fourth candidate blends the private network's logit with the free trees' (weight on
     the support set). Here the network is one public column, which the trees do not use the same way, so some
     blend beats both parts; the file holds the blend with its weight and `fusiondp.load` gives its scores."""
@@ -267,6 +268,18 @@ def test_a_blend_of_the_private_network_and_the_free_trees_is_released_when_it_b
     x, _ = prepared.eval_sets["test"]
     assert isinstance(result.model, MLP)
     assert np.allclose(predict_scores(loaded.model, x), predict_scores(mlp.model, x), atol=1e-6)
+    # `fusiondp predict` says what the file holds.
+    from typer.testing import CliRunner
+
+    from fusiondp.cli.app import _load_commands, app
+
+    _load_commands()
+    frames_test = frames[3]
+    frames_test.to_csv(tmp_path / "rows.csv", index=False)
+    res = CliRunner().invoke(app, ["predict", "--model", str(path), "--data", str(tmp_path / "rows.csv"),
+                                   "--out", str(tmp_path / "p.csv")])
+    assert res.exit_code == 0, res.output
+    assert f"the release guard's choice: {FREE_BLEND}, weight {section['blend_weight']:g}" in " ".join(res.output.split())
 
 
 def test_with_the_trees_in_sgd_hybrid_must_clear_the_bar(noise_run, monkeypatch):

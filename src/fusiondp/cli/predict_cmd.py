@@ -42,4 +42,8 @@ def predict(
     p = saved.privacy
     eps = "no formal guarantee" if p["epsilon"] is None else f"ε = {p['epsilon']:.4g}" + (
         f", δ = {p['delta']:g}, {p['relation']} relation" if p["relation"] else "")
-    out.print(f"{len(result)} predictions → {out_path}  (model: {p['method']}, {eps})")
+    rel = p.get("release") or {}
+    held = (f"; the release guard's choice: {rel['released']}" + (f", weight {rel['blend_weight']:g} on the trees"
+                                                                 if "blend_weight" in rel else "")
+            if rel.get("released") not in (None, "private") else "")
+    out.print(f"{len(result)} predictions → {out_path}  (model: {p['method']}, {eps}{held})")
