@@ -69,10 +69,11 @@ def run_dataset(name: str, epsilons: list[float], seeds: list[int], data_dir: st
             t = time.perf_counter()
             cfg = TrainConfig(epsilon=eps, seed=seed)
             result = train("fusiondp", p.data, config=cfg, val=p.eval_sets.get("val"), progress=False)
-            private_test = evaluate_splits(result.model, p.eval_sets)["test"][key]
+            private_scores = evaluate_splits(result.model, p.eval_sets)  # before the guard: the private model
+            private_test = private_scores["test"][key]
             _, section, _ = release_guard(result, p.data, sup_t, baseline=base, public_trees=trees)
             test = {"private": private_test, BASELINE: base_test, TREE_BASELINE: tree_test[key]}
-            val = {"private": evaluate_splits(result.model, p.eval_sets)["val"][key], BASELINE: base_val,
+            val = {"private": private_scores["val"][key], BASELINE: base_val,
                    TREE_BASELINE: tree_val[key]}
             c = {k: v for k, v in section["candidates"].items() if k != FREE_BLEND}
             row = {"dataset": name, "epsilon_target": eps, "seed": seed, "epsilon": result.epsilon,

@@ -364,7 +364,9 @@ def check_metadata(meta: dict) -> None:
           "is not a finite number >= 0")
     _need(priv["delta"] is None or (_finite(priv["delta"]) and 0 <= priv["delta"] < 1), "privacy.delta",
           "is not in [0, 1)")
-    if arch["type"] == "Blend" and (priv.get("release") or {}).get("released") == "private+hybrid_trees":
+    from fusiondp.tune.baseline import FREE_BLEND
+
+    if arch["type"] == "Blend" and (priv.get("release") or {}).get("released") == FREE_BLEND:
         # The network's release guard blended the private network with the free tree public stage.
         w = priv["release"].get("blend_weight")
         _need(_finite(w) and 0 <= w <= 1, "privacy.release.blend_weight", "is not in [0, 1]")

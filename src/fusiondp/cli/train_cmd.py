@@ -278,9 +278,11 @@ def train(
     if (g := rep.get("release_guard")) is not None and "skipped" in g:
         out.print(f"  release guard: skipped ({g['skipped']})")
     elif g is not None:
+        from fusiondp.tune.baseline import FREE_BLEND
+
         chosen = ("the private model" if g["released"] == "private" else
                   f"the private network blended with the free tree public stage (weight {g['blend_weight']:g} on "
-                  "the trees)" if "+" in g["released"] else
+                  "the trees)" if g["released"] == FREE_BLEND else
                   f"[yellow]the free baseline {g['released']}[/] (the private model scored lower)")
         scores = ", ".join(f"{k} {v:.4f}" for k, v in (g.get("candidates") or {
             "private": g["private_score"], g["baseline"]: g["baseline_score"]}).items())

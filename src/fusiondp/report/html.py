@@ -339,21 +339,21 @@ def _comparison_html(report: dict) -> str:
           "yes" if r.get("relation") == "add_remove" else "no"] for r in rows]))
 
 
-#: What each release-guard candidate is, in words (`fusiondp.tune.baseline.release_guard`).
-_CANDIDATES = {"private": "the private model (this run)", "sgd_hybrid": "sgd_hybrid: the network on the hybrid rows (free)",
-               "hybrid_trees": "hybrid_trees: the tree public stage on the hybrid rows (free)",
-               "private+hybrid_trees": "the private network blended with the free trees"}
-
-
 def _release_html(report: dict) -> str:
     """Which model the file and the metrics above are: the release guard's candidates and their support scores."""
+    from fusiondp.tune.baseline import BASELINE, FREE_BLEND, TREE_BASELINE
+
+    # What each release-guard candidate is, in words (`fusiondp.tune.baseline.release_guard`).
+    names = {"private": "the private model (this run)", BASELINE: f"{BASELINE}: the network on the hybrid rows (free)",
+             TREE_BASELINE: f"{TREE_BASELINE}: the tree public stage on the hybrid rows (free)",
+             FREE_BLEND: "the private network blended with the free trees"}
     g = report.get("release_guard")
     if not g:
         return ""
     if "skipped" in g:
         return f"<h2>Release</h2><p>Release guard skipped: {_e(g['skipped'])}.</p>"
     cands = g.get("candidates") or {"private": g.get("private_score"), g.get("baseline"): g.get("baseline_score")}
-    rows = [[_CANDIDATES.get(k, k), v, "released" if k == g["released"] else ""] for k, v in cands.items()]
+    rows = [[names.get(k, k), v, "released" if k == g["released"] else ""] for k, v in cands.items()]
     notes = [f"Chosen on the {g['chosen_on']} by {g['metric']}: the choice reads the private model and public "
              "data only (post-processing), so the privacy statement above holds for whichever is released; "
              "the metrics above are the released model's."]
