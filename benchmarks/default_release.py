@@ -2,8 +2,8 @@
 
 What `fusiondp train --method fusiondp` releases at its defaults (the built-in network and its release guard,
 `fusiondp.tune.baseline.release_guard`: the private network, the free network `sgd_hybrid`, the free tree public
-stage `hybrid_trees` and the private network blended with those trees, the weight on the trees chosen on the
-support set; for K ≥ 3 classes since round 8), run after run, next to what the guard released before round 7 (the private
+stage `hybrid_trees` and, for binary targets, the private network blended with those trees, the weight on the
+trees chosen on the support set), run after run, next to what the guard released before round 7 (the private
 network or `sgd_hybrid`) and with three candidates (no blend). Every rule chooses among the same trained models
 (post-processing) from the recorded support scores (`choice`), so the comparison is paired per run; the script
 checks that the shipped guard chose what `choice` says. `sgd_hybrid` is trained once per seed and the tree
@@ -80,7 +80,7 @@ def run_dataset(name: str, epsilons: list[float], seeds: list[int], data_dir: st
                    "metric": key, "support_metric": section["metric"], "support": c, "test": test, "val": val,
                    "released_by_guard": section["released"], "bar": section.get("bar"), "seconds": time.perf_counter() - t,
                    "n_train": len(p.data.y), "n_support": len(support[1]), "val_is_support": val_is_support}
-            if "blend_weight" in section:  # the blend candidate (binary; K ≥ 3 classes since round 8): its weight, scores
+            if "blend_weight" in section:  # the blend candidate (binary; K ≥ 3 classes at cdb3372): its weight, scores
                 w = section["blend_weight"]
                 blend = BlendModel(trees.model, result.model, w)
                 scores = evaluate_splits(blend, p.eval_sets)
@@ -134,8 +134,8 @@ def choice(r: dict, rule: str) -> str:
     """What a release rule releases in run `r`, from its recorded support scores (every rule chooses among the
     same trained models: post-processing). Before round 7: the private network or `sgd_hybrid`; three
     candidates: + the tree public stage; round 7 (the guard as shipped): + the private network blended with the
-    trees (binary targets since round 7, K ≥ 3 classes since round 8: runs recorded before that have no blend
-    candidate, and the rule leaves it out there). The highest support score wins, ties to the earlier candidate, as in
+    trees (binary targets; K ≥ 3 classes only in the round-8 experiment at commit cdb3372, reverted after it
+    lost on validation: docs/results/defaults.md). The highest support score wins, ties to the earlier candidate, as in
     `fusiondp.tune.baseline.release_guard`; where the run recorded the guard's bar on `sgd_hybrid` (runs made
     after it shipped), its outcome is applied too (runs before it: the rule without the bar)."""
     cands = dict(r["support"])

@@ -10,7 +10,7 @@ The JSON document holds:
 * ``architecture``: what `load` needs to rebuild the released module: the tabular MLP (``MLP``), the
   tree learner's ensemble (``TreeEnsemble``: public bin edges, split features and thresholds, leaf values,
   base margin; ``n_outputs`` 1 for a binary target, K for K ≥ 3 classes, the trees then in rounds of K)
-  or a blend (``Blend``: both parts, an MLP or a tree ensemble each with the blend's ``n_outputs``, their tensors under
+  or a blend (``Blend``: both parts, an MLP or a tree ensemble each, their tensors under
   ``trees.`` and ``network.``, and the weight w as the tensor ``weight``);
 * ``preprocessor``: the fitted (public) scaling, fills and category lists;
 * ``label_classes`` and ``schema``;
@@ -125,8 +125,8 @@ def _architecture(result, prepared) -> dict:
     n_features, n_outputs = int(prepared.pre.n_features), 1 if n_classes == 2 else n_classes
     model = result.model
     if type(model) is BlendModel:
-        return {"type": "Blend", "n_features": n_features, "n_outputs": n_outputs,
-                "parts": {name: _part_architecture(getattr(model, name), n_features, n_outputs)
+        return {"type": "Blend", "n_features": n_features, "n_outputs": 1,
+                "parts": {name: _part_architecture(getattr(model, name), n_features, 1)
                           for name in ("trees", "network")}}
     return _part_architecture(model, n_features, n_outputs)
 
@@ -271,7 +271,7 @@ def _positive_int(v) -> bool:
 
 
 def _check_architecture(arch, name: str, types: tuple[str, ...] = (*_PART_TYPES, "Blend")) -> None:
-    """Check one architecture entry (and a blend's parts: an MLP or a tree ensemble each, the blend's logits)."""
+    """Check one architecture entry (and a blend's parts: an MLP or a tree ensemble each, one logit)."""
     _need(isinstance(arch, dict) and arch.get("type") in types, name,
           f"is not a known architecture (one of {', '.join(types)}; a file of a newer fusiondp?)")
     for k in ("n_features", "n_outputs"):
@@ -291,14 +291,14 @@ def _check_architecture(arch, name: str, types: tuple[str, ...] = (*_PART_TYPES,
             _need(_positive_int(arch.get(k)), f"{name}.{k}", "is not a positive integer")
         _need(arch["depth"] <= 10, f"{name}.depth", "is above 10, the tree learner's limit")
         return
-    _need(arch["n_outputs"] != 2, f"{name}.n_outputs", "is 2: a blend has one logit or K >= 3")
+    _need(arch["n_outputs"] == 1, f"{name}.n_outputs", f"is {arch['n_outputs']}: a {arch['type']} has one logit")
     parts = arch.get("parts")
     _need(isinstance(parts, dict) and set(parts) == {"trees", "network"}, f"{name}.parts",
           "is not a map of the two parts 'trees' and 'network'")
     for part, entry in parts.items():
         _check_architecture(entry, f"{name}.parts.{part}", _PART_TYPES)
-        _need(entry["n_features"] == arch["n_features"] and entry["n_outputs"] == arch["n_outputs"],
-              f"{name}.parts.{part}", "does not take the blend's features or give its logits")
+        _need(entry["n_features"] == arch["n_features"] and entry["n_outputs"] == 1,
+              f"{name}.parts.{part}", "does not take the blend's features or give one logit")
 
 
 def check_metadata(meta: dict) -> None:
@@ -306,8 +306,7 @@ def check_metadata(meta: dict) -> None:
 
     Checked: the architecture (an MLP: positive sizes, dropout in [0, 1); a tree ensemble: one logit or
     K >= 3 (then a tree count that is whole rounds of K), its tree count, depth and edge count; a blend: one
-    logit or K >= 3 and two parts, 'trees' and 'network', each an MLP or a tree ensemble on the same features
-    and with the blend's logits); the
+    logit and two parts, 'trees' and 'network', each an MLP or a tree ensemble on the same features); the
     preprocessor (column lists,
     a finite mean and a finite scale > 0 for every numeric column, a non-empty category list for every
     categorical one, numeric + categorical = columns, strictly increasing bin edges for every numeric column

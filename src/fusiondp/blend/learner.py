@@ -38,8 +38,7 @@ def blend_defaults() -> dict:
 
 
 class BlendModel(nn.Module):
-    """w·(trees' logits) + (1 − w)·(network's logits): one logit per row (binary) or K (K ≥ 3 classes), like the
-    parts. For K classes the softmax of the blend is a weighted product of the parts' class probabilities."""
+    """w·(trees' logit) + (1 − w)·(network's logit): one logit per row, like the parts."""
 
     def __init__(self, trees: nn.Module, network: nn.Module, weight: float) -> None:
         super().__init__()
@@ -47,11 +46,8 @@ class BlendModel(nn.Module):
         self.register_buffer("weight", torch.tensor(float(weight)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        lt, lm = self.trees(x).to(torch.float32), self.network(x).to(torch.float32)
-        if lt.ndim == 1 or lt.shape[-1] == 1:  # binary: one logit per row
-            lt, lm = lt.reshape(-1), lm.reshape(-1)
-        elif lm.shape != lt.shape:
-            raise ValueError(f"the blend's parts give logits of shapes {tuple(lt.shape)} and {tuple(lm.shape)}")
+        lt = self.trees(x).reshape(-1).to(torch.float32)
+        lm = self.network(x).reshape(-1).to(torch.float32)
         return self.weight * lt + (1 - self.weight) * lm
 
 

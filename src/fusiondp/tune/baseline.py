@@ -16,10 +16,10 @@ set. The choice is a function of the private model (already ε-DP) and public da
 post-processing: it costs no ε and the release keeps the run's (ε, δ). The released model is therefore never
 below the free baseline on the public support set, by construction. The built-in network's guard also weighs
 the tree learner's public stage (`TREE_BASELINE`, gradient-boosted trees on the hybrid rows, ε = 0; round 7):
-a second free model, often the stronger one on small tables, and the blend of the private network with it
-(logits weighted by a weight chosen on the support set; binary targets since round 7, K ≥ 3 classes since
-round 8): the best of the rules measured, pooled over the benchmark tables' validation splits
-(docs/results/defaults.md, "The default release against both free models").
+a second free model, often the stronger one on small tables, and for binary targets the blend of the private
+network with it (logits weighted by a weight chosen on the support set): the best of the rules measured,
+pooled over the benchmark tables' validation splits (docs/results/defaults.md, "The default release against
+both free models").
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ from fusiondp.train.engine import TrainData, TrainResult, train
 BASELINE = "sgd_hybrid"
 #: The second free candidate of the network's guard: the tree learner's public stage (`fusiondp.trees`).
 TREE_BASELINE = "hybrid_trees"
-#: The fourth candidate: the private network and the tree public stage, logits blended with the weight on the
-#: trees chosen on the support set (`fusiondp.blend.BlendModel`; no ε: the trees are public).
+#: The fourth candidate (binary targets): the private network and the tree public stage, logits blended with the
+#: weight on the trees chosen on the support set (`fusiondp.blend.BlendModel`; no ε: the trees are public).
 FREE_BLEND = "private+hybrid_trees"
 #: What each kind of run trains its baseline on (printed and written to the report).
 TRAINED_ON = {"feature": "hybrid training rows (public under a feature-level claim)",
@@ -170,11 +170,10 @@ def release_guard(result: TrainResult, data: TrainData, support: tuple[torch.Ten
         ``(released, section, baseline)``: `released` is `result` itself or `result` with a free candidate's
         model (its method, ε and accounting stay the run's: the choice is post-processing of the private
         model with public data); the highest support score wins, ties going to the private model, then to
-        `sgd_hybrid`, then to the trees. With `public_trees` a fourth candidate is the private network blended
-        with the trees (`FREE_BLEND`: w·trees' logits + (1 − w)·network's logits, w from the blend learner's
-        grid, chosen on the support set by the guard's metric, first on ties; released only when strictly above
-        both parts), and for a binary target `sgd_hybrid` must then clear a bar over the best other candidate
-        (`_baseline_bar`). `section` is
+        `sgd_hybrid`, then to the trees. With `public_trees` and a binary target a fourth candidate is the
+        private network blended with the trees (`FREE_BLEND`: w·trees' logit + (1 − w)·network's logit, w from
+        the blend learner's grid, chosen on the support set; released only when strictly above both parts),
+        and `sgd_hybrid` must then clear a bar over the best other candidate (`_baseline_bar`). `section` is
         the record's ``release_guard`` entry (``candidates``: every support score; ``bar``); `baseline` the
         trained `sgd_hybrid` (reused by the validation check). A module instance the baseline cannot
         re-initialise (a layer without ``reset_parameters``) skips the guard: `section` says so and `baseline`
@@ -187,9 +186,15 @@ def release_guard(result: TrainResult, data: TrainData, support: tuple[torch.Ten
     key, own = _score(result.model, support)
     _, free = _score(base.model, support)
     candidates = {"private": own, BASELINE: free}
+    weight = None
     if public_trees is not None:
         candidates[TREE_BASELINE] = _score(public_trees.model, support)[1]
-        weight, candidates[FREE_BLEND] = _free_blend_weight(public_trees.model, result.model, support, key)
+        if key == "auroc":  # binary: the private network blended with the free trees (w = 0 … 1 on the trees)
+            from fusiondp.blend.learner import blend_defaults, choose_weight
+
+            sup_np = (support[0].numpy(), support[1].numpy())
+            weight, scores = choose_weight(public_trees.model, result.model, sup_np, blend_defaults()["weights"])
+            candidates[FREE_BLEND] = scores[weight]
     # The first of equal scores wins: private, sgd_hybrid, the trees, then a blend (strictly better than both parts).
     released = max(candidates, key=candidates.get)
     section = {"released": released, "metric": key, "chosen_on": f"labelled public support set ({len(support[1])} rows)",
@@ -206,31 +211,13 @@ def release_guard(result: TrainResult, data: TrainData, support: tuple[torch.Ten
         section["tree_baseline"] = {"method": TREE_BASELINE, "trained_on": TRAINED_ON["feature"],
                                     "trees": int(public_trees.model.leaf.shape[0]),
                                     "seconds": round(public_trees.seconds, 2)}
-        section["blend_weight"] = weight  # on the trees' logits; chosen on the support set (public)
-        models[FREE_BLEND] = BlendModel(public_trees.model, result.model, weight)
+        if weight is not None:
+            section["blend_weight"] = weight  # on the trees' logit; chosen on the support set (public)
+            models[FREE_BLEND] = BlendModel(public_trees.model, result.model, weight)
         if released == BASELINE and key == "auroc":
             released = _baseline_bar(section, candidates, models, support, result.config.seed)
     section["released"] = released
     return (result if released == "private" else replace(result, model=models[released])), section, base
-
-
-def _free_blend_weight(trees: nn.Module, network: nn.Module, support: tuple[torch.Tensor, torch.Tensor],
-                       key: str) -> tuple[float, float]:
-    """The weight on the trees' logits (the blend learner's grid) with the best support score, and that score.
-
-    Binary targets: support AUROC (`fusiondp.blend.learner.choose_weight`); K ≥ 3 classes: the guard's own
-    metric (`_score`: macro-F1). First of equal scores, so w = 0 (the private network) wins a tie. Reads the
-    private model, the free trees and the public support rows only: post-processing.
-    """
-    from fusiondp.blend.learner import BlendModel, blend_defaults, choose_weight
-
-    weights = blend_defaults()["weights"]
-    if key == "auroc":
-        weight, scores = choose_weight(trees, network, (support[0].numpy(), support[1].numpy()), weights)
-    else:
-        scores = {float(w): _score(BlendModel(trees, network, w), support)[1] for w in weights}
-        weight = max(scores, key=lambda w: (scores[w], -weights.index(w)))
-    return weight, scores[weight]
 
 
 def _baseline_bar(section: dict, candidates: dict, models: dict, support, seed: int) -> str:
