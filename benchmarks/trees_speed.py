@@ -11,6 +11,9 @@ imputation is the same for both learners). Each learner then runs `fusiondp.pipe
     python benchmarks/trees_speed.py --imputer mean --guard-cost 2
         # the default MLP run with and without the release guard's tree candidates (round 7), alternated
         # (A B A B …, this many pairs), with the paired wall-time ratio
+    python benchmarks/trees_speed.py --imputer mean --learner-cost 2
+        # the default run (learner 'auto': the blend here, round 8) against the round-7 default (the network
+        # with its full release guard), alternated, with the paired wall-time ratio
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ def main() -> None:
     ap.add_argument("--mlp", action="store_true", help="also time the default MLP learner (minutes)")
     ap.add_argument("--guard-cost", type=int, default=0, metavar="PAIRS",
                     help="time the default MLP run with / without the guard's tree candidates, alternated")
+    ap.add_argument("--learner-cost", type=int, default=0, metavar="PAIRS",
+                    help="time the default run (auto: the blend) against the network's (mlp), alternated")
     args = ap.parse_args()
 
     from fusiondp.data.synthetic import make_icu
@@ -43,6 +48,9 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f} at start")
     if args.guard_cost:
         guard_cost(f, hybrid, d.schema, args.epsilon, args.guard_cost)
+        return
+    if args.learner_cost:
+        learner_cost(f, hybrid, d.schema, args.epsilon, args.learner_cost)
         return
     times = {}
     for learner in ["trees"] + (["mlp"] if args.mlp else []):
@@ -73,7 +81,7 @@ def guard_cost(f: dict, hybrid, schema, epsilon: float, pairs: int) -> None:
             t = time.perf_counter()
             _, _, rep = run(f["train"], hybrid, schema, method="fusiondp", config=TrainConfig(epsilon=epsilon),
                             val_df=f["val"], test_df=f["test"], support_df=f["support"], progress=False,
-                            guard_trees=with_trees)
+                            guard_trees=with_trees, learner="mlp")
             walls[with_trees].append(time.perf_counter() - t)
             g = rep["release_guard"]
             print(f"tree candidates {'on ' if with_trees else 'off'}: run {walls[with_trees][-1]:.1f} s (training "
@@ -81,6 +89,32 @@ def guard_cost(f: dict, hybrid, schema, epsilon: float, pairs: int) -> None:
                   f"released {g['released']}, test AUROC {rep['metrics']['test']['auroc']:.4f}", flush=True)
     ratios = [a / b for a, b in zip(walls[True], walls[False])]
     print(f"paired wall-time ratio with / without: {statistics.median(ratios):.2f}x (median of {pairs}; "
+          f"{', '.join(f'{r:.2f}' for r in ratios)})")
+    print(f"load average {os.getloadavg()[0]:.1f} at end")
+
+
+def learner_cost(f: dict, hybrid, schema, epsilon: float, pairs: int) -> None:
+    """Wall time of `fusiondp.pipeline.run` at the default learner ('auto', the blend on this binary table with a
+    labelled support set) and with the network ('mlp', its release guard with the free trees: the round-7
+    default), alternated so load drifts hit both alike."""
+    import statistics
+
+    from fusiondp.pipeline import run
+    from fusiondp.train.config import TrainConfig
+
+    walls: dict[str, list[float]] = {"auto": [], "mlp": []}
+    for _ in range(pairs):
+        for learner in walls:
+            t = time.perf_counter()
+            _, _, rep = run(f["train"], hybrid, schema, method="fusiondp", config=TrainConfig(epsilon=epsilon),
+                            val_df=f["val"], test_df=f["test"], support_df=f["support"], progress=False,
+                            learner=learner)
+            walls[learner].append(time.perf_counter() - t)
+            chosen = (rep.get("learner_choice") or {}).get("learner", learner)
+            print(f"learner {learner} ({chosen}): run {walls[learner][-1]:.1f} s, ε = {rep['epsilon']:.4f}, "
+                  f"test AUROC {rep['metrics']['test']['auroc']:.4f}", flush=True)
+    ratios = [a / b for a, b in zip(walls["auto"], walls["mlp"])]
+    print(f"paired wall-time ratio auto / mlp: {statistics.median(ratios):.2f}x (median of {pairs}; "
           f"{', '.join(f'{r:.2f}' for r in ratios)})")
     print(f"load average {os.getloadavg()[0]:.1f} at end")
 

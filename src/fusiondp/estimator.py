@@ -111,7 +111,10 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
             factory ``factory(n_features, n_outputs) -> nn.Module``, a ``"module:factory"`` string, or an
             ``nn.Module`` (each fit trains a fresh deep copy, so the instance you pass is never changed).
             The contract and its checks: `fusiondp.train.models`, docs/custom_models.md.
-        learner: ``"mlp"`` (default: a network trained by the gradient methods) or ``"trees"``: feature-level
+        learner: ``"auto"`` (default): ``"blend"`` where it can run (method ``fusiondp``, a binary target, a
+            labelled support set with both classes, ``epsilon`` without ``noise_multiplier``, no ``model``), else
+            ``"mlp"`` (`fusiondp.blend.auto`; ``report_["learner_choice"]`` says which and why). ``"mlp"``: a
+            network trained by the gradient methods; ``"trees"``: feature-level
             DP gradient-boosted trees (`fusiondp.trees`, docs/method.md §9; binary or K >= 3 classes; method
             ``fusiondp`` or ``sgd_hybrid`` for its public stage alone; the network settings are unused, ``clip``
             sets the trees' clip); ``"blend"``: both on the same records, noise calibrated jointly to ε, logits
@@ -141,7 +144,7 @@ class FusionDPClassifier(ClassifierMixin, BaseEstimator):
                  lr: float | None = None, clip: float | None = None, alpha: float | None = None,
                  beta: float | None = None, hidden: tuple[int, ...] = (64, 128, 64),
                  dropout: float = 0.15, random_state: int = 0, progress: bool = False, model=None,
-                 learner: str = "mlp", release_guard: bool = True, tree_candidate: bool = True) -> None:
+                 learner: str = "auto", release_guard: bool = True, tree_candidate: bool = True) -> None:
         self.sensitive = sensitive
         self.epsilon = epsilon
         self.delta = delta

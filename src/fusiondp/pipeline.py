@@ -24,6 +24,7 @@ import pandas as pd
 import torch
 
 from fusiondp._seeds import stream
+from fusiondp.blend.auto import AUTO, LEARNERS, LearnerChoice, auto_learner
 from fusiondp.data.guards import SupportIdentity
 from fusiondp.data.preprocess import Preprocessor, Representation
 from fusiondp.data.schema import Schema
@@ -227,7 +228,7 @@ def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, meth
         progress: bool = True, checkpoint=None, support_df: pd.DataFrame | None = None, model=None,
         nproc: int = 1, device: str | None = None, representation: Representation | None = None,
         provenance: Provenance | None = None, settings_file: SettingsOrigin | None = None,
-        learner: str = "mlp", tree_settings: dict | None = None,
+        learner: str = "auto", tree_settings: dict | None = None,
         support_identity: SupportIdentity | None = None, guard: bool = True,
         guard_trees: bool = True) -> tuple[TrainResult, Prepared, RunRecord]:
     """Prepare, train and report one run on frames.
@@ -240,7 +241,11 @@ def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, meth
     `representation`: the encoding options (`fusiondp.data.preprocess.Representation`; default: the
     current default representation). `provenance` (imputer, the hybrid's imputation record, support
     fingerprint) and `settings_file` go into the run record (`report`), returned third: read it as the JSON
-    report (``record["epsilon"]``) or serialise it (``record.to_report()``). `learner` 'trees' trains the
+    report (``record["epsilon"]``) or serialise it (``record.to_report()``). `learner` 'auto' (the default)
+    is 'blend' where the blend learner can run (method 'fusiondp', binary target, labelled support set with both
+    classes, a target ε, no custom model, checkpoint, second process or GPU) and 'mlp' elsewhere
+    (`fusiondp.blend.auto.auto_learner`; the record's ``learner_choice`` says which and why); 'mlp' trains the
+    network; 'trees' trains the
     feature-level DP tree learner instead of a network (`fusiondp.trees`, docs/method.md §9; `tree_settings`
     over its defaults rule); 'blend' trains both on the same records with jointly calibrated noise and averages
     their logits (`fusiondp.blend`; needs a labelled support set). `support_identity`: how support rows are told from training records
@@ -253,15 +258,21 @@ def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, meth
     so the release is never below either free model on the support set.
     """
     cfg = config or TrainConfig()
+    if learner not in LEARNERS:
+        raise ConfigError(f"Unknown learner {learner!r}; choose {', '.join(map(repr, LEARNERS))}.")
+    choice = None
+    if learner == AUTO:
+        choice = _auto_learner(train_df, support_df, schema, method=method, cfg=cfg, model=model,
+                               checkpoint=checkpoint, nproc=nproc, device=device)
+        learner = choice.learner
     if learner in ("trees", "blend"):
         fit = _run_trees if learner == "trees" else _run_blend
-        return fit(train_df, hybrid_df, schema, method=method, cfg=cfg, val_df=val_df, test_df=test_df,
-                   progress=progress, checkpoint=checkpoint, support_df=support_df, model=model, nproc=nproc,
-                   device=device, representation=representation, tree_settings=tree_settings,
-                   provenance=provenance, settings_file=settings_file, support_identity=support_identity,
-                   guard=guard)
-    if learner != "mlp":
-        raise ConfigError(f"Unknown learner {learner!r}; choose 'mlp', 'trees' or 'blend'.")
+        result, prepared, record = fit(
+            train_df, hybrid_df, schema, method=method, cfg=cfg, val_df=val_df, test_df=test_df, progress=progress,
+            checkpoint=checkpoint, support_df=support_df, model=model, nproc=nproc, device=device,
+            representation=representation, tree_settings=tree_settings, provenance=provenance,
+            settings_file=settings_file, support_identity=support_identity, guard=guard)
+        return result, prepared, record.with_sections(learner_choice=choice.section()) if choice else record
     spec = get_method(method)
     cfg.validate(len(train_df))
     frames = {k: v for k, v in (("val", val_df), ("test", test_df)) if v is not None}
@@ -287,12 +298,33 @@ def run(train_df: pd.DataFrame, hybrid_df: pd.DataFrame, schema: Schema, *, meth
                                                   public_trees=trees)
         result.public_baseline = baseline
     record = report(result, prepared, provenance=provenance, settings_file=settings_file)
-    return result, prepared, record.with_sections(release_guard=section) if section else record
+    record = record.with_sections(release_guard=section) if section else record
+    return result, prepared, record.with_sections(learner_choice=choice.section()) if choice else record
+
+
+def _auto_learner(train_df: pd.DataFrame, support_df: pd.DataFrame | None, schema: Schema, *, method: str,
+                  cfg: TrainConfig, model, checkpoint, nproc: int, device: str | None) -> LearnerChoice:
+    """`learner="auto"`: the blend learner where it can run, else the network (`fusiondp.blend.auto`)."""
+    labels = lambda frame: int(frame[schema.target].nunique()) if schema.target in frame.columns else 0
+    feature_level = method == "fusiondp"  # labels are read (class counts) only under the feature-level claim
+    return auto_learner(method=method, epsilon=cfg.epsilon, noise_multiplier=cfg.noise_multiplier,
+                        n_classes=labels(train_df) if feature_level else 0,
+                        support_classes=labels(support_df) if feature_level and has_labels(support_df, schema.target)
+                        else 0, custom_model=model is not None, checkpoint=checkpoint is not None,
+                        nproc=_processes(nproc), device=device)
+
+
+def _processes(nproc: int) -> int:
+    """Processes training this run: `nproc`, or the process group's size under torchrun."""
+    import torch.distributed as tdist
+
+    return max(nproc, tdist.get_world_size() if tdist.is_available() and tdist.is_initialized() else 1)
 
 
 def _refuse_network_options(learner: str, *, checkpoint, model, nproc: int, device: str | None) -> None:
     """The tree and blend learners train on one CPU process, with their own models and no checkpoints."""
-    unsupported = {"checkpoint": checkpoint is not None, "a custom model": model is not None, "nproc > 1": nproc > 1,
+    unsupported = {"checkpoint": checkpoint is not None, "a custom model": model is not None,
+                   "several processes (--nproc or torchrun)": _processes(nproc) > 1,
                    "a GPU device": device not in (None, "cpu")}
     if bad := [k for k, v in unsupported.items() if v]:
         raise ConfigError(f"The {learner} learner does not support {', '.join(bad)}.")

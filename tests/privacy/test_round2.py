@@ -125,7 +125,7 @@ def test_every_artefact_states_that_n_is_treated_as_public(tmp_path):
     table = make_table(200)
     for method, extra in (("fusiondp", "membership"), ("dpsgd", "replace-one")):
         result, prepared, rep = run(table, make_hybrid(table), SCHEMA, method=method, config=TrainConfig(**RUN),
-                                    progress=False, support_df=make_table(80, seed=5))
+                                    progress=False, support_df=make_table(80, seed=5), learner="mlp")
         text = rep["training_rows_text"]
         assert rep["training_rows"] == 200 and "N = 200" in text and "treated as public" in text and extra in text
         assert rep["sample_rate"] == pytest.approx(32 / 200)  # q = b/N is released exactly: it is public

@@ -73,3 +73,13 @@ def test_page_names_the_released_candidate():
     assert "runner-up was released" in page and "0.8300" in page
     skipped = render_html({**base, "release_guard": {"released": "private", "skipped": "no reset_parameters"}})
     assert "Release guard skipped: no reset_parameters" in skipped
+
+
+def test_page_names_the_learner_auto_chose():
+    """A run whose learner `auto` chose says which and why under the title; a learner asked for by name does not."""
+    base = {"method": "fusiondp", "epsilon": 2.0, "delta": 1e-5, "neighbouring": "remove", "metrics": {},
+            "history": []}
+    choice = {"asked": "auto", "learner": "mlp", "why": "the network (mlp): here no labelled support set <x>"}
+    page, plain = render_html({**base, "learner_choice": choice}), render_html(base)
+    assert "Learner: mlp (--learner auto: the network (mlp): here no labelled support set &lt;x&gt;)." in page
+    assert "--learner auto" not in plain

@@ -19,7 +19,7 @@ from tables import SENSITIVE, make_table
 
 _load_commands()
 FAST = ["--epochs", "1", "--batch-size", "32", "--public-batch-size", "64", "--delta", "1e-4", "--no-progress",
-        "--no-public-baseline"]
+        "--no-public-baseline", "--learner", "mlp"]  # the network's record (a blend's: tests/trees/test_blend_save.py)
 
 
 def _page_summary(page: str) -> dict:
@@ -97,3 +97,26 @@ def test_record_is_frozen_and_sections_cannot_rewrite_the_run(tiny_run):
     more = record.with_sections(comparison=[{"method": "x"}])
     assert more.to_report()["comparison"] == [{"method": "x"}] and "comparison" not in record.to_report()
     assert more.privacy_summary() == record.privacy_summary()
+
+
+def test_a_default_run_s_report_model_and_page_agree_too(tmp_path):
+    """The default learner on a binary table with a labelled support set is the blend (round 8): its report, model
+    file and page state the same privacy, and its stored event (trees and network composed) gives the reported ε
+    under dp-accounting."""
+    make_table(240).to_csv(tmp_path / "train.csv", index=False)
+    make_table(120, seed=7).to_csv(tmp_path / "support.csv", index=False)
+    res = CliRunner().invoke(app, [
+        "train", "--train", str(tmp_path / "train.csv"), "--support", str(tmp_path / "support.csv"), "--imputer",
+        "mean", "--target", "y", "--sensitive", ",".join(SENSITIVE), "--drop", "id", "--relation", "replace",
+        "--epsilon", "3", "--report", str(tmp_path / "run.json"), "--save-model", str(tmp_path / "m.safetensors"),
+        *FAST[:-2]])
+    assert res.exit_code == 0, res.output
+    report, meta = json.loads((tmp_path / "run.json").read_text()), read_metadata(tmp_path / "m.safetensors")
+    page = (tmp_path / "run.html").read_text()
+    assert report["learner_choice"]["learner"] == "blend" and report["method"] == "fusiondp_blend"
+    assert summary_of(report) == summary_of(meta["privacy"]) == _page_summary(page)
+    event = event_from_json(report["dp_event"])
+    assert isinstance(event, dpa.ComposedDpEvent) and len(event.events) == 2
+    acc = dpa.pld.PLDAccountant(neighboring_relation=RELATIONS[report["neighbouring"]])
+    acc.compose(event)
+    assert acc.get_epsilon(report["delta"]) == pytest.approx(report["epsilon"], rel=1e-6) and report["epsilon"] <= 3

@@ -31,6 +31,7 @@ def frames():
 def _run(frames, **kw):
     train, hybrid, support, test = frames
     cfg = TrainConfig(**{**CFG, **kw.pop("cfg", {})})
+    kw.setdefault("learner", "mlp")  # the network's release guard (the default learner 'auto' is the blend here)
     return run(train, hybrid, SCHEMA, method="fusiondp", config=cfg, test_df=test, support_df=support,
                progress=False, **kw)
 

@@ -67,7 +67,8 @@ def run_demo(out_dir: Path, *, seed: int = 0, epsilon: float = 2.0, quick: bool 
         cfg = TrainConfig(delta=DELTA, epsilon=epsilon, seed=seed)  # every other setting: the defaults rule
         result, prepared, rep = run(f["train"], hybrid, data.schema, method=m, config=cfg, val_df=f["val"],
                                     test_df=f["test"], progress=progress, support_df=f["support"],
-                                    provenance=provenance, guard=False)  # a comparison: each method as trained
+                                    provenance=provenance, guard=False,  # a comparison: each method as trained,
+                                    learner="mlp")  # every method on the same network
         runs[m] = (result, prepared, rep.with_sections(imputation_quality=quality))
     rows = []
     for m, (result, _, rep) in runs.items():

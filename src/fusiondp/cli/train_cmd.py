@@ -88,7 +88,7 @@ def train(
                                "table has labels releases whichever scores higher on that public table (no ε: "
                                "post-processing); with --val the run is flagged if it scores below it.")] = True,
     tree_candidate: Annotated[bool, Opt("--tree-candidate/--no-tree-candidate", help="With the release guard and "
-                              "the built-in network (--learner mlp, no --model): also weigh the free tree public "
+                              "the built-in network (--learner mlp, or auto where it trains the network; no --model): also weigh the free tree public "
                               "stage (gradient-boosted trees on the hybrid rows, ε = 0) and, for a binary target, "
                               "the private network blended with it, and release whichever scores highest on the "
                               "labelled support set; --no-tree-candidate keeps the release a network.")] = True,
@@ -111,14 +111,18 @@ def train(
                                               "tree ensemble (--learner trees) or both parts of a blend and its "
                                               "weight (--learner blend)."), OUTPUT] = None,
     model: O.Model = None,
-    learner: Annotated[str, Opt("--learner", help="mlp (a network, the default) or trees: feature-level DP "
+    learner: Annotated[str, Opt("--learner", help="auto (the default): blend where it can run (--method "
+                                "fusiondp, a binary target, a labelled --support/--public-reference table, --epsilon "
+                                "without --noise-multiplier, no --model, --checkpoint, --nproc or GPU), mlp "
+                                "elsewhere; the run prints and records which and why. mlp: a network; trees: "
+                                "feature-level DP "
                                 "gradient-boosted trees (binary or K >= 3 classes, the private stage of a multiclass "
                                 "target needs a labelled support set; --method fusiondp, or sgd_hybrid for the "
                                 "public tree stage alone; --clip sets the trees' clip; docs/method.md 'Tree "
                                 "learner'); or blend: trees and the network fusiondp on the same records, noise "
                                 "calibrated jointly to --epsilon, logits averaged with a weight chosen on the "
                                 "labelled support set (binary targets; docs/training.md 'Blend "
-                                "learner').")] = "mlp",
+                                "learner').")] = "auto",
     fill_hybrid_missing: Annotated[bool, Opt("--fill-hybrid-missing", help="Fill the given --hybrid's missing "
                                    "sensitive cells with the --public-reference table's median (numeric) or most "
                                    "frequent value before training: for a published hybrid that left cells missing, which "
@@ -137,8 +141,10 @@ def train(
         raise ConfigError("--nproc starts processes on one machine; under torchrun use its --nproc-per-node.")
 
     O.check_inputs(hybrid, support, epsilon)
-    if learner not in ("mlp", "trees", "blend"):
-        raise ConfigError(f"Unknown --learner {learner!r}; choose mlp, trees or blend.")
+    from fusiondp.blend.auto import LEARNERS
+
+    if learner not in LEARNERS:
+        raise ConfigError(f"Unknown --learner {learner!r}; choose {', '.join(LEARNERS)}.")
     if learner == "blend":
         if checkpoint is not None:
             raise ConfigError("--checkpoint does not apply to --learner blend: a blend run is not resumed.",
@@ -267,6 +273,8 @@ def train(
     out.print(f"  {rep['steps']} steps in {rep['seconds']:.1f} s ({n_threads} torch thread(s)"
               + (f" over {nproc} processes)" if nproc > 1 else ")"))
     rep = rep.with_sections(torch_threads=n_threads)
+    if (c := rep.get("learner_choice")) is not None:
+        out.print(f"  learner: {c['learner']} (--learner auto: {c['why']})")
     auto = [k for k, v in rep["config_source"].items() if v == "auto"]
     if auto:
         shown = lambda v: f"{v:g}" if isinstance(v, (int, float)) else str(v)

@@ -475,6 +475,13 @@ def _setting(value) -> str:
     return "—" if value is None else str(value)
 
 
+def _learner_html(report: Mapping) -> str:
+    """Which learner `--learner auto` chose and why (empty when the learner was asked for by name)."""
+    if not isinstance(c := report.get("learner_choice"), dict):
+        return ""
+    return f"<p class='sub'>Learner: {_e(c.get('learner'))} (--learner auto: {_e(c.get('why'))}).</p>"
+
+
 def render_html(report: Mapping, *, title: str | None = None) -> str:
     """The full HTML page of a run report (a dict as written by `fusiondp train --report`, or its `RunRecord`)."""
     if hasattr(report, "to_report"):  # a RunRecord: render its JSON report
@@ -501,6 +508,7 @@ def render_html(report: Mapping, *, title: str | None = None) -> str:
 <meta name="fusiondp-privacy" content="{summary}"><style>{_CSS}</style></head><body>
 <h1>{_e(title)}</h1>
 <p class="sub">{_e(report.get('method_summary', ''))}</p>
+{_learner_html(report)}
 <h2>Privacy statement</h2>
 <div class="statement{'' if report.get('neighbouring') else ' none'}"><p class="big">{_e(headline)}
 {'· ' + _e(report.get('neighbouring')) + ' relation' if report.get('neighbouring') else ''}</p>
