@@ -4,8 +4,8 @@ Reads runs already made (no training here): the round-7 default release per run 
 release guard, `benchmarks/default_release.py`, rule "round 7 (with the blend)") and the blend learner at its
 defaults (`benchmarks/blend.py --learners blend`), and prints, per binary table and ε, the mean validation and
 test AUROC of both, the blend runs below the tree public stage and below the same seed's `sgd_hybrid` (their
-test scores recorded by the release runs), then both pooled over the tables whose validation split is not their support set (sepsis's
-is: in-sample for the weight choice). The rule, written before the blend runs were made: the default becomes the
+test scores recorded by the release runs), then both pooled over the tables whose validation split is not their
+support set (sepsis's is: in-sample for the weight choice). The rule, written before the blend runs were made: the default becomes the
 blend where it can run if its pooled validation mean is at least the round-7 default's.
 
     python benchmarks/default_learner.py \\

@@ -88,7 +88,8 @@ def train(
                                "table has labels releases whichever scores higher on that public table (no ε: "
                                "post-processing); with --val the run is flagged if it scores below it.")] = True,
     tree_candidate: Annotated[bool, Opt("--tree-candidate/--no-tree-candidate", help="With the release guard and "
-                              "the built-in network (--learner mlp, or auto where it trains the network; no --model): also weigh the free tree public "
+                              "the built-in network (--learner mlp, or auto where it trains the network; no "
+                              "--model): also weigh the free tree public "
                               "stage (gradient-boosted trees on the hybrid rows, ε = 0) and, for a binary target, "
                               "the private network blended with it, and release whichever scores highest on the "
                               "labelled support set; --no-tree-candidate keeps the release a network.")] = True,
