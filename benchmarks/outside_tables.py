@@ -48,6 +48,20 @@ def outside_spec(name: str, out_dir: Path):
                       categorical=getattr(m, "CATEGORICAL", ()) or ())
 
 
+def write_table_cli(doc: str, name: str, make, describe) -> None:
+    """The command line of a table script: write the frame `make()` returns to ``--out`` (default
+    ``bench_out/<name>.csv``) and print its size and `describe(frame)` (what the target holds)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=Path(f"bench_out/{name}.csv"))
+    args = ap.parse_args()
+    frame = make()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(args.out, index=False)
+    print(f"{args.out}: {len(frame)} rows, {frame.shape[1]} columns; {describe(frame)}")
+
+
 def register_outside(name: str, out_dir: Path):
     """Register outside table `name` in the benchmark registry, as `fusiondp bench --table` does."""
     from fusiondp.bench.user_table import register_table

@@ -22,9 +22,6 @@ noise cap and step floor all act.
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 #: The columns as `fusiondp bench --table` is told about them.
 TARGET, SENSITIVE = "vote", "PID,age,income"
 
@@ -43,14 +40,10 @@ table = anes96_table
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=Path("bench_out/anes96.csv"))
-    args = ap.parse_args()
-    frame = anes96_table()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(args.out, index=False)
-    print(f"{args.out}: {len(frame)} rows, {frame.shape[1]} columns; {TARGET} = 1 for Dole "
-          f"({int(frame[TARGET].sum())} of them)")
+    from outside_tables import write_table_cli
+
+    write_table_cli(__doc__, "anes96", anes96_table,
+                    lambda f: f"{TARGET} = 1 for Dole ({int(f[TARGET].sum())} of them)")
 
 
 if __name__ == "__main__":

@@ -27,9 +27,6 @@ The schema, fixed before any run on this table (not used to design anything):
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 #: The columns as `fusiondp bench --table` is told about them.
 TARGET, SENSITIVE, CATEGORICAL = "insurance", "sex,age,income", "chcond"
 
@@ -43,14 +40,9 @@ def table():
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=Path("bench_out/doctoraus.csv"))
-    args = ap.parse_args()
-    frame = table()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(args.out, index=False)
-    print(f"{args.out}: {len(frame)} rows, {frame.shape[1]} columns; {TARGET}: "
-          f"{frame[TARGET].value_counts().to_dict()}")
+    from outside_tables import write_table_cli
+
+    write_table_cli(__doc__, "doctoraus", table, lambda f: f"{TARGET}: {f[TARGET].value_counts().to_dict()}")
 
 
 if __name__ == "__main__":

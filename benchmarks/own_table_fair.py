@@ -24,9 +24,6 @@ This table was chosen after the defaults rule and its noise cap were fixed and w
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 #: The columns as `fusiondp bench --table` is told about them.
 TARGET, SENSITIVE, CATEGORICAL = "had_affair", "age,religious", "occupation,occupation_husb"
 
@@ -47,14 +44,9 @@ table = fair_table
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=Path("bench_out/fair.csv"))
-    args = ap.parse_args()
-    frame = fair_table()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(args.out, index=False)
-    print(f"{args.out}: {len(frame)} rows, {frame.shape[1]} columns; {TARGET} = affairs > 0 "
-          f"({int(frame[TARGET].sum())} positives)")
+    from outside_tables import write_table_cli
+
+    write_table_cli(__doc__, "fair", fair_table, lambda f: f"{TARGET} = affairs > 0 ({int(f[TARGET].sum())} positives)")
 
 
 if __name__ == "__main__":

@@ -29,9 +29,6 @@ support/training guard needs that), leaving 7,873 rows.
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 #: The columns as `fusiondp bench --table` is told about them (`sex` is text, so categorical by itself).
 TARGET, SENSITIVE, CATEGORICAL = "death", "age,sex", ""
 #: Recorded after the outcome and giving it away: never a feature.
@@ -49,14 +46,9 @@ def table():
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=Path("bench_out/flchain.csv"))
-    args = ap.parse_args()
-    frame = table()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(args.out, index=False)
-    print(f"{args.out}: {len(frame)} rows, {frame.shape[1]} columns; {TARGET} = 1 for "
-          f"{int(frame[TARGET].sum())} of them")
+    from outside_tables import write_table_cli
+
+    write_table_cli(__doc__, "flchain", table, lambda f: f"{TARGET} = 1 for {int(f[TARGET].sum())} of them")
 
 
 if __name__ == "__main__":

@@ -32,9 +32,6 @@ that), leaving 2,378 rows.
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 #: The columns as `fusiondp bench --table` is told about them.
 TARGET, SENSITIVE, CATEGORICAL = "deny", "black,single", ""
 #: The yes/no columns, written as 1/0.
@@ -53,14 +50,9 @@ def table():
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=Path("bench_out/hdma.csv"))
-    args = ap.parse_args()
-    frame = table()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(args.out, index=False)
-    print(f"{args.out}: {len(frame)} rows, {frame.shape[1]} columns; {TARGET} = 1 for "
-          f"{int(frame[TARGET].sum())} of them")
+    from outside_tables import write_table_cli
+
+    write_table_cli(__doc__, "hdma", table, lambda f: f"{TARGET} = 1 for {int(f[TARGET].sum())} of them")
 
 
 if __name__ == "__main__":
