@@ -151,7 +151,7 @@ def test_support_file_is_read_once(files, monkeypatch):
         monkeypatch.setattr(mod, "read_table", lambda p, *a, _r=real, **k: (reads.append(str(p)), _r(p, *a, **k))[1])
     args = ["train", "--train", str(files / "train.csv"), "--support", str(files / "support.csv"), "--imputer", "mean",
             "--target", "y", "--sensitive", ",".join(SENSITIVE), "--drop", "id",
-            "--report", str(files / "out" / "run.json"), *FAST]
+            "--report", str(files / "out" / "run.json"), "--learner", "mlp", *FAST]
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
     assert reads.count(str(files / "support.csv")) == 1, reads
