@@ -37,12 +37,14 @@ def table(release: list[dict], blend: list[dict]) -> str:
            "| runs (default / blend) |", "|---|---|---|---|---|---|---|---|---|---|"]
     pooled = {k: [] for k in ("dv", "bv", "dt", "bt")}
     mean = statistics.mean
-    tables = [d for d in dict.fromkeys(r["dataset"] for r in release)
-              if any(b["dataset"] == d for b in blend) and release[[r["dataset"] for r in release].index(d)]
-              ["metric"] == "auroc"]
+    metric = {r["dataset"]: r["metric"] for r in release}  # one headline metric per table
+    tables = [d for d in metric if metric[d] == "auroc" and any(b["dataset"] == d for b in blend)]
     for d in tables:
-        for e in sorted({r["epsilon_target"] for r in release if r["dataset"] == d}):
-            g = [r for r in release if (r["dataset"], r["epsilon_target"]) == (d, e)]
+        # The free models' test scores, from the release runs (one tree stage per table, sgd_hybrid per seed).
+        runs = [r for r in release if r["dataset"] == d]
+        stage, free = runs[0]["test"]["hybrid_trees"], {r["seed"]: r["test"]["sgd_hybrid"] for r in runs}
+        for e in sorted({r["epsilon_target"] for r in runs}):
+            g = [r for r in runs if r["epsilon_target"] == e]
             b = [r for r in blend if (r["dataset"], r["epsilon_target"]) == (d, e) and r["learner"] == "blend"
                  and not r.get("design")]
             if not b:
@@ -51,9 +53,6 @@ def table(release: list[dict], blend: list[dict]) -> str:
             bv, bt = mean(r["val"]["auroc"] for r in b), mean(r["test"]["auroc"] for r in b)
             in_sample = g[0].get("val_is_support", False)
             mark = " (in-sample)" if in_sample else ""
-            # The free models' test scores, from the release runs (one tree stage per table, sgd_hybrid per seed).
-            stage = g[0]["test"]["hybrid_trees"]
-            free = {r["seed"]: r["test"]["sgd_hybrid"] for r in release if r["dataset"] == d}
             below_stage = sum(r["test"]["auroc"] < stage - 1e-12 for r in b)
             below_free = sum(r["test"]["auroc"] < free[r["seed"]] - 1e-12 for r in b if r["seed"] in free)
             out.append(f"| {d} | {e:g} | {dv:.4f}{mark} | {bv:.4f}{mark} | {dt:.4f} | {bt:.4f} | {bt - dt:+.4f} | "

@@ -67,56 +67,51 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.1f} at end")
 
 
-def guard_cost(f: dict, hybrid, schema, epsilon: float, pairs: int) -> None:
-    """Wall time of `fusiondp.pipeline.run` (default MLP, labelled support, so the release guard runs) with the
-    tree candidates (`guard_trees=True`, the default) and without, alternated so load drifts hit both alike."""
+def paired_cost(f: dict, hybrid, schema, epsilon: float, pairs: int, variants: dict[str, dict], describe) -> None:
+    """Wall time of `fusiondp.pipeline.run` (ε given, labelled support set) under two variants of its keyword
+    arguments (label → arguments), alternated (A B A B …) so load drifts hit both alike; prints every run
+    (`describe(report)`) and the paired ratio of the first variant's wall time to the second's."""
     import statistics
 
     from fusiondp.pipeline import run
     from fusiondp.train.config import TrainConfig
 
-    walls: dict[bool, list[float]] = {True: [], False: []}
+    walls: dict[str, list[float]] = {label: [] for label in variants}
     for _ in range(pairs):
-        for with_trees in (True, False):
+        for label, kwargs in variants.items():
             t = time.perf_counter()
             _, _, rep = run(f["train"], hybrid, schema, method="fusiondp", config=TrainConfig(epsilon=epsilon),
-                            val_df=f["val"], test_df=f["test"], support_df=f["support"], progress=False,
-                            guard_trees=with_trees, learner="mlp")
-            walls[with_trees].append(time.perf_counter() - t)
-            g = rep["release_guard"]
-            print(f"tree candidates {'on ' if with_trees else 'off'}: run {walls[with_trees][-1]:.1f} s (training "
-                  f"{rep['seconds']:.1f} s, tree stage {g.get('tree_baseline', {}).get('seconds', 0.0):.1f} s), "
-                  f"released {g['released']}, test AUROC {rep['metrics']['test']['auroc']:.4f}", flush=True)
-    ratios = [a / b for a, b in zip(walls[True], walls[False])]
-    print(f"paired wall-time ratio with / without: {statistics.median(ratios):.2f}x (median of {pairs}; "
+                            val_df=f["val"], test_df=f["test"], support_df=f["support"], progress=False, **kwargs)
+            walls[label].append(time.perf_counter() - t)
+            print(f"{label}: run {walls[label][-1]:.1f} s, {describe(rep)}, test AUROC "
+                  f"{rep['metrics']['test']['auroc']:.4f}", flush=True)
+    first, second = walls
+    ratios = [a / b for a, b in zip(walls[first], walls[second])]
+    print(f"paired wall-time ratio {first} / {second}: {statistics.median(ratios):.2f}x (median of {pairs}; "
           f"{', '.join(f'{r:.2f}' for r in ratios)})")
     print(f"load average {os.getloadavg()[0]:.1f} at end")
+
+
+def guard_cost(f: dict, hybrid, schema, epsilon: float, pairs: int) -> None:
+    """The default MLP run (labelled support, so the release guard runs) with the tree candidates
+    (`guard_trees=True`, the default) and without."""
+    def describe(rep: dict) -> str:
+        g = rep["release_guard"]
+        return (f"training {rep['seconds']:.1f} s, tree stage {g.get('tree_baseline', {}).get('seconds', 0.0):.1f} s, "
+                f"released {g['released']}")
+
+    paired_cost(f, hybrid, schema, epsilon, pairs, {"with tree candidates": dict(guard_trees=True, learner="mlp"),
+                                                    "without": dict(guard_trees=False, learner="mlp")}, describe)
 
 
 def learner_cost(f: dict, hybrid, schema, epsilon: float, pairs: int) -> None:
-    """Wall time of `fusiondp.pipeline.run` at the default learner ('auto', the blend on this binary table with a
-    labelled support set) and with the network ('mlp', its release guard with the free trees: the round-7
-    default), alternated so load drifts hit both alike."""
-    import statistics
+    """The default learner ('auto', the blend on this binary table with a labelled support set) against the network
+    ('mlp', its release guard with the free trees: the round-7 default)."""
+    def describe(rep: dict) -> str:
+        return f"learner {(rep.get('learner_choice') or {}).get('learner', 'mlp')}, ε = {rep['epsilon']:.4f}"
 
-    from fusiondp.pipeline import run
-    from fusiondp.train.config import TrainConfig
-
-    walls: dict[str, list[float]] = {"auto": [], "mlp": []}
-    for _ in range(pairs):
-        for learner in walls:
-            t = time.perf_counter()
-            _, _, rep = run(f["train"], hybrid, schema, method="fusiondp", config=TrainConfig(epsilon=epsilon),
-                            val_df=f["val"], test_df=f["test"], support_df=f["support"], progress=False,
-                            learner=learner)
-            walls[learner].append(time.perf_counter() - t)
-            chosen = (rep.get("learner_choice") or {}).get("learner", learner)
-            print(f"learner {learner} ({chosen}): run {walls[learner][-1]:.1f} s, ε = {rep['epsilon']:.4f}, "
-                  f"test AUROC {rep['metrics']['test']['auroc']:.4f}", flush=True)
-    ratios = [a / b for a, b in zip(walls["auto"], walls["mlp"])]
-    print(f"paired wall-time ratio auto / mlp: {statistics.median(ratios):.2f}x (median of {pairs}; "
-          f"{', '.join(f'{r:.2f}' for r in ratios)})")
-    print(f"load average {os.getloadavg()[0]:.1f} at end")
+    paired_cost(f, hybrid, schema, epsilon, pairs, {"auto": dict(learner="auto"), "mlp": dict(learner="mlp")},
+                describe)
 
 
 if __name__ == "__main__":
